@@ -1,0 +1,19 @@
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  {ignores: ['dist/', 'node_modules/', '.cache/', 'coverage/', 'examples/', 'oclif.manifest.json']},
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['bin/**/*.js', 'test/fixtures/bin/**', 'scripts/**/*.js', 'bench/**/*.js', 'eslint.config.js'],
+    languageOptions: {
+      globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly'},
+    },
+  },
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', varsIgnorePattern: '^_'}],
+    },
+  },
+)

@@ -1,0 +1,88 @@
+import {Command, Flags} from '@oclif/core'
+
+import {DeployError, ExitCode} from '../errors.js'
+
+/** What every failure looks like in --json: the class, its exit code and one line to act on. */
+export interface JsonError {
+  kind: string
+  exitCode: number
+  message: string
+  hint?: string
+  detail?: string
+}
+
+/**
+ * One place that owns results, errors and exit codes for every command (as the Salesforce CLI's
+ * SfCommand does): a failure prints one line (more with --verbose), keeps its documented exit
+ * code with or without --json, and in --json mode stdout holds exactly one JSON object.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    verbose: Flags.boolean({
+      description: 'Show the original error text (a child process output, an AWS SDK message) with errors.',
+      default: false,
+    }),
+  }
+
+  /** Set by commands that got far enough to have partial results worth reporting on failure. */
+  protected partialResult: Record<string, unknown> | undefined
+
+  protected get verbose(): boolean {
+    return this.argv.includes('--verbose')
+  }
+
+  protected override toErrorJson(
+    err: unknown,
+  ): {status: 'failed'; error: JsonError} & Record<string, unknown> {
+    return {status: 'failed', ...this.partialResult, error: toJsonError(err, this.verbose)}
+  }
+
+  protected override async catch(
+    err: Error & {oclif?: {exit?: number}; exitCode?: number},
+  ): Promise<unknown> {
+    if (err instanceof DeployError) {
+      process.exitCode = err.exitCode
+      if (this.jsonEnabled()) {
+        this.logJson(this.toErrorJson(err))
+      } else {
+        this.logToStderr(
+          `Error: ${err.oneLine}${err.detail !== undefined && !this.verbose ? ' (details: --verbose)' : ''}`,
+        )
+        if (this.verbose && err.detail) this.logToStderr(err.detail)
+      }
+      return undefined
+    }
+    // oclif's own parse errors (unknown flag, missing argument) are usage errors: exit 2.
+    const exit = err.oclif?.exit
+    if (exit !== undefined && exit !== 0 && err.message) {
+      process.exitCode = exit
+      if (this.jsonEnabled()) {
+        this.logJson(this.toErrorJson(err))
+        return undefined
+      }
+    }
+    return super.catch(err)
+  }
+}
+
+function toJsonError(err: unknown, verbose: boolean): JsonError {
+  if (err instanceof DeployError) {
+    return {
+      kind: err.kind,
+      exitCode: err.exitCode,
+      message: err.message,
+      ...(err.hint === undefined ? {} : {hint: err.hint}),
+      ...(err.detail === undefined ? {} : {detail: err.detail}),
+    }
+  }
+  const error = err as Error & {oclif?: {exit?: number}}
+  const exit = error.oclif?.exit
+  return {
+    kind: exit === ExitCode.usage ? 'usage' : 'internal',
+    exitCode: exit ?? ExitCode.internal,
+    message: error.message ?? String(err),
+    ...(verbose && error.stack ? {detail: error.stack} : {}),
+  }
+}

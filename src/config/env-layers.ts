@@ -1,0 +1,113 @@
+import {readFileSync, statSync} from 'node:fs'
+import path from 'node:path'
+
+import {parse} from 'dotenv'
+
+import {usageError} from '../errors.js'
+
+/** A value together with where it came from, so a dry run can say why it is what it is. */
+export interface Sourced<T> {
+  value: T
+  source: string
+}
+
+export interface EnvFile {
+  path: string
+  /** Path relative to the project root, for display. */
+  shown: string
+  values: Record<string, string>
+}
+
+const KEY_LINE = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]/
+
+/**
+ * Environment lookups in precedence order: the process environment, then `.env` files, the
+ * target's before the project root's (a stage's files before the plain ones). dotenv parses; we
+ * never let it write to process.env so that precedence stays ours to decide and report.
+ */
+export class EnvLayers {
+  readonly files: EnvFile[]
+
+  constructor(
+    private readonly processEnv: NodeJS.ProcessEnv,
+    files: EnvFile[],
+  ) {
+    this.files = files
+  }
+
+  static load(
+    processEnv: NodeJS.ProcessEnv,
+    root: string,
+    targetDir: string | undefined,
+    stage?: string,
+  ): EnvLayers {
+    const dirs = targetDir === undefined ? [root] : [targetDir, root]
+    const names = stage === undefined ? ['.env'] : [`.env.${stage}`, '.env']
+    const candidates: string[] = []
+    // A stage's files win over the plain ones; within a tier the target wins over the root.
+    for (const name of names) for (const dir of dirs) candidates.push(path.join(dir, name))
+    const files: EnvFile[] = []
+    for (const file of candidates) {
+      if (!isFile(file)) continue
+      files.push({path: file, shown: path.relative(root, file) || file, values: parseEnvFile(file)})
+    }
+    return new EnvLayers(processEnv, files)
+  }
+
+  get(name: string): Sourced<string> | undefined {
+    const fromProcess = this.processEnv[name]
+    if (fromProcess !== undefined && fromProcess !== '') return {value: fromProcess, source: `env ${name}`}
+    for (const file of this.files) {
+      const value = file.values[name]
+      if (value !== undefined && value !== '') return {value, source: `${file.shown} ${name}`}
+    }
+    return undefined
+  }
+
+  /** The environment children get: the .env values under the process environment. */
+  childEnv(): Record<string, string> {
+    const env: Record<string, string> = {}
+    for (const file of [...this.files].reverse()) Object.assign(env, file.values)
+    for (const [key, value] of Object.entries(this.processEnv)) if (value !== undefined) env[key] = value
+    return env
+  }
+}
+
+/** Parse one .env file, refusing lines dotenv would silently drop (a typo there hides a setting). */
+export function parseEnvFile(file: string): Record<string, string> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw usageError(`Cannot read ${file}: ${(error as Error).message}.`, 'Fix its permissions or remove it.')
+  }
+  let openQuote: string | undefined
+  const lines = text.split(/\r?\n/)
+  for (const [index, line] of lines.entries()) {
+    if (openQuote !== undefined) {
+      if (line.includes(openQuote)) openQuote = undefined
+      continue
+    }
+    const trimmed = line.trim()
+    if (trimmed === '' || trimmed.startsWith('#')) continue
+    if (!KEY_LINE.test(line)) {
+      throw usageError(
+        `${file}:${index + 1} is not a KEY=value line: ${JSON.stringify(trimmed.slice(0, 60))}.`,
+        'Fix or comment out that line (dotenv syntax: KEY=value).',
+      )
+    }
+    // A quoted value that does not close on its line continues on the next ones (dotenv multiline).
+    const value = line.slice(line.search(/[=:]/) + 1).trim()
+    const quote = value[0]
+    if ((quote === '"' || quote === "'" || quote === '`') && value.indexOf(quote, 1) === -1) openQuote = quote
+  }
+  return parse(text)
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile()
+  } catch {
+    return false
+  }
+}

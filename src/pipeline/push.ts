@@ -1,0 +1,127 @@
+import type {RendererChoice} from '../cli/renderer.js'
+import type {Sourced} from '../config/env-layers.js'
+import {DEFAULT_REGION, type PushConfig} from '../config/push-config.js'
+import {errorMessage} from '../errors.js'
+import {PLACEHOLDER} from '../images.js'
+import {AwsClients, regionFromProfile} from '../systems/aws.js'
+import {describePlan, PUSH_PLAN, type PlannedStep} from './plan.js'
+import {executePlan} from './runner.js'
+import {DeployState, type StepRecord} from './state.js'
+
+export interface PushResult {
+  status: 'pushed' | 'planned'
+  dryRun: boolean
+  target: string
+  bentoTag: string | null
+  account: string | null
+  region: string
+  registry: string
+  repository: string
+  images: string[]
+  digest: string | null
+  steps: StepRecord[]
+  settings: Record<string, {value: unknown; source: string}>
+  envFiles: string[]
+  warnings: string[]
+  plan?: PlannedStep[]
+}
+
+/** Region: flag, AWS_REGION, AWS_DEFAULT_REGION (read by the aws CLI, not by the SDK), profile, default. */
+export async function resolveRegion(config: PushConfig): Promise<Sourced<string>> {
+  if (config.region !== undefined) return config.region
+  const fromProfile = await regionFromProfile(config.profile?.value)
+  if (fromProfile !== undefined)
+    return {value: fromProfile, source: `AWS profile ${config.profile?.value ?? 'default'}`}
+  return {value: DEFAULT_REGION, source: 'default'}
+}
+
+/** The SDK reads credentials and endpoints from process.env: give it the AWS_* values of .env files too. */
+function exportAwsSettings(config: PushConfig): void {
+  for (const [key, value] of Object.entries(config.childEnv)) {
+    if (key.startsWith('AWS_') && process.env[key] === undefined) process.env[key] = value
+  }
+}
+
+export async function prepareState(config: PushConfig): Promise<DeployState> {
+  exportAwsSettings(config)
+  const region = await resolveRegion(config)
+  const aws = new AwsClients({
+    region: region.value,
+    ...(config.profile === undefined ? {} : {profile: config.profile.value}),
+    quick: config.dryRun,
+  })
+  return new DeployState(config, region, aws)
+}
+
+/**
+ * A dry run resolves what it can without side effects: the account comes from a read-only STS
+ * call when credentials are at hand, else from --account-id, else stays a placeholder.
+ */
+export async function planOnly(state: DeployState): Promise<PushResult> {
+  if (state.account === undefined) {
+    try {
+      const identity = await state.aws.identity(AbortSignal.timeout(8000))
+      state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
+    } catch (error) {
+      state.warn(
+        `No AWS account could be read (${errorMessage(error).split('\n')[0]}); showing ${PLACEHOLDER.account}. Pass --account-id to see the real image references.`,
+      )
+    }
+  }
+  if (state.config.bentoVersion === undefined) {
+    state.warn(
+      `The bento version is set by bentoml build at run time; the plan shows ${PLACEHOLDER.bentoVersion}. Pin it with --bento-version to see it.`,
+    )
+  }
+  const result = toResult(state)
+  return {...result, status: 'planned', plan: describePlan(PUSH_PLAN, state)}
+}
+
+export async function runPush(
+  state: DeployState,
+  renderer: RendererChoice,
+  signal: AbortSignal,
+): Promise<PushResult> {
+  await executePlan(PUSH_PLAN, state, {renderer, signal})
+  return {...toResult(state), status: 'pushed'}
+}
+
+/** The result so far; also what --json reports when a run fails part way. */
+export function toResult(state: DeployState): PushResult {
+  const {config} = state
+  const settings: PushResult['settings'] = {
+    backend: config.backend,
+    repository: config.repository,
+    tags: config.tags,
+    region: state.region,
+    python: {value: config.python.value.description, source: config.python.source},
+  }
+  const optional = {
+    profile: config.profile,
+    account: state.account,
+    registry: state.registry,
+    platform: config.platform,
+    vpnCheck: config.vpnCheck && {
+      value: `${config.vpnCheck.value.host}:${config.vpnCheck.value.port}`,
+      source: config.vpnCheck.source,
+    },
+    bentoVersion: config.bentoVersion,
+  }
+  for (const [key, value] of Object.entries(optional)) if (value !== undefined) settings[key] = value
+  return {
+    status: 'planned',
+    dryRun: config.dryRun,
+    target: config.target.name,
+    bentoTag: state.bentoTag ?? null,
+    account: state.account?.value ?? null,
+    region: state.region.value,
+    registry: state.registry.value,
+    repository: config.repository.value,
+    images: state.images,
+    digest: state.digest ?? null,
+    steps: state.steps,
+    settings,
+    envFiles: config.envFiles,
+    warnings: state.warnings,
+  }
+}

@@ -1,0 +1,41 @@
+import type {PushResult} from './push.js'
+
+/** The dry run's plan as text: settings with where each came from, images, then each step. */
+export function formatPlan(result: PushResult): string {
+  const lines: string[] = []
+  lines.push(`Plan for ${result.target} (dry run: nothing was run, built or pushed)`, '')
+  const width = Math.max(...Object.keys(result.settings).map((key) => key.length), 'env files'.length)
+  for (const [key, {value, source}] of Object.entries(result.settings)) {
+    const shown = Array.isArray(value) ? value.join(', ') : String(value)
+    lines.push(`  ${key.padEnd(width)}  ${shown}  (${source})`)
+  }
+  lines.push(
+    `  ${'env files'.padEnd(width)}  ${result.envFiles.length === 0 ? 'none' : result.envFiles.join(', ')}`,
+  )
+  lines.push('', 'Images:')
+  for (const image of result.images) lines.push(`  ${image}`)
+  for (const [index, step] of (result.plan ?? []).entries()) {
+    lines.push('', `${index + 1}. ${step.title}`)
+    for (const action of step.actions) lines.push(`   - ${action}`)
+    for (const command of step.commands) {
+      lines.push(`   $ ${command.command}`)
+      lines.push(`     in ${command.cwd}${command.stdin === undefined ? '' : `; stdin: ${command.stdin}`}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+/** The end of a real run: where the image is. */
+export function formatSummary(result: PushResult): string {
+  const lines = [`Pushed ${result.target} (bento ${result.bentoTag ?? '?'})`]
+  for (const image of result.images) lines.push(`  ${image}`)
+  lines.push(`  digest ${result.digest ?? '?'}`)
+  const timings = result.steps.map((step) => `${step.id} ${((step.durationMs ?? 0) / 1000).toFixed(1)}s`)
+  lines.push(`  steps: ${timings.join(', ')}`)
+  return lines.join('\n')
+}
+
+/** One line per step, for failures: what completed and what did not. */
+export function formatSteps(result: Pick<PushResult, 'steps'>): string {
+  return result.steps.map((step) => `${step.id}: ${step.status}`).join(', ')
+}

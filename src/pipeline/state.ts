@@ -1,0 +1,70 @@
+import type {Sourced} from '../config/env-layers.js'
+import type {PushConfig} from '../config/push-config.js'
+import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
+import {SecretRegistry} from '../secrets.js'
+import type {Authorization, AwsClients} from '../systems/aws.js'
+import {splitBentoTag} from '../systems/bentoml.js'
+
+export const STEP_IDS = ['preflight', 'import', 'build', 'containerize', 'login', 'push'] as const
+export type StepId = (typeof STEP_IDS)[number]
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted'
+
+export interface StepRecord {
+  id: StepId
+  title: string
+  status: StepStatus
+  durationMs?: number
+}
+
+/**
+ * Everything a run learns as it goes. Steps read what earlier steps found (the account, the
+ * registry, the bento tag) and add their own; where a value is not known yet (in a dry run) the
+ * accessors give a visible placeholder, so the plan can always be shown in full.
+ */
+export class DeployState {
+  readonly secrets = new SecretRegistry()
+  readonly warnings: string[] = []
+  readonly steps: StepRecord[] = []
+  account: Sourced<string> | undefined
+  authorization: Authorization | undefined
+  bentoTag: string | undefined
+  digest: string | undefined
+  /** Private folder for this run (auth file, digest files), removed at the end. */
+  workDir: string | undefined
+
+  constructor(
+    readonly config: PushConfig,
+    readonly region: Sourced<string>,
+    readonly aws: AwsClients,
+  ) {
+    this.account = config.accountId
+  }
+
+  get registry(): Sourced<string> {
+    if (this.config.registry !== undefined) return this.config.registry
+    if (this.authorization !== undefined) {
+      return {value: this.authorization.registry, source: 'ECR GetAuthorizationToken proxyEndpoint'}
+    }
+    return {
+      value: ecrRegistryHost(this.account?.value ?? PLACEHOLDER.account, this.region.value),
+      source: 'derived from account and region',
+    }
+  }
+
+  get bentoVersion(): string {
+    if (this.bentoTag !== undefined) return splitBentoTag(this.bentoTag).version
+    return this.config.bentoVersion?.value ?? PLACEHOLDER.bentoVersion
+  }
+
+  get tags(): string[] {
+    return imageTags(this.config.tags.value, this.bentoVersion)
+  }
+
+  get images(): string[] {
+    return this.tags.map((tag) => imageReference(this.registry.value, this.config.repository.value, tag))
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message)
+  }
+}

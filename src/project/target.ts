@@ -1,0 +1,145 @@
+import {existsSync, realpathSync, statSync} from 'node:fs'
+import path from 'node:path'
+
+import {usageError} from '../errors.js'
+
+/** The files the template requires in every deploy target (`deploy/<model>/<version>/`). */
+export const REQUIRED_TARGET_FILES = ['create_bento_model.py', 'service.py'] as const
+
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
+
+export interface Target {
+  /** `<model>/<version>`, as the user names it. */
+  name: string
+  model: string
+  version: string
+  /** Absolute path of `deploy/<model>/<version>`. */
+  dir: string
+  /** Absolute path of the project root (the folder holding `deploy/`). */
+  root: string
+}
+
+/** Walk up from `start` to the first folder that holds a `deploy/` folder. */
+export function findProjectRoot(start: string): string | undefined {
+  let dir = path.resolve(start)
+  for (;;) {
+    if (isDirectory(path.join(dir, 'deploy'))) return dir
+    const parent = path.dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+}
+
+export function resolveRoot(rootFlag: string | undefined, cwd: string): string {
+  if (rootFlag !== undefined) {
+    const root = path.resolve(cwd, rootFlag)
+    if (!isDirectory(path.join(root, 'deploy'))) {
+      throw usageError(
+        `--root ${rootFlag} has no deploy/ folder.`,
+        'Point --root at the project folder that holds deploy/<model>/<version>/.',
+      )
+    }
+    return root
+  }
+  const found = findProjectRoot(cwd)
+  if (found === undefined) {
+    throw usageError(
+      `No project found: neither ${cwd} nor any folder above it holds a deploy/ folder.`,
+      'Run mldeploy inside the project or pass --root <project folder>.',
+    )
+  }
+  return found
+}
+
+/** Parse `<model>/<version>` (a leading `deploy/` is accepted) without touching the disk. */
+export function parseTargetName(spec: string): {model: string; version: string} {
+  const shown = JSON.stringify(spec)
+  if (spec.trim() === '')
+    throw usageError('The target is empty.', 'Name it as <model>/<version>, e.g. modelA/V1.')
+  if (path.isAbsolute(spec) || /^[A-Za-z]:[\\/]/.test(spec)) {
+    throw usageError(
+      `Target ${shown} is an absolute path.`,
+      'Name it relative to deploy/ as <model>/<version>, e.g. modelA/V1.',
+    )
+  }
+  const parts = spec.replace(/\/+$/, '').split('/')
+  if (parts[0] === 'deploy') parts.shift()
+  if (parts.some((part) => part === '..' || part === '.')) {
+    throw usageError(`Target ${shown} leaves deploy/.`, 'Name a folder inside deploy/ as <model>/<version>.')
+  }
+  if (parts.length !== 2) {
+    throw usageError(
+      `Target ${shown} is not of the form <model>/<version>.`,
+      'Targets live at deploy/<model>/<version>/, e.g. modelA/V1.',
+    )
+  }
+  const [model, version] = parts as [string, string]
+  for (const segment of [model, version]) {
+    if (!SEGMENT.test(segment)) {
+      throw usageError(
+        `Target ${shown} has an invalid folder name ${JSON.stringify(segment)}.`,
+        'Use letters, digits, ".", "_" and "-" (starting with a letter or digit).',
+      )
+    }
+  }
+  return {model, version}
+}
+
+/** Resolve and validate a target against the template layout. Reads the disk, writes nothing. */
+export function resolveTarget(spec: string, root: string): Target {
+  const {model, version} = parseTargetName(spec)
+  const name = `${model}/${version}`
+  const deployDir = path.join(root, 'deploy')
+  const dir = path.join(deployDir, model, version)
+  if (!existsSync(dir)) {
+    throw usageError(
+      `Target ${name} not found: ${dir} does not exist.`,
+      `Create it (mldeploy init ${name}) or pick one of the folders under deploy/.`,
+    )
+  }
+  if (!isDirectory(dir)) throw usageError(`Target ${name} is not a folder: ${dir}.`)
+  // A symlink may point anywhere: the real path must still be inside deploy/.
+  const realDeploy = realpathSync(deployDir)
+  const realDir = realpathSync(dir)
+  if (!isInside(realDir, realDeploy)) {
+    throw usageError(
+      `Target ${name} resolves to ${realDir}, outside ${realDeploy}.`,
+      'Targets must be real folders inside deploy/; replace the symlink with the folder.',
+    )
+  }
+  const missing = REQUIRED_TARGET_FILES.filter((file) => !isFile(path.join(dir, file)))
+  if (missing.length > 0) {
+    throw usageError(
+      `Target ${name} is missing ${missing.join(' and ')} in ${dir}.`,
+      'A deploy target needs create_bento_model.py and service.py (see the project template).',
+    )
+  }
+  for (const file of REQUIRED_TARGET_FILES) {
+    const real = realpathSync(path.join(dir, file))
+    if (!isInside(real, realDeploy)) {
+      throw usageError(`Target ${name}: ${file} is a symlink to ${real}, outside deploy/.`)
+    }
+  }
+  return {name, model, version, dir, root}
+}
+
+function isInside(child: string, parent: string): boolean {
+  const relative = path.relative(parent, child)
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative)
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile()
+  } catch {
+    return false
+  }
+}

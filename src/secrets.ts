@@ -1,0 +1,27 @@
+/**
+ * Every secret mldeploy learns (the ECR password, the raw token) is registered here the moment it
+ * is decoded, and every text that leaves the process for a human or a log passes through
+ * `redact`. Keeping one registry is what makes "the password never appears in output" checkable.
+ */
+export const REDACTED = '********'
+
+export class SecretRegistry {
+  private readonly secrets = new Set<string>()
+
+  add(secret: string): void {
+    // Very short strings would redact ordinary words; real ECR passwords are long.
+    if (secret.length >= 6) this.secrets.add(secret)
+  }
+
+  get size(): number {
+    return this.secrets.size
+  }
+
+  redact(text: string): string {
+    let result = text
+    for (const secret of this.secrets) {
+      if (result.includes(secret)) result = result.split(secret).join(REDACTED)
+    }
+    return result
+  }
+}

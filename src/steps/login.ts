@@ -1,0 +1,44 @@
+import path from 'node:path'
+
+import {DeployError} from '../errors.js'
+import type {DeployState} from '../pipeline/state.js'
+import type {PlannedCommand, Step} from '../pipeline/step.js'
+import {authEnv, loginArgs} from '../systems/backend.js'
+import {explainRegistryFailure} from '../systems/registry-errors.js'
+import {runPlanned} from './run-command.js'
+
+/** Where this run keeps its login: a private folder, unless the user wants to keep the login. */
+export function backendAuthEnv(state: DeployState): Record<string, string> {
+  if (state.config.keepLogin) return {}
+  const dir = state.workDir ?? path.join('$TMPDIR', 'mldeploy-XXXXXX')
+  return authEnv(state.config.backend.value, dir)
+}
+
+export function loginCommand(state: DeployState): PlannedCommand {
+  return {
+    command: state.config.backend.value,
+    args: loginArgs(state.registry.value),
+    cwd: state.config.target.dir,
+    env: backendAuthEnv(state),
+    stdinDescription: 'the ECR password from GetAuthorizationToken',
+  }
+}
+
+export const loginStep: Step = {
+  id: 'login',
+  title: 'Log in to the registry',
+  failure: 'auth',
+  describe: (state) => ({actions: [], commands: [loginCommand(state)]}),
+  async run(state, io) {
+    const authorization = state.authorization
+    if (authorization === undefined) {
+      throw new DeployError('auth', 'No ECR login token: the preflight did not fetch one.')
+    }
+    await runPlanned(state, io, loginCommand(state), {
+      failure: 'auth',
+      doing: `${state.config.backend.value} login to ${state.registry.value}`,
+      input: authorization.password,
+      explain: (tail) => explainRegistryFailure(tail, 'auth', `${state.config.backend.value} login`),
+    })
+  },
+}

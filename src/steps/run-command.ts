@@ -1,0 +1,67 @@
+import {DeployError, type ExitCodeName} from '../errors.js'
+import type {DeployState} from '../pipeline/state.js'
+import type {PlannedCommand, StepIO} from '../pipeline/step.js'
+import {type ChildResult, formatCommand, runChild} from '../process.js'
+
+export interface RunPlannedOptions {
+  failure: ExitCodeName
+  /** What the command does, for messages: "Importing the model". */
+  doing: string
+  input?: string
+  onLine?: (line: string) => void
+  /** Turns a failed child's output into a clearer error, when its text is recognised. */
+  explain?: (tail: string[], result: ChildResult) => DeployError | undefined
+}
+
+const SHOWN_TAIL_LINES = 12
+
+/** Run one planned command with live output; a failure becomes a DeployError with the output's tail. */
+export async function runPlanned(
+  state: DeployState,
+  io: StepIO,
+  command: PlannedCommand,
+  options: RunPlannedOptions,
+): Promise<ChildResult> {
+  io.output(`$ ${formatCommand(command, state.secrets)}`)
+  const result = await runChild({
+    ...command,
+    baseEnv: state.config.childEnv,
+    ...(options.input === undefined ? {} : {input: options.input}),
+    secrets: state.secrets,
+    signal: io.signal,
+    onLine: (line) => {
+      io.output(line)
+      options.onLine?.(line)
+    },
+  })
+  if (result.spawnErrorCode === 'ENOENT') {
+    throw new DeployError(options.failure, `${options.doing} failed: ${command.command} was not found.`, {
+      hint: `Install it or put it on PATH (current PATH has no ${command.command}).`,
+    })
+  }
+  if (result.canceled) throw new DeployError(options.failure, `${options.doing} was interrupted.`)
+  if (result.timedOut) throw new DeployError(options.failure, `${options.doing} timed out and was stopped.`)
+  if (result.exitCode !== 0) {
+    const explained = options.explain?.(result.tail, result)
+    if (explained !== undefined) throw explained
+    const why = result.signal === undefined ? `exit code ${result.exitCode}` : `signal ${result.signal}`
+    const last = result.tail.slice(-SHOWN_TAIL_LINES).join('\n')
+    throw new DeployError(
+      options.failure,
+      `${options.doing} failed (${why}): ${lastMeaningfulLine(result.tail)}`,
+      {
+        detail: last,
+      },
+    )
+  }
+  return result
+}
+
+/** The last line that says something (tracebacks end with the exception line). */
+export function lastMeaningfulLine(tail: string[]): string {
+  for (let i = tail.length - 1; i >= 0; i--) {
+    const line = tail[i]?.trim()
+    if (line) return line.length > 300 ? `${line.slice(0, 297)}...` : line
+  }
+  return 'no output'
+}

@@ -1,0 +1,202 @@
+import type {ECRClient} from '@aws-sdk/client-ecr'
+import type {STSClient} from '@aws-sdk/client-sts'
+
+import {DeployError} from '../errors.js'
+import type {SecretRegistry} from '../secrets.js'
+
+/**
+ * ECR and STS through the AWS SDK v3. The SDK is imported only when a command talks to AWS, to
+ * keep `--help` and `--version` fast. Endpoints, credentials and retries follow the SDK's own
+ * environment (`AWS_ENDPOINT_URL`, `AWS_PROFILE`, `AWS_MAX_ATTEMPTS`...).
+ */
+export interface AwsSettings {
+  region: string
+  profile?: string
+  /** Fewer attempts and short timeouts: for a dry run that must not hang without a network. */
+  quick?: boolean
+}
+
+export interface Identity {
+  account: string
+  arn: string
+}
+
+export interface Authorization {
+  /** Bare registry host from `proxyEndpoint`, as logins need it. */
+  registry: string
+  /** Decoded from `AWS:<password>`; registered as a secret before it is returned. */
+  password: string
+  username: string
+  expiresAt?: Date
+}
+
+function clientConfig(settings: AwsSettings): Record<string, unknown> {
+  return {
+    region: settings.region,
+    ...(settings.profile === undefined ? {} : {profile: settings.profile}),
+    ...(settings.quick
+      ? {maxAttempts: 1, requestHandler: {connectionTimeout: 2000, requestTimeout: 4000}}
+      : {}),
+  }
+}
+
+export class AwsClients {
+  private ecrClient?: Promise<ECRClient>
+  private stsClient?: Promise<STSClient>
+
+  constructor(readonly settings: AwsSettings) {}
+
+  private ecr(): Promise<ECRClient> {
+    this.ecrClient ??= import('@aws-sdk/client-ecr').then(
+      ({ECRClient}) => new ECRClient(clientConfig(this.settings)),
+    )
+    return this.ecrClient
+  }
+
+  private sts(): Promise<STSClient> {
+    this.stsClient ??= import('@aws-sdk/client-sts').then(
+      ({STSClient}) => new STSClient(clientConfig(this.settings)),
+    )
+    return this.stsClient
+  }
+
+  async identity(signal?: AbortSignal): Promise<Identity> {
+    const {GetCallerIdentityCommand} = await import('@aws-sdk/client-sts')
+    const client = await this.sts()
+    try {
+      const out = await client.send(new GetCallerIdentityCommand({}), {abortSignal: signal})
+      if (out.Account === undefined) throw new Error('GetCallerIdentity returned no account')
+      return {account: out.Account, arn: out.Arn ?? ''}
+    } catch (error) {
+      throw awsError(error, 'Reading the AWS identity (STS GetCallerIdentity)', this.settings)
+    }
+  }
+
+  /** Throws a preflight error naming repository, account and region when it does not exist. */
+  async assertRepository(repository: string, account: string, signal?: AbortSignal): Promise<string> {
+    const {DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
+    const client = await this.ecr()
+    try {
+      const out = await client.send(
+        new DescribeRepositoriesCommand({repositoryNames: [repository], registryId: account}),
+        {abortSignal: signal},
+      )
+      return out.repositories?.[0]?.repositoryUri ?? ''
+    } catch (error) {
+      if (errorName(error) === 'RepositoryNotFoundException') {
+        throw new DeployError(
+          'preflight',
+          `ECR repository ${repository} does not exist in account ${account}, region ${this.settings.region}.`,
+          {
+            hint: `Create it (aws ecr create-repository --repository-name ${repository} --region ${this.settings.region}) or pick another with --repository.`,
+            detail: errorMessage(error),
+          },
+        )
+      }
+      throw awsError(error, `Checking ECR repository ${repository}`, this.settings)
+    }
+  }
+
+  async authorization(secrets: SecretRegistry, signal?: AbortSignal): Promise<Authorization> {
+    const {GetAuthorizationTokenCommand} = await import('@aws-sdk/client-ecr')
+    const client = await this.ecr()
+    let data
+    try {
+      const out = await client.send(new GetAuthorizationTokenCommand({}), {abortSignal: signal})
+      data = out.authorizationData?.[0]
+    } catch (error) {
+      throw awsError(error, 'Getting an ECR login token (GetAuthorizationToken)', this.settings)
+    }
+    if (data?.authorizationToken === undefined || data.proxyEndpoint === undefined) {
+      throw new DeployError('preflight', 'ECR returned no authorization data.', {
+        hint: 'Check that the credentials may call ecr:GetAuthorizationToken.',
+      })
+    }
+    // The raw token is itself a credential: register it before anything can print it.
+    secrets.add(data.authorizationToken)
+    const decoded = decodeAuthorizationToken(data.authorizationToken)
+    secrets.add(decoded.password)
+    return {
+      ...decoded,
+      registry: registryHostFromEndpoint(data.proxyEndpoint),
+      ...(data.expiresAt === undefined ? {} : {expiresAt: data.expiresAt}),
+    }
+  }
+}
+
+/** ECR tokens are base64 of `<username>:<password>` (the username is always AWS). */
+export function decodeAuthorizationToken(token: string): {username: string; password: string} {
+  const text = Buffer.from(token, 'base64').toString('utf8')
+  const colon = text.indexOf(':')
+  if (colon <= 0 || colon === text.length - 1) {
+    throw new DeployError('auth', 'The ECR authorization token is not of the form user:password.', {
+      hint: 'This is unexpected from ECR; check --registry and the AWS endpoint settings.',
+    })
+  }
+  return {username: text.slice(0, colon), password: text.slice(colon + 1)}
+}
+
+/** `https://123.dkr.ecr.us-east-1.amazonaws.com` → `123.dkr.ecr.us-east-1.amazonaws.com`. */
+export function registryHostFromEndpoint(endpoint: string): string {
+  return endpoint.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '')
+}
+
+/** The region the SDK would use for this profile (its config file), if any. */
+export async function regionFromProfile(profile: string | undefined): Promise<string | undefined> {
+  const {STSClient} = await import('@aws-sdk/client-sts')
+  try {
+    const client = new STSClient(profile === undefined ? {} : {profile})
+    const region = await client.config.region()
+    return region || undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function errorName(error: unknown): string {
+  return (error as {name?: string} | undefined)?.name ?? ''
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** One clear line for the SDK failures people actually hit. */
+export function awsError(error: unknown, doing: string, settings: AwsSettings): DeployError {
+  if (error instanceof DeployError) return error
+  const name = errorName(error)
+  const message = errorMessage(error)
+  const code = (error as {code?: string} | undefined)?.code
+  const where = `region ${settings.region}${settings.profile === undefined ? '' : `, profile ${settings.profile}`}`
+  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new DeployError('preflight', `${doing} failed: no AWS credentials found (${where}).`, {
+      hint: 'Set AWS_PROFILE (and run aws sso login if it uses SSO), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --dry-run with --account-id.',
+      detail: message,
+    })
+  }
+  if (/ExpiredToken|expired/i.test(name) || /security token .* expired/i.test(message)) {
+    return new DeployError('preflight', `${doing} failed: the AWS credentials have expired (${where}).`, {
+      hint: 'Refresh them (aws sso login, or new session credentials) and run again.',
+      detail: message,
+    })
+  }
+  if (/AccessDenied|UnauthorizedOperation|InvalidClientTokenId|SignatureDoesNotMatch/.test(name)) {
+    return new DeployError('preflight', `${doing} failed: AWS refused the request (${name}, ${where}).`, {
+      hint: 'Check that the credentials belong to the right account and may use ECR.',
+      detail: message,
+    })
+  }
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || name === 'TimeoutError') {
+    return new DeployError(
+      'preflight',
+      `${doing} failed: the AWS endpoint could not be reached (${code ?? name}).`,
+      {
+        hint: 'Check the network, proxy and AWS_ENDPOINT_URL settings.',
+        detail: message,
+      },
+    )
+  }
+  return new DeployError('preflight', `${doing} failed: ${message.split('\n')[0]} (${where}).`, {
+    detail: message,
+  })
+}
