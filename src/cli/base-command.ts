@@ -36,7 +36,7 @@ export abstract class BaseCommand extends Command {
   protected override toErrorJson(
     err: unknown,
   ): {status: 'failed'; error: JsonError} & Record<string, unknown> {
-    return {status: 'failed', ...this.partialResult, error: toJsonError(err, this.verbose)}
+    return {...this.partialResult, status: 'failed', error: toJsonError(err, this.verbose)}
   }
 
   protected override async catch(

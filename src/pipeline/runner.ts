@@ -30,7 +30,8 @@ export async function executePlan(
     useIcons: options.renderer === 'default',
     processOutput: new ProcessOutput(process.stderr, process.stderr),
   })
-  const tasks = new Listr(
+  const lineRenderer = {logger, timestamp: PRESET_TIMESTAMP, logTitleChange: false}
+  const tasks = new Listr<unknown, 'default' | 'verbose' | 'silent', 'verbose'>(
     plan.map((step, index) => ({
       title: step.title,
       task: async (_context: unknown, task: {output: string}) => {
@@ -49,17 +50,18 @@ export async function executePlan(
           record.durationMs = Math.round(performance.now() - started)
         }
       },
-      rendererOptions: {outputBar: 8, persistentOutput: false},
     })),
     {
-      renderer: options.renderer,
+      renderer:
+        options.renderer === 'default' ? 'default' : options.renderer === 'silent' ? 'silent' : 'verbose',
+      rendererOptions: options.renderer === 'default' ? {logger} : lineRenderer,
+      // listr2 also falls back by itself when there is no TTY: same line renderer, same stderr.
       fallbackRenderer: 'verbose',
-      fallbackRendererCondition: options.renderer !== 'default',
+      fallbackRendererOptions: lineRenderer,
       registerSignalListeners: false,
       exitOnError: true,
       collectErrors: false,
-      rendererOptions: {logger, timestamp: PRESET_TIMESTAMP, logTitleChange: false},
-    } as never,
+    },
   )
   try {
     await tasks.run()

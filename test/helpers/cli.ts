@@ -1,0 +1,86 @@
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+
+import {execa} from 'execa'
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
+export const CLI = path.join(REPO_ROOT, 'bin/run.js')
+const FAKE_TOOL = path.join(REPO_ROOT, 'test/fixtures/bin/fake-tool.js')
+
+export interface CliResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+/** Run the built CLI as a user would: a separate process, no TTY, its own environment. */
+export async function runCli(
+  args: string[],
+  options: {cwd: string; env: Record<string, string>},
+): Promise<CliResult> {
+  const result = await execa(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+  })
+  return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `mldeploy-test-${prefix}-`))
+}
+
+/** A project in the template's layout with one deploy target and the given extra files. */
+export function makeProject(files: Record<string, string> = {}, target = 'modelA/V1'): string {
+  const root = tempDir('project')
+  const dir = path.join(root, 'deploy', target)
+  mkdirSync(dir, {recursive: true})
+  writeFileSync(path.join(dir, 'create_bento_model.py'), 'import bentoml\n')
+  writeFileSync(path.join(dir, 'service.py'), 'import bentoml\n')
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, file)), {recursive: true})
+    writeFileSync(path.join(root, file), content)
+  }
+  return root
+}
+
+export interface FakeCall {
+  tool: string
+  step: string
+  argv: string[]
+  cwd: string
+  stdin: string
+  env: Record<string, string>
+}
+
+/** A bin folder whose python, podman and docker are the recording fake tool. */
+export function fakeBin(): {dir: string; log: string; calls(): FakeCall[]} {
+  const dir = tempDir('bin')
+  for (const name of ['python', 'podman', 'docker']) symlinkSync(FAKE_TOOL, path.join(dir, name))
+  chmodSync(FAKE_TOOL, 0o755)
+  const log = path.join(dir, 'calls.jsonl')
+  writeFileSync(log, '')
+  return {
+    dir,
+    log,
+    calls: () =>
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as FakeCall),
+  }
+}
+
+/** A minimal environment: no AWS credentials or settings of the developer's leak into a test. */
+export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: tempDir('home'),
+    // No instance metadata service here: skip the SDK's wait for one when no credentials are set.
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extra,
+  }
+}

@@ -1,0 +1,352 @@
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {beforeEach, describe, expect, inject, it} from 'vitest'
+
+import {createRepository, motoEnv} from '../helpers/aws.js'
+import {baseEnv, fakeBin, makeProject, runCli} from '../helpers/cli.js'
+import {freePort, MOTO_ACCOUNT, MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
+
+// The real CLI as a process, the real AWS SDK talking HTTP to moto on loopback, and recording
+// stand-ins for python/bentoml, podman and docker (the real ones run in the end-to-end tests).
+const motoUrl = inject('motoUrl')
+const REGISTRY = `${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`
+const DIGEST = `sha256:${'ab'.repeat(32)}`
+
+interface Setup {
+  root: string
+  bin: ReturnType<typeof fakeBin>
+  env: Record<string, string>
+}
+
+function setup(extraEnv: Record<string, string> = {}, files: Record<string, string> = {}): Setup {
+  const root = makeProject(files)
+  const bin = fakeBin()
+  const env = baseEnv({
+    ...motoEnv(motoUrl),
+    PATH: `${bin.dir}:${process.env.PATH}`,
+    FAKE_LOG: bin.log,
+    FAKE_PASSWORD: MOTO_PASSWORD,
+    MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
+    ...extraEnv,
+  })
+  return {root, bin, env}
+}
+
+function push(s: Setup, ...args: string[]) {
+  return runCli(['push', 'modelA/V1', '--skip-vpn-check', ...args], {cwd: s.root, env: s.env})
+}
+
+function expectNoSecret(s: Setup, ...texts: string[]): void {
+  const token = Buffer.from(`AWS:${MOTO_PASSWORD}`).toString('base64')
+  for (const call of s.bin.calls()) {
+    for (const arg of call.argv) expect(arg).not.toContain(MOTO_PASSWORD)
+  }
+  for (const text of texts) {
+    expect(text).not.toContain(MOTO_PASSWORD)
+    expect(text).not.toContain(token)
+  }
+}
+
+beforeEach(async () => {
+  await resetMoto(motoUrl)
+  await createRepository(motoUrl, 'modela/v1')
+})
+
+describe('mldeploy push against moto with recording tools', () => {
+  it('runs every step in order, in the target folder, with the password only on stdin (podman)', async () => {
+    const s = setup()
+    const result = await push(s)
+    expect(result.stderr).not.toMatch(/NodeVersionSupportWarning|Error:/)
+    expect(result.exitCode).toBe(0)
+    const target = path.join(s.root, 'deploy/modelA/V1')
+    const calls = s.bin.calls()
+    expect(calls.map((call) => `${call.tool} ${call.step}`)).toEqual([
+      'python probe',
+      'python import',
+      'python build',
+      'python containerize',
+      'podman login',
+      'podman push',
+      'podman push',
+    ])
+    for (const call of calls) expect(call.cwd).toBe(target)
+    const images = [`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`]
+    expect(calls[2]!.argv).toEqual(['-m', 'bentoml', 'build', '-o', 'tag'])
+    expect(calls[2]!.env.COLUMNS).toBe('10000')
+    expect(calls[3]!.argv).toEqual([
+      '-m',
+      'bentoml',
+      'containerize',
+      'iris_service:f3k2qyq5lsoaaaab',
+      '--backend',
+      'podman',
+      '-t',
+      images[0],
+      '-t',
+      images[1],
+    ])
+    expect(calls[4]!.argv).toEqual(['login', '--username', 'AWS', '--password-stdin', REGISTRY])
+    expect(calls[4]!.stdin).toBe(MOTO_PASSWORD)
+    // The login lives in a private auth file, the same one the pushes use.
+    const authFile = calls[4]!.env.REGISTRY_AUTH_FILE
+    expect(authFile).toMatch(/mldeploy-.*\/auth\.json$/)
+    expect(calls[5]!.env.REGISTRY_AUTH_FILE).toBe(authFile)
+    expect(calls[5]!.argv.at(-1)).toBe(images[0])
+    expect(calls[6]!.argv.at(-1)).toBe(images[1])
+    expect(result.stdout).toContain(`digest ${DIGEST}`)
+    for (const image of images) expect(result.stdout).toContain(image)
+    expectNoSecret(s, result.stdout, result.stderr)
+  })
+
+  it('--json prints exactly one JSON object with the result, progress on stderr (docker)', async () => {
+    const s = setup()
+    const result = await push(s, '--backend', 'docker', '--json', '--tag', 'latest', '--tag', 'git-abc123')
+    expect(result.exitCode).toBe(0)
+    const json = JSON.parse(result.stdout)
+    expect(json).toMatchObject({
+      status: 'pushed',
+      target: 'modelA/V1',
+      bentoTag: 'iris_service:f3k2qyq5lsoaaaab',
+      account: MOTO_ACCOUNT,
+      region: 'us-east-1',
+      registry: REGISTRY,
+      repository: 'modela/v1',
+      digest: DIGEST,
+      images: [
+        `${REGISTRY}/modela/v1:latest`,
+        `${REGISTRY}/modela/v1:git-abc123`,
+        `${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`,
+      ],
+    })
+    expect(json.steps.map((step: {id: string; status: string}) => `${step.id}:${step.status}`)).toEqual([
+      'preflight:done',
+      'import:done',
+      'build:done',
+      'containerize:done',
+      'login:done',
+      'push:done',
+    ])
+    for (const step of json.steps) expect(typeof step.durationMs).toBe('number')
+    const calls = s.bin.calls()
+    const docker = calls.filter((call) => call.tool === 'docker')
+    expect(docker.map((call) => call.step)).toEqual(['login', 'push', 'push', 'push'])
+    expect(docker[0]!.env.DOCKER_CONFIG).toMatch(/mldeploy-/)
+    expect(result.stderr).toContain('bentoml')
+    expectNoSecret(s, result.stdout, result.stderr)
+  })
+
+  it.each([
+    [
+      'import',
+      4,
+      /Importing the model \(create_bento_model.py\) failed \(exit code 1\): mlflow.exceptions.MlflowException/,
+    ],
+    ['build', 5, /bentoml build failed \(exit code 1\): Error: \[bentos\] `build` failed/],
+    ['containerize', 6, /bentoml containerize \(podman\) failed \(exit code 1\)/],
+    ['login', 7, /podman login failed: The registry refused the credentials/],
+    [
+      'push',
+      8,
+      /Pushing .*modela\/v1:latest failed: ECR repository modela\/v1 does not exist in account 123456789012/,
+    ],
+  ])('a failing %s exits %i with one clear line and runs no later step', async (step, code, message) => {
+    const s = setup({FAKE_FAIL: step})
+    const result = await push(s)
+    expect(result.exitCode).toBe(code)
+    const errorLines = result.stderr.split('\n').filter((line) => line.startsWith('Error:'))
+    expect(errorLines).toHaveLength(1)
+    expect(errorLines[0]).toMatch(message)
+    const steps = s.bin.calls().map((call) => call.step)
+    expect(steps.at(-1)).toBe(step)
+    expect(steps.filter((each) => each === step)).toHaveLength(1)
+    expect(result.stderr).toMatch(new RegExp(`${step}: failed`))
+    expectNoSecret(s, result.stdout, result.stderr)
+
+    const json = await push(setup({FAKE_FAIL: step}), '--json')
+    expect(json.exitCode).toBe(code)
+    const parsed = JSON.parse(json.stdout)
+    expect(parsed.status).toBe('failed')
+    expect(parsed.error.exitCode).toBe(code)
+    expect(parsed.error.message).toMatch(message)
+    expect(parsed.steps.find((each: {id: string}) => each.id === step).status).toBe('failed')
+  })
+
+  it('a wrong password at login is refused by the backend and never shown', async () => {
+    const s = setup({FAKE_PASSWORD: 'something-else'})
+    const result = await push(s, '--verbose')
+    expect(result.exitCode).toBe(7)
+    expect(s.bin.calls().some((call) => call.step === 'push')).toBe(false)
+    expectNoSecret(s, result.stdout, result.stderr)
+  })
+
+  it('a missing repository fails the preflight (exit 3) naming repository, account and region, before the import', async () => {
+    const s = setup()
+    const result = await push(s, '--repository', 'does-not-exist')
+    expect(result.exitCode).toBe(3)
+    expect(result.stderr).toContain(
+      'Error: ECR repository does-not-exist does not exist in account 123456789012, region us-east-1.',
+    )
+    expect(s.bin.calls().map((call) => call.step)).not.toContain('import')
+  })
+
+  it('the VPN check fails against a closed port (exit 3) and names the host', async () => {
+    const s = setup()
+    const port = await freePort()
+    const result = await runCli(
+      ['push', 'modelA/V1', '--vpn-check', `127.0.0.1:${port}`, '--vpn-timeout', '1'],
+      {
+        cwd: s.root,
+        env: s.env,
+      },
+    )
+    expect(result.exitCode).toBe(3)
+    expect(result.stderr).toContain(`Error: The VPN looks off: 127.0.0.1:${port} did not answer`)
+    expect(s.bin.calls().map((call) => call.step)).not.toContain('import')
+  })
+
+  it('the VPN check defaults to the host of MLFLOW_TRACKING_URI', async () => {
+    const port = await freePort()
+    const s = setup({MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`})
+    const result = await runCli(['push', 'modelA/V1', '--vpn-timeout', '1'], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(3)
+    expect(result.stderr).toContain(`127.0.0.1:${port} did not answer`)
+  })
+
+  it('bentoml missing from the chosen Python fails the preflight', async () => {
+    const s = setup({FAKE_FAIL: 'probe'})
+    const result = await push(s)
+    expect(result.exitCode).toBe(3)
+    expect(result.stderr).toMatch(/Error: bentoml is not installed in .*python/)
+  })
+
+  it('an old bentoml fails the preflight', async () => {
+    const s = setup({FAKE_BENTOML_VERSION: '1.4.10'})
+    const result = await push(s)
+    expect(result.exitCode).toBe(3)
+    expect(result.stderr).toContain('bentoml 1.4.10')
+  })
+
+  it('reads the tag from the "Successfully built" line when -o tag printed none', async () => {
+    const s = setup({FAKE_BUILD_OUTPUT: 'success'})
+    const result = await push(s, '--json')
+    expect(result.exitCode).toBe(0)
+    expect(JSON.parse(result.stdout).bentoTag).toBe('iris_service:f3k2qyq5lsoaaaab')
+  })
+
+  it('a build that exits 0 without a tag is a build error showing its output', async () => {
+    const s = setup({FAKE_BUILD_OUTPUT: 'none'})
+    const result = await push(s, '--verbose')
+    expect(result.exitCode).toBe(5)
+    expect(result.stderr).toContain('Error: bentoml build succeeded but printed no bento tag.')
+    expect(result.stderr).toContain('nothing useful here')
+  })
+
+  it('--bento-version is passed to bentoml build and names the image', async () => {
+    const s = setup()
+    const result = await push(s, '--bento-version', 'v1-2026', '--json')
+    expect(result.exitCode).toBe(0)
+    expect(s.bin.calls().find((call) => call.step === 'build')!.argv).toEqual([
+      '-m',
+      'bentoml',
+      'build',
+      '-o',
+      'tag',
+      '--version',
+      'v1-2026',
+    ])
+    expect(JSON.parse(result.stdout).images).toContain(`${REGISTRY}/modela/v1:v1-2026`)
+  })
+
+  it('.env files configure the run and reach the children; the target overrides the root', async () => {
+    const s = setup(
+      {},
+      {
+        '.env': 'MLDEPLOY_REPOSITORY=from-root\nFROM_DOTENV=root\nMLDEPLOY_TAGS=stable\n',
+        'deploy/modelA/V1/.env': 'MLDEPLOY_REPOSITORY=modela/v1\nFROM_DOTENV=target\n',
+      },
+    )
+    const result = await push(s, '--json')
+    expect(result.exitCode).toBe(0)
+    const json = JSON.parse(result.stdout)
+    expect(json.repository).toBe('modela/v1')
+    expect(json.settings.repository.source).toBe('deploy/modelA/V1/.env MLDEPLOY_REPOSITORY')
+    expect(json.images[0]).toBe(`${REGISTRY}/modela/v1:stable`)
+    expect(s.bin.calls().find((call) => call.step === 'import')!.env.FROM_DOTENV).toBe('target')
+  })
+
+  it('--registry overrides the host from the token for login and images', async () => {
+    const s = setup()
+    const result = await push(s, '--registry', 'https://127.0.0.1:5999/', '--json')
+    expect(result.exitCode).toBe(0)
+    const calls = s.bin.calls()
+    expect(calls.find((call) => call.step === 'login')!.argv.at(-1)).toBe('127.0.0.1:5999')
+    expect(JSON.parse(result.stdout).images[0]).toBe('127.0.0.1:5999/modela/v1:latest')
+  })
+})
+
+describe('mldeploy push --dry-run', () => {
+  it('prints the full plan with no AWS credentials, runs no child, warns about the placeholder', async () => {
+    const s = setup()
+    const env = {...s.env}
+    delete env.AWS_ACCESS_KEY_ID
+    delete env.AWS_SECRET_ACCESS_KEY
+    const result = await runCli(['push', 'modelA/V1', '--dry-run'], {cwd: s.root, env})
+    expect(result.exitCode).toBe(0)
+    expect(s.bin.calls()).toEqual([])
+    expect(result.stdout).toContain('<aws-account-id>.dkr.ecr.us-east-1.amazonaws.com/modela/v1:latest')
+    expect(result.stderr).toContain('Pass --account-id')
+    expect(result.stdout).toContain('--password-stdin')
+  })
+
+  it('shows the real references with --account-id and --bento-version, same plan in JSON', async () => {
+    const s = setup()
+    const env = {...s.env}
+    delete env.AWS_ACCESS_KEY_ID
+    delete env.AWS_SECRET_ACCESS_KEY
+    const args = [
+      'push',
+      'modelA/V1',
+      '--dry-run',
+      '--account-id',
+      '210987654321',
+      '--bento-version',
+      'v7',
+      '--region',
+      'eu-west-1',
+    ]
+    const text = await runCli(args, {cwd: s.root, env})
+    expect(text.exitCode).toBe(0)
+    const image = '210987654321.dkr.ecr.eu-west-1.amazonaws.com/modela/v1:v7'
+    expect(text.stdout).toContain(image)
+    const json = await runCli([...args, '--json'], {cwd: s.root, env})
+    const parsed = JSON.parse(json.stdout)
+    expect(parsed.status).toBe('planned')
+    expect(parsed.images).toEqual(['210987654321.dkr.ecr.eu-west-1.amazonaws.com/modela/v1:latest', image])
+    expect(parsed.plan.map((step: {id: string}) => step.id)).toEqual([
+      'preflight',
+      'import',
+      'build',
+      'containerize',
+      'login',
+      'push',
+    ])
+    expect(s.bin.calls()).toEqual([])
+  })
+
+  it('reads the account from STS when credentials are there (a read-only call)', async () => {
+    const s = setup()
+    const result = await runCli(['push', 'modelA/V1', '--dry-run', '--json'], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(0)
+    expect(JSON.parse(result.stdout).account).toBe(MOTO_ACCOUNT)
+    expect(s.bin.calls()).toEqual([])
+  })
+})
+
+describe('the fake tool itself', () => {
+  it('is the file the helpers link', () => {
+    expect(readFileSync(path.join(import.meta.dirname, '../fixtures/bin/fake-tool.js'), 'utf8')).toContain(
+      'FAKE_LOG',
+    )
+  })
+})
