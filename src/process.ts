@@ -85,7 +85,7 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
 /** How a command is shown to people: quoted where needed, secrets redacted. */
 export function formatCommand(command: ChildCommand, secrets?: SecretRegistry): string {
   const quote = (word: string): string =>
-    /^[\w@%+=:,./<>{}-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+    /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
   const env = Object.entries(command.env ?? {}).map(([key, value]) => `${key}=${quote(value)}`)
   const text = [...env, command.command, ...command.args]
     .map((word, i) => (i < env.length ? word : quote(word)))

@@ -1,6 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 
 import {DeployError, ExitCode} from '../errors.js'
+import type {SecretRegistry} from '../secrets.js'
 
 /** What every failure looks like in --json: the class, its exit code and one line to act on. */
 export interface JsonError {
@@ -28,6 +29,28 @@ export abstract class BaseCommand extends Command {
 
   /** Set by commands that got far enough to have partial results worth reporting on failure. */
   protected partialResult: Record<string, unknown> | undefined
+
+  /** Secrets the run learned: everything printed passes through them, results and errors alike. */
+  protected secrets: SecretRegistry | undefined
+
+  protected redact(text: string): string {
+    return this.secrets === undefined ? text : this.secrets.redact(text)
+  }
+
+  /** Results and human text on stdout, redacted. */
+  protected print(text: string): void {
+    this.log(this.redact(text))
+  }
+
+  /** One line on stderr (oclif's warn wraps at the terminal width, which breaks log greps). */
+  protected warnLine(message: string): void {
+    this.logToStderr(this.redact(`Warning: ${message}`))
+  }
+
+  protected override logJson(json: unknown): void {
+    // Redact the serialized form so no field can carry a secret out, whatever its shape.
+    process.stdout.write(`${this.redact(JSON.stringify(json, null, 2))}\n`)
+  }
 
   protected get verbose(): boolean {
     return this.argv.includes('--verbose')

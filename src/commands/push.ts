@@ -109,11 +109,12 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     const {prepareState, planOnly, runPush, toResult} = await import('../pipeline/push.js')
     const {formatPlan, formatSummary, formatSteps} = await import('../pipeline/report.js')
     const state = await prepareState(config)
+    this.secrets = state.secrets
 
     if (config.dryRun) {
       const result = await planOnly(state)
-      for (const warning of result.warnings) this.warn(warning)
-      if (!this.jsonEnabled()) this.log(formatPlan(result))
+      for (const warning of result.warnings) this.warnLine(warning)
+      if (!this.jsonEnabled()) this.print(formatPlan(result))
       return result
     }
 
@@ -128,11 +129,11 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     const renderer = chooseRenderer(currentRendererEnvironment(this.jsonEnabled()))
     try {
       const result = await runPush(state, renderer, interrupt.signal)
-      if (!this.jsonEnabled()) this.log(formatSummary(result))
+      if (!this.jsonEnabled()) this.print(formatSummary(result))
       return result
     } catch (error) {
       this.partialResult = {...toResult(state)}
-      if (!this.jsonEnabled()) this.logToStderr(`Steps: ${formatSteps(toResult(state))}`)
+      if (!this.jsonEnabled()) this.logToStderr(this.redact(`Steps: ${formatSteps(toResult(state))}`))
       if (signalName !== undefined) {
         const running = state.steps.find((step) => step.status === 'interrupted')
         throw new DeployError(

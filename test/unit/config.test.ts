@@ -1,0 +1,127 @@
+import {writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {resolvePushConfig} from '../../src/config/push-config.js'
+import {makeProject} from '../helpers/cli.js'
+
+const ENV_FILES = {
+  '.env':
+    'MLDEPLOY_BACKEND=docker\nMLDEPLOY_REPOSITORY=root-repo\nAWS_DEFAULT_REGION=eu-west-1\nMLDEPLOY_TAGS=a, b\n',
+  'deploy/modelA/V1/.env': '# the target wins over the root\nMLDEPLOY_REPOSITORY=target-repo\n',
+}
+
+describe('configuration precedence: flags > environment > target .env > root .env > defaults', () => {
+  it('uses defaults when nothing is set', () => {
+    const root = makeProject()
+    const config = resolvePushConfig('modelA/V1', {}, {PATH: '/usr/bin'}, root)
+    expect(config.backend).toEqual({value: 'podman', source: 'default'})
+    expect(config.repository).toEqual({value: 'modela/v1', source: 'derived from modelA/V1'})
+    expect(config.tags).toEqual({value: ['latest'], source: 'default'})
+    expect(config.region).toBeUndefined()
+    expect(config.python.value.command).toBe('python3')
+    expect(config.vpnCheck).toBeUndefined()
+    expect(config.vpnTimeoutMs).toBe(3000)
+  })
+
+  it('reads .env files, the target over the root', () => {
+    const root = makeProject(ENV_FILES)
+    const config = resolvePushConfig('modelA/V1', {}, {}, root)
+    expect(config.backend).toEqual({value: 'docker', source: '.env MLDEPLOY_BACKEND'})
+    expect(config.repository).toEqual({
+      value: 'target-repo',
+      source: 'deploy/modelA/V1/.env MLDEPLOY_REPOSITORY',
+    })
+    expect(config.region).toEqual({value: 'eu-west-1', source: '.env AWS_DEFAULT_REGION'})
+    expect(config.tags.value).toEqual(['a', 'b'])
+    expect(config.envFiles).toEqual(['deploy/modelA/V1/.env', '.env'])
+  })
+
+  it('lets the environment override .env, AWS_REGION override AWS_DEFAULT_REGION, and flags override all', () => {
+    const root = makeProject(ENV_FILES)
+    const env = {MLDEPLOY_REPOSITORY: 'env-repo', AWS_REGION: 'ap-south-1', AWS_DEFAULT_REGION: 'us-west-2'}
+    const fromEnv = resolvePushConfig('modelA/V1', {}, env, root)
+    expect(fromEnv.repository).toEqual({value: 'env-repo', source: 'env MLDEPLOY_REPOSITORY'})
+    expect(fromEnv.region).toEqual({value: 'ap-south-1', source: 'env AWS_REGION'})
+    const fromFlags = resolvePushConfig(
+      'modelA/V1',
+      {repository: 'flag-repo', region: 'sa-east-1', tag: ['x']},
+      env,
+      root,
+    )
+    expect(fromFlags.repository.source).toBe('flag --repository')
+    expect(fromFlags.region?.value).toBe('sa-east-1')
+    expect(fromFlags.tags).toEqual({value: ['x'], source: 'flag --tag'})
+  })
+
+  it('gives children the .env values under the process environment', () => {
+    const root = makeProject({'.env': 'MLFLOW_TRACKING_URI=http://mlflow.vpn:5000\nKEEP=file\n'})
+    const config = resolvePushConfig('modelA/V1', {}, {KEEP: 'process'}, root)
+    expect(config.childEnv.KEEP).toBe('process')
+    expect(config.vpnCheck).toEqual({
+      value: {host: 'mlflow.vpn', port: 5000},
+      source: '.env MLFLOW_TRACKING_URI',
+    })
+  })
+
+  it('prefers --vpn-check over MLFLOW_TRACKING_URI, and --skip-vpn-check over both', () => {
+    const root = makeProject({'.env': 'MLFLOW_TRACKING_URI=https://mlflow.vpn\n'})
+    expect(resolvePushConfig('modelA/V1', {}, {}, root).vpnCheck?.value).toEqual({
+      host: 'mlflow.vpn',
+      port: 443,
+    })
+    expect(resolvePushConfig('modelA/V1', {'vpn-check': '[::1]:8080'}, {}, root).vpnCheck?.value).toEqual({
+      host: '::1',
+      port: 8080,
+    })
+    expect(resolvePushConfig('modelA/V1', {'skip-vpn-check': true}, {}, root).vpnCheck).toBeUndefined()
+  })
+
+  it('chooses the Python: explicit, then VIRTUAL_ENV, then pipenv with a Pipfile, then python3', () => {
+    const root = makeProject({Pipfile: '[packages]\n'})
+    const bin = path.join(root, 'bin')
+    const pipenv = path.join(root, 'pipenv-bin')
+    writeFileSync(path.join(root, 'pipenv'), '')
+    const explicit = resolvePushConfig('modelA/V1', {python: './venv/bin/python'}, {VIRTUAL_ENV: '/v'}, root)
+    expect(explicit.python).toMatchObject({
+      value: {command: path.join(root, 'venv/bin/python')},
+      source: 'flag --python',
+    })
+    const venv = resolvePushConfig('modelA/V1', {}, {VIRTUAL_ENV: '/v'}, root)
+    expect(venv.python.value.command).toBe('/v/bin/python')
+    // pipenv only counts when it is installed: without it on PATH, python3.
+    const noPipenv = resolvePushConfig('modelA/V1', {}, {PATH: bin}, root)
+    expect(noPipenv.python.value.command).toBe('python3')
+    expect(pipenv).toBeTruthy()
+  })
+
+  it.each([
+    [{backend: 'kubernetes'}, {}, /Unknown backend "kubernetes"/],
+    [{}, {MLDEPLOY_BACKEND: 'Docker'}, /Unknown backend "Docker" \(from env MLDEPLOY_BACKEND\)/],
+    [{repository: 'Has Upper'}, {}, /not a valid ECR repository name/],
+    [{tag: ['-bad']}, {}, /not a valid image tag/],
+    [{region: 'mars-1'}, {}, /not an AWS region/],
+    [{'account-id': '12345'}, {}, /not an AWS account id/],
+    [{'vpn-check': 'no-port'}, {}, /not host:port/],
+    [{'vpn-check': 'host:99999'}, {}, /not host:port/],
+    [{registry: 'bad host!'}, {}, /not a registry host/],
+    [{platform: 'amd64'}, {}, /not os\/arch/],
+    [{'bento-version': 'Bad_Version!'}, {}, /Bento version .* is not valid/],
+    [{repository: '  '}, {}, /--repository is empty/],
+    [{stage: '../x'}, {}, /not a stage name/],
+  ])('refuses %j %j with a usage error', (flags, env, message) => {
+    const root = makeProject()
+    expect(() => resolvePushConfig('modelA/V1', flags, env, root)).toThrow(message)
+  })
+
+  it('refuses a malformed .env line and says where it is', () => {
+    const root = makeProject({'.env': 'GOOD=1\nthis is not a setting\n'})
+    expect(() => resolvePushConfig('modelA/V1', {}, {}, root)).toThrow(/\.env:2 is not a KEY=value line/)
+  })
+
+  it('accepts dotenv multiline values and comments', () => {
+    const root = makeProject({'.env': '# comment\nCERT="line one\nline two"\nexport MLDEPLOY_TAGS=z\n'})
+    expect(resolvePushConfig('modelA/V1', {}, {}, root).tags.value).toEqual(['z'])
+  })
+})
