@@ -93,6 +93,11 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
         "Keep the registry login in the backend's usual config instead of a private one removed after the run.",
       default: false,
     }),
+    stage: Flags.string({
+      description:
+        'Stage (e.g. development, production): loads .env.<stage> of the target and the root over their .env. [env: MLDEPLOY_STAGE]',
+      env: 'MLDEPLOY_STAGE',
+    }),
     root: Flags.string({
       description:
         'Project root (the folder holding deploy/). [default: the nearest such folder above the working directory]',

@@ -57,6 +57,7 @@ export interface PushConfig {
   vpnTimeoutMs: number
   bentoVersion: Sourced<string> | undefined
   keepLogin: boolean
+  stage: string | undefined
   dryRun: boolean
   verbose: boolean
   /** Environment for every child process: the process environment over the .env files. */
@@ -82,6 +83,13 @@ export function resolvePushConfig(
     )
   }
   const layers = EnvLayers.load(processEnv, root, target.dir, flags.stage)
+  if (flags.stage !== undefined && !layers.files.some((file) => file.path.endsWith(`.env.${flags.stage}`))) {
+    // A mistyped stage must not fall back silently to the plain .env (another account, say).
+    throw usageError(
+      `--stage ${flags.stage}: no .env.${flags.stage} in ${target.dir} or ${root}.`,
+      `Create .env.${flags.stage} there or check the stage name.`,
+    )
+  }
   const lookup: Lookup = (flagValue, flag, envName) => {
     if (flagValue !== undefined) {
       if (flagValue.trim() === '') throw usageError(`--${flag} is empty.`, `Give it a value or leave it out.`)
@@ -166,6 +174,7 @@ export function resolvePushConfig(
     vpnTimeoutMs,
     bentoVersion: bentoVersionRaw,
     keepLogin: flags['keep-login'] ?? false,
+    stage: flags.stage,
     dryRun: flags['dry-run'] ?? false,
     verbose: flags.verbose ?? false,
     childEnv,

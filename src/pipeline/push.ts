@@ -106,6 +106,10 @@ export function toResult(state: DeployState): PushResult {
       source: config.vpnCheck.source,
     },
     bentoVersion: config.bentoVersion,
+    stage:
+      config.stage === undefined
+        ? undefined
+        : {value: config.stage, source: 'flag --stage or MLDEPLOY_STAGE'},
   }
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) settings[key] = value
   return {

@@ -125,3 +125,34 @@ describe('configuration precedence: flags > environment > target .env > root .en
     expect(resolvePushConfig('modelA/V1', {}, {}, root).tags.value).toEqual(['z'])
   })
 })
+
+describe('stages', () => {
+  const files = {
+    '.env': 'MLDEPLOY_REPOSITORY=dev-repo\nAWS_REGION=us-east-1\n',
+    '.env.production': 'MLDEPLOY_REPOSITORY=prod-repo\nAWS_REGION=eu-west-1\n',
+    'deploy/modelA/V1/.env': 'MLDEPLOY_TAGS=dev\n',
+    'deploy/modelA/V1/.env.production': 'MLDEPLOY_TAGS=prod\n',
+  }
+
+  it('loads .env.<stage> of the target and the root over their .env', () => {
+    const root = makeProject(files)
+    const config = resolvePushConfig('modelA/V1', {stage: 'production'}, {}, root)
+    expect(config.repository).toEqual({value: 'prod-repo', source: '.env.production MLDEPLOY_REPOSITORY'})
+    expect(config.region?.value).toBe('eu-west-1')
+    expect(config.tags).toEqual({value: ['prod'], source: 'deploy/modelA/V1/.env.production MLDEPLOY_TAGS'})
+    expect(config.envFiles).toEqual([
+      'deploy/modelA/V1/.env.production',
+      '.env.production',
+      'deploy/modelA/V1/.env',
+      '.env',
+    ])
+    expect(resolvePushConfig('modelA/V1', {}, {}, root).repository.value).toBe('dev-repo')
+  })
+
+  it('refuses a stage that has no .env.<stage> file rather than falling back to .env', () => {
+    const root = makeProject(files)
+    expect(() => resolvePushConfig('modelA/V1', {stage: 'prodution'}, {}, root)).toThrow(
+      /no \.env\.prodution/,
+    )
+  })
+})
