@@ -6,9 +6,22 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['bin/**/*.js', 'test/fixtures/bin/**', 'scripts/**/*.{js,mjs}', 'bench/**/*.{js,mjs}', 'eslint.config.js'],
+    files: [
+      'bin/**/*.js',
+      'test/fixtures/bin/**',
+      'scripts/**/*.{js,mjs}',
+      'bench/**/*.{js,mjs}',
+      'eslint.config.js',
+    ],
     languageOptions: {
-      globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly'},
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setInterval: 'readonly',
+        setTimeout: 'readonly',
+      },
     },
   },
   {

@@ -25,6 +25,10 @@ export interface DeployErrorOptions {
   /** Original text (a child's stderr tail, an SDK message), shown with --verbose and in --json. */
   detail?: string
   cause?: unknown
+  /** A transient failure that is safe to try again (network resets, 5xx). */
+  retryable?: boolean
+  /** The registry says the login token expired: a fresh login may fix it. */
+  loginExpired?: boolean
 }
 
 export class DeployError extends Error {
@@ -32,6 +36,8 @@ export class DeployError extends Error {
   readonly kind: ExitCodeName
   readonly hint?: string
   readonly detail?: string
+  readonly retryable: boolean
+  readonly loginExpired: boolean
 
   constructor(kind: ExitCodeName, message: string, options: DeployErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : {cause: options.cause})
@@ -40,6 +46,8 @@ export class DeployError extends Error {
     this.exitCode = ExitCode[kind]
     this.hint = options.hint
     this.detail = options.detail
+    this.retryable = options.retryable ?? false
+    this.loginExpired = options.loginExpired ?? false
   }
 
   /** The one line a user sees: what went wrong, then what to do. */

@@ -42,6 +42,9 @@ export interface ChildResult {
   durationMs: number
 }
 
+/** After SIGTERM, how long a child's process group gets before SIGKILL. */
+export const KILL_GRACE_MS = 3000
+
 export async function runChild(run: ChildRun): Promise<ChildResult> {
   const started = performance.now()
   const keep = run.tailLines ?? 40
@@ -55,10 +58,31 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
     all: true,
     buffer: false,
     reject: false,
-    ...(run.signal === undefined ? {} : {cancelSignal: run.signal}),
-    forceKillAfterDelay: 3000,
-    ...(run.timeoutMs === undefined ? {} : {timeout: run.timeoutMs}),
+    // Its own process group, so an interrupt or a timeout can end the child *and* what it
+    // started (bentoml's podman build, docker's helpers): no orphans left running.
+    detached: true,
   })
+  let stopReason: 'canceled' | 'timeout' | undefined
+  let killTimer: NodeJS.Timeout | undefined
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    if (child.pid === undefined) return
+    try {
+      process.kill(-child.pid, signal)
+    } catch {
+      // The group is gone already.
+    }
+  }
+  const stop = (reason: 'canceled' | 'timeout'): void => {
+    if (stopReason !== undefined) return
+    stopReason = reason
+    signalGroup('SIGTERM')
+    killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS)
+  }
+  const onAbort = (): void => stop('canceled')
+  if (run.signal?.aborted) stop('canceled')
+  run.signal?.addEventListener('abort', onAbort, {once: true})
+  const timeoutTimer =
+    run.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), run.timeoutMs)
   try {
     for await (const raw of child.iterable({from: 'all'})) {
       const line = run.secrets.redact(stripVTControlCharacters(String(raw)))
@@ -70,13 +94,18 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
     // Iteration ends with the child's failure; the awaited result below describes it.
   }
   const result = await child
+  clearTimeout(timeoutTimer)
+  clearTimeout(killTimer)
+  run.signal?.removeEventListener('abort', onAbort)
+  // Whatever of the group outlived its leader after a stop goes now.
+  if (stopReason !== undefined) signalGroup('SIGKILL')
   const code = (result as {code?: string}).code
   return {
     exitCode: result.exitCode,
     ...(code === undefined ? {} : {spawnErrorCode: code}),
     ...(result.signal === undefined ? {} : {signal: result.signal}),
-    timedOut: result.timedOut,
-    canceled: result.isCanceled,
+    timedOut: stopReason === 'timeout',
+    canceled: stopReason === 'canceled',
     tail,
     durationMs: performance.now() - started,
   }

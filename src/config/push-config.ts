@@ -13,6 +13,8 @@ import {type Backend, BACKENDS, isBackend} from '../systems/backend.js'
 import {resolvePython, type PythonCommand} from '../systems/python.js'
 import {type HostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
+import {resolveTimeouts} from './timeouts.js'
+import type {StepId} from '../pipeline/state.js'
 
 /** The flags `mldeploy push` takes, as oclif parsed them (undefined = not given). */
 export interface PushFlags {
@@ -31,6 +33,7 @@ export interface PushFlags {
   'vpn-timeout'?: number
   'bento-version'?: string
   'keep-login'?: boolean
+  timeout?: string[]
   'dry-run'?: boolean
   stage?: string
   verbose?: boolean
@@ -58,6 +61,8 @@ export interface PushConfig {
   bentoVersion: Sourced<string> | undefined
   keepLogin: boolean
   stage: string | undefined
+  /** Per step, in milliseconds. */
+  timeouts: Record<StepId, number>
   dryRun: boolean
   verbose: boolean
   /** Environment for every child process: the process environment over the .env files. */
@@ -156,6 +161,14 @@ export function resolvePushConfig(
   const childEnv = layers.childEnv()
   const python = resolvePython(lookup(flags.python, 'python', 'MLDEPLOY_PYTHON'), childEnv, root, cwd)
   const vpnTimeoutMs = resolveVpnTimeout(flags['vpn-timeout'], layers)
+  const timeoutsFromEnv = layers.get('MLDEPLOY_TIMEOUTS')
+  const timeouts =
+    flags.timeout !== undefined && flags.timeout.length > 0
+      ? resolveTimeouts(flags.timeout, '--timeout')
+      : resolveTimeouts(
+          timeoutsFromEnv?.value.split(',') ?? [],
+          `MLDEPLOY_TIMEOUTS (from ${timeoutsFromEnv?.source})`,
+        )
 
   return {
     target,
@@ -175,6 +188,7 @@ export function resolvePushConfig(
     bentoVersion: bentoVersionRaw,
     keepLogin: flags['keep-login'] ?? false,
     stage: flags.stage,
+    timeouts,
     dryRun: flags['dry-run'] ?? false,
     verbose: flags.verbose ?? false,
     childEnv,
@@ -196,7 +210,7 @@ function resolveTags(flagTags: string[] | undefined, layers: EnvLayers): Sourced
   return {value, source: raw.source}
 }
 
-function resolveVpnCheck(
+export function resolveVpnCheck(
   explicit: Sourced<string> | undefined,
   layers: EnvLayers,
 ): Sourced<HostPort> | undefined {
@@ -211,7 +225,7 @@ function resolveVpnCheck(
   return hostPort ? {value: hostPort, source: tracking.source} : undefined
 }
 
-function resolveVpnTimeout(flagSeconds: number | undefined, layers: EnvLayers): number {
+export function resolveVpnTimeout(flagSeconds: number | undefined, layers: EnvLayers): number {
   const fromEnv = layers.get('MLDEPLOY_VPN_TIMEOUT')
   const seconds = flagSeconds ?? (fromEnv === undefined ? DEFAULT_VPN_TIMEOUT_SECONDS : Number(fromEnv.value))
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 120) {

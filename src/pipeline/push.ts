@@ -18,6 +18,8 @@ export interface PushResult {
   registry: string
   repository: string
   images: string[]
+  /** What reached the registry; on failure, less than `images`. */
+  pushed: string[]
   digest: string | null
   steps: StepRecord[]
   settings: Record<string, {value: unknown; source: string}>
@@ -27,7 +29,9 @@ export interface PushResult {
 }
 
 /** Region: flag, AWS_REGION, AWS_DEFAULT_REGION (read by the aws CLI, not by the SDK), profile, default. */
-export async function resolveRegion(config: PushConfig): Promise<Sourced<string>> {
+export async function resolveRegion(
+  config: Pick<PushConfig, 'region' | 'profile'>,
+): Promise<Sourced<string>> {
   if (config.region !== undefined) return config.region
   const fromProfile = await regionFromProfile(config.profile?.value)
   if (fromProfile !== undefined)
@@ -36,7 +40,7 @@ export async function resolveRegion(config: PushConfig): Promise<Sourced<string>
 }
 
 /** The SDK reads credentials and endpoints from process.env: give it the AWS_* values of .env files too. */
-function exportAwsSettings(config: PushConfig): void {
+export function exportAwsSettings(config: Pick<PushConfig, 'childEnv'>): void {
   for (const [key, value] of Object.entries(config.childEnv)) {
     if (key.startsWith('AWS_') && process.env[key] === undefined) process.env[key] = value
   }
@@ -122,6 +126,7 @@ export function toResult(state: DeployState): PushResult {
     registry: state.registry.value,
     repository: config.repository.value,
     images: state.images,
+    pushed: state.pushed,
     digest: state.digest ?? null,
     steps: state.steps,
     settings,

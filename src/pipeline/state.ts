@@ -29,6 +29,8 @@ export class DeployState {
   authorization: Authorization | undefined
   bentoTag: string | undefined
   digest: string | undefined
+  /** Image references pushed so far (a failed run reports what it did push). */
+  readonly pushed: string[] = []
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
 

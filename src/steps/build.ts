@@ -23,6 +23,7 @@ export const buildStep: Step = {
     let tag: string | undefined
     const result = await runPlanned(state, io, buildCommand(state), {
       failure: 'build',
+      step: 'build',
       doing: 'bentoml build',
       // The tag line is read as it streams by: the log itself is never held whole.
       onLine: (line) => {

@@ -28,6 +28,7 @@ export const containerizeStep: Step = {
   async run(state, io) {
     await runPlanned(state, io, containerizeCommand(state), {
       failure: 'containerize',
+      step: 'containerize',
       doing: `bentoml containerize (${state.config.backend.value})`,
     })
   },

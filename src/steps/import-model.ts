@@ -22,6 +22,7 @@ export const importStep: Step = {
   async run(state, io) {
     await runPlanned(state, io, importCommand(state), {
       failure: 'import',
+      step: 'import',
       doing: 'Importing the model (create_bento_model.py)',
     })
   },

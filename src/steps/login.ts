@@ -2,7 +2,7 @@ import path from 'node:path'
 
 import {DeployError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
-import type {PlannedCommand, Step} from '../pipeline/step.js'
+import type {PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import {authEnv, loginArgs} from '../systems/backend.js'
 import {explainRegistryFailure} from '../systems/registry-errors.js'
 import {runPlanned} from './run-command.js'
@@ -29,16 +29,26 @@ export const loginStep: Step = {
   title: 'Log in to the registry',
   failure: 'auth',
   describe: (state) => ({actions: [], commands: [loginCommand(state)]}),
-  async run(state, io) {
-    const authorization = state.authorization
-    if (authorization === undefined) {
-      throw new DeployError('auth', 'No ECR login token: the preflight did not fetch one.')
-    }
-    await runPlanned(state, io, loginCommand(state), {
-      failure: 'auth',
-      doing: `${state.config.backend.value} login to ${state.registry.value}`,
-      input: authorization.password,
-      explain: (tail) => explainRegistryFailure(tail, 'auth', `${state.config.backend.value} login`),
-    })
-  },
+  run: runLogin,
+}
+
+export async function runLogin(state: DeployState, io: StepIO): Promise<void> {
+  const authorization = state.authorization
+  if (authorization === undefined) {
+    throw new DeployError('auth', 'No ECR login token: the preflight did not fetch one.')
+  }
+  await runPlanned(state, io, loginCommand(state), {
+    failure: 'auth',
+    step: 'login',
+    doing: `${state.config.backend.value} login to ${state.registry.value}`,
+    input: authorization.password,
+    explain: (tail) => {
+      const explained = explainRegistryFailure(tail, 'auth', `${state.config.backend.value} login`)
+      // Whatever the registry said, a failed login is an authentication failure.
+      return (
+        explained &&
+        new DeployError('auth', explained.message, {hint: explained.hint, detail: explained.detail})
+      )
+    },
+  })
 }

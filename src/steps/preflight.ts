@@ -1,3 +1,4 @@
+import {formatDuration} from '../config/timeouts.js'
 import {DeployError, errorMessage} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {Step, StepDescription, StepIO} from '../pipeline/step.js'
@@ -31,11 +32,13 @@ export const preflightStep: Step = {
   },
 
   async run(state: DeployState, io: StepIO): Promise<void> {
+    const limit = AbortSignal.timeout(state.config.timeouts.preflight)
+    const signal = AbortSignal.any([io.signal, limit])
     const checks: Array<[string, () => Promise<string>]> = [
-      ['VPN', () => checkVpn(state, io.signal)],
-      ['AWS identity and repository', () => checkIdentityAndRepository(state, io.signal)],
-      ['ECR login token', () => fetchAuthorization(state, io.signal)],
-      ['Executables', () => checkExecutables(state, io.signal)],
+      ['VPN', () => checkVpn(state, signal)],
+      ['AWS identity and repository', () => checkIdentityAndRepository(state, signal)],
+      ['ECR login token', () => fetchAuthorization(state, signal)],
+      ['Executables', () => checkExecutables(state, signal)],
     ]
     const results = await Promise.allSettled(checks.map(([, check]) => check()))
     let firstFailure: unknown
@@ -47,6 +50,15 @@ export const preflightStep: Step = {
         io.output(`FAIL ${name}: ${state.secrets.redact(errorMessage(result.reason))}`)
         firstFailure ??= result.reason
       }
+    }
+    if (limit.aborted && !io.signal.aborted) {
+      throw new DeployError(
+        'preflight',
+        `The preflight did not finish within ${formatDuration(state.config.timeouts.preflight)}.`,
+        {
+          hint: 'Something did not answer (AWS endpoint, VPN, Python): see the checks above, or raise --timeout preflight=<duration>.',
+        },
+      )
     }
     if (firstFailure !== undefined) {
       throw firstFailure instanceof DeployError

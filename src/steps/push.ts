@@ -1,13 +1,18 @@
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {DeployError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
-import type {PlannedCommand, Step} from '../pipeline/step.js'
+import type {PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import {digestFromPushLine, isDigest, pushArgs} from '../systems/backend.js'
 import {explainRegistryFailure} from '../systems/registry-errors.js'
-import {backendAuthEnv} from './login.js'
+import {backendAuthEnv, runLogin} from './login.js'
 import {runPlanned} from './run-command.js'
+
+/** Tries per image for transient failures (network resets, 5xx), with doubling pauses between. */
+export const PUSH_ATTEMPTS = 3
+export const RETRY_BASE_MS = 1000
 
 export function digestFile(state: DeployState, index: number): string {
   return path.join(state.workDir ?? path.join('$TMPDIR', 'mldeploy-XXXXXX'), `digest-${index}`)
@@ -31,34 +36,73 @@ export const pushStep: Step = {
   async run(state, io) {
     const commands = pushCommands(state)
     const images = state.images
+    let loggedInAgain = false
     for (const [index, command] of commands.entries()) {
-      let printed: string | undefined
-      await runPlanned(state, io, command, {
-        failure: 'push',
-        doing: `Pushing ${images[index]}`,
-        onLine: (line) => {
-          printed = digestFromPushLine(line) ?? printed
-        },
-        explain: (tail) => explainRegistryFailure(tail, 'push', `Pushing ${images[index]}`),
-      })
-      const digest =
-        state.config.backend.value === 'podman' ? await readDigest(digestFile(state, index)) : printed
-      if (digest === undefined || !isDigest(digest)) {
-        throw new DeployError('push', `Pushed ${images[index]} but could not read its digest.`)
+      const image = images[index] ?? ''
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const digest = await pushOnce(state, io, command, image, index)
+          if (state.digest !== undefined && state.digest !== digest) {
+            throw new DeployError(
+              'push',
+              `${image} was pushed as ${digest}, but the first tag as ${state.digest}.`,
+              {
+                hint: 'The local image changed between pushes; run again.',
+              },
+            )
+          }
+          state.digest = digest
+          state.pushed.push(image)
+          io.output(`${image} -> ${digest}`)
+          break
+        } catch (error) {
+          if (!(error instanceof DeployError) || io.signal.aborted) throw error
+          // Only an expired token is worth a new login, and only once.
+          if (error.loginExpired && !loggedInAgain) {
+            loggedInAgain = true
+            io.output('The login token expired: fetching a new one and logging in again.')
+            state.authorization = await state.aws.authorization(state.secrets, io.signal)
+            await runLogin(state, io)
+            attempt--
+            continue
+          }
+          // Auth, permission, missing repository, immutable tag: retrying cannot help.
+          if (!error.retryable || attempt >= PUSH_ATTEMPTS) throw error
+          const pause = RETRY_BASE_MS * 2 ** (attempt - 1)
+          io.output(
+            `${error.message} Trying again in ${pause / 1000} s (attempt ${attempt + 1} of ${PUSH_ATTEMPTS}).`,
+          )
+          await sleep(pause, undefined, {signal: io.signal}).catch(() => undefined)
+          if (io.signal.aborted) throw error
+        }
       }
-      if (state.digest !== undefined && state.digest !== digest) {
-        throw new DeployError(
-          'push',
-          `${images[index]} was pushed as ${digest}, but the first tag as ${state.digest}.`,
-          {
-            hint: 'The image changed between pushes; run again.',
-          },
-        )
-      }
-      state.digest = digest
-      io.output(`${images[index]} -> ${digest}`)
     }
   },
+}
+
+async function pushOnce(
+  state: DeployState,
+  io: StepIO,
+  command: PlannedCommand,
+  image: string,
+  index: number,
+): Promise<string> {
+  let printed: string | undefined
+  await runPlanned(state, io, command, {
+    failure: 'push',
+    step: 'push',
+    doing: `Pushing ${image}`,
+    onLine: (line) => {
+      printed = digestFromPushLine(line) ?? printed
+    },
+    explain: (tail) => explainRegistryFailure(tail, 'push', `Pushing ${image}`),
+  })
+  const digest =
+    state.config.backend.value === 'podman' ? await readDigest(digestFile(state, index)) : printed
+  if (digest === undefined || !isDigest(digest)) {
+    throw new DeployError('push', `Pushed ${image} but could not read its digest.`)
+  }
+  return digest
 }
 
 async function readDigest(file: string): Promise<string | undefined> {

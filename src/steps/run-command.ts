@@ -1,5 +1,6 @@
 import {DeployError, type ExitCodeName} from '../errors.js'
-import type {DeployState} from '../pipeline/state.js'
+import {formatDuration} from '../config/timeouts.js'
+import type {DeployState, StepId} from '../pipeline/state.js'
 import type {PlannedCommand, StepIO} from '../pipeline/step.js'
 import {type ChildResult, formatCommand, runChild} from '../process.js'
 
@@ -11,6 +12,8 @@ export interface RunPlannedOptions {
   onLine?: (line: string) => void
   /** Turns a failed child's output into a clearer error, when its text is recognised. */
   explain?: (tail: string[], result: ChildResult) => DeployError | undefined
+  /** The step whose time limit applies. */
+  step: StepId
 }
 
 const SHOWN_TAIL_LINES = 12
@@ -29,6 +32,7 @@ export async function runPlanned(
     ...(options.input === undefined ? {} : {input: options.input}),
     secrets: state.secrets,
     signal: io.signal,
+    timeoutMs: state.config.timeouts[options.step],
     onLine: (line) => {
       io.output(line)
       options.onLine?.(line)
@@ -40,7 +44,17 @@ export async function runPlanned(
     })
   }
   if (result.canceled) throw new DeployError(options.failure, `${options.doing} was interrupted.`)
-  if (result.timedOut) throw new DeployError(options.failure, `${options.doing} timed out and was stopped.`)
+  if (result.timedOut) {
+    const limit = formatDuration(state.config.timeouts[options.step])
+    throw new DeployError(
+      options.failure,
+      `${options.doing} did not finish within ${limit} and was stopped.`,
+      {
+        hint: `If it needs longer, raise the limit: --timeout ${options.step}=<duration>.`,
+        detail: result.tail.slice(-SHOWN_TAIL_LINES).join('\n'),
+      },
+    )
+  }
   if (result.exitCode !== 0) {
     const explained = options.explain?.(result.tail, result)
     if (explained !== undefined) throw explained

@@ -97,6 +97,18 @@ export class AwsClients {
     }
   }
 
+  /** A read that hands out nothing: proves ECR answers and the credentials may list repositories. */
+  async repositoryNames(maxResults: number, signal?: AbortSignal): Promise<string[]> {
+    const {DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
+    const client = await this.ecr()
+    try {
+      const out = await client.send(new DescribeRepositoriesCommand({maxResults}), {abortSignal: signal})
+      return (out.repositories ?? []).flatMap((repository) => repository.repositoryName ?? [])
+    } catch (error) {
+      throw awsError(error, 'Listing ECR repositories (DescribeRepositories)', this.settings)
+    }
+  }
+
   async authorization(secrets: SecretRegistry, signal?: AbortSignal): Promise<Authorization> {
     const {GetAuthorizationTokenCommand} = await import('@aws-sdk/client-ecr')
     const client = await this.ecr()

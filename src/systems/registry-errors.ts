@@ -7,6 +7,8 @@ import {DeployError, type ExitCodeName} from '../errors.js'
 interface KnownFailure {
   pattern: RegExp
   kind?: ExitCodeName
+  retryable?: boolean
+  loginExpired?: boolean
   message: (match: RegExpExecArray) => string
   hint: string
 }
@@ -25,6 +27,7 @@ const KNOWN: KnownFailure[] = [
   {
     pattern: /authorization token has expired/i,
     kind: 'auth',
+    loginExpired: true,
     message: () => 'The ECR login token has expired.',
     hint: 'Run mldeploy again: it fetches a fresh token.',
   },
@@ -53,9 +56,17 @@ const KNOWN: KnownFailure[] = [
     hint: 'Check that the registry host belongs to the account of the token (--registry, --region, --profile).',
   },
   {
-    pattern: /connection refused|no such host|i\/o timeout|dial tcp/i,
-    message: () => 'The registry could not be reached.',
-    hint: 'Check the network, proxy and --registry settings.',
+    pattern: /no such host/i,
+    message: () => 'The registry host does not resolve.',
+    hint: 'Check --registry, the region and the DNS/VPN settings.',
+  },
+  {
+    // Network failures and server errors: worth another try after a pause.
+    pattern:
+      /connection reset|connection refused|broken pipe|unexpected EOF|i\/o timeout|TLS handshake timeout|timeout exceeded|\b(?:500|502|503|504)\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|too many requests|\b429\b/i,
+    retryable: true,
+    message: () => 'The registry connection failed (network error or server error).',
+    hint: 'Check the network and the registry, then run again.',
   },
   {
     pattern: /Cannot connect to the Docker daemon|Is the docker daemon running/i,
@@ -76,6 +87,8 @@ export function explainRegistryFailure(
       return new DeployError(known.kind ?? failure, `${doing} failed: ${known.message(match)}`, {
         hint: known.hint,
         detail: tail.slice(-12).join('\n'),
+        retryable: known.retryable ?? false,
+        loginExpired: known.loginExpired ?? false,
       })
     }
   }

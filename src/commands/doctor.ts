@@ -1,0 +1,78 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import type {DoctorResult} from '../doctor/doctor.js'
+import {DeployError} from '../errors.js'
+import Push from './push.js'
+
+export default class Doctor extends BaseCommand {
+  static override summary = 'Check that this machine and project can push: tools, AWS, ECR, VPN, disk.'
+
+  static override description = `Runs every check at once, each with its own timeout, and prints one line per check (pass, warn, fail or skip) with a fix under each problem: Node and mldeploy versions, the Python environment push would use and bentoml (>= 1.4.25) in it, the backend (docker daemon answering, podman info working), the AWS identity, account and region, ECR, the VPN check target, and free disk where BentoML and the backend keep their data.
+
+It resolves settings exactly as push does (flags, environment, .env files, --stage). With a target it also checks that target's repository and VPN settings. Exits 3 when a check fails; warnings do not fail.`
+
+  static override examples = [
+    {
+      description: 'Check the machine and the project root settings',
+      command: '<%= config.bin %> <%= command.id %>',
+    },
+    {
+      description: 'Check everything push modelA/V1 --stage production would need',
+      command: '<%= config.bin %> <%= command.id %> modelA/V1 --stage production',
+    },
+    {
+      description: 'In CI: one JSON object with every check; exit code 3 if one failed',
+      command: '<%= config.bin %> <%= command.id %> modelA/V1 --json --skip-vpn-check',
+    },
+  ]
+
+  static override args = {
+    target: Args.string({
+      description: 'Deploy target as <model>/<version>, to check its repository and settings too.',
+      required: false,
+    }),
+  }
+
+  static override flags = {
+    backend: Push.flags.backend,
+    repository: Push.flags.repository,
+    region: Push.flags.region,
+    profile: Push.flags.profile,
+    'account-id': Push.flags['account-id'],
+    python: Push.flags.python,
+    'vpn-check': Push.flags['vpn-check'],
+    'skip-vpn-check': Push.flags['skip-vpn-check'],
+    'vpn-timeout': Push.flags['vpn-timeout'],
+    stage: Push.flags.stage,
+    root: Push.flags.root,
+    timeout: Flags.integer({
+      description:
+        'Seconds every check may take. [default: per check: 60 for Python and bentoml, 20-25 for the backend and AWS]',
+      min: 1,
+      max: 600,
+    }),
+  }
+
+  public async run(): Promise<DoctorResult> {
+    const {args, flags} = await this.parse(Doctor)
+    const {resolveDoctorSettings} = await import('../doctor/settings.js')
+    const {formatDoctor, runDoctor} = await import('../doctor/doctor.js')
+    const settings = resolveDoctorSettings(args.target, flags, process.env, process.cwd())
+    const result = await runDoctor({
+      settings,
+      mldeployVersion: this.config.version,
+      mldeployRoot: this.config.root,
+      ...(flags.timeout === undefined ? {} : {timeoutMs: flags.timeout * 1000}),
+    })
+    if (!this.jsonEnabled()) this.print(formatDoctor(result, this.verbose))
+    if (result.status === 'failed') {
+      this.partialResult = {...result}
+      const failed = result.checks.filter((check) => check.status === 'fail').map((check) => check.id)
+      throw new DeployError('preflight', `${failed.length} check(s) failed: ${failed.join(', ')}.`, {
+        hint: 'Apply the fixes shown and run mldeploy doctor again.',
+      })
+    }
+    return result
+  }
+}

@@ -1,0 +1,505 @@
+import {statfs} from 'node:fs/promises'
+import {existsSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import {DeployError} from '../errors.js'
+import {exportAwsSettings, resolveRegion} from '../pipeline/push.js'
+import {type ChildResult, runChild} from '../process.js'
+import {SecretRegistry} from '../secrets.js'
+import {AwsClients, type Identity} from '../systems/aws.js'
+import {type Backend} from '../systems/backend.js'
+import {BENTOML_VERSION_PROBE, MIN_BENTOML_VERSION, versionAtLeast} from '../systems/bentoml.js'
+import {findExecutable} from '../systems/executables.js'
+import {formatHostPort, probeTcp} from '../systems/vpn.js'
+import {
+  type Check,
+  type CheckOutcome,
+  type CheckResult,
+  type CheckStatus,
+  countStatuses,
+  runChecks,
+} from './checks.js'
+import type {DoctorSettings} from './settings.js'
+
+/** Oldest Node mldeploy runs on (package.json engines), and the oldest that is still maintained. */
+export const MIN_NODE = '20.19.0'
+export const SUPPORTED_NODE = '22.0.0'
+const GIB = 1024 ** 3
+/** Free space below which a build is bound to fail, and below which it may. */
+export const DISK_FAIL_BELOW = 2 * GIB
+export const DISK_WARN_BELOW = 10 * GIB
+
+export interface DoctorResult {
+  status: 'ok' | 'warnings' | 'failed'
+  target: string | null
+  root: string | null
+  stage: string | null
+  envFiles: string[]
+  settings: Record<string, {value: unknown; source: string}>
+  checks: CheckResult[]
+  counts: Record<CheckStatus, number>
+}
+
+export interface DoctorOptions {
+  settings: DoctorSettings
+  mldeployVersion: string
+  mldeployRoot: string
+  nodeVersion?: string
+  /** Overrides every check's own timeout. */
+  timeoutMs?: number
+}
+
+const PYTHON_PROBE =
+  'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3]); print(int(sys.prefix != sys.base_prefix))'
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
+  const {settings} = options
+  exportAwsSettings(settings)
+  const checks = doctorChecks(options)
+  const results = await runChecks(
+    options.timeoutMs === undefined
+      ? checks
+      : checks.map((check) => ({...check, timeoutMs: options.timeoutMs!})),
+  )
+  const counts = countStatuses(results)
+  const out: Record<string, {value: unknown; source: string} | undefined> = {
+    backend: settings.backend,
+    python: {value: settings.python.value.description, source: settings.python.source},
+    repository: settings.repository,
+    region: settings.region,
+    profile: settings.profile,
+    account: settings.accountId,
+    vpnCheck: settings.vpnCheck && {
+      value: formatHostPort(settings.vpnCheck.value),
+      source: settings.vpnCheck.source,
+    },
+  }
+  return {
+    status: counts.fail > 0 ? 'failed' : counts.warn > 0 ? 'warnings' : 'ok',
+    target: settings.target ?? null,
+    root: settings.root ?? null,
+    stage: settings.stage ?? null,
+    envFiles: settings.envFiles,
+    settings: Object.fromEntries(
+      Object.entries(out).filter(([, value]) => value !== undefined),
+    ) as DoctorResult['settings'],
+    checks: results,
+    counts,
+  }
+}
+
+/** Every check, in the order they are shown; shared probes (Python, backend, identity) run once. */
+export function doctorChecks(options: DoctorOptions): Check[] {
+  const {settings} = options
+  const secrets = new SecretRegistry()
+  const child = (command: string, args: string[], signal: AbortSignal, env: Record<string, string> = {}) =>
+    runChild({
+      command,
+      args,
+      cwd: settings.cwd,
+      baseEnv: settings.childEnv,
+      env,
+      secrets,
+      signal,
+      tailLines: 20,
+    })
+
+  const python = settings.python.value
+  const pythonPath = findExecutable(python.command, settings.childEnv, settings.cwd)
+  const backendPath = findExecutable(settings.backend.value, settings.childEnv, settings.cwd)
+  let backendInfo: Promise<BackendInfo> | undefined
+  const backend = (signal: AbortSignal) =>
+    (backendInfo ??= probeBackend(settings.backend.value, (args) =>
+      child(settings.backend.value, args, signal),
+    ))
+  let aws:
+    Promise<{clients: AwsClients; identity: Identity; region: string; regionSource: string}> | undefined
+  const identity = () =>
+    (aws ??= (async () => {
+      const region = await resolveRegion(settings)
+      const clients = new AwsClients({
+        region: region.value,
+        ...(settings.profile === undefined ? {} : {profile: settings.profile.value}),
+        quick: true,
+      })
+      return {clients, identity: await clients.identity(), region: region.value, regionSource: region.source}
+    })())
+  const noPython: CheckOutcome = {
+    status: 'fail',
+    message: `${python.command} (from ${settings.python.source}) is not on PATH.`,
+    fix: "Activate the project's environment (pipenv shell, or source .venv/bin/activate), or set --python / MLDEPLOY_PYTHON.",
+  }
+
+  return [
+    {
+      id: 'node',
+      title: 'Node.js',
+      timeoutMs: 1000,
+      run: async () => nodeOutcome(options.nodeVersion ?? process.versions.node),
+    },
+    {
+      id: 'mldeploy',
+      title: 'mldeploy',
+      timeoutMs: 1000,
+      run: async () => ({
+        status: 'pass',
+        message: `${options.mldeployVersion} (${options.mldeployRoot})`,
+        data: {version: options.mldeployVersion, path: options.mldeployRoot},
+      }),
+    },
+    {
+      id: 'python',
+      title: 'Python environment',
+      timeoutMs: 60_000,
+      async run(signal) {
+        if (pythonPath === undefined) return noPython
+        const probe = await child(python.command, [...python.prefix, '-c', PYTHON_PROBE], signal, python.env)
+        return pythonOutcome(settings, probe)
+      },
+    },
+    {
+      id: 'bentoml',
+      title: 'bentoml',
+      timeoutMs: 60_000,
+      async run(signal) {
+        if (pythonPath === undefined)
+          return {status: 'skip', message: 'Needs the Python environment (see above).'}
+        const probe = await child(
+          python.command,
+          [...python.prefix, '-c', BENTOML_VERSION_PROBE],
+          signal,
+          python.env,
+        )
+        return bentomlOutcome(python.description, probe)
+      },
+    },
+    {
+      id: 'backend',
+      title: `Backend (${settings.backend.value})`,
+      timeoutMs: 20_000,
+      async run(signal) {
+        if (backendPath === undefined) return backendMissing(settings.backend.value, settings.backend.source)
+        return (await backend(signal)).outcome
+      },
+    },
+    {
+      id: 'aws',
+      title: 'AWS credentials',
+      timeoutMs: 20_000,
+      async run() {
+        const {identity: who, region, regionSource} = await identity()
+        const expected = settings.accountId
+        const data = {account: who.account, arn: who.arn, region, profile: settings.profile?.value ?? null}
+        if (expected !== undefined && expected.value !== who.account) {
+          return {
+            status: 'fail',
+            message: `The credentials are for account ${who.account} (${who.arn}), but ${expected.source} says ${expected.value}.`,
+            fix: 'Use the profile of the right account (--profile / AWS_PROFILE) or fix the account id.',
+            data,
+          }
+        }
+        const profile = settings.profile === undefined ? '' : `, profile ${settings.profile.value}`
+        return {
+          status: 'pass',
+          message: `${who.arn || 'identity'} in account ${who.account}, region ${region} (from ${regionSource})${profile}.`,
+          data,
+        }
+      },
+    },
+    {
+      id: 'ecr',
+      title: 'ECR',
+      timeoutMs: 25_000,
+      async run(signal): Promise<CheckOutcome> {
+        let resolved
+        try {
+          resolved = await identity()
+        } catch {
+          return {status: 'skip', message: 'Needs AWS credentials (see above).'}
+        }
+        const {clients, identity: who, region} = resolved
+        const repository = settings.repository
+        if (repository === undefined) {
+          await clients.repositoryNames(1, signal)
+          return {
+            status: 'pass',
+            message: `ECR answers in account ${who.account}, region ${region} (DescribeRepositories). Name a target to check its repository.`,
+            data: {region, repository: null},
+          }
+        }
+        const uri = await clients.assertRepository(repository.value, who.account, signal)
+        return {
+          status: 'pass',
+          message: `Repository ${repository.value} exists${uri === '' ? '' : ` (${uri})`}.`,
+          data: {region, repository: repository.value, uri},
+        }
+      },
+    },
+    {
+      id: 'vpn',
+      title: 'VPN',
+      timeoutMs: settings.vpnTimeoutMs + 1000,
+      async run(signal) {
+        const target = settings.vpnCheck
+        if (target === undefined) {
+          return {
+            status: 'skip',
+            message: settings.skipVpnCheck
+              ? 'Skipped (--skip-vpn-check).'
+              : 'Nothing to check: no --vpn-check, MLDEPLOY_VPN_CHECK or http(s) MLFLOW_TRACKING_URI.',
+          }
+        }
+        const shown = formatHostPort(target.value)
+        try {
+          await probeTcp(target.value, settings.vpnTimeoutMs, signal)
+        } catch (error) {
+          throw new DeployError(
+            'preflight',
+            `${shown} (from ${target.source}) did not answer: ${(error as Error).message}.`,
+            {
+              hint: 'Turn on the VPN that reaches MLflow, or fix the check target, or pass --skip-vpn-check.',
+            },
+          )
+        }
+        return {status: 'pass', message: `${shown} (from ${target.source}) answered.`, data: {target: shown}}
+      },
+    },
+    {
+      id: 'disk-bentoml',
+      title: 'Disk (BentoML store)',
+      timeoutMs: 10_000,
+      async run() {
+        const home = settings.childEnv.BENTOML_HOME
+        const dir = home !== undefined && home !== '' ? home : path.join(homeDir(settings), 'bentoml')
+        return diskOutcome(dir, home ? 'BENTOML_HOME' : 'BentoML default, ~/bentoml')
+      },
+    },
+    {
+      id: 'disk-backend',
+      title: `Disk (${settings.backend.value} storage)`,
+      timeoutMs: 20_000,
+      async run(signal) {
+        if (backendPath === undefined)
+          return {status: 'skip', message: `Needs ${settings.backend.value} (see above).`}
+        const info = await backend(signal)
+        const dir = info.dataDir ?? defaultBackendDir(settings.backend.value, homeDir(settings))
+        return diskOutcome(
+          dir,
+          info.dataDir === undefined ? `${settings.backend.value} default` : `${settings.backend.value} info`,
+        )
+      },
+    },
+  ]
+}
+
+export function nodeOutcome(version: string): CheckOutcome {
+  const data = {version}
+  if (!versionAtLeast(version, MIN_NODE)) {
+    return {
+      status: 'fail',
+      message: `Node ${version} is older than ${MIN_NODE}, the oldest mldeploy runs on.`,
+      fix: 'Install Node 22 or 24.',
+      data,
+    }
+  }
+  if (!versionAtLeast(version, SUPPORTED_NODE)) {
+    return {
+      status: 'warn',
+      message: `Node ${version}: Node 20 reached end of life in April 2026 (no more security fixes).`,
+      fix: 'Install Node 22 or 24 (nvm install 22, or your package manager).',
+      data,
+    }
+  }
+  return {status: 'pass', message: `Node ${version}.`, data}
+}
+
+export function pythonOutcome(settings: Pick<DoctorSettings, 'python'>, probe: ChildResult): CheckOutcome {
+  const {value: python, source} = settings.python
+  const lines = probe.tail.map((line) => line.trim()).filter(Boolean)
+  const [executable, version, venv] = lines.slice(-3)
+  if (probe.exitCode !== 0 || venv === undefined || !/^\d+\.\d+\.\d+$/.test(version ?? '')) {
+    return {
+      status: 'fail',
+      message: `${python.description} (from ${source}) does not start${probe.timedOut ? ' (timed out)' : ''}.`,
+      fix:
+        python.command === 'pipenv'
+          ? 'Create the environment with pipenv install, or set --python / MLDEPLOY_PYTHON.'
+          : 'Fix or recreate that environment, or set --python / MLDEPLOY_PYTHON.',
+      detail: probe.tail.join('\n'),
+    }
+  }
+  const data = {
+    command: python.description,
+    source,
+    executable: executable ?? '',
+    version: version ?? '',
+    virtualenv: venv === '1',
+  }
+  const what = `${python.description} (from ${source}): Python ${version} at ${executable}`
+  if (venv !== '1') {
+    return {
+      status: 'warn',
+      message: `${what}, not a virtualenv.`,
+      fix: "Use the project's environment (pipenv install && pipenv shell), so push imports with the project's packages.",
+      data,
+    }
+  }
+  return {status: 'pass', message: `${what} (virtualenv).`, data}
+}
+
+export function bentomlOutcome(pythonDescription: string, probe: ChildResult): CheckOutcome {
+  const version = probe.tail.at(-1)?.trim() ?? ''
+  if (probe.exitCode !== 0 || !/^\d+\.\d+/.test(version)) {
+    return {
+      status: 'fail',
+      message: `bentoml is not installed in ${pythonDescription}.`,
+      fix: `Install it in that environment (pip install "bentoml>=${MIN_BENTOML_VERSION}") or pick another with --python.`,
+      detail: probe.tail.join('\n'),
+    }
+  }
+  if (!versionAtLeast(version, MIN_BENTOML_VERSION)) {
+    return {
+      status: 'fail',
+      message: `bentoml ${version} in ${pythonDescription} is older than ${MIN_BENTOML_VERSION}.`,
+      fix: `Upgrade it (pip install -U "bentoml>=${MIN_BENTOML_VERSION}"): older versions break containerize.`,
+      data: {version},
+    }
+  }
+  return {status: 'pass', message: `bentoml ${version} (>= ${MIN_BENTOML_VERSION}).`, data: {version}}
+}
+
+interface BackendInfo {
+  outcome: CheckOutcome
+  dataDir: string | undefined
+}
+
+/** docker: the daemon must answer `docker version`; podman: `podman info` must work (storage, user namespaces). */
+export async function probeBackend(
+  backend: Backend,
+  run: (args: string[]) => Promise<ChildResult>,
+): Promise<BackendInfo> {
+  if (backend === 'docker') {
+    const version = await run(['version', '--format', '{{.Server.Version}}'])
+    const server = version.tail.at(-1)?.trim() ?? ''
+    if (version.exitCode !== 0 || server === '') {
+      return {
+        outcome: {
+          status: 'fail',
+          message: 'docker is installed but its daemon does not answer (docker version).',
+          fix: 'Start Docker (systemctl start docker, Docker Desktop) or point DOCKER_HOST at it, or use --backend podman.',
+          detail: version.tail.join('\n'),
+        },
+        dataDir: undefined,
+      }
+    }
+    const info = await run(['info', '--format', '{{.DockerRootDir}}'])
+    const dataDir = info.exitCode === 0 ? info.tail.at(-1)?.trim() || undefined : undefined
+    return {
+      outcome: {status: 'pass', message: `docker daemon ${server} answers.`, data: {version: server}},
+      dataDir,
+    }
+  }
+  const info = await run(['info', '--format', '{{.Version.Version}}|{{.Store.GraphRoot}}'])
+  const [version, graphRoot] = (info.tail.at(-1)?.trim() ?? '').split('|')
+  if (info.exitCode !== 0 || !version) {
+    return {
+      outcome: {
+        status: 'fail',
+        message: 'podman is installed but podman info fails.',
+        fix: 'Run podman info to see why (storage, /etc/subuid for rootless use), or use --backend docker.',
+        detail: info.tail.join('\n'),
+      },
+      dataDir: undefined,
+    }
+  }
+  return {
+    outcome: {status: 'pass', message: `podman ${version} works (podman info).`, data: {version}},
+    dataDir: graphRoot || undefined,
+  }
+}
+
+function backendMissing(backend: Backend, source: string): CheckOutcome {
+  const other = backend === 'podman' ? 'docker' : 'podman'
+  return {
+    status: 'fail',
+    message: `${backend} (from ${source}) is not on PATH.`,
+    fix: `Install ${backend}, or use --backend ${other} (MLDEPLOY_BACKEND=${other}).`,
+  }
+}
+
+export function defaultBackendDir(backend: Backend, home: string): string {
+  if (backend === 'docker') return '/var/lib/docker'
+  return process.getuid?.() === 0
+    ? '/var/lib/containers/storage'
+    : path.join(home, '.local/share/containers/storage')
+}
+
+function homeDir(settings: DoctorSettings): string {
+  return settings.childEnv.HOME || os.homedir()
+}
+
+/** Free space where `dir` lives (its nearest existing folder: the store may not exist yet). */
+export async function diskOutcome(dir: string, source: string): Promise<CheckOutcome> {
+  let existing = path.resolve(dir)
+  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing)
+  const stats = await statfs(existing)
+  const free = stats.bavail * stats.bsize
+  return diskStatus(free, dir, existing, source)
+}
+
+export function diskStatus(freeBytes: number, dir: string, measured: string, source: string): CheckOutcome {
+  const where = measured === path.resolve(dir) ? dir : `${dir} (not created yet; measured at ${measured})`
+  const message = `${formatBytes(freeBytes)} free at ${where} (${source}).`
+  const data = {path: dir, measuredAt: measured, freeBytes}
+  if (freeBytes < DISK_FAIL_BELOW) {
+    return {
+      status: 'fail',
+      message,
+      fix: `Free at least ${formatBytes(DISK_WARN_BELOW)} there: images and bentos take several GiB.`,
+      data,
+    }
+  }
+  if (freeBytes < DISK_WARN_BELOW) {
+    return {
+      status: 'warn',
+      message,
+      fix: `Builds of large models may not fit; free up to ${formatBytes(DISK_WARN_BELOW)} (podman/docker system prune, bentoml delete).`,
+      data,
+    }
+  }
+  return {status: 'pass', message, data}
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= GIB) return `${(bytes / GIB).toFixed(1)} GiB`
+  return `${(bytes / 1024 ** 2).toFixed(0)} MiB`
+}
+
+/** Human report: one line per check, the fix under each warn and fail, then the counts. */
+export function formatDoctor(result: DoctorResult, verbose = false): string {
+  const scope =
+    result.target === null
+      ? result.root === null
+        ? 'no project (machine checks only)'
+        : `project ${result.root} (name a target to check its repository and VPN settings)`
+      : `${result.target} in ${result.root}`
+  const header = [
+    `mldeploy doctor: ${scope}`,
+    ...(result.stage === null ? [] : [`stage: ${result.stage}`]),
+    ...(result.envFiles.length === 0 ? [] : [`.env files: ${result.envFiles.join(', ')}`]),
+  ]
+  const width = Math.max(...result.checks.map((check) => check.title.length))
+  const lines: string[] = []
+  for (const check of result.checks) {
+    lines.push(`${check.status.padEnd(4)}  ${check.title.padEnd(width)}  ${check.message}`)
+    if (check.fix !== undefined && (check.status === 'fail' || check.status === 'warn')) {
+      lines.push(`${' '.repeat(6 + width + 2)}fix: ${check.fix}`)
+    }
+    if (verbose && check.detail)
+      for (const line of check.detail.split('\n')) lines.push(`${' '.repeat(8 + width)}| ${line}`)
+  }
+  const {pass, warn, fail, skip} = result.counts
+  const summary = `${result.checks.length} checks: ${pass} passed, ${warn} warned, ${fail} failed, ${skip} skipped.`
+  return [...header, '', ...lines, '', summary].join('\n')
+}

@@ -1,0 +1,210 @@
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {execa} from 'execa'
+import {beforeEach, describe, expect, inject, it} from 'vitest'
+
+import {createRepository, motoEnv} from '../helpers/aws.js'
+import {baseEnv, CLI, fakeBin, makeProject, runCli} from '../helpers/cli.js'
+import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
+
+// Fault injection against the real CLI process, the real AWS SDK and moto; the container tools
+// are the recording stand-ins (test/fixtures/bin/fake-tool.js), which can hang, fail a set
+// number of times or report an expired token on demand.
+const motoUrl = inject('motoUrl')
+
+function setup(extraEnv: Record<string, string> = {}) {
+  const root = makeProject()
+  const bin = fakeBin()
+  const env = baseEnv({
+    ...motoEnv(motoUrl),
+    PATH: `${bin.dir}:${process.env.PATH}`,
+    FAKE_LOG: bin.log,
+    FAKE_PASSWORD: MOTO_PASSWORD,
+    MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
+    ...extraEnv,
+  })
+  return {root, bin, env}
+}
+
+/** Running, not a zombie (an orphan's zombie waits for this sandbox's init to reap it). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+function workDirs(): string[] {
+  return readdirSync(tmpdir()).filter(
+    (name) => name.startsWith('mldeploy-') && !name.startsWith('mldeploy-test-'),
+  )
+}
+
+beforeEach(async () => {
+  await resetMoto(motoUrl)
+  await createRepository(motoUrl, 'modela/v1')
+})
+
+describe('secrets', () => {
+  it('the password is in no process argv during the login, and each run has its own auth file', async () => {
+    const a = setup()
+    const b = setup()
+    const [first, second] = await Promise.all([
+      runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: a.root, env: a.env}),
+      runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: b.root, env: b.env}),
+    ])
+    expect(first.exitCode).toBe(0)
+    expect(second.exitCode).toBe(0)
+    const loginA = a.bin.calls().find((call) => call.step === 'login') as unknown as {
+      passwordInAnyArgv: boolean
+      env: Record<string, string>
+    }
+    const loginB = b.bin.calls().find((call) => call.step === 'login') as unknown as {
+      passwordInAnyArgv: boolean
+      env: Record<string, string>
+    }
+    expect(loginA.passwordInAnyArgv).toBe(false)
+    expect(loginB.passwordInAnyArgv).toBe(false)
+    expect(loginA.env.REGISTRY_AUTH_FILE).not.toBe(loginB.env.REGISTRY_AUTH_FILE)
+    // The private auth folder is gone after the run.
+    expect(existsSync(path.dirname(loginA.env.REGISTRY_AUTH_FILE!))).toBe(false)
+  })
+
+  it("--keep-login uses the backend's usual config", async () => {
+    const s = setup()
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--keep-login'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(0)
+    expect(s.bin.calls().find((call) => call.step === 'login')!.env.REGISTRY_AUTH_FILE).toBeUndefined()
+  })
+})
+
+describe('interrupts and timeouts', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)(
+    '%s mid-build ends the child and its children, cleans up and exits %i',
+    async (signal, code) => {
+      const s = setup({FAKE_HANG: 'build'})
+      const before = new Set(workDirs())
+      const child = execa(process.execPath, [CLI, 'push', 'modelA/V1', '--skip-vpn-check'], {
+        cwd: s.root,
+        env: s.env,
+        extendEnv: false,
+        reject: false,
+      })
+      const grandchildPidFile = `${s.bin.log}.grandchild.pid`
+      for (let i = 0; i < 100 && !existsSync(grandchildPidFile); i++) await sleep(100)
+      const grandchild = Number(readFileSync(grandchildPidFile, 'utf8'))
+      const hungChild = Number(readFileSync(`${s.bin.log}.child.pid`, 'utf8'))
+      expect(alive(grandchild)).toBe(true)
+      const sent = Date.now()
+      child.kill(signal)
+      const result = await child
+      expect(Date.now() - sent).toBeLessThan(6000)
+      expect(result.exitCode).toBe(code)
+      expect(String(result.stderr)).toContain(`Error: Interrupted by ${signal} during build.`)
+      expect(String(result.stderr)).toContain('build: interrupted')
+      await sleep(200)
+      expect(alive(hungChild)).toBe(false)
+      expect(alive(grandchild)).toBe(false)
+      expect(workDirs().filter((dir) => !before.has(dir))).toEqual([])
+    },
+  )
+
+  it('a hung step is stopped at its time limit and reported with its step', async () => {
+    const s = setup({FAKE_HANG: 'containerize'})
+    const started = Date.now()
+    const result = await runCli(
+      ['push', 'modelA/V1', '--skip-vpn-check', '--timeout', 'containerize=2s', '--json'],
+      {
+        cwd: s.root,
+        env: s.env,
+      },
+    )
+    expect(Date.now() - started).toBeLessThan(15_000)
+    expect(result.exitCode).toBe(6)
+    const json = JSON.parse(result.stdout)
+    expect(json.error.message).toMatch(/containerize \(podman\) did not finish within 2s and was stopped/)
+    expect(json.error.hint).toContain('--timeout containerize=')
+    const grandchild = Number(readFileSync(`${s.bin.log}.grandchild.pid`, 'utf8'))
+    expect(alive(grandchild)).toBe(false)
+  })
+})
+
+describe('retries', () => {
+  it('retries a push after transient network failures, then succeeds', async () => {
+    const s = setup({FAKE_TRANSIENT: '2'})
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(0)
+    const pushes = s.bin.calls().filter((call) => call.step === 'push')
+    expect(pushes).toHaveLength(4) // 2 failures + 2 images
+    expect(result.stderr).toContain('Trying again in 1 s (attempt 2 of 3)')
+    expect(result.stderr).toContain('Trying again in 2 s (attempt 3 of 3)')
+  })
+
+  it('gives up after three transient failures with a clear error', async () => {
+    const s = setup({FAKE_TRANSIENT: '5'})
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(8)
+    expect(s.bin.calls().filter((call) => call.step === 'push')).toHaveLength(3)
+    expect(result.stderr).toContain('The registry connection failed')
+  })
+
+  it.each([
+    [
+      'denied: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:InitiateLayerUpload on resource: x',
+      7,
+      /arn:aws:iam::123456789012:user\/ci is not allowed to ecr:InitiateLayerUpload/,
+    ],
+    [
+      "tag invalid: The image tag 'latest' already exists in the 'modela/v1' repository and cannot be overwritten because the repository is immutable.",
+      8,
+      /Tag latest already exists in the immutable repository modela\/v1/,
+    ],
+    ['Error: no basic auth credentials', 7, /no login for this registry host/],
+    [
+      "name unknown: The repository with name 'modela/v1' does not exist in the registry with id '123456789012'",
+      8,
+      /ECR repository modela\/v1 does not exist in account 123456789012/,
+    ],
+  ])('never retries %s', async (text, code, message) => {
+    const s = setup({FAKE_PUSH_ERROR: text})
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(code)
+    expect(s.bin.calls().filter((call) => call.step === 'push')).toHaveLength(1)
+    expect(result.stderr).toMatch(message)
+  })
+
+  it('logs in again once when the token expired between login and push', async () => {
+    const s = setup({FAKE_EXPIRED: '1'})
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(0)
+    expect(s.bin.calls().map((call) => call.step)).toEqual([
+      'probe',
+      'import',
+      'build',
+      'containerize',
+      'login',
+      'push',
+      'login',
+      'push',
+      'push',
+    ])
+    expect(JSON.parse(result.stdout).pushed).toHaveLength(2)
+  })
+})
