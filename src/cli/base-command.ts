@@ -77,17 +77,32 @@ export abstract class BaseCommand extends Command {
       }
       return undefined
     }
-    // oclif's own parse errors (unknown flag, missing argument) are usage errors: exit 2.
+    // oclif's own parse errors (unknown flag, missing argument, bad option) are usage errors:
+    // exit 2, and one line like ours instead of oclif's multi-line block.
     const exit = err.oclif?.exit
     if (exit !== undefined && exit !== 0 && err.message) {
       process.exitCode = exit
-      if (this.jsonEnabled()) {
-        this.logJson(this.toErrorJson(err))
-        return undefined
-      }
+      if (this.jsonEnabled()) this.logJson(this.toErrorJson(err))
+      else
+        this.logToStderr(
+          this.redact(`Error: ${oneLineParseError(err.message)} See: ${this.config.bin} ${this.id} --help.`),
+        )
+      return undefined
     }
     return super.catch(err)
   }
+}
+
+/** oclif's parse messages span lines ("Missing 1 required arg:\ntarget  ...\nSee more help..."). */
+function oneLineParseError(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('See more help'))
+  // oclif appends a note on multi-value flags to every missing-argument error: not the point here.
+  const note = lines.findIndex((line) => line.startsWith('Note:'))
+  const text = (note === -1 ? lines : lines.slice(0, note)).join(' ').replace(/\s+/g, ' ')
+  return /[.!?]$/.test(text) ? text : `${text}.`
 }
 
 function toJsonError(err: unknown, verbose: boolean): JsonError {
@@ -105,7 +120,7 @@ function toJsonError(err: unknown, verbose: boolean): JsonError {
   return {
     kind: exit === ExitCode.usage ? 'usage' : 'internal',
     exitCode: exit ?? ExitCode.internal,
-    message: error.message ?? String(err),
+    message: error.message === undefined ? String(err) : oneLineParseError(error.message),
     ...(verbose && error.stack ? {detail: error.stack} : {}),
   }
 }

@@ -1,4 +1,3 @@
-import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {beforeEach, describe, expect, inject, it} from 'vitest'
@@ -340,13 +339,5 @@ describe('mldeploy push --dry-run', () => {
     expect(result.exitCode).toBe(0)
     expect(JSON.parse(result.stdout).account).toBe(MOTO_ACCOUNT)
     expect(s.bin.calls()).toEqual([])
-  })
-})
-
-describe('the fake tool itself', () => {
-  it('is the file the helpers link', () => {
-    expect(readFileSync(path.join(import.meta.dirname, '../fixtures/bin/fake-tool.js'), 'utf8')).toContain(
-      'FAKE_LOG',
-    )
   })
 })
