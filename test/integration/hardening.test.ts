@@ -8,6 +8,7 @@ import {beforeEach, describe, expect, inject, it} from 'vitest'
 
 import {createRepository, motoEnv} from '../helpers/aws.js'
 import {baseEnv, CLI, fakeBin, makeProject, runCli} from '../helpers/cli.js'
+import {startFaultProxy} from '../helpers/fault-proxy.js'
 import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
 
 // Fault injection against the real CLI process, the real AWS SDK and moto; the container tools
@@ -206,5 +207,66 @@ describe('retries', () => {
       'push',
     ])
     expect(JSON.parse(result.stdout).pushed).toHaveLength(2)
+  })
+})
+
+describe('AWS API retries (through the SDK)', () => {
+  const throttled = JSON.stringify({__type: 'ThrottlingException', message: 'Rate exceeded'})
+
+  it('retries throttling and 5xx answers, then succeeds', async () => {
+    const proxy = await startFaultProxy(motoUrl, [
+      {operation: 'GetAuthorizationToken', times: 2, status: 400, body: throttled},
+      {
+        operation: 'DescribeRepositories',
+        times: 1,
+        status: 503,
+        body: '{"__type":"ServiceUnavailableException"}',
+      },
+    ])
+    try {
+      const s = setup({AWS_ENDPOINT_URL: proxy.url})
+      const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json'], {
+        cwd: s.root,
+        env: s.env,
+      })
+      expect(result.exitCode).toBe(0)
+      expect(proxy.counts.get('GetAuthorizationToken')).toBe(3)
+      expect(proxy.counts.get('DescribeRepositories')).toBe(2)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('stops after AWS_MAX_ATTEMPTS and says what failed', async () => {
+    const proxy = await startFaultProxy(motoUrl, [
+      {operation: 'GetAuthorizationToken', times: 10, status: 400, body: throttled},
+    ])
+    try {
+      const s = setup({AWS_ENDPOINT_URL: proxy.url, AWS_MAX_ATTEMPTS: '2'})
+      const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+      expect(result.exitCode).toBe(3)
+      expect(proxy.counts.get('GetAuthorizationToken')).toBe(2)
+      expect(result.stderr).toMatch(
+        /Error: Getting an ECR login token \(GetAuthorizationToken\) failed: Rate exceeded/,
+      )
+      expect(s.bin.calls().map((call) => call.step)).not.toContain('import')
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('never retries a missing repository', async () => {
+    const proxy = await startFaultProxy(motoUrl, [])
+    try {
+      const s = setup({AWS_ENDPOINT_URL: proxy.url})
+      const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--repository', 'absent'], {
+        cwd: s.root,
+        env: s.env,
+      })
+      expect(result.exitCode).toBe(3)
+      expect(proxy.counts.get('DescribeRepositories')).toBe(1)
+    } finally {
+      await proxy.close()
+    }
   })
 })

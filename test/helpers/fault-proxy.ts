@@ -1,0 +1,69 @@
+import {createServer, request, type Server} from 'node:http'
+
+export interface FaultProxy {
+  url: string
+  /** Requests seen per AWS operation (X-Amz-Target or the Query API's Action). */
+  counts: Map<string, number>
+  close(): Promise<void>
+}
+
+export interface FaultRule {
+  /** e.g. 'GetAuthorizationToken', 'GetCallerIdentity'. */
+  operation: string
+  /** How many of the first calls fail. */
+  times: number
+  status: number
+  body: string
+}
+
+function operationOf(target: string | undefined, body: string): string {
+  if (target !== undefined) return target.split('.').at(-1) ?? target
+  return /(?:^|&)Action=([^&]+)/.exec(body)?.[1] ?? 'unknown'
+}
+
+/**
+ * An AWS stand-in in front of moto on loopback that answers the first calls of an operation with
+ * an error (throttling, 5xx), then forwards everything to moto: how the SDK's retries are shown.
+ */
+export async function startFaultProxy(motoUrl: string, rules: FaultRule[]): Promise<FaultProxy> {
+  const target = new URL(motoUrl)
+  const counts = new Map<string, number>()
+  const server: Server = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = []
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
+    incoming.on('end', () => {
+      const body = Buffer.concat(chunks)
+      const operation = operationOf(incoming.headers['x-amz-target'] as string | undefined, body.toString())
+      const count = (counts.get(operation) ?? 0) + 1
+      counts.set(operation, count)
+      const rule = rules.find((each) => each.operation === operation && count <= each.times)
+      if (rule !== undefined) {
+        outgoing.writeHead(rule.status, {'content-type': 'application/x-amz-json-1.1'})
+        outgoing.end(rule.body)
+        return
+      }
+      const forward = request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: incoming.method,
+          path: incoming.url,
+          headers: incoming.headers,
+        },
+        (response) => {
+          outgoing.writeHead(response.statusCode ?? 502, response.headers)
+          response.pipe(outgoing)
+        },
+      )
+      forward.end(body)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  return {
+    url: `http://127.0.0.1:${port}`,
+    counts,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}
