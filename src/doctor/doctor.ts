@@ -18,6 +18,7 @@ import {
   type CheckResult,
   type CheckStatus,
   countStatuses,
+  failedOutcome,
   runChecks,
 } from './checks.js'
 import type {DoctorSettings} from './settings.js'
@@ -188,7 +189,18 @@ export function doctorChecks(options: DoctorOptions): Check[] {
       title: 'AWS credentials',
       timeoutMs: 20_000,
       async run() {
-        const {identity: who, region, regionSource} = await identity()
+        let resolved
+        try {
+          resolved = await identity()
+        } catch (error) {
+          // push's hint offers --dry-run; doctor has no dry run.
+          const outcome = failedOutcome(error)
+          return {
+            ...outcome,
+            ...(outcome.fix && {fix: outcome.fix.replace(/, or use --dry-run with --account-id\./, '.')}),
+          }
+        }
+        const {identity: who, region, regionSource} = resolved
         const expected = settings.accountId
         const data = {account: who.account, arn: who.arn, region, profile: settings.profile?.value ?? null}
         if (expected !== undefined && expected.value !== who.account) {

@@ -1,0 +1,97 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import type {InitResult} from '../scaffold/scaffold.js'
+import Push from './push.js'
+
+export default class Init extends BaseCommand {
+  static override summary = 'Scaffold a deploy target (deploy/<model>/<version>/) in the template layout.'
+
+  static override description = `Writes create_bento_model.py, common.py, example_input.csv, service.py and a .env with mldeploy's settings (given ones filled in, the others commented out with their defaults), in the shape of the project template's examples. No __init__.py: the template forbids it there.
+
+--from <model>/<version> copies an existing version instead, moving its names to the new one: the BentoML model name (iris-v1 → iris-v2), the service class (IrisV1 → IrisV2) and the default repository in its .env files; caches, __init__.py and ecr.sh are not copied.
+
+Never overwrites: if any file exists, nothing is written and it exits 2 naming it.`
+
+  static override examples = [
+    {
+      description: 'A new target for a run logged in MLflow, with its sample input columns',
+      command:
+        '<%= config.bin %> <%= command.id %> modelA/V1 --model-uri runs:/0a1b2c3d4e/model --columns sepal_length,sepal_width,petal_length,petal_width',
+    },
+    {
+      description: 'Start V2 from V1 (model name, service class and repository follow the version)',
+      command: '<%= config.bin %> <%= command.id %> modelA/V2 --from modelA/V1 --model-uri models:/modelA/3',
+    },
+    {
+      description: 'Show the files it would write, and write nothing',
+      command:
+        '<%= config.bin %> <%= command.id %> modelB/V1 --backend docker --repository team/model-b --dry-run',
+    },
+  ]
+
+  static override args = {
+    target: Args.string({
+      description: 'New deploy target as <model>/<version>: the folder deploy/<model>/<version>/ to create.',
+      required: true,
+    }),
+  }
+
+  static override flags = {
+    from: Flags.string({
+      description: 'Copy this existing <model>/<version> as the start of the new one.',
+    }),
+    'bento-model': Flags.string({
+      description:
+        'Model name in the BentoML store. [default: <model>-<version> lowercased; with --from, the old name with the new version]',
+    }),
+    'model-uri': Flags.string({
+      description:
+        'MLflow model URI to import, e.g. runs:/<run-id>/model or models:/<name>/latest. [default: models:/<model>/latest]',
+    }),
+    columns: Flags.string({
+      description:
+        'Columns of the sample input (example_input.csv), comma-separated. [default: col1,col2,col3]',
+    }),
+    'python-version': Flags.string({description: 'Python of the service image. [default: 3.11]'}),
+    repository: Flags.string({
+      aliases: ['ecr-name'],
+      description:
+        'ECR repository, written to .env as MLDEPLOY_REPOSITORY. [default: <model>/<version> lowercased]',
+    }),
+    backend: Flags.string({
+      description: 'Container backend, written to .env as MLDEPLOY_BACKEND.',
+      options: ['podman', 'docker'],
+    }),
+    region: Flags.string({description: 'AWS region, written to .env as AWS_REGION.'}),
+    'account-id': Flags.string({
+      description: 'Expected AWS account id, written to .env as MLDEPLOY_ACCOUNT_ID.',
+    }),
+    tag: Flags.string({
+      description: 'Image tag, written to .env as MLDEPLOY_TAGS; repeat for several.',
+      multiple: true,
+    }),
+    'vpn-check': Flags.string({
+      description: 'host:port that answers only on the VPN, written to .env as MLDEPLOY_VPN_CHECK.',
+    }),
+    'tracking-uri': Flags.string({
+      description: 'MLflow tracking server, written to .env as MLFLOW_TRACKING_URI.',
+    }),
+    root: Push.flags.root,
+    'dry-run': Flags.boolean({
+      description: 'List the files it would write and write nothing.',
+      default: false,
+    }),
+  }
+
+  public async run(): Promise<InitResult> {
+    const {args, flags} = await this.parse(Init)
+    const {formatInit, planInit, toInitResult, writePlan} = await import('../scaffold/scaffold.js')
+    const plan = planInit(args.target, flags, process.cwd())
+    if (!flags['dry-run']) writePlan(plan)
+    const result = toInitResult(plan, flags['dry-run'])
+    for (const warning of result.warnings) this.warnLine(warning)
+    if (!this.jsonEnabled()) this.print(formatInit(result))
+    return result
+  }
+}

@@ -1,0 +1,240 @@
+import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
+import {createServer, type Server} from 'node:net'
+import path from 'node:path'
+
+import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
+
+import {createRepository, motoEnv} from '../helpers/aws.js'
+import {baseEnv, makeProject, runCli, tempDir} from '../helpers/cli.js'
+import {MOTO_ACCOUNT, resetMoto} from '../helpers/moto.js'
+
+// The real CLI as a process, the real AWS SDK against moto, and small stand-ins for python, podman
+// and docker whose answers each test picks through FAKE_* variables.
+const motoUrl = inject('motoUrl')
+
+const FAKE = `#!/usr/bin/env node
+const tool = require('node:path').basename(process.argv[1])
+const args = process.argv.slice(2)
+const env = process.env
+const out = (text) => process.stdout.write(text + '\\n')
+if (env.FAKE_HANG === tool) setTimeout(() => {}, 60_000)
+else if (tool === 'python') {
+  const code = args[args.indexOf('-c') + 1] ?? ''
+  if (code.includes('sys.executable')) { out(process.argv[1]); out('3.11.7'); out('1') }
+  else if (code.includes('bentoml')) {
+    if (env.FAKE_BENTOML_VERSION === 'none') { process.stderr.write("ModuleNotFoundError: No module named 'bentoml'\\n"); process.exit(1) }
+    out(env.FAKE_BENTOML_VERSION ?? '1.4.30')
+  } else process.exit(2)
+} else if (tool === 'podman' && args[0] === 'info') out('4.3.1|' + env.FAKE_STORAGE)
+else if (tool === 'docker' && args[0] === 'version') {
+  if (env.FAKE_DOCKER_DOWN) { process.stderr.write('Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\\n'); process.exit(1) }
+  out('27.1.0')
+} else if (tool === 'docker' && args[0] === 'info') out(env.FAKE_STORAGE)
+else process.exit(2)
+`
+
+interface Setup {
+  root: string
+  env: Record<string, string>
+  storage: string
+  bentomlHome: string
+}
+
+function setup(extraEnv: Record<string, string> = {}): Setup {
+  const root = makeProject()
+  const bin = tempDir('doctor-bin')
+  for (const name of ['python', 'podman', 'docker']) {
+    writeFileSync(path.join(bin, name), FAKE)
+    chmodSync(path.join(bin, name), 0o755)
+  }
+  const storage = tempDir('storage')
+  const bentomlHome = path.join(tempDir('bentoml'), 'not-yet')
+  const env = baseEnv({
+    ...motoEnv(motoUrl),
+    PATH: `${bin}:${process.env.PATH}`,
+    MLDEPLOY_PYTHON: path.join(bin, 'python'),
+    FAKE_STORAGE: storage,
+    BENTOML_HOME: bentomlHome,
+    ...extraEnv,
+  })
+  return {root, env, storage, bentomlHome}
+}
+
+interface JsonCheck {
+  id: string
+  status: string
+  message: string
+  fix?: string
+  data?: Record<string, unknown>
+}
+
+function byId(json: {checks: JsonCheck[]}): Record<string, JsonCheck> {
+  return Object.fromEntries(json.checks.map((check) => [check.id, check]))
+}
+
+let vpn: Server
+let vpnPort: number
+
+beforeAll(async () => {
+  vpn = createServer((socket) => socket.end())
+  await new Promise<void>((resolve) => vpn.listen(0, '127.0.0.1', resolve))
+  vpnPort = (vpn.address() as {port: number}).port
+})
+
+afterAll(() => new Promise<void>((resolve) => vpn.close(() => resolve())))
+
+beforeEach(async () => {
+  await resetMoto(motoUrl)
+  await createRepository(motoUrl, 'modela/v1')
+})
+
+describe('mldeploy doctor', () => {
+  it('passes with everything in place; warnings (Node 20) do not fail; --json is one object', async () => {
+    const s = setup({MLDEPLOY_VPN_CHECK: `127.0.0.1:${vpnPort}`})
+    const result = await runCli(['doctor', 'modelA/V1', '--json'], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(0)
+    const json = JSON.parse(result.stdout)
+    const checks = byId(json)
+    expect(json.checks.map((check: JsonCheck) => check.id)).toEqual([
+      'node',
+      'mldeploy',
+      'python',
+      'bentoml',
+      'backend',
+      'aws',
+      'ecr',
+      'vpn',
+      'disk-bentoml',
+      'disk-backend',
+    ])
+    expect(json.target).toBe('modelA/V1')
+    expect(checks.node!.status).toBe(process.versions.node.startsWith('20.') ? 'warn' : 'pass')
+    expect(json.status).toBe(process.versions.node.startsWith('20.') ? 'warnings' : 'ok')
+    for (const id of ['mldeploy', 'python', 'bentoml', 'backend', 'aws', 'ecr', 'vpn']) {
+      expect(checks[id]!.status, `${id}: ${checks[id]!.message}`).toBe('pass')
+    }
+    expect(checks.mldeploy!.data).toMatchObject({version: '0.1.0'})
+    expect(checks.bentoml!.data).toEqual({version: '1.4.30'})
+    expect(checks.aws!.data).toMatchObject({account: MOTO_ACCOUNT, region: 'us-east-1'})
+    expect(checks.ecr!.message).toContain('Repository modela/v1 exists')
+    expect(checks.vpn!.message).toBe(`127.0.0.1:${vpnPort} (from env MLDEPLOY_VPN_CHECK) answered.`)
+    expect(checks['disk-bentoml']!.data).toMatchObject({
+      path: s.bentomlHome,
+      measuredAt: path.dirname(s.bentomlHome),
+    })
+    expect(checks['disk-backend']!.data).toMatchObject({path: s.storage})
+    expect(json.settings.backend).toEqual({value: 'podman', source: 'default'})
+  })
+
+  it('fails with exit 3 and a fix per problem: old bentoml, docker down, missing repository, VPN off', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer()
+      server.listen(0, '127.0.0.1', () => {
+        const {port} = server.address() as {port: number}
+        server.close(() => resolve(port))
+      })
+    })
+    const s = setup({FAKE_BENTOML_VERSION: '1.4.24', FAKE_DOCKER_DOWN: '1'})
+    const args = ['doctor', 'modelA/V1', '--backend', 'docker', '--repository', 'nope/missing']
+    const vpnFlags = ['--vpn-check', `127.0.0.1:${closed}`, '--vpn-timeout', '1']
+    const result = await runCli([...args, ...vpnFlags], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(3)
+    expect(result.stdout).toMatch(/^fail {2}bentoml +bentoml 1\.4\.24 in .* is older than 1\.4\.25\.$/m)
+    expect(result.stdout).toMatch(/^ +fix: Upgrade it/m)
+    expect(result.stdout).toMatch(
+      /^fail {2}Backend \(docker\) +docker is installed but its daemon does not answer/m,
+    )
+    expect(result.stdout).toMatch(
+      /^fail {2}ECR +ECR repository nope\/missing does not exist in account 123456789012/m,
+    )
+    expect(result.stdout).toMatch(
+      /^fail {2}VPN +127\.0\.0\.1:\d+ \(from flag --vpn-check\) did not answer: ECONNREFUSED/m,
+    )
+    // The daemon cannot say where it keeps its data: docker's default is measured.
+    expect(result.stdout).toMatch(
+      /^(pass|warn|fail) {2}Disk \(docker storage\) +.* free at \/var\/lib\/docker.*\(docker default\)\.$/m,
+    )
+    expect(result.stderr.trim()).toBe(
+      'Error: 4 check(s) failed: bentoml, backend, ecr, vpn. Apply the fixes shown and run mldeploy doctor again.',
+    )
+
+    const json = await runCli([...args, ...vpnFlags, '--json'], {cwd: s.root, env: s.env})
+    expect(json.exitCode).toBe(3)
+    const parsed = JSON.parse(json.stdout)
+    expect(parsed.status).toBe('failed')
+    expect(parsed.error).toMatchObject({kind: 'preflight', exitCode: 3})
+    expect(parsed.counts.fail).toBe(4)
+    expect(byId(parsed).backend!.fix).toMatch(/--backend podman/)
+  })
+
+  it('reports missing credentials and skips ECR; bentoml missing is a fail', async () => {
+    const s = setup({FAKE_BENTOML_VERSION: 'none'})
+    delete s.env.AWS_ACCESS_KEY_ID
+    delete s.env.AWS_SECRET_ACCESS_KEY
+    const result = await runCli(['doctor', '--json', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(3)
+    const checks = byId(JSON.parse(result.stdout))
+    expect(checks.aws).toMatchObject({status: 'fail'})
+    expect(checks.aws!.message).toContain('no AWS credentials found')
+    expect(checks.aws!.fix).not.toContain('--dry-run')
+    expect(checks.ecr).toMatchObject({status: 'skip', message: 'Needs AWS credentials (see above).'})
+    expect(checks.bentoml!.message).toMatch(/bentoml is not installed/)
+    expect(checks.vpn).toMatchObject({status: 'skip', message: 'Skipped (--skip-vpn-check).'})
+  })
+
+  it('without a target checks ECR with a read, and uses the root .env and --stage like push', async () => {
+    const s = setup()
+    writeFileSync(path.join(s.root, '.env'), 'MLDEPLOY_BACKEND=podman\n')
+    writeFileSync(path.join(s.root, '.env.production'), `MLDEPLOY_BACKEND=docker\nAWS_REGION=us-east-1\n`)
+    mkdirSync(path.join(s.root, 'sub'))
+    const result = await runCli(['doctor', '--stage', 'production', '--json', '--skip-vpn-check'], {
+      cwd: path.join(s.root, 'sub'),
+      env: s.env,
+    })
+    const json = JSON.parse(result.stdout)
+    expect(json.root).toBe(s.root)
+    expect(json.stage).toBe('production')
+    expect(json.envFiles).toEqual(['.env.production', '.env'])
+    expect(json.settings.backend).toEqual({value: 'docker', source: '.env.production MLDEPLOY_BACKEND'})
+    const checks = byId(json)
+    expect(checks.backend).toMatchObject({status: 'pass', message: 'docker daemon 27.1.0 answers.'})
+    expect(checks.ecr!.status).toBe('pass')
+    expect(checks.ecr!.message).toContain('ECR answers in account 123456789012, region us-east-1')
+    expect(result.exitCode).toBe(0)
+  })
+
+  it('a hanging tool fails its check at the timeout, and the others still report', async () => {
+    const s = setup({FAKE_HANG: 'podman'})
+    const started = Date.now()
+    const result = await runCli(['doctor', '--json', '--skip-vpn-check', '--timeout', '2'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(Date.now() - started).toBeLessThan(15_000)
+    expect(result.exitCode).toBe(3)
+    const checks = byId(JSON.parse(result.stdout))
+    expect(checks.backend).toMatchObject({status: 'fail', message: 'No answer within 2 s.'})
+    expect(checks.aws!.status).toBe('pass')
+    expect(checks.bentoml!.status).toBe('pass')
+  })
+
+  it.each([
+    [['doctor', 'a/b/c'], /^Error: Target "a\/b\/c" is not of the form <model>\/<version>\./],
+    [['doctor', '--backend', 'kaniko'], /Expected --backend=kaniko to be one of: podman, docker/],
+    [['doctor', '--stage', 'nostage'], /^Error: --stage nostage: no \.env\.nostage in /],
+    [['doctor', 'modelA/V9'], /^Error: Target modelA\/V9 not found/],
+  ])('bad input %j: one clear line, exit 2', async (args, pattern) => {
+    const s = setup()
+    const result = await runCli(args, {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(pattern)
+  })
+
+  it('--help shows examples', async () => {
+    const result = await runCli(['doctor', '--help'], {cwd: tempDir('help'), env: baseEnv()})
+    expect(result.exitCode).toBe(0)
+    expect(result.stdout).toContain('EXAMPLES')
+    expect(result.stdout).toContain('mldeploy doctor modelA/V1 --stage production')
+  })
+})

@@ -1,0 +1,223 @@
+import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {parseEnvFile} from '../../src/config/env-layers.js'
+import {DeployError} from '../../src/errors.js'
+import {
+  defaultBentoModel,
+  defaultServiceClass,
+  parseColumns,
+  swapVersion,
+  validateModelUri,
+} from '../../src/scaffold/names.js'
+import {planInit, setEnv, writePlan} from '../../src/scaffold/scaffold.js'
+import {tempDir} from '../helpers/cli.js'
+
+function emptyProject(): string {
+  const root = tempDir('scaffold')
+  mkdirSync(path.join(root, 'deploy'))
+  return root
+}
+
+function usageMessage(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(DeployError)
+    expect((error as DeployError).exitCode).toBe(2)
+    return (error as DeployError).message
+  }
+  throw new Error('expected a usage error')
+}
+
+describe('names', () => {
+  it('derives a BentoML model name per version and a service class', () => {
+    expect(defaultBentoModel('modelA', 'V1')).toBe('modela-v1')
+    expect(defaultBentoModel('My Model!', '2024.1')).toBe('my-model-2024.1')
+    expect(defaultServiceClass('modelA', 'V1')).toBe('ModelAV1')
+    expect(defaultServiceClass('iris-classifier', 'v2')).toBe('IrisClassifierV2')
+    expect(defaultServiceClass('3d', 'V1')).toBe('Service3dV1')
+  })
+
+  it('swaps the version inside names keeping their case, not inside longer numbers', () => {
+    expect(swapVersion('iris-v1', 'V1', 'V2')).toBe('iris-v2')
+    expect(swapVersion('IrisV1', 'V1', 'V2')).toBe('IrisV2')
+    expect(swapVersion('EXAMPLEv1', 'V1', 'V2')).toBe('EXAMPLEv2')
+    expect(swapVersion('MODEL_V1', 'V1', 'V2')).toBe('MODEL_V2')
+    expect(swapVersion('iris-v10', 'V1', 'V2')).toBeUndefined()
+    expect(swapVersion('iris-classifier', 'V1', 'V2')).toBeUndefined()
+  })
+
+  it('accepts MLflow URIs and refuses malformed ones', () => {
+    expect(validateModelUri('runs:/0a1b2c/model', '--model-uri')).toBe('runs:/0a1b2c/model')
+    expect(validateModelUri('models:/iris/3', '--model-uri')).toBe('models:/iris/3')
+    expect(validateModelUri('models:/iris@champion', '--model-uri')).toBe('models:/iris@champion')
+    for (const bad of ['runs:/abc', 'models:/iris', 'no-scheme', 'runs:/a/"model', 'runs:/a b/model']) {
+      expect(() => validateModelUri(bad, '--model-uri'), bad).toThrow(/is not an MLflow model URI/)
+    }
+  })
+
+  it('parses columns and refuses empty, duplicate and quoted names', () => {
+    expect(parseColumns(' a, b ,c d')).toEqual(['a', 'b', 'c d'])
+    expect(() => parseColumns('a,,b')).toThrow(/empty column/)
+    expect(() => parseColumns('a,b,a')).toThrow(/names "a" twice/)
+    expect(() => parseColumns('a,"b"')).toThrow(/not a usable column name/)
+  })
+
+  it('setEnv replaces a key line, uncomments an example, or appends', () => {
+    const text = 'A=1\n# B=example\n'
+    expect(setEnv(text, {MLDEPLOY_BACKEND: 'docker'})).toBe('A=1\n# B=example\nMLDEPLOY_BACKEND=docker\n')
+    expect(setEnv('MLDEPLOY_BACKEND=podman\n', {MLDEPLOY_BACKEND: 'docker'})).toBe(
+      'MLDEPLOY_BACKEND=docker\n',
+    )
+    expect(setEnv('# AWS_REGION=us-east-1\n', {AWS_REGION: 'eu-west-1'})).toBe('AWS_REGION=eu-west-1\n')
+  })
+})
+
+describe('planInit', () => {
+  it('plans the template files filled from the flags, and a .env dotenv parses', () => {
+    const root = emptyProject()
+    const plan = planInit(
+      'modelA/V1',
+      {
+        columns: 'x1,x2',
+        'model-uri': 'runs:/abc/model',
+        repository: 'team/a',
+        backend: 'docker',
+        tag: ['t1', 't2'],
+      },
+      root,
+    )
+    expect(plan.files.map((file) => path.basename(file.path))).toEqual([
+      'create_bento_model.py',
+      'common.py',
+      'example_input.csv',
+      'service.py',
+      '.env',
+    ])
+    expect(plan.files.some((file) => file.path.endsWith('__init__.py'))).toBe(false)
+    const text = (name: string) =>
+      plan.files.find((file) => path.basename(file.path) === name)!.contents.toString()
+    expect(text('create_bento_model.py')).toContain('_model_uri = "runs:/abc/model"')
+    expect(text('create_bento_model.py')).toContain('bentoml.mlflow.import_model(\n    "modela-v1",')
+    expect(text('service.py')).toContain('BentoModel("modela-v1:latest")')
+    expect(text('service.py')).toContain('class ModelAV1:')
+    expect(text('common.py')).toContain('COLUMNS = [\n    "x1",\n    "x2",\n]')
+    expect(text('example_input.csv')).toBe('x1,x2\n0,0\n')
+    // Nothing written by planning.
+    expect(readdirSync(path.join(root, 'deploy'))).toEqual([])
+
+    writePlan(plan)
+    const env = parseEnvFile(path.join(root, 'deploy/modelA/V1/.env'))
+    expect(env).toEqual({MLDEPLOY_REPOSITORY: 'team/a', MLDEPLOY_BACKEND: 'docker', MLDEPLOY_TAGS: 't1,t2'})
+  })
+
+  it('refuses to overwrite: names the existing file and writes nothing', () => {
+    const root = emptyProject()
+    const dir = path.join(root, 'deploy/modelA/V1')
+    mkdirSync(dir, {recursive: true})
+    writeFileSync(path.join(dir, 'service.py'), 'mine\n')
+    const message = usageMessage(() => planInit('modelA/V1', {}, root))
+    expect(message).toMatch(/^deploy\/modelA\/V1\/service\.py already exists/)
+    expect(readdirSync(dir)).toEqual(['service.py'])
+    expect(readFileSync(path.join(dir, 'service.py'), 'utf8')).toBe('mine\n')
+  })
+
+  it('writes into an existing folder when no file collides', () => {
+    const root = emptyProject()
+    mkdirSync(path.join(root, 'deploy/modelA/V1'), {recursive: true})
+    writeFileSync(path.join(root, 'deploy/modelA/V1/notes.md'), 'x')
+    writePlan(planInit('modelA/V1', {}, root))
+    expect(readdirSync(path.join(root, 'deploy/modelA/V1')).sort()).toEqual([
+      '.env',
+      'common.py',
+      'create_bento_model.py',
+      'example_input.csv',
+      'notes.md',
+      'service.py',
+    ])
+  })
+
+  it.each([
+    [['../x', {}], /leaves deploy/],
+    [['modelA', {}], /not of the form <model>\/<version>/],
+    [['modelA/V1', {backend: 'kaniko'}], /Unknown backend "kaniko"/],
+    [['modelA/V1', {repository: 'Bad Repo'}], /not a valid ECR repository name/],
+    [['modelA/V1', {'bento-model': 'Iris'}], /not a BentoML model name/],
+    [['modelA/V1', {region: 'mars'}], /not an AWS region/],
+    [['modelA/V1', {'vpn-check': 'nohost'}], /not host:port/],
+    [['modelA/V2', {from: 'modelA/V1', columns: 'a'}], /--columns cannot be used with --from/],
+    [['modelA/V2', {from: 'modelA/V9'}], /Target modelA\/V9 not found/],
+  ] as const)('refuses bad input %j with a usage error', (input, pattern) => {
+    const root = emptyProject()
+    const [target, flags] = input
+    expect(usageMessage(() => planInit(target, flags, root))).toMatch(pattern)
+    expect(readdirSync(path.join(root, 'deploy'))).toEqual([])
+  })
+
+  it('needs a project: refuses a folder without deploy/ or project files', () => {
+    const bare = tempDir('bare')
+    expect(usageMessage(() => planInit('modelA/V1', {}, bare))).toMatch(/No project found/)
+  })
+
+  it('--from copies a version and moves its names to the new one', () => {
+    const root = emptyProject()
+    writePlan(planInit('iris/V1', {columns: 'a,b', 'bento-model': 'iris-classifier-v1'}, root))
+    const v1 = path.join(root, 'deploy/iris/V1')
+    writeFileSync(path.join(v1, 'ecr.sh'), 'ECR_NAME=iris/v1\n')
+    writeFileSync(path.join(v1, '__init__.py'), '')
+    mkdirSync(path.join(v1, '__pycache__'))
+    writeFileSync(path.join(v1, '__pycache__/service.cpython-311.pyc'), 'x')
+    writeFileSync(path.join(v1, '.env.production'), 'MLDEPLOY_REPOSITORY=prod/iris-v1\n')
+    mkdirSync(path.join(v1, 'assets'))
+    writeFileSync(path.join(v1, 'assets/weights.bin'), Buffer.from([0, 1, 2, 255]))
+
+    const plan = planInit('iris/V2', {from: 'iris/V1', 'model-uri': 'models:/iris/7'}, root)
+    expect(plan.bentoModel).toBe('iris-classifier-v2')
+    expect(plan.serviceClass).toBe('IrisV2')
+    expect(plan.changes).toEqual([
+      'bento model iris-classifier-v1 → iris-classifier-v2',
+      'service class IrisV1 → IrisV2',
+      '.env.production: MLDEPLOY_REPOSITORY prod/iris-v1 → prod/iris-v2',
+      'model URI models:/iris/latest → models:/iris/7',
+    ])
+    expect(plan.skipped).toEqual([
+      '__init__.py (the template forbids __init__.py in deploy targets)',
+      'ecr.sh (mldeploy push replaces it, and it names the old repository)',
+    ])
+    writePlan(plan)
+    const v2 = path.join(root, 'deploy/iris/V2')
+    const service = readFileSync(path.join(v2, 'service.py'), 'utf8')
+    expect(service).toContain('class IrisV2:')
+    expect(service).toContain('BentoModel("iris-classifier-v2:latest")')
+    expect(service).not.toMatch(/IrisV1|iris-classifier-v1/)
+    expect(readFileSync(path.join(v2, 'create_bento_model.py'), 'utf8')).toContain('"models:/iris/7"')
+    expect(readFileSync(path.join(v2, 'example_input.csv'), 'utf8')).toBe('a,b\n0,0\n')
+    expect(readFileSync(path.join(v2, 'assets/weights.bin'))).toEqual(Buffer.from([0, 1, 2, 255]))
+    expect(readFileSync(path.join(v2, '.env'), 'utf8')).toContain('# ECR repository [default: iris/v2]')
+    expect(readdirSync(v2).sort()).toEqual([
+      '.env',
+      '.env.production',
+      'assets',
+      'common.py',
+      'create_bento_model.py',
+      'example_input.csv',
+      'service.py',
+    ])
+  })
+
+  it('--from keeps a repository that does not follow the version, with a warning', () => {
+    const root = emptyProject()
+    writePlan(planInit('iris/V1', {repository: 'shared/iris'}, root))
+    const plan = planInit('iris/V2', {from: 'iris/V1'}, root)
+    expect(plan.warnings).toContain(
+      '.env: MLDEPLOY_REPOSITORY=shared/iris is kept, so the new version pushes to the same repository.',
+    )
+    const withFlag = planInit('iris/V2', {from: 'iris/V1', repository: 'shared/iris-v2'}, root)
+    expect(withFlag.warnings).toEqual([])
+    const env = withFlag.files.find((file) => file.path.endsWith('/.env'))!.contents.toString()
+    expect(env).toMatch(/^MLDEPLOY_REPOSITORY=shared\/iris-v2$/m)
+  })
+})
