@@ -17,7 +17,9 @@ for (const file of process.argv.slice(2)) {
   failed += report.numFailedTests
   skipped += report.numPendingTests + (report.numTodoTests ?? 0)
   // A file that failed to load counts no test but is a failure all the same.
-  failed += report.testResults.filter((result) => result.status === 'failed' && result.assertionResults.length === 0).length
+  failed += report.testResults.filter(
+    (result) => result.status === 'failed' && result.assertionResults.length === 0,
+  ).length
 }
 console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 ? 1 : 0)
