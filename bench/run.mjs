@@ -1,0 +1,612 @@
+#!/usr/bin/env node
+// mldeploy benchmarks (issue 7): `npm run bench`. See bench/README.md.
+// Sets up what it needs (Debian's awscli, the local stack on its own ports and cache, a copy of the
+// example project, the ECR repositories, a counting proxy in front of the registry), then measures
+// and prints a markdown report (also written to $MLDEPLOY_CACHE/bench-work/results.md).
+import {spawn, spawnSync} from 'node:child_process'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {performance} from 'node:perf_hooks'
+import {clearInterval} from 'node:timers'
+import {fileURLToPath} from 'node:url'
+
+import {startCountingProxy} from './lib/proxy.mjs'
+import {fmtBytes, fmtMs, fmtSeconds, median, ratio, readChildLog, unionMs} from './lib/stats.mjs'
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url))
+const REPO = path.dirname(BENCH)
+const env0 = process.env
+const CACHE = path.resolve(env0.MLDEPLOY_CACHE ?? path.join(REPO, '.cache-bench'))
+// mldeploy is built into a private copy: others rebuild the repository's dist/ at any moment. It
+// lives outside the repository, where eslint (which lints every .js file not ignored) won't see it.
+const APP = env0.BENCH_APP_DIR ?? path.join(os.tmpdir(), 'mldeploy-bench-app')
+const CLI = path.join(APP, 'bin', 'run.js')
+const SOURCE = env0.BENCH_SOURCE ?? 'head'
+const PORTS = {
+  moto: env0.MLDEPLOY_MOTO_PORT ?? '47100',
+  registry: env0.MLDEPLOY_REGISTRY_PORT ?? '47101',
+  mlflow: env0.MLDEPLOY_MLFLOW_PORT ?? '47102',
+  proxy: env0.BENCH_PROXY_PORT ?? '47103',
+}
+const RUNS = Number(env0.BENCH_RUNS ?? 5)
+const STARTUP_RUNS = Number(env0.BENCH_STARTUP_RUNS ?? 15)
+const MEM_MB = Number(env0.BENCH_MEM_MB ?? 500)
+const MEM_RUNS = Number(env0.BENCH_MEM_RUNS ?? 3)
+const MANY_RUNS = Number(env0.BENCH_MANY_RUNS ?? 3)
+const ONLY = new Set((env0.BENCH_ONLY ?? 'push,startup,memory,tags,many').split(','))
+const WORK = path.join(CACHE, 'bench-work')
+const PROJECT = path.join(WORK, 'project')
+const TARGET_DIR = path.join(PROJECT, 'deploy', 'iris', 'V1')
+const REGISTRY = `127.0.0.1:${PORTS.proxy}`
+
+const log = (message) => process.stderr.write(`[bench] ${message}\n`)
+const report = []
+const out = (line = '') => {
+  report.push(line)
+  process.stdout.write(`${line}\n`)
+}
+
+function sh(command, args, options = {}) {
+  const result = spawnSync(command, args, {encoding: 'utf8', ...options})
+  if (result.status !== 0 && !options.allowFail) {
+    throw new Error(`${command} ${args.join(' ')} failed (${result.status}): ${result.stderr}`)
+  }
+  return result
+}
+
+// ------------------------------------------------------------------ setup
+
+function setup() {
+  if (!existsSync('/usr/bin/aws')) {
+    log('installing Debian awscli (ecr.sh needs the aws CLI)')
+    sh('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'awscli'], {
+      env: {...env0, DEBIAN_FRONTEND: 'noninteractive'},
+      stdio: 'inherit',
+    })
+  }
+  mkdirSync(CACHE, {recursive: true})
+  const venv = path.join(CACHE, 'venv')
+  const shared = path.join(REPO, '.cache', 'venv')
+  if (!existsSync(venv)) {
+    if (existsSync(path.join(shared, 'bin', 'moto_server'))) symlinkSync(shared, venv)
+    else
+      sh('bash', [path.join(REPO, 'scripts/setup-system.sh'), 'venv'], {
+        env: stackEnvVars(),
+        stdio: 'inherit',
+      })
+  }
+  buildApp()
+  log(`starting the local stack in ${CACHE} (ports ${PORTS.moto}-${PORTS.mlflow})`)
+  sh('bash', [path.join(REPO, 'scripts/stack.sh'), 'start'], {
+    env: stackEnvVars(),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const envText = sh('bash', [path.join(REPO, 'scripts/stack.sh'), 'env'], {env: stackEnvVars()}).stdout
+  const stack = {}
+  for (const match of envText.matchAll(/^export (\w+)='(.*)'$/gm)) stack[match[1]] = match[2]
+
+  // The example project, with three more targets for the many-targets run.
+  rmSync(path.join(WORK, 'runs'), {recursive: true, force: true})
+  rmSync(PROJECT, {recursive: true, force: true})
+  for (const model of ['iris', 'a', 'b', 'c']) {
+    cpSync(path.join(REPO, 'examples/project/deploy/iris/V1'), path.join(PROJECT, 'deploy', model, 'V1'), {
+      recursive: true,
+      filter: (source) => !source.includes('__pycache__') && !source.endsWith('.env'),
+    })
+  }
+  // podman needs `insecure` for the plain-http proxy in front of the registry.
+  const registriesConf = path.join(WORK, 'registries.conf')
+  writeFileSync(
+    registriesConf,
+    `unqualified-search-registries = []\n\n[[registry]]\nlocation = "${REGISTRY}"\ninsecure = true\n`,
+  )
+  const env = {
+    ...env0,
+    ...stack,
+    PATH: `${path.join(BENCH, 'bin')}:${stack.PATH}`,
+    CONTAINERS_REGISTRIES_CONF: registriesConf,
+    REGISTRY_AUTH_FILE: path.join(WORK, 'auth.json'),
+    MLDEPLOY_REGISTRY: REGISTRY,
+    BENCH_REGISTRY: REGISTRY,
+  }
+  // Both sides use the python3/bentoml stand-ins in bench/bin, found on PATH.
+  for (const key of ['MLDEPLOY_PYTHON', 'VIRTUAL_ENV', 'PIPENV_ACTIVE', 'CI', 'BENCH_BUILD_MB'])
+    delete env[key]
+  for (const repo of ['iris/v1', 'a/v1', 'b/v1', 'c/v1']) {
+    sh(
+      '/usr/bin/aws',
+      ['ecr', 'create-repository', '--endpoint-url', stack.AWS_ENDPOINT_URL, '--repository-name', repo],
+      {
+        env,
+        allowFail: true,
+      },
+    )
+  }
+  return {env, stack}
+}
+
+/**
+ * mldeploy as of HEAD (BENCH_SOURCE=head, the default) or of the working tree
+ * (BENCH_SOURCE=worktree), compiled into $MLDEPLOY_CACHE/app with the repository's node_modules.
+ */
+function buildApp() {
+  const files = ['bin', 'src', 'package.json', 'tsconfig.json', 'tsconfig.build.json']
+  const commit = sh('git', ['rev-parse', 'HEAD'], {cwd: REPO}).stdout.trim()
+  const stamp = SOURCE === 'head' ? commit : `worktree ${Date.now()}`
+  const stampFile = path.join(APP, '.bench-stamp')
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return
+  log(
+    `building mldeploy (${SOURCE === 'head' ? `commit ${commit.slice(0, 7)}` : 'working tree'}) into ${APP}`,
+  )
+  rmSync(APP, {recursive: true, force: true})
+  mkdirSync(APP, {recursive: true})
+  if (SOURCE === 'head') {
+    const archive = sh('git', ['archive', '--format=tar', 'HEAD', ...files], {
+      cwd: REPO,
+      encoding: 'buffer',
+    }).stdout
+    sh('tar', ['-x', '-C', APP], {input: archive})
+  } else {
+    for (const file of files) cpSync(path.join(REPO, file), path.join(APP, file), {recursive: true})
+  }
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(APP, 'node_modules'))
+  sh('node', [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {cwd: APP})
+  sh('node', [path.join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], {cwd: APP})
+  writeFileSync(stampFile, stamp)
+}
+
+function stackEnvVars() {
+  return {
+    ...env0,
+    MLDEPLOY_CACHE: CACHE,
+    MLDEPLOY_MOTO_PORT: PORTS.moto,
+    MLDEPLOY_REGISTRY_PORT: PORTS.registry,
+    MLDEPLOY_MLFLOW_PORT: PORTS.mlflow,
+    STACK_DOCKER: '0',
+  }
+}
+
+// ------------------------------------------------------------------ running and measuring
+
+let runCounter = 0
+
+/**
+ * Runs one command to its end: wall time, exit code, the peak RSS (VmHWM polled from /proc) of
+ * the process itself (not its children), and the children's intervals from the stand-ins' log.
+ */
+function measure(command, args, {env, cwd = TARGET_DIR, stdout = 'file', stderr = 'file', extraEnv = {}}) {
+  const id = ++runCounter
+  const childLog = path.join(WORK, 'runs', `${id}.children`)
+  const outFile = path.join(WORK, 'runs', `${id}.out`)
+  const errFile = path.join(WORK, 'runs', `${id}.err`)
+  mkdirSync(path.dirname(childLog), {recursive: true})
+  const fd = (kind, file) => (kind === 'file' ? openSync(file, 'w') : kind)
+  const stdio = ['ignore', fd(stdout, outFile), fd(stderr, errFile)]
+  return new Promise((resolve, reject) => {
+    const startEpoch = performance.timeOrigin + performance.now()
+    const child = spawn(command, args, {cwd, env: {...env, ...extraEnv, BENCH_CHILD_LOG: childLog}, stdio})
+    for (const f of stdio) if (typeof f === 'number') closeSync(f)
+    let peakKb = 0
+    const poll = () => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+        const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
+        if (kb > peakKb) peakKb = kb
+      } catch {
+        // Gone already.
+      }
+    }
+    const timer = setInterval(poll, 20)
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      const endEpoch = performance.timeOrigin + performance.now()
+      clearInterval(timer)
+      const children = readChildLog(childLog)
+      const childrenMs = unionMs(children)
+      resolve({
+        id,
+        code,
+        signal,
+        wallMs: endEpoch - startEpoch,
+        startEpoch,
+        endEpoch,
+        peakKb,
+        children,
+        childrenMs,
+        ownMs: endEpoch - startEpoch - childrenMs,
+        stdoutText: stdout === 'file' ? readFileSync(outFile, 'utf8') : '',
+        stderrFile: errFile,
+      })
+    })
+    poll()
+  })
+}
+
+function check(result, what) {
+  if (result.code !== 0) {
+    const tail = existsSync(result.stderrFile) ? readFileSync(result.stderrFile, 'utf8').slice(-2000) : ''
+    throw new Error(
+      `${what} failed (exit ${result.code ?? result.signal}):\n${result.stdoutText.slice(-2000)}\n${tail}`,
+    )
+  }
+  return result
+}
+
+const mldeployPush = (env, targets, flags = [], extraEnv = {}, stdio = {}) =>
+  measure('node', [CLI, 'push', ...targets, '--root', PROJECT, '--backend', 'podman', '--json', ...flags], {
+    env,
+    extraEnv,
+    ...stdio,
+  }).then((r) => check(r, `mldeploy push ${targets.join(' ')}`))
+
+const ecrSh = (env, extraEnv = {}, stdio = {}) =>
+  measure('bash', [path.join(BENCH, 'ecr.sh'), '--ecr-name', 'iris/v1', '--backend', 'podman'], {
+    env,
+    extraEnv,
+    ...stdio,
+  }).then((r) => check(r, 'ecr.sh'))
+
+const first = (result, name) => result.children.find((c) => c.name === name)
+
+// ------------------------------------------------------------------ 1 + 2: whole push, overhead
+
+async function benchPush(env, proxy) {
+  log(`1/2. whole push: ecr.sh vs mldeploy push, ${RUNS} runs each (interleaved), after one warm-up each`)
+  await ecrSh(env)
+  await mldeployPush(env, ['iris/V1'])
+  const runs = {ecr: [], mldeploy: []}
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, run] of [
+      ['ecr', () => ecrSh(env)],
+      ['mldeploy', () => mldeployPush(env, ['iris/V1'])],
+    ]) {
+      proxy.reset()
+      const result = await run()
+      result.bytes = proxy.snapshot()
+      runs[name].push(result)
+      log(
+        `  ${name} run ${i + 1}: ${(result.wallMs / 1000).toFixed(2)} s, own ${Math.round(result.ownMs)} ms`,
+      )
+    }
+  }
+  const wall = (name) => runs[name].map((r) => r.wallMs)
+  const own = (name) => runs[name].map((r) => r.ownMs)
+  const kids = (name) => runs[name].map((r) => r.childrenMs)
+  const up = (name) => runs[name].map((r) => r.bytes.up)
+  out('## 1. Whole push: ecr.sh vs `mldeploy push`')
+  out()
+  out('| | wall time, median (min–max) | ratio to ecr.sh | children (union) | bytes up to the registry |')
+  out('|---|---|---|---|---|')
+  out(
+    `| ecr.sh (baseline) | ${fmtSeconds(wall('ecr'))} | 1.00 | ${fmtSeconds(kids('ecr'))} | ${fmtBytes(median(up('ecr')))} |`,
+  )
+  out(
+    `| mldeploy push | ${fmtSeconds(wall('mldeploy'))} | ${ratio(wall('mldeploy'), wall('ecr'))} | ${fmtSeconds(kids('mldeploy'))} | ${fmtBytes(median(up('mldeploy')))} |`,
+  )
+  out()
+  out('Median time per child (ms), from the stand-ins and the podman/aws wrappers:')
+  out()
+  out('| child | ecr.sh | mldeploy |')
+  out('|---|---|---|')
+  const names = [...new Set([...runs.ecr, ...runs.mldeploy].flatMap((r) => r.children.map((c) => c.name)))]
+  const per = (name, child) => {
+    const values = runs[name].map((r) =>
+      r.children.filter((c) => c.name === child).reduce((sum, c) => sum + c.end - c.start, 0),
+    )
+    const calls = median(runs[name].map((r) => r.children.filter((c) => c.name === child).length))
+    return calls === 0 ? '–' : `${Math.round(median(values))} (${calls}×)`
+  }
+  for (const child of names) out(`| ${child} | ${per('ecr', child)} | ${per('mldeploy', child)} |`)
+  out()
+  const steps = {}
+  for (const r of runs.mldeploy)
+    for (const step of JSON.parse(r.stdoutText).steps) (steps[step.id] ??= []).push(step.durationMs)
+  out(
+    `mldeploy's steps (its --json durationMs, median): ${Object.entries(steps)
+      .map(([id, ms]) => `${id} ${Math.round(median(ms))} ms`)
+      .join(', ')}.`,
+  )
+  out()
+
+  out('## 2. Overhead: wall time minus the time children ran')
+  out()
+  const startup = runs.mldeploy.map((r) => Math.min(...r.children.map((c) => c.start)) - r.startEpoch)
+  const tail = runs.mldeploy.map((r) => r.endEpoch - Math.max(...r.children.map((c) => c.end)))
+  out('| | own time, median (min–max) | target |')
+  out('|---|---|---|')
+  out(`| mldeploy push | ${fmtMs(own('mldeploy'))} | < 300 ms |`)
+  out(`| ecr.sh (bash only; the aws CLI counts as a child) | ${fmtMs(own('ecr'))} | |`)
+  out()
+  out(
+    `Of mldeploy's own time: from its start to its first child ${fmtMs(startup)}; after its last child ${fmtMs(tail)}; the rest is between children (preflight's AWS calls to moto run in-process and count as own time).`,
+  )
+  out()
+  return runs
+}
+
+// ------------------------------------------------------------------ 3: start-up
+
+async function benchStartup(env) {
+  log(`3. start-up, ${STARTUP_RUNS} runs each`)
+  const cases = [
+    ['node -e "" (baseline: bare Node start-up)', ['-e', '']],
+    ['mldeploy --version', [CLI, '--version']],
+    ['mldeploy push --help', [CLI, 'push', '--help']],
+    [
+      'mldeploy push iris/V1 --dry-run --account-id 123456789012',
+      [CLI, 'push', 'iris/V1', '--dry-run', '--account-id', '123456789012', '--root', PROJECT],
+    ],
+  ]
+  const noRegion = {...env}
+  delete noRegion.AWS_REGION
+  delete noRegion.AWS_DEFAULT_REGION
+  const variants = [
+    ...cases.map((c) => [...c, env]),
+    [`${cases[3][0]}, no AWS_REGION set`, cases[3][1], noRegion],
+  ]
+  const times = variants.map(() => [])
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    for (const [index, [, args, e]] of variants.entries()) {
+      const r = await measure('node', args, {env: e})
+      check(r, args.join(' '))
+      times[index].push(r.wallMs)
+    }
+  }
+  // What each command loads: one traced run each.
+  const loads = []
+  for (const [, args, e] of variants) {
+    const traceFile = path.join(WORK, 'trace.txt')
+    rmSync(traceFile, {force: true})
+    sh('node', ['--import', path.join(BENCH, 'lib/trace-loads.mjs'), ...args], {
+      env: {...e, BENCH_TRACE_FILE: traceFile},
+    })
+    const files = existsSync(traceFile)
+      ? [
+          ...new Set(
+            readFileSync(traceFile, 'utf8')
+              .split('\n')
+              .filter((f) => f.includes('/')),
+          ),
+        ]
+      : []
+    const has = (needle) => files.some((f) => f.includes(needle))
+    loads.push(
+      `${files.length} files${has('listr2') ? ', listr2' : ''}${has('@aws-sdk') ? ', AWS SDK' : ''}${has('/execa/') ? ', execa' : ''}`,
+    )
+  }
+  out('## 3. Start-up')
+  out()
+  out('| command | wall time, median (min–max) | ratio to bare Node | modules loaded | target |')
+  out('|---|---|---|---|---|')
+  for (const [index, [name]] of variants.entries()) {
+    const target = index === 1 || index === 2 ? '< 300 ms' : ''
+    out(
+      `| \`${name}\` | ${fmtMs(times[index])} | ${ratio(times[index], times[0])} | ${index === 0 ? '–' : loads[index]} | ${target} |`,
+    )
+  }
+  out()
+}
+
+// ------------------------------------------------------------------ 4: memory under heavy output
+
+async function benchMemory(env) {
+  log(`4. memory: a build that prints ${MEM_MB} MB, ${MEM_RUNS} runs each`)
+  const heavy = {BENCH_BUILD_MB: String(MEM_MB)}
+  // The child's own time: the build stand-in alone, its output read and dropped by a fast reader.
+  const alone = []
+  for (let i = 0; i < MEM_RUNS; i++) {
+    const r = await measure(path.join(BENCH, 'bin', 'bentoml'), ['build', '-o', 'tag'], {
+      env,
+      extraEnv: heavy,
+      stdout: 'ignore',
+    })
+    alone.push(check(r, 'build stand-in').wallMs)
+  }
+  const runs = {ecr: [], mldeploy: []}
+  for (let i = 0; i < MEM_RUNS; i++) {
+    // Progress lines go to /dev/null: the cost measured is mldeploy's, not the disk's.
+    runs.mldeploy.push(await mldeployPush(env, ['iris/V1'], [], heavy, {stderr: 'ignore'}))
+    runs.ecr.push(await ecrSh(env, heavy, {stderr: 'ignore'}))
+    log(
+      `  run ${i + 1}: mldeploy ${(runs.mldeploy.at(-1).wallMs / 1000).toFixed(1)} s ${Math.round(runs.mldeploy.at(-1).peakKb / 1024)} MB; ecr.sh ${(runs.ecr.at(-1).wallMs / 1000).toFixed(1)} s ${Math.round(runs.ecr.at(-1).peakKb / 1024)} MB`,
+    )
+  }
+  // The build phase: from the build child's start to the containerize child's start (ecr.sh's
+  // includes its `echo "$OUTPUT_BUILD" | grep -oP` over the whole log).
+  const phase = (r) => first(r, 'containerize').start - first(r, 'build').start
+  const peak = (name) => runs[name].map((r) => r.peakKb / 1024)
+  const mb = (values) =>
+    `${Math.round(median(values))} MB (${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))})`
+  out(`## 4. Memory under heavy output (a build printing ${MEM_MB} MiB of ~100-byte lines)`)
+  out()
+  out('| | peak RSS of the process itself | build phase | whole run |')
+  out('|---|---|---|---|')
+  out(`| the build stand-in alone, output read by a fast reader (baseline) | – | ${fmtSeconds(alone)} | |`)
+  out(
+    `| mldeploy push (node) | ${mb(peak('mldeploy'))} | ${fmtSeconds(runs.mldeploy.map(phase))} (${ratio(runs.mldeploy.map(phase), alone)}× the baseline) | ${fmtSeconds(runs.mldeploy.map((r) => r.wallMs))} |`,
+  )
+  out(
+    `| ecr.sh (bash, \`$(bentoml build 2>&1)\`) | ${mb(peak('ecr'))} | ${fmtSeconds(runs.ecr.map(phase))} (${ratio(runs.ecr.map(phase), alone)}× the baseline) | ${fmtSeconds(runs.ecr.map((r) => r.wallMs))} |`,
+  )
+  out()
+  out(
+    'Target: mldeploy under 150 MB. Peak RSS is VmHWM of the node / bash process polled from /proc every 20 ms (children excluded).',
+  )
+  out()
+}
+
+// ------------------------------------------------------------------ 5: tags
+
+async function benchTags(env, proxy) {
+  log(`5. tags: one image under 1 tag vs 5 tags, ${RUNS} runs each`)
+  const one = ['--tag', 't1']
+  const five = ['t1', 't2', 't3', 't4', 't5'].flatMap((t) => ['--tag', t])
+  const runs = {one: [], five: []}
+  await mldeployPush(env, ['iris/V1'], one)
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, flags] of [
+      ['one', one],
+      ['five', five],
+    ]) {
+      proxy.reset()
+      const r = await mldeployPush(env, ['iris/V1'], flags)
+      r.bytes = proxy.snapshot()
+      runs[name].push(r)
+    }
+  }
+  const pushMs = (r) =>
+    r.children.filter((c) => c.name === 'podman-push').reduce((s, c) => s + c.end - c.start, 0)
+  const row = (label, name, base) => {
+    const rs = runs[name]
+    const w = rs.map((r) => r.wallMs)
+    const p = rs.map(pushMs)
+    return `| ${label} | ${rs[0].children.filter((c) => c.name === 'podman-push').length} | ${fmtSeconds(w)} | ${
+      base
+        ? '1.00'
+        : ratio(
+            w,
+            runs.one.map((r) => r.wallMs),
+          )
+    } | ${fmtSeconds(p)} | ${fmtBytes(median(rs.map((r) => r.bytes.up)))} | ${fmtBytes(median(rs.map((r) => r.bytes.down)))} | ${median(rs.map((r) => r.bytes.connections))} |`
+  }
+  out('## 5. Tags: one image under 1 tag vs 5 tags')
+  out()
+  out(
+    `Each image has a fresh ${env.BENCH_LAYER_KB ?? 1024} KiB random layer (as a new bento would); mldeploy always adds the bento version as one more tag.`,
+  )
+  out()
+  out(
+    '| | podman push calls | wall time | ratio | time in podman push | bytes up | bytes down | TCP connections |',
+  )
+  out('|---|---|---|---|---|---|---|---|')
+  out(row('`--tag t1` (baseline)', 'one', true))
+  out(row('`--tag t1 … --tag t5`', 'five', false))
+  out()
+}
+
+// ------------------------------------------------------------------ 6: many targets
+
+async function benchMany(env) {
+  const targets = ['a/V1', 'b/V1', 'c/V1']
+  const probe = await measure(
+    'node',
+    [
+      CLI,
+      'push',
+      ...targets,
+      '--concurrency',
+      '3',
+      '--dry-run',
+      '--account-id',
+      '123456789012',
+      '--root',
+      PROJECT,
+    ],
+    {env},
+  )
+  const native = probe.code === 0
+  log(
+    `6. many targets (${native ? 'mldeploy --concurrency 3' : 'no multi-target push yet: processes'}), ${MANY_RUNS} runs each`,
+  )
+  const one = (target) => mldeployPush(env, [target])
+  const sequential = async () => {
+    const started = performance.now()
+    if (native) await mldeployPush(env, targets, ['--concurrency', '1'])
+    else for (const t of targets) await one(t)
+    return performance.now() - started
+  }
+  const parallel = async () => {
+    const started = performance.now()
+    if (native) await mldeployPush(env, targets, ['--concurrency', '3'])
+    else await Promise.all(targets.map(one))
+    return performance.now() - started
+  }
+  await parallel()
+  const seq = []
+  const par = []
+  for (let i = 0; i < MANY_RUNS; i++) {
+    seq.push(await sequential())
+    par.push(await parallel())
+  }
+  out('## 6. Many targets: three targets at once vs one after another')
+  out()
+  if (!native) {
+    const why = probe.stdoutText.includes('"message"')
+      ? JSON.parse(probe.stdoutText).error?.message
+      : readFileSync(probe.stderrFile, 'utf8').trim().split('\n')[0]
+    out(
+      `\`mldeploy push a/V1 b/V1 c/V1 --concurrency 3\` is not supported yet (exit ${probe.code}: ${why}), so this measures three \`mldeploy push\` processes one after another vs the three started at once.`,
+    )
+    out()
+  }
+  out('| | wall time for all three | ratio |')
+  out('|---|---|---|')
+  out(`| one after another (baseline) | ${fmtSeconds(seq)} | 1.00 |`)
+  out(
+    `| ${native ? '`--concurrency 3`' : 'three processes at once'} | ${fmtSeconds(par)} | ${ratio(par, seq)} |`,
+  )
+  out()
+}
+
+// ------------------------------------------------------------------ main
+
+function machine(env) {
+  const version = (cmd, args) => sh(cmd, args, {env, allowFail: true}).stdout.trim().split('\n')[0]
+  return [
+    `- Date: ${new Date().toISOString()}`,
+    `- Command: \`${['npm run bench', ...['BENCH_RUNS', 'BENCH_STARTUP_RUNS', 'BENCH_MEM_MB', 'BENCH_MEM_RUNS', 'BENCH_MANY_RUNS', 'BENCH_ONLY'].filter((k) => env0[k]).map((k) => `${k}=${env0[k]}`)].join(' ')}\``,
+    `- Machine: ${os.cpus().length} CPUs (nproc ${sh('nproc', []).stdout.trim()}, ${os.cpus()[0]?.model}), ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB memory, load average at start ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+    `- Node ${process.version}; ${version('/usr/bin/podman', ['--version'])} (storage ${env.STORAGE_DRIVER}); ${version('/usr/bin/aws', ['--version'])}; bash ${process.env.BASH_VERSION ?? version('bash', ['-c', 'echo $BASH_VERSION'])}`,
+    `- mldeploy: ${SOURCE === 'head' ? `commit ${sh('git', ['rev-parse', '--short', 'HEAD'], {cwd: REPO}).stdout.trim()}` : 'the working tree'} (BENCH_SOURCE=${SOURCE}), built into ${APP}`,
+  ]
+}
+
+async function main() {
+  const {env, stack} = setup()
+  const proxy = await startCountingProxy({
+    listenPort: Number(PORTS.proxy),
+    targetPort: Number(PORTS.registry),
+  })
+  try {
+    out('# mldeploy benchmark results')
+    out()
+    for (const line of machine(env)) out(line)
+    out(
+      `- Stack: moto ${stack.AWS_ENDPOINT_URL}, registry 127.0.0.1:${PORTS.registry} behind a counting proxy on ${REGISTRY}, backend podman, stand-ins from bench/bin`,
+    )
+    out()
+    if (ONLY.has('push')) await benchPush(env, proxy)
+    if (ONLY.has('startup')) await benchStartup(env)
+    if (ONLY.has('memory')) await benchMemory(env)
+    if (ONLY.has('tags')) await benchTags(env, proxy)
+    if (ONLY.has('many')) await benchMany(env)
+    out(
+      `- Load average at the end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    )
+  } finally {
+    await proxy.close()
+    writeFileSync(path.join(WORK, 'results.md'), `${report.join('\n')}\n`)
+    log(
+      `report written to ${path.join(WORK, 'results.md')}; the stack keeps running (scripts/stack.sh stop with MLDEPLOY_CACHE=${CACHE})`,
+    )
+  }
+}
+
+await main()
