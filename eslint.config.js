@@ -2,7 +2,17 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  {ignores: ['dist/', 'node_modules/', '.cache/', 'coverage/', 'examples/', 'oclif.manifest.json']},
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      '.cache/',
+      '.cache-bench/',
+      'coverage/',
+      'examples/',
+      'oclif.manifest.json',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -93,6 +93,24 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
         'Time limit of a step as <step>=<duration> (90s, 45m, 2h); repeatable. A hung step is stopped and reported. [env: MLDEPLOY_TIMEOUTS, comma-separated] [default: preflight=2m, import=30m, build=30m, containerize=90m, login=2m, push=60m]',
       multiple: true,
     }),
+    'create-repository': Flags.boolean({
+      description:
+        'Create the ECR repository when it is missing (before the long steps) instead of failing. [env: MLDEPLOY_CREATE_REPOSITORY=true]',
+    }),
+    'image-tag-mutability': Flags.string({
+      description:
+        'Tag mutability of a repository that --create-repository creates. [env: MLDEPLOY_IMAGE_TAG_MUTABILITY] [default: MUTABLE]',
+      options: ['MUTABLE', 'IMMUTABLE'],
+    }),
+    'scan-on-push': Flags.boolean({
+      description:
+        'Scan on push for a repository that --create-repository creates (--no-scan-on-push to turn off). [default: on]',
+      allowNo: true,
+    }),
+    'git-sha-tag': Flags.boolean({
+      description:
+        "Also tag the image with the project's git commit (12 characters). [env: MLDEPLOY_GIT_SHA_TAG=true]",
+    }),
     'keep-login': Flags.boolean({
       description:
         "Keep the registry login in the backend's usual config instead of a private one removed after the run.",

@@ -10,7 +10,9 @@ import {
 import {resolveRoot, resolveTarget, type Target} from '../project/target.js'
 import {BENTO_VERSION} from '../systems/bentoml.js'
 import {type Backend, BACKENDS, isBackend} from '../systems/backend.js'
+import type {RepositorySettings} from '../systems/aws.js'
 import {resolvePython, type PythonCommand} from '../systems/python.js'
+import {registryScheme} from '../systems/registry-api.js'
 import {type HostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
 import {resolveTimeouts} from './timeouts.js'
@@ -33,6 +35,10 @@ export interface PushFlags {
   'vpn-timeout'?: number
   'bento-version'?: string
   'keep-login'?: boolean
+  'create-repository'?: boolean
+  'image-tag-mutability'?: string
+  'scan-on-push'?: boolean
+  'git-sha-tag'?: boolean
   timeout?: string[]
   'dry-run'?: boolean
   stage?: string
@@ -54,12 +60,17 @@ export interface PushConfig {
   profile: Sourced<string> | undefined
   accountId: Sourced<string> | undefined
   registry: Sourced<string> | undefined
+  /** http or https for the registry's own API (tagging, verification) when --registry is set. */
+  registryScheme: string
   platform: Sourced<string> | undefined
   python: Sourced<PythonCommand>
   vpnCheck: Sourced<HostPort> | undefined
   vpnTimeoutMs: number
   bentoVersion: Sourced<string> | undefined
   keepLogin: boolean
+  /** How to create the repository when it is missing; undefined: a missing one is an error. */
+  createRepository: RepositorySettings | undefined
+  gitShaTag: boolean
   stage: string | undefined
   /** Per step, in milliseconds. */
   timeouts: Record<StepId, number>
@@ -179,6 +190,7 @@ export function resolvePushConfig(
     profile,
     accountId,
     registry,
+    registryScheme: registryScheme(registryRaw?.value ?? ''),
     platform: platformRaw,
     python,
     vpnCheck: flags['skip-vpn-check']
@@ -187,6 +199,8 @@ export function resolvePushConfig(
     vpnTimeoutMs,
     bentoVersion: bentoVersionRaw,
     keepLogin: flags['keep-login'] ?? false,
+    createRepository: resolveCreateRepository(flags, layers),
+    gitShaTag: flags['git-sha-tag'] ?? isTrue(layers.get('MLDEPLOY_GIT_SHA_TAG')?.value),
     stage: flags.stage,
     timeouts,
     dryRun: flags['dry-run'] ?? false,
@@ -234,4 +248,29 @@ export function resolveVpnTimeout(flagSeconds: number | undefined, layers: EnvLa
     )
   }
   return Math.round(seconds * 1000)
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value !== undefined && /^(?:1|true|yes)$/i.test(value)
+}
+
+function resolveCreateRepository(flags: PushFlags, layers: EnvLayers): RepositorySettings | undefined {
+  const mutabilityRaw = flags['image-tag-mutability'] ?? layers.get('MLDEPLOY_IMAGE_TAG_MUTABILITY')?.value
+  const mutability = (mutabilityRaw ?? 'MUTABLE').toUpperCase()
+  if (mutability !== 'MUTABLE' && mutability !== 'IMMUTABLE') {
+    throw usageError(
+      `Image tag mutability ${JSON.stringify(mutabilityRaw)} is neither MUTABLE nor IMMUTABLE.`,
+    )
+  }
+  const create = flags['create-repository'] ?? isTrue(layers.get('MLDEPLOY_CREATE_REPOSITORY')?.value)
+  if (!create) {
+    if (mutabilityRaw !== undefined && flags['image-tag-mutability'] !== undefined) {
+      throw usageError(
+        '--image-tag-mutability only applies with --create-repository.',
+        'Add --create-repository.',
+      )
+    }
+    return undefined
+  }
+  return {mutability, scanOnPush: flags['scan-on-push'] ?? true}
 }

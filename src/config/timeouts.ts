@@ -9,6 +9,8 @@ export const DEFAULT_TIMEOUTS_MS: Record<StepId, number> = {
   containerize: 90 * 60_000,
   login: 2 * 60_000,
   push: 60 * 60_000,
+  tag: 5 * 60_000,
+  verify: 5 * 60_000,
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(s|m|h)$/

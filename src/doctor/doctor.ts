@@ -240,7 +240,7 @@ export function doctorChecks(options: DoctorOptions): Check[] {
             data: {region, repository: null},
           }
         }
-        const uri = await clients.assertRepository(repository.value, who.account, signal)
+        const {uri} = await clients.repository(repository.value, who.account, undefined, signal)
         return {
           status: 'pass',
           message: `Repository ${repository.value} exists${uri === '' ? '' : ` (${uri})`}.`,

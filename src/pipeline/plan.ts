@@ -4,6 +4,7 @@ import {importStep} from '../steps/import-model.js'
 import {loginStep} from '../steps/login.js'
 import {preflightStep} from '../steps/preflight.js'
 import {pushStep} from '../steps/push.js'
+import {tagStep, verifyStep} from '../steps/tag.js'
 import {formatCommand} from '../process.js'
 import type {DeployState, StepId} from './state.js'
 import type {Step} from './step.js'
@@ -16,6 +17,8 @@ export const PUSH_PLAN: readonly Step[] = [
   containerizeStep,
   loginStep,
   pushStep,
+  tagStep,
+  verifyStep,
 ]
 
 export interface PlannedStep {

@@ -1,12 +1,14 @@
 import type {RendererChoice} from '../cli/renderer.js'
 import type {Sourced} from '../config/env-layers.js'
 import {DEFAULT_REGION, type PushConfig} from '../config/push-config.js'
-import {errorMessage} from '../errors.js'
+import {errorMessage, usageError} from '../errors.js'
+import {runChild} from '../process.js'
+import {SecretRegistry} from '../secrets.js'
 import {PLACEHOLDER} from '../images.js'
 import {AwsClients, regionFromProfile} from '../systems/aws.js'
 import {describePlan, PUSH_PLAN, type PlannedStep} from './plan.js'
 import {executePlan} from './runner.js'
-import {DeployState, type StepRecord} from './state.js'
+import {DeployState, type StepRecord, type VerifiedTag} from './state.js'
 
 export interface PushResult {
   status: 'pushed' | 'planned'
@@ -21,6 +23,14 @@ export interface PushResult {
   /** What reached the registry; on failure, less than `images`. */
   pushed: string[]
   digest: string | null
+  /** The image by digest: `<registry>/<repository>@sha256:...` */
+  imageByDigest: string | null
+  /** Per tag, the digest the registry reports after the run. */
+  verified: VerifiedTag[]
+  /** From ECR DescribeImages (null for another registry). */
+  sizeBytes: number | null
+  pushedAt: string | null
+  repositoryCreated: boolean
   steps: StepRecord[]
   settings: Record<string, {value: unknown; source: string}>
   envFiles: string[]
@@ -46,7 +56,34 @@ export function exportAwsSettings(config: Pick<PushConfig, 'childEnv'>): void {
   }
 }
 
+/** The project's commit, for --git-sha-tag (a read-only git call, so a dry run makes it too). */
+async function gitShaTag(config: PushConfig): Promise<string> {
+  const result = await runChild({
+    command: 'git',
+    args: ['rev-parse', '--short=12', 'HEAD'],
+    cwd: config.target.root,
+    baseEnv: config.childEnv,
+    secrets: new SecretRegistry(),
+    timeoutMs: 10_000,
+  })
+  const sha = result.tail.at(-1)?.trim() ?? ''
+  if (result.exitCode !== 0 || !/^[0-9a-f]{7,40}$/.test(sha)) {
+    throw usageError(
+      `--git-sha-tag: ${config.target.root} is not a git checkout with a commit (${result.spawnErrorCode ?? result.tail.at(-1) ?? 'no output'}).`,
+      'Run it in the project checkout, or tag explicitly with --tag.',
+    )
+  }
+  return sha
+}
+
 export async function prepareState(config: PushConfig): Promise<DeployState> {
+  if (config.gitShaTag) {
+    const sha = await gitShaTag(config)
+    config.tags = {
+      value: [...new Set([...config.tags.value, sha])],
+      source: `${config.tags.source} + --git-sha-tag`,
+    }
+  }
   exportAwsSettings(config)
   const region = await resolveRegion(config)
   const aws = new AwsClients({
@@ -128,6 +165,14 @@ export function toResult(state: DeployState): PushResult {
     images: state.images,
     pushed: state.pushed,
     digest: state.digest ?? null,
+    imageByDigest:
+      state.digest === undefined
+        ? null
+        : `${state.registry.value}/${config.repository.value}@${state.digest}`,
+    verified: state.verified,
+    sizeBytes: state.sizeBytes,
+    pushedAt: state.pushedAt,
+    repositoryCreated: state.repositoryFacts?.created ?? false,
     steps: state.steps,
     settings,
     envFiles: config.envFiles,

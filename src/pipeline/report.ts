@@ -27,9 +27,14 @@ export function formatPlan(result: PushResult): string {
 
 /** The end of a real run: where the image is. */
 export function formatSummary(result: PushResult): string {
-  const lines = [`Pushed ${result.target} (bento ${result.bentoTag ?? '?'})`]
+  const lines = [
+    `Pushed ${result.target} (bento ${result.bentoTag ?? '?'}), one upload, ${result.images.length} tags verified`,
+  ]
   for (const image of result.images) lines.push(`  ${image}`)
+  lines.push(`  ${result.imageByDigest ?? '?'}`)
   lines.push(`  digest ${result.digest ?? '?'}`)
+  if (result.sizeBytes !== null)
+    lines.push(`  size ${(result.sizeBytes / 1e6).toFixed(1)} MB, pushed at ${result.pushedAt ?? '?'}`)
   const timings = result.steps.map((step) => `${step.id} ${((step.durationMs ?? 0) / 1000).toFixed(1)}s`)
   lines.push(`  steps: ${timings.join(', ')}`)
   return lines.join('\n')

@@ -2,12 +2,30 @@ import type {Sourced} from '../config/env-layers.js'
 import type {PushConfig} from '../config/push-config.js'
 import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
 import {SecretRegistry} from '../secrets.js'
-import type {Authorization, AwsClients} from '../systems/aws.js'
+import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws.js'
 import {splitBentoTag} from '../systems/bentoml.js'
 
-export const STEP_IDS = ['preflight', 'import', 'build', 'containerize', 'login', 'push'] as const
+export const STEP_IDS = [
+  'preflight',
+  'import',
+  'build',
+  'containerize',
+  'login',
+  'push',
+  'tag',
+  'verify',
+] as const
 export type StepId = (typeof STEP_IDS)[number]
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted'
+
+export interface VerifiedTag {
+  tag: string
+  digest: string
+  /** `<registry>/<repository>:<tag>` */
+  reference: string
+  /** `<registry>/<repository>@<digest>` */
+  byDigest: string
+}
 
 export interface StepRecord {
   id: StepId
@@ -29,8 +47,13 @@ export class DeployState {
   authorization: Authorization | undefined
   bentoTag: string | undefined
   digest: string | undefined
-  /** Image references pushed so far (a failed run reports what it did push). */
+  /** Image references in the registry so far (a failed run reports what it did push or tag). */
   readonly pushed: string[] = []
+  repositoryFacts: RepositoryFacts | undefined
+  /** Per tag, what the registry says it points at after the run. */
+  readonly verified: VerifiedTag[] = []
+  sizeBytes: number | null = null
+  pushedAt: string | null = null
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
 
@@ -64,6 +87,21 @@ export class DeployState {
 
   get images(): string[] {
     return this.tags.map((tag) => imageReference(this.registry.value, this.config.repository.value, tag))
+  }
+
+  /** The one image that is uploaded: the bento version's. Every other tag is added without upload. */
+  get uploadImage(): string {
+    return imageReference(this.registry.value, this.config.repository.value, this.bentoVersion)
+  }
+
+  /** The tags added after the upload, by pointing them at the uploaded manifest. */
+  get extraTags(): string[] {
+    return this.tags.filter((tag) => tag !== this.bentoVersion)
+  }
+
+  /** Pushes to ECR itself use the ECR API for tags and checks; another registry gets its own API. */
+  get registryIsEcr(): boolean {
+    return this.config.registry === undefined
   }
 
   warn(message: string): void {

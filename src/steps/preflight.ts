@@ -21,7 +21,10 @@ export const preflightStep: Step = {
     const {config} = state
     const actions = [
       `AWS identity: STS GetCallerIdentity (region ${state.region.value})`,
-      `ECR repository ${config.repository.value} exists: ECR DescribeRepositories`,
+      config.createRepository === undefined
+        ? `ECR repository ${config.repository.value} exists: ECR DescribeRepositories`
+        : `ECR repository ${config.repository.value} exists, else create it (${config.createRepository.mutability}, scan on push ${config.createRepository.scanOnPush ? 'on' : 'off'}): ECR DescribeRepositories, CreateRepository`,
+      `If the repository is IMMUTABLE, none of the tags exists yet: ECR DescribeImages`,
       'ECR login token and registry host: ECR GetAuthorizationToken',
       `Executables: ${config.python.value.description}, bentoml >= ${MIN_BENTOML_VERSION} in it, ${config.backend.value}`,
       config.vpnCheck === undefined
@@ -97,8 +100,28 @@ async function checkIdentityAndRepository(state: DeployState, signal: AbortSigna
     )
   }
   state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
-  await state.aws.assertRepository(state.config.repository.value, identity.account, signal)
-  return `account ${identity.account} (${identity.arn}); repository ${state.config.repository.value} exists`
+  const {repository, createRepository} = state.config
+  const facts = await state.aws.repository(repository.value, identity.account, createRepository, signal)
+  state.repositoryFacts = facts
+  if (facts.mutability === 'IMMUTABLE') await assertTagsFree(state, signal)
+  return `account ${identity.account} (${identity.arn}); repository ${repository.value} ${facts.created ? `created (${facts.mutability}, scan on push ${createRepository?.scanOnPush ? 'on' : 'off'})` : `exists (${facts.mutability})`}`
+}
+
+/**
+ * An immutable repository refuses to move a tag, even to identical content: say which tag is
+ * taken now, before the long steps, rather than when the push is half done.
+ */
+export async function assertTagsFree(state: DeployState, signal: AbortSignal): Promise<void> {
+  const tags = state.tags.filter((tag) => !tag.startsWith('<'))
+  const taken = await state.aws.imagesByTag(state.config.repository.value, tags, signal)
+  if (taken.size > 0) {
+    const [tag, image] = [...taken.entries()][0]!
+    throw new DeployError(
+      'preflight',
+      `Tag ${tag} already exists in the immutable repository ${state.config.repository.value} (image ${image.digest}).`,
+      {hint: 'Push under new tags (--tag), or promote the existing image instead.'},
+    )
+  }
 }
 
 async function fetchAuthorization(state: DeployState, signal: AbortSignal): Promise<string> {

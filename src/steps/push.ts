@@ -18,9 +18,10 @@ export function digestFile(state: DeployState, index: number): string {
   return path.join(state.workDir ?? path.join('$TMPDIR', 'mldeploy-XXXXXX'), `digest-${index}`)
 }
 
+/** One upload, under the bento version's tag; the other tags are added by the tag step. */
 export function pushCommands(state: DeployState): PlannedCommand[] {
   const backend = state.config.backend.value
-  return state.images.map((image, index) => ({
+  return [state.uploadImage].map((image, index) => ({
     command: backend,
     args: pushArgs(backend, image, digestFile(state, index)),
     cwd: state.config.target.dir,
@@ -30,12 +31,12 @@ export function pushCommands(state: DeployState): PlannedCommand[] {
 
 export const pushStep: Step = {
   id: 'push',
-  title: 'Push the images',
+  title: 'Push the image',
   failure: 'push',
   describe: (state) => ({actions: [], commands: pushCommands(state)}),
   async run(state, io) {
     const commands = pushCommands(state)
-    const images = state.images
+    const images = [state.uploadImage]
     let loggedInAgain = false
     for (const [index, command] of commands.entries()) {
       const image = images[index] ?? ''

@@ -40,6 +40,33 @@ function clientConfig(settings: AwsSettings): Record<string, unknown> {
   }
 }
 
+export type TagMutability = 'MUTABLE' | 'IMMUTABLE'
+
+export interface RepositorySettings {
+  mutability: TagMutability
+  scanOnPush: boolean
+}
+
+export interface RepositoryFacts {
+  uri: string
+  mutability: string
+  created: boolean
+}
+
+export interface ImageFacts {
+  digest: string
+  sizeBytes: number | null
+  pushedAt: string | null
+  tags: string[]
+}
+
+export const MANIFEST_MEDIA_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]
+
 export class AwsClients {
   private ecrClient?: Promise<ECRClient>
   private stsClient?: Promise<STSClient>
@@ -72,28 +99,147 @@ export class AwsClients {
     }
   }
 
-  /** Throws a preflight error naming repository, account and region when it does not exist. */
-  async assertRepository(repository: string, account: string, signal?: AbortSignal): Promise<string> {
-    const {DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
+  /**
+   * The repository's facts; a missing one is created when `create` says how, else it is a
+   * preflight error naming repository, account and region.
+   */
+  async repository(
+    repository: string,
+    account: string,
+    create: RepositorySettings | undefined,
+    signal?: AbortSignal,
+  ): Promise<RepositoryFacts> {
+    const {CreateRepositoryCommand, DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
     const client = await this.ecr()
     try {
       const out = await client.send(
         new DescribeRepositoriesCommand({repositoryNames: [repository], registryId: account}),
         {abortSignal: signal},
       )
-      return out.repositories?.[0]?.repositoryUri ?? ''
+      const found = out.repositories?.[0]
+      return {
+        uri: found?.repositoryUri ?? '',
+        mutability: found?.imageTagMutability ?? 'MUTABLE',
+        created: false,
+      }
     } catch (error) {
-      if (errorName(error) === 'RepositoryNotFoundException') {
+      if (errorName(error) !== 'RepositoryNotFoundException') {
+        throw awsError(error, `Checking ECR repository ${repository}`, this.settings)
+      }
+      if (create === undefined) {
         throw new DeployError(
           'preflight',
           `ECR repository ${repository} does not exist in account ${account}, region ${this.settings.region}.`,
           {
-            hint: `Create it (aws ecr create-repository --repository-name ${repository} --region ${this.settings.region}) or pick another with --repository.`,
+            hint: `Create it with --create-repository, or pick another with --repository.`,
             detail: errorMessage(error),
           },
         )
       }
-      throw awsError(error, `Checking ECR repository ${repository}`, this.settings)
+    }
+    try {
+      const out = await client.send(
+        new CreateRepositoryCommand({
+          repositoryName: repository,
+          imageTagMutability: create.mutability,
+          imageScanningConfiguration: {scanOnPush: create.scanOnPush},
+        }),
+        {abortSignal: signal},
+      )
+      return {uri: out.repository?.repositoryUri ?? '', mutability: create.mutability, created: true}
+    } catch (error) {
+      // Another run created it in the meantime: that is what we wanted.
+      if (errorName(error) === 'RepositoryAlreadyExistsException')
+        return this.repository(repository, account, undefined, signal)
+      throw awsError(error, `Creating ECR repository ${repository}`, this.settings)
+    }
+  }
+
+  /** What the repository holds under each of these tags (absent tags are left out). */
+  async imagesByTag(
+    repository: string,
+    tags: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, ImageFacts>> {
+    const {DescribeImagesCommand} = await import('@aws-sdk/client-ecr')
+    const client = await this.ecr()
+    const found = new Map<string, ImageFacts>()
+    // One call per tag: DescribeImages fails the whole call when any listed tag is missing.
+    await Promise.all(
+      tags.map(async (tag) => {
+        try {
+          const out = await client.send(
+            new DescribeImagesCommand({repositoryName: repository, imageIds: [{imageTag: tag}]}),
+            {abortSignal: signal},
+          )
+          const detail = out.imageDetails?.[0]
+          if (detail?.imageDigest !== undefined) {
+            found.set(tag, {
+              digest: detail.imageDigest,
+              sizeBytes: detail.imageSizeInBytes ?? null,
+              pushedAt: detail.imagePushedAt?.toISOString() ?? null,
+              tags: detail.imageTags ?? [],
+            })
+          }
+        } catch (error) {
+          if (errorName(error) === 'ImageNotFoundException') return
+          throw awsError(error, `Describing ${repository}:${tag} (DescribeImages)`, this.settings)
+        }
+      }),
+    )
+    return found
+  }
+
+  /**
+   * Point `tag` at the image with `digest` without uploading anything: read its manifest
+   * (BatchGetImage) and put it back under the new tag (PutImage).
+   */
+  async retag(repository: string, digest: string, tag: string, signal?: AbortSignal): Promise<void> {
+    const {BatchGetImageCommand, PutImageCommand} = await import('@aws-sdk/client-ecr')
+    const client = await this.ecr()
+    let manifest: string | undefined
+    let mediaType: string | undefined
+    try {
+      const out = await client.send(
+        new BatchGetImageCommand({
+          repositoryName: repository,
+          imageIds: [{imageDigest: digest}],
+          acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
+        }),
+        {abortSignal: signal},
+      )
+      manifest = out.images?.[0]?.imageManifest
+      mediaType = out.images?.[0]?.imageManifestMediaType
+    } catch (error) {
+      throw awsError(error, `Reading the manifest of ${repository}@${digest} (BatchGetImage)`, this.settings)
+    }
+    if (manifest === undefined) {
+      throw new DeployError('push', `ECR has no image ${repository}@${digest} to tag as ${tag}.`)
+    }
+    try {
+      await client.send(
+        new PutImageCommand({
+          repositoryName: repository,
+          imageManifest: manifest,
+          ...(mediaType === undefined ? {} : {imageManifestMediaType: mediaType}),
+          imageTag: tag,
+        }),
+        {abortSignal: signal},
+      )
+    } catch (error) {
+      // The tag already names this very manifest: nothing to do.
+      if (errorName(error) === 'ImageAlreadyExistsException') return
+      if (errorName(error) === 'ImageTagAlreadyExistsException') {
+        throw new DeployError(
+          'push',
+          `Tag ${tag} already exists in the immutable repository ${repository}.`,
+          {
+            hint: 'Use another tag, or make the repository mutable.',
+            detail: errorMessage(error),
+          },
+        )
+      }
+      throw awsError(error, `Tagging ${repository}@${digest} as ${tag} (PutImage)`, this.settings)
     }
   }
 

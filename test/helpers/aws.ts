@@ -1,4 +1,9 @@
-import {CreateRepositoryCommand, ECRClient} from '@aws-sdk/client-ecr'
+import {
+  CreateRepositoryCommand,
+  DescribeRepositoriesCommand,
+  ECRClient,
+  PutImageCommand,
+} from '@aws-sdk/client-ecr'
 
 /** Environment that points the real AWS SDK (in mldeploy and here) at moto on loopback. */
 export function motoEnv(motoUrl: string): Record<string, string> {
@@ -17,5 +22,45 @@ export async function createRepository(motoUrl: string, name: string, region = '
     credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
   })
   await client.send(new CreateRepositoryCommand({repositoryName: name}))
+  client.destroy()
+}
+
+function ecrClient(motoUrl: string): ECRClient {
+  return new ECRClient({
+    region: 'us-east-1',
+    endpoint: motoUrl,
+    credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
+  })
+}
+
+/** Put an image manifest under a tag, as a push would have (moto stores manifests, not layers). */
+export async function seedImage(motoUrl: string, repositoryName: string, imageTag: string): Promise<string> {
+  const client = ecrClient(motoUrl)
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: `sha256:${'cd'.repeat(32)}`,
+      size: 2,
+    },
+    layers: [],
+    annotations: {seed: imageTag},
+  })
+  const out = await client.send(new PutImageCommand({repositoryName, imageManifest: manifest, imageTag}))
+  client.destroy()
+  return out.image?.imageId?.imageDigest ?? ''
+}
+
+export async function describeRepository(motoUrl: string, name: string) {
+  const client = ecrClient(motoUrl)
+  const out = await client.send(new DescribeRepositoriesCommand({repositoryNames: [name]}))
+  client.destroy()
+  return out.repositories?.[0]
+}
+
+export async function createImmutableRepository(motoUrl: string, name: string): Promise<void> {
+  const client = ecrClient(motoUrl)
+  await client.send(new CreateRepositoryCommand({repositoryName: name, imageTagMutability: 'IMMUTABLE'}))
   client.destroy()
 }

@@ -1,4 +1,4 @@
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -55,9 +55,15 @@ describe('secrets', () => {
   it('the password is in no process argv during the login, and each run has its own auth file', async () => {
     const a = setup()
     const b = setup()
+    // Two repositories: runs pushing the same tag of one repository at once would (rightly) fail
+    // verification, as each moves `latest` under the other.
+    await createRepository(motoUrl, 'modela/other')
     const [first, second] = await Promise.all([
       runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: a.root, env: a.env}),
-      runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: b.root, env: b.env}),
+      runCli(['push', 'modelA/V1', '--skip-vpn-check', '--repository', 'modela/other'], {
+        cwd: b.root,
+        env: b.env,
+      }),
     ])
     expect(first.exitCode).toBe(0)
     expect(second.exitCode).toBe(0)
@@ -94,8 +100,9 @@ describe('interrupts and timeouts', () => {
   ] as const)(
     '%s mid-build ends the child and its children, cleans up and exits %i',
     async (signal, code) => {
-      const s = setup({FAKE_HANG: 'build'})
-      const before = new Set(workDirs())
+      // A TMPDIR of its own: the run's private folder must be gone from it afterwards.
+      const ownTmp = mkdtempSync(path.join(tmpdir(), 'mldeploy-test-tmp-'))
+      const s = setup({FAKE_HANG: 'build', TMPDIR: ownTmp})
       const child = execa(process.execPath, [CLI, 'push', 'modelA/V1', '--skip-vpn-check'], {
         cwd: s.root,
         env: s.env,
@@ -117,7 +124,7 @@ describe('interrupts and timeouts', () => {
       await sleep(200)
       expect(alive(hungChild)).toBe(false)
       expect(alive(grandchild)).toBe(false)
-      expect(workDirs().filter((dir) => !before.has(dir))).toEqual([])
+      expect(readdirSync(ownTmp)).toEqual([])
     },
   )
 
@@ -150,7 +157,7 @@ describe('retries', () => {
     })
     expect(result.exitCode).toBe(0)
     const pushes = s.bin.calls().filter((call) => call.step === 'push')
-    expect(pushes).toHaveLength(4) // 2 failures + 2 images
+    expect(pushes).toHaveLength(3) // 2 failures, then the one upload
     expect(result.stderr).toContain('Trying again in 1 s (attempt 2 of 3)')
     expect(result.stderr).toContain('Trying again in 2 s (attempt 3 of 3)')
   })
@@ -203,7 +210,6 @@ describe('retries', () => {
       'login',
       'push',
       'login',
-      'push',
       'push',
     ])
     expect(JSON.parse(result.stdout).pushed).toHaveLength(2)

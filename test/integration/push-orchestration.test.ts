@@ -67,7 +67,6 @@ describe('mldeploy push against moto with recording tools', () => {
       'python containerize',
       'podman login',
       'podman push',
-      'podman push',
     ])
     for (const call of calls) expect(call.cwd).toBe(target)
     const images = [`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`]
@@ -91,9 +90,10 @@ describe('mldeploy push against moto with recording tools', () => {
     const authFile = calls[4]!.env.REGISTRY_AUTH_FILE
     expect(authFile).toMatch(/mldeploy-.*\/auth\.json$/)
     expect(calls[5]!.env.REGISTRY_AUTH_FILE).toBe(authFile)
-    expect(calls[5]!.argv.at(-1)).toBe(images[0])
-    expect(calls[6]!.argv.at(-1)).toBe(images[1])
-    expect(result.stdout).toContain(`digest ${DIGEST}`)
+    // One upload, under the bento version; latest is added through the ECR API (no upload).
+    expect(calls[5]!.argv.at(-1)).toBe(images[1])
+    expect(result.stdout).toMatch(/digest sha256:[a-f0-9]{64}/)
+    expect(result.stdout).toContain('one upload, 2 tags verified')
     for (const image of images) expect(result.stdout).toContain(image)
     expectNoSecret(s, result.stdout, result.stderr)
   })
@@ -111,7 +111,6 @@ describe('mldeploy push against moto with recording tools', () => {
       region: 'us-east-1',
       registry: REGISTRY,
       repository: 'modela/v1',
-      digest: DIGEST,
       images: [
         `${REGISTRY}/modela/v1:latest`,
         `${REGISTRY}/modela/v1:git-abc123`,
@@ -125,11 +124,19 @@ describe('mldeploy push against moto with recording tools', () => {
       'containerize:done',
       'login:done',
       'push:done',
+      'tag:done',
+      'verify:done',
     ])
+    expect(json.digest).toMatch(/^sha256:[a-f0-9]{64}$/)
+    expect(json.imageByDigest).toBe(`${REGISTRY}/modela/v1@${json.digest}`)
+    expect(json.verified.map((each: {tag: string; digest: string}) => `${each.tag}=${each.digest}`)).toEqual(
+      ['latest', 'git-abc123', 'f3k2qyq5lsoaaaab'].map((tag) => `${tag}=${json.digest}`),
+    )
+    expect(json.pushedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/)
     for (const step of json.steps) expect(typeof step.durationMs).toBe('number')
     const calls = s.bin.calls()
     const docker = calls.filter((call) => call.tool === 'docker')
-    expect(docker.map((call) => call.step)).toEqual(['login', 'push', 'push', 'push'])
+    expect(docker.map((call) => call.step)).toEqual(['login', 'push'])
     expect(docker[0]!.env.DOCKER_CONFIG).toMatch(/mldeploy-/)
     expect(result.stderr).toContain('bentoml')
     expectNoSecret(s, result.stdout, result.stderr)
@@ -147,7 +154,7 @@ describe('mldeploy push against moto with recording tools', () => {
     [
       'push',
       8,
-      /Pushing .*modela\/v1:latest failed: ECR repository modela\/v1 does not exist in account 123456789012/,
+      /Pushing .*modela\/v1:f3k2qyq5lsoaaaab failed: ECR repository modela\/v1 does not exist in account 123456789012/,
     ],
   ])('a failing %s exits %i with one clear line and runs no later step', async (step, code, message) => {
     const s = setup({FAKE_FAIL: step})
@@ -274,13 +281,21 @@ describe('mldeploy push against moto with recording tools', () => {
     expect(s.bin.calls().find((call) => call.step === 'import')!.env.FROM_DOTENV).toBe('target')
   })
 
-  it('--registry overrides the host from the token for login and images', async () => {
+  it('--registry overrides the host from the token for login, push and the registry API', async () => {
+    // Nothing listens on 5999: login and push (stand-ins) go there, then tagging through that
+    // registry's own API fails clearly. The success path runs against a real registry in test/e2e.
     const s = setup()
     const result = await push(s, '--registry', 'https://127.0.0.1:5999/', '--json')
-    expect(result.exitCode).toBe(0)
     const calls = s.bin.calls()
     expect(calls.find((call) => call.step === 'login')!.argv.at(-1)).toBe('127.0.0.1:5999')
-    expect(JSON.parse(result.stdout).images[0]).toBe('127.0.0.1:5999/modela/v1:latest')
+    expect(calls.find((call) => call.step === 'push')!.argv.at(-1)).toBe(
+      '127.0.0.1:5999/modela/v1:f3k2qyq5lsoaaaab',
+    )
+    const json = JSON.parse(result.stdout)
+    expect(json.images[0]).toBe('127.0.0.1:5999/modela/v1:latest')
+    expect(result.exitCode).toBe(8)
+    expect(json.error.message).toMatch(/registry at https:\/\/127\.0\.0\.1:5999 could not be reached/)
+    expect(json.steps.find((step: {id: string}) => step.id === 'tag').status).toBe('failed')
   })
 })
 
@@ -329,6 +344,8 @@ describe('mldeploy push --dry-run', () => {
       'containerize',
       'login',
       'push',
+      'tag',
+      'verify',
     ])
     expect(s.bin.calls()).toEqual([])
   })

@@ -35,6 +35,8 @@ describe('the plan of a dry run', () => {
       'containerize',
       'login',
       'push',
+      'tag',
+      'verify',
     ])
     const commands = plan.flatMap((step) => step.commands.map((command) => command.command))
     expect(commands[0]).toBe('BENTOML_DO_NOT_TRACK=true python3 create_bento_model.py')
@@ -45,7 +47,15 @@ describe('the plan of a dry run', () => {
     expect(commands[3]).toMatch(
       /podman login --username AWS --password-stdin 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com$/,
     )
-    expect(commands.slice(4)).toHaveLength(3)
+    // One upload under the bento version; the other tags are added through the ECR API.
+    expect(commands.slice(4)).toHaveLength(1)
+    expect(commands[4]).toContain(`podman push --digestfile`)
+    expect(commands[4]).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
+    expect(plan[6]!.actions).toEqual([
+      `${registry}/modela/v1:latest -> the pushed digest: ECR BatchGetImage + PutImage`,
+      `${registry}/modela/v1:prod -> the pushed digest: ECR BatchGetImage + PutImage`,
+    ])
+    expect(plan[7]!.actions[0]).toContain('ECR DescribeImages')
     expect(plan[4]!.commands[0]!.stdin).toBe('the ECR password from GetAuthorizationToken')
   })
 
@@ -64,7 +74,7 @@ describe('the plan of a dry run', () => {
       step.commands.map((command) => command.command),
     )
     expect(commands.join('\n')).not.toContain('registry.example.com')
-    expect(commands.at(-2)).toContain('********:5000/modela/v1:latest')
+    expect(commands.at(-1)).toContain('********:5000/modela/v1:<bento-version>')
     // The text form shows the same commands.
     expect(formatPlan({...toResult(state), plan: describePlan(PUSH_PLAN, state)})).toContain(commands.at(-1))
   })

@@ -1,0 +1,114 @@
+import {DeployError} from '../errors.js'
+import {MANIFEST_MEDIA_TYPES} from './aws.js'
+
+/**
+ * The OCI distribution API (what podman and docker speak to ECR and any registry), for the few
+ * reads and writes mldeploy makes itself when it pushes to a registry other than ECR's API
+ * endpoint (`--registry`): tag without upload, and verify what a tag points at.
+ */
+export interface RegistryAccess {
+  /** `http` or `https`. */
+  scheme: string
+  host: string
+  username: string
+  password: string
+}
+
+/** An explicit scheme wins; loopback registries are plain http (as docker assumes), others https. */
+export function registryScheme(value: string): string {
+  const explicit = /^(https?):\/\//i.exec(value)?.[1]
+  if (explicit !== undefined) return explicit.toLowerCase()
+  return /^(?:localhost|127\.\d+\.\d+\.\d+|\[::1\])(?::\d+)?$/.test(value) ? 'http' : 'https'
+}
+
+function headers(access: RegistryAccess, extra: Record<string, string> = {}): Record<string, string> {
+  const basic = Buffer.from(`${access.username}:${access.password}`).toString('base64')
+  return {authorization: `Basic ${basic}`, ...extra}
+}
+
+function url(access: RegistryAccess, repository: string, reference: string): string {
+  return `${access.scheme}://${access.host}/v2/${repository}/manifests/${reference}`
+}
+
+/** fetch, with a network failure turned into a clear, retryable error. */
+async function call(
+  access: RegistryAccess,
+  target: string,
+  init: RequestInit,
+  doing: string,
+): Promise<Response> {
+  try {
+    return await fetch(target, init)
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error
+    const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message
+    throw new DeployError(
+      'push',
+      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${cause}).`,
+      {
+        hint: 'Check --registry (host, port, http/https) and that the registry is up.',
+        retryable: true,
+      },
+    )
+  }
+}
+
+/** The digest a tag points at, or undefined when the tag does not exist. */
+export async function manifestDigest(
+  access: RegistryAccess,
+  repository: string,
+  reference: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const doing = `Reading ${repository}:${reference}`
+  const response = await call(
+    access,
+    url(access, repository, reference),
+    {
+      method: 'HEAD',
+      headers: headers(access, {accept: MANIFEST_MEDIA_TYPES.join(', ')}),
+      ...(signal === undefined ? {} : {signal}),
+    },
+    doing,
+  )
+  if (response.status === 404) return undefined
+  if (!response.ok)
+    throw registryError(response.status, `Reading ${repository}:${reference} from ${access.host}`)
+  return response.headers.get('docker-content-digest') ?? undefined
+}
+
+/** Put the manifest of `digest` under `tag`: a new tag for the same image, nothing uploaded. */
+export async function retagManifest(
+  access: RegistryAccess,
+  repository: string,
+  digest: string,
+  tag: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const options = signal === undefined ? {} : {signal}
+  const doing = `Tagging ${repository}@${digest} as ${tag}`
+  const got = await call(
+    access,
+    url(access, repository, digest),
+    {headers: headers(access, {accept: MANIFEST_MEDIA_TYPES.join(', ')}), ...options},
+    doing,
+  )
+  if (!got.ok)
+    throw registryError(got.status, `Reading the manifest of ${repository}@${digest} from ${access.host}`)
+  const mediaType = got.headers.get('content-type') ?? MANIFEST_MEDIA_TYPES[0]!
+  const body = Buffer.from(await got.arrayBuffer())
+  const put = await call(
+    access,
+    url(access, repository, tag),
+    {method: 'PUT', headers: headers(access, {'content-type': mediaType}), body, ...options},
+    doing,
+  )
+  if (!put.ok) throw registryError(put.status, `Tagging ${repository}@${digest} as ${tag} on ${access.host}`)
+}
+
+function registryError(status: number, doing: string): DeployError {
+  if (status === 401 || status === 403) {
+    return new DeployError('auth', `${doing} failed: the registry refused the credentials (HTTP ${status}).`)
+  }
+  return new DeployError('push', `${doing} failed: HTTP ${status}.`, {retryable: status >= 500})
+}

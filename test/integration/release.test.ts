@@ -1,0 +1,170 @@
+import path from 'node:path'
+
+import {execa} from 'execa'
+import {beforeEach, describe, expect, inject, it} from 'vitest'
+
+import {
+  createImmutableRepository,
+  createRepository,
+  describeRepository,
+  motoEnv,
+  seedImage,
+} from '../helpers/aws.js'
+import {baseEnv, fakeBin, makeProject, runCli} from '../helpers/cli.js'
+import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
+
+// The release workflow features against moto (ECR's API) with the recording stand-ins; the
+// stand-in push stores its manifest in moto, so tagging and verification go through real calls.
+const motoUrl = inject('motoUrl')
+
+function setup(extraEnv: Record<string, string> = {}) {
+  const root = makeProject()
+  const bin = fakeBin()
+  const env = baseEnv({
+    ...motoEnv(motoUrl),
+    PATH: `${bin.dir}:${process.env.PATH}`,
+    FAKE_LOG: bin.log,
+    FAKE_PASSWORD: MOTO_PASSWORD,
+    MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
+    ...extraEnv,
+  })
+  return {root, bin, env}
+}
+
+beforeEach(async () => {
+  await resetMoto(motoUrl)
+})
+
+describe('repositories', () => {
+  it('--create-repository creates a missing one before the long steps, with its settings', async () => {
+    const s = setup()
+    const result = await runCli(
+      [
+        'push',
+        'modelA/V1',
+        '--skip-vpn-check',
+        '--json',
+        '--create-repository',
+        '--image-tag-mutability',
+        'IMMUTABLE',
+      ],
+      {cwd: s.root, env: s.env},
+    )
+    expect(result.exitCode).toBe(0)
+    expect(JSON.parse(result.stdout).repositoryCreated).toBe(true)
+    const repository = await describeRepository(motoUrl, 'modela/v1')
+    expect(repository?.imageTagMutability).toBe('IMMUTABLE')
+    expect(repository?.imageScanningConfiguration?.scanOnPush).toBe(true)
+  })
+
+  it('--image-tag-mutability without --create-repository is a usage error', async () => {
+    const s = setup()
+    const result = await runCli(['push', 'modelA/V1', '--image-tag-mutability', 'IMMUTABLE'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(2)
+    expect(result.stderr).toContain('--image-tag-mutability only applies with --create-repository')
+  })
+
+  it('an immutable repository that already has a tag fails the preflight naming the tag', async () => {
+    await createImmutableRepository(motoUrl, 'modela/v1')
+    const digest = await seedImage(motoUrl, 'modela/v1', 'latest')
+    const s = setup()
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(3)
+    expect(result.stderr).toContain(
+      `Error: Tag latest already exists in the immutable repository modela/v1 (image ${digest}).`,
+    )
+    expect(s.bin.calls().map((call) => call.step)).not.toContain('import')
+  })
+
+  it('an immutable repository with new tags pushes once and tags without upload', async () => {
+    await createImmutableRepository(motoUrl, 'modela/v1')
+    const s = setup()
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json', '--tag', 'v1.0.0'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(0)
+    expect(s.bin.calls().filter((call) => call.step === 'push')).toHaveLength(1)
+    expect(JSON.parse(result.stdout).verified.map((each: {tag: string}) => each.tag)).toEqual([
+      'v1.0.0',
+      'f3k2qyq5lsoaaaab',
+    ])
+  })
+})
+
+describe('tags', () => {
+  it('N tags cost one upload: five tags, one push, all verified at one digest', async () => {
+    await createRepository(motoUrl, 'modela/v1')
+    const s = setup()
+    const tags = ['latest', 'stable', 'v1', 'v1.2', 'candidate']
+    const result = await runCli(
+      ['push', 'modelA/V1', '--skip-vpn-check', '--json', ...tags.flatMap((tag) => ['--tag', tag])],
+      {cwd: s.root, env: s.env},
+    )
+    expect(result.exitCode).toBe(0)
+    const json = JSON.parse(result.stdout)
+    expect(s.bin.calls().filter((call) => call.step === 'push')).toHaveLength(1)
+    expect(json.verified).toHaveLength(6)
+    expect(new Set(json.verified.map((each: {digest: string}) => each.digest))).toEqual(
+      new Set([json.digest]),
+    )
+    expect(json.pushed).toHaveLength(6)
+  })
+
+  it('--git-sha-tag adds the project commit', async () => {
+    await createRepository(motoUrl, 'modela/v1')
+    const s = setup()
+    const git = (...args: string[]) =>
+      execa('git', args, {
+        cwd: s.root,
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@t',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@t',
+        },
+      })
+    await git('init', '-q')
+    await git('add', '.')
+    await git('commit', '-qm', 'x')
+    const sha = (await git('rev-parse', '--short=12', 'HEAD')).stdout.trim()
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json', '--git-sha-tag'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(0)
+    expect(JSON.parse(result.stdout).verified.map((each: {tag: string}) => each.tag)).toEqual([
+      'latest',
+      sha,
+      'f3k2qyq5lsoaaaab',
+    ])
+  })
+
+  it('--git-sha-tag outside a git checkout is a usage error', async () => {
+    const s = setup()
+    const result = await runCli(['push', 'modelA/V1', '--git-sha-tag', '--dry-run'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(2)
+    expect(result.stderr).toMatch(/--git-sha-tag: .* is not a git checkout with a commit/)
+  })
+
+  it('moves an existing mutable tag to the new image', async () => {
+    await createRepository(motoUrl, 'modela/v1')
+    // The stand-in push uploads its manifest, then something else moves latest before verify.
+    const s = setup()
+    const other = await seedImage(motoUrl, 'modela/v1', 'latest')
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json', '--tag', 'latest'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    // The tag step moves latest to the pushed image: verify then passes; the seeded image is untouched.
+    expect(result.exitCode).toBe(0)
+    expect(JSON.parse(result.stdout).verified[0].digest).not.toBe(other)
+  })
+})
