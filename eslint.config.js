@@ -31,6 +31,7 @@ export default tseslint.config(
         URL: 'readonly',
         setInterval: 'readonly',
         setTimeout: 'readonly',
+        fetch: 'readonly',
       },
     },
   },

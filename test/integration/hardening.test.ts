@@ -40,12 +40,6 @@ function alive(pid: number): boolean {
   }
 }
 
-function workDirs(): string[] {
-  return readdirSync(tmpdir()).filter(
-    (name) => name.startsWith('mldeploy-') && !name.startsWith('mldeploy-test-'),
-  )
-}
-
 beforeEach(async () => {
   await resetMoto(motoUrl)
   await createRepository(motoUrl, 'modela/v1')

@@ -10,7 +10,6 @@ import {freePort, MOTO_ACCOUNT, MOTO_PASSWORD, resetMoto} from '../helpers/moto.
 // stand-ins for python/bentoml, podman and docker (the real ones run in the end-to-end tests).
 const motoUrl = inject('motoUrl')
 const REGISTRY = `${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`
-const DIGEST = `sha256:${'ab'.repeat(32)}`
 
 interface Setup {
   root: string
