@@ -1,0 +1,79 @@
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {parseBuildTag} from '../../src/systems/bentoml.js'
+import {explainRegistryFailure} from '../../src/systems/registry-errors.js'
+
+// Real outputs captured from bentoml 1.4.40, podman 4.3.1 and docker 28 on this machine
+// (test/fixtures/*/README.md says how each was made).
+const FIXTURES = path.resolve(import.meta.dirname, '../fixtures')
+const read = (file: string): string => readFileSync(path.join(FIXTURES, file), 'utf8')
+
+describe('tag parsing on real bentoml build output', () => {
+  it.each([
+    ['bentoml/build-plain.stdout.txt', 'iris_v1:mqlrppxjt6nucax4'],
+    ['bentoml/build-wide.stdout.txt', 'iris_v1:nq56wqhjt6gjgax4'],
+    ['bentoml/build-o-tag.stdout.txt', 'iris_v1:pntc3chjt63gwax4'],
+    [
+      'bentoml/build-longname-plain.stdout.txt',
+      'iris-classifier-production-south-america-east-v1:7rz762hjt63baax4',
+    ],
+    [
+      'bentoml/build-longname-wide.stdout.txt',
+      'iris-classifier-production-south-america-east-v1:avgoufhjuczeuax4',
+    ],
+    [
+      'bentoml/build-maxname-plain.stdout.txt',
+      'iris-classifier-production-south-america-east-v1-canary-release:crxymcxjucwvcax4',
+    ],
+  ])('%s gives %s', (file, tag) => {
+    expect(parseBuildTag(read(file))).toBe(tag)
+  })
+
+  it('reads the tag split across ANSI colour spans (FORCE_COLOR)', () => {
+    const output = read('bentoml/build-color.stdout.txt')
+    expect(output).toContain('\u001b[')
+    expect(parseBuildTag(output)).toMatch(/^iris_v1:[a-z2-7]{16}$/)
+  })
+
+  it.each([
+    'bentoml/build-quiet.stdout.txt',
+    'bentoml/build-failed.stdout.txt',
+    'bentoml/build-failed-o-tag.stdout.txt',
+  ])('finds no tag in %s', (file) => {
+    expect(parseBuildTag(read(file))).toBeUndefined()
+  })
+})
+
+describe('registry errors on real podman and docker output', () => {
+  const lines = (file: string): string[] => read(file).split('\n')
+
+  it('a wrong password at login', () => {
+    const error = explainRegistryFailure(
+      lines('engines/podman-login-wrong-password.stderr.txt'),
+      'auth',
+      'podman login',
+    )
+    expect(error?.message).toBe('podman login failed: The registry refused the credentials.')
+    expect(error?.exitCode).toBe(7)
+  })
+
+  it('a push without a login, podman and docker', () => {
+    const podman = explainRegistryFailure(
+      lines('engines/podman-push-no-login.stderr.txt'),
+      'push',
+      'Pushing x',
+    )
+    expect(podman?.message).toBe('Pushing x failed: The registry refused the credentials.')
+    expect(podman?.retryable).toBe(false)
+    const docker = explainRegistryFailure(
+      lines('engines/docker-push-no-login.stderr.txt'),
+      'push',
+      'Pushing x',
+    )
+    expect(docker?.message).toBe('Pushing x failed: The backend has no login for this registry host.')
+    expect(docker?.exitCode).toBe(7)
+  })
+})
