@@ -10,8 +10,18 @@ export class SecretRegistry {
 
   add(secret: string): void {
     // Very short strings would redact ordinary words; real ECR passwords are long.
-    if (secret.length >= 6) this.secrets.add(secret)
+    if (secret.length < 6) return
+    this.secrets.add(secret)
+    this.sink?.add(secret)
   }
+
+  /** Secrets learned here become known there too (several targets, one printer). */
+  shareWith(other: SecretRegistry): void {
+    for (const secret of this.secrets) other.add(secret)
+    this.sink = other
+  }
+
+  private sink: SecretRegistry | undefined
 
   get size(): number {
     return this.secrets.size

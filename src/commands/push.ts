@@ -3,8 +3,11 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {chooseRenderer, currentRendererEnvironment} from '../cli/renderer.js'
 import {DEFAULT_VPN_TIMEOUT_SECONDS, type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {DeployError} from '../errors.js'
-import type {PushResult} from '../pipeline/push.js'
+import {DeployError, usageError} from '../errors.js'
+import type {ManyResult, PushResult} from '../pipeline/push.js'
+import type {DeployState} from '../pipeline/state.js'
+import {discoverTargets, resolveRoot} from '../project/target.js'
+import type {RendererChoice} from '../cli/renderer.js'
 
 export default class Push extends BaseCommand {
   static override summary = 'Import, build, containerize and push a deploy target to ECR.'
@@ -32,10 +35,13 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     },
   ]
 
+  // Several targets may follow: `mldeploy push modelA/V1 modelB/V2`.
+  static override strict = false
+
   static override args = {
     target: Args.string({
-      description: 'Deploy target as <model>/<version>: the folder deploy/<model>/<version>/ of the project.',
-      required: true,
+      description:
+        'Deploy target(s) as <model>/<version>: the folder deploy/<model>/<version>/ of the project. Several may be given.',
     }),
   }
 
@@ -116,6 +122,14 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
         "Keep the registry login in the backend's usual config instead of a private one removed after the run.",
       default: false,
     }),
+    all: Flags.boolean({description: 'Push every target under deploy/.', default: false}),
+    concurrency: Flags.integer({
+      description:
+        'How many targets run at once (containerize is heavy: a laptop copes with 2). [default: 2]',
+      default: 2,
+      min: 1,
+      max: 16,
+    }),
     stage: Flags.string({
       description:
         'Stage (e.g. development, production): loads .env.<stage> of the target and the root over their .env. [env: MLDEPLOY_STAGE]',
@@ -131,25 +145,68 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     }),
   }
 
-  public async run(): Promise<PushResult> {
-    const {args, flags} = await this.parse(Push)
-    const config = resolvePushConfig(args.target, flags as PushFlags, process.env, process.cwd())
-    const {prepareState, planOnly, runPush, toResult} = await import('../pipeline/push.js')
-    const {formatPlan, formatSummary, formatSteps} = await import('../pipeline/report.js')
-    const state = await prepareState(config)
-    this.secrets = state.secrets
+  public async run(): Promise<PushResult | ManyResult> {
+    const {argv, flags} = await this.parse(Push)
+    const cwd = process.cwd()
+    const names = this.targetNames(argv as string[], flags.all, flags.root, cwd)
+    // Every target's configuration is checked before anything runs: a typo fails fast, alone.
+    const configs = names.map((name) => resolvePushConfig(name, flags as PushFlags, process.env, cwd))
+    const {prepareState, planOnly} = await import('../pipeline/push.js')
+    const {formatPlan} = await import('../pipeline/report.js')
+    const states: DeployState[] = []
+    for (const config of configs) states.push(await prepareState(config))
+    this.secrets = states[0]!.secrets
+    for (const state of states.slice(1)) state.secrets.shareWith(this.secrets)
 
-    if (config.dryRun) {
-      const result = await planOnly(state)
-      for (const warning of result.warnings) this.warnLine(warning)
-      if (!this.jsonEnabled()) this.print(formatPlan(result))
-      return result
+    if (flags['dry-run']) {
+      const results = []
+      for (const state of states) results.push(await planOnly(state))
+      for (const warning of new Set(results.flatMap((result) => result.warnings))) this.warnLine(warning)
+      if (!this.jsonEnabled()) this.print(results.map((result) => formatPlan(result)).join('\n\n'))
+      return states.length === 1 ? results[0]! : {status: 'planned', dryRun: true, targets: results}
     }
 
+    return this.withInterrupts(async (signal, interrupted) => {
+      const renderer = chooseRenderer(currentRendererEnvironment(this.jsonEnabled()))
+      return states.length === 1
+        ? this.pushOne(states[0]!, renderer, signal, interrupted)
+        : this.pushMany(states, renderer, signal, flags.concurrency, interrupted)
+    })
+  }
+
+  /** The targets: the arguments, or every folder under deploy/ with --all. */
+  private targetNames(argv: string[], all: boolean, rootFlag: string | undefined, cwd: string): string[] {
+    const flagLike = argv.find((arg) => arg.startsWith('-'))
+    if (flagLike !== undefined)
+      throw usageError(`Nonexistent flag: ${flagLike}.`, 'See: mldeploy push --help.')
+    if (all) {
+      if (argv.length > 0) throw usageError('Give targets or --all, not both.')
+      const names = discoverTargets(resolveRoot(rootFlag, cwd))
+      if (names.length === 0)
+        throw usageError(
+          '--all: there is no target under deploy/.',
+          'Create one with mldeploy init <model>/<version>.',
+        )
+      return names
+    }
+    if (argv.length === 0) {
+      throw usageError(
+        'Missing target: name one or more as <model>/<version>, or use --all.',
+        'See: mldeploy push --help.',
+      )
+    }
+    return [...new Set(argv)]
+  }
+
+  /**
+   * The first SIGINT/SIGTERM stops the running steps (their whole process groups) and cleans up;
+   * more signals while that happens are ignored rather than killing mldeploy half-way.
+   */
+  private async withInterrupts<T>(
+    body: (signal: AbortSignal, interrupted: () => NodeJS.Signals | undefined) => Promise<T>,
+  ): Promise<T> {
     const interrupt = new AbortController()
     let signalName: NodeJS.Signals | undefined
-    // The first signal stops the running step (its whole process group) and cleans up; more
-    // signals while that happens are ignored rather than killing mldeploy half-way.
     const onSignal = (name: NodeJS.Signals): void => {
       if (signalName !== undefined) return
       signalName = name
@@ -158,25 +215,89 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
-    const renderer = chooseRenderer(currentRendererEnvironment(this.jsonEnabled()))
     try {
-      const result = await runPush(state, renderer, interrupt.signal)
-      if (!this.jsonEnabled()) this.print(formatSummary(result))
-      return result
-    } catch (error) {
-      this.partialResult = {...toResult(state)}
-      if (!this.jsonEnabled()) this.logToStderr(this.redact(`Steps: ${formatSteps(toResult(state))}`))
-      if (signalName !== undefined) {
-        const running = state.steps.find((step) => step.status === 'interrupted')
-        throw new DeployError(
-          signalName === 'SIGINT' ? 'interruptedSigint' : 'interruptedSigterm',
-          `Interrupted by ${signalName}${running === undefined ? '' : ` during ${running.id}`}.`,
-        )
-      }
-      throw error
+      return await body(interrupt.signal, () => signalName)
     } finally {
       process.removeListener('SIGINT', onSignal)
       process.removeListener('SIGTERM', onSignal)
     }
   }
+
+  private async pushOne(
+    state: DeployState,
+    renderer: RendererChoice,
+    signal: AbortSignal,
+    interrupted: () => NodeJS.Signals | undefined,
+  ): Promise<PushResult> {
+    const {runPush, toResult} = await import('../pipeline/push.js')
+    const {formatSteps, formatSummary} = await import('../pipeline/report.js')
+    try {
+      const result = await runPush(state, renderer, signal)
+      if (!this.jsonEnabled()) this.print(formatSummary(result))
+      return result
+    } catch (error) {
+      this.partialResult = {...toResult(state)}
+      if (!this.jsonEnabled()) this.logToStderr(this.redact(`Steps: ${formatSteps(toResult(state))}`))
+      throw interruptedError(interrupted(), state) ?? error
+    }
+  }
+
+  private async pushMany(
+    states: DeployState[],
+    renderer: RendererChoice,
+    signal: AbortSignal,
+    concurrency: number,
+    interrupted: () => NodeJS.Signals | undefined,
+  ): Promise<ManyResult> {
+    const {runMany} = await import('../pipeline/push.js')
+    const {formatSteps, formatSummary} = await import('../pipeline/report.js')
+    const {results, failures} = await runMany(states, renderer, signal, concurrency)
+    const targets: ManyResult['targets'] = results.map((result, index) => {
+      const error = failures.get(index)
+      if (error === undefined) return result
+      return {
+        ...result,
+        status: 'failed',
+        error: {kind: error.kind, exitCode: error.exitCode, message: error.message, hint: error.hint},
+      }
+    })
+    if (!this.jsonEnabled()) {
+      for (const [index, result] of targets.entries()) {
+        const failure = failures.get(index)
+        if (failure === undefined) this.print(formatSummary(result as PushResult))
+        else
+          this.logToStderr(
+            this.redact(`Failed ${result.target}: ${failure.message} (${formatSteps(result as PushResult)})`),
+          )
+      }
+    }
+    const signalName = interrupted()
+    if (signalName !== undefined) {
+      this.partialResult = {dryRun: false, targets}
+      throw interruptedError(signalName, undefined)!
+    }
+    if (failures.size === 0) return {status: 'pushed', dryRun: false, targets}
+    // The exit code of the first failed target (in the order given) says that something failed.
+    const [firstIndex, reason] = [...failures.entries()].sort(([a], [b]) => a - b)[0]!
+    this.partialResult = {dryRun: false, targets}
+    throw new DeployError(
+      reason.kind,
+      `${failures.size} of ${states.length} targets failed; first: ${states[firstIndex]!.config.target.name}: ${reason.message}`,
+      {
+        ...(reason.hint === undefined ? {} : {hint: reason.hint}),
+      },
+    )
+  }
+}
+
+function interruptedError(
+  signalName: NodeJS.Signals | undefined,
+  state: DeployState | undefined,
+): DeployError | undefined {
+  if (signalName === undefined) return undefined
+  const running = state?.steps.find((step) => step.status === 'interrupted')
+  return new DeployError(
+    signalName === 'SIGINT' ? 'interruptedSigint' : 'interruptedSigterm',
+    `Interrupted by ${signalName}${running === undefined ? '' : ` during ${running.id}`}.`,
+  )
 }

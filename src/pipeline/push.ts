@@ -1,13 +1,12 @@
 import type {RendererChoice} from '../cli/renderer.js'
 import type {Sourced} from '../config/env-layers.js'
 import {DEFAULT_REGION, type PushConfig} from '../config/push-config.js'
-import {errorMessage, usageError} from '../errors.js'
+import {type DeployError, errorMessage, usageError} from '../errors.js'
 import {runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
 import {PLACEHOLDER} from '../images.js'
 import {AwsClients, regionFromProfile} from '../systems/aws.js'
 import {describePlan, PUSH_PLAN, type PlannedStep} from './plan.js'
-import {executePlan} from './runner.js'
 import {DeployState, type StepRecord, type VerifiedTag} from './state.js'
 
 export interface PushResult {
@@ -118,11 +117,34 @@ export async function planOnly(state: DeployState): Promise<PushResult> {
   return {...result, status: 'planned', plan: describePlan(PUSH_PLAN, state)}
 }
 
+/** Several targets at once: each gets its result, a failure of one leaves the others running. */
+export interface ManyResult {
+  status: 'pushed' | 'planned'
+  dryRun: boolean
+  targets: Array<PushResult | (Omit<PushResult, 'status'> & {status: 'failed'; error: unknown})>
+}
+
+export async function runMany(
+  states: readonly DeployState[],
+  renderer: RendererChoice,
+  signal: AbortSignal,
+  concurrency: number,
+): Promise<{results: PushResult[]; failures: Map<number, DeployError>}> {
+  const {executePlans} = await import('./runner.js')
+  await executePlans(PUSH_PLAN, states, {renderer, signal, concurrency})
+  const failures = new Map<number, DeployError>()
+  for (const [index, state] of states.entries())
+    if (state.failure !== undefined) failures.set(index, state.failure)
+  return {results: states.map((state) => ({...toResult(state), status: 'pushed'})), failures}
+}
+
 export async function runPush(
   state: DeployState,
   renderer: RendererChoice,
   signal: AbortSignal,
 ): Promise<PushResult> {
+  // listr2 is loaded only by a real run: a dry run never needs it.
+  const {executePlan} = await import('./runner.js')
   await executePlan(PUSH_PLAN, state, {renderer, signal})
   return {...toResult(state), status: 'pushed'}
 }

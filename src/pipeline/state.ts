@@ -1,4 +1,5 @@
 import type {Sourced} from '../config/env-layers.js'
+import type {DeployError} from '../errors.js'
 import type {PushConfig} from '../config/push-config.js'
 import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
 import {SecretRegistry} from '../secrets.js'
@@ -54,6 +55,8 @@ export class DeployState {
   readonly verified: VerifiedTag[] = []
   sizeBytes: number | null = null
   pushedAt: string | null = null
+  /** Why the run stopped, when a step failed. */
+  failure: DeployError | undefined
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
 

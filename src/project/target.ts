@@ -1,4 +1,4 @@
-import {existsSync, realpathSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 
 import {usageError} from '../errors.js'
@@ -142,4 +142,17 @@ function isFile(p: string): boolean {
   } catch {
     return false
   }
+}
+
+/** Every `<model>/<version>` folder under deploy/, sorted; whether each is complete is resolveTarget's call. */
+export function discoverTargets(root: string): string[] {
+  const deployDir = path.join(root, 'deploy')
+  const names: string[] = []
+  for (const model of readdirSync(deployDir, {withFileTypes: true})) {
+    if (!model.isDirectory() || model.name.startsWith('.')) continue
+    for (const version of readdirSync(path.join(deployDir, model.name), {withFileTypes: true})) {
+      if (version.isDirectory() && !version.name.startsWith('.')) names.push(`${model.name}/${version.name}`)
+    }
+  }
+  return names.sort()
 }

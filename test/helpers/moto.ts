@@ -38,11 +38,12 @@ export interface Moto {
 }
 
 /** Start moto on loopback and wait until it answers; stop it by its pid. */
-export async function startMoto(): Promise<Moto> {
+export async function startMoto(env: Record<string, string> = {}): Promise<Moto> {
   const port = await freePort()
   const child: ResultPromise = execa(motoServerBinary(), ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: 'ignore',
     reject: false,
+    env,
   })
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000

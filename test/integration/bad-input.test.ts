@@ -22,7 +22,11 @@ interface Case {
 const long = 'x'.repeat(300)
 
 const CASES: Case[] = [
-  {name: 'no target', args: [], message: /Missing 1 required arg: target/},
+  {
+    name: 'no target',
+    args: [],
+    message: /Missing target: name one or more as <model>\/<version>, or use --all/,
+  },
   {name: 'target leaving deploy/', args: ['../x/V1'], message: /leaves deploy\//},
   {name: 'target escaping through ..', args: ['modelA/../../etc'], message: /leaves deploy\//},
   {name: 'absolute target', args: ['/etc/passwd'], message: /is an absolute path/},

@@ -1,3 +1,4 @@
+import {mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa} from 'execa'
@@ -166,5 +167,60 @@ describe('tags', () => {
     // The tag step moves latest to the pushed image: verify then passes; the seeded image is untouched.
     expect(result.exitCode).toBe(0)
     expect(JSON.parse(result.stdout).verified[0].digest).not.toBe(other)
+  })
+})
+
+describe('many targets', () => {
+  function twoTargets() {
+    const s = setup()
+    const other = path.join(s.root, 'deploy/modelB/V2')
+    mkdirSync(other, {recursive: true})
+    writeFileSync(path.join(other, 'create_bento_model.py'), '')
+    writeFileSync(path.join(other, 'service.py'), '')
+    return s
+  }
+
+  it('pushes several targets at once, each with its own result', async () => {
+    await createRepository(motoUrl, 'modela/v1')
+    await createRepository(motoUrl, 'modelb/v2')
+    const s = twoTargets()
+    const result = await runCli(
+      ['push', 'modelA/V1', 'modelB/V2', '--skip-vpn-check', '--json', '--concurrency', '2'],
+      {
+        cwd: s.root,
+        env: s.env,
+      },
+    )
+    expect(result.exitCode).toBe(0)
+    const json = JSON.parse(result.stdout)
+    expect(
+      json.targets.map((each: {target: string; status: string}) => `${each.target}:${each.status}`),
+    ).toEqual(['modelA/V1:pushed', 'modelB/V2:pushed'])
+    expect(json.targets[1].images[0]).toMatch(/modelb\/v2:latest$/)
+    // Output lines say which target they belong to.
+    expect(result.stderr).toContain('[modelB/V2] Build the bento')
+  })
+
+  it('one failing target does not hide the others; the exit code says something failed', async () => {
+    await createRepository(motoUrl, 'modela/v1')
+    const s = twoTargets()
+    const result = await runCli(['push', '--all', '--skip-vpn-check', '--json'], {cwd: s.root, env: s.env})
+    expect(result.exitCode).toBe(3)
+    const json = JSON.parse(result.stdout)
+    expect(json.status).toBe('failed')
+    expect(json.error.message).toMatch(
+      /^1 of 2 targets failed; first: modelB\/V2: ECR repository modelb\/v2 does not exist/,
+    )
+    expect(
+      json.targets.map((each: {target: string; status: string}) => `${each.target}:${each.status}`),
+    ).toEqual(['modelA/V1:pushed', 'modelB/V2:failed'])
+    expect(json.targets[0].verified).toHaveLength(2)
+  })
+
+  it('refuses targets together with --all, and --all in a project without targets', async () => {
+    const s = setup()
+    const both = await runCli(['push', 'modelA/V1', '--all'], {cwd: s.root, env: s.env})
+    expect(both.exitCode).toBe(2)
+    expect(both.stderr).toContain('Give targets or --all, not both.')
   })
 })
