@@ -1,6 +1,5 @@
+import {StringDecoder} from 'node:string_decoder'
 import {stripVTControlCharacters} from 'node:util'
-
-import {execa} from 'execa'
 
 import type {SecretRegistry} from './secrets.js'
 
@@ -24,6 +23,8 @@ export interface ChildRun extends ChildCommand {
   input?: string
   secrets: SecretRegistry
   onLine?: (line: string) => void
+  /** The lines of one chunk of output at once (cheaper to show than line by line). */
+  onLines?: (lines: string[]) => void
   signal?: AbortSignal
   timeoutMs?: number
   /** How many of the last output lines to keep for error messages. */
@@ -42,6 +43,9 @@ export interface ChildResult {
   durationMs: number
 }
 
+/** The longest line kept whole before it is shown in pieces. */
+const MAX_LINE = 64 * 1024
+
 /** After SIGTERM, how long a child's process group gets before SIGKILL. */
 export const KILL_GRACE_MS = 3000
 
@@ -49,6 +53,8 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   const started = performance.now()
   const keep = run.tailLines ?? 40
   const tail: string[] = []
+  // execa is loaded on the first spawn, not at start-up.
+  const {execa} = await import('execa')
   const child = execa(run.command, run.args, {
     cwd: run.cwd,
     env: {...run.baseEnv, ...run.env},
@@ -83,17 +89,33 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   run.signal?.addEventListener('abort', onAbort, {once: true})
   const timeoutTimer =
     run.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), run.timeoutMs)
-  try {
-    for await (const raw of child.iterable({from: 'all'})) {
-      const line = run.secrets.redact(stripVTControlCharacters(String(raw)))
-      tail.push(line)
-      if (tail.length > keep) tail.shift()
-      run.onLine?.(line)
-    }
-  } catch {
-    // Iteration ends with the child's failure; the awaited result below describes it.
+  // Output is read in chunks and cut into lines here: a 500 MB build log costs neither memory
+  // (nothing is kept but the tail) nor a callback per line for the display.
+  let carry = ''
+  const emit = (text: string): void => {
+    const lines = run.secrets.redact(stripVTControlCharacters(text)).split('\n')
+    for (const line of lines) run.onLine?.(line)
+    run.onLines?.(lines)
+    tail.push(...lines.slice(-keep))
+    if (tail.length > keep) tail.splice(0, tail.length - keep)
   }
+  const decoder = new StringDecoder('utf8')
+  child.all?.on('data', (chunk: Buffer) => {
+    // \r alone (progress bars) ends a line too.
+    const text = (carry + decoder.write(chunk)).replace(/\r\n?/g, '\n')
+    const end = text.lastIndexOf('\n')
+    if (end === -1 && text.length < MAX_LINE) {
+      carry = text
+      return
+    }
+    // A line that never ends is shown in pieces rather than held without bound.
+    const cut = end === -1 ? text.length : end
+    carry = text.slice(cut + 1)
+    emit(text.slice(0, cut))
+  })
   const result = await child
+  const rest = (carry + decoder.end()).replace(/\r\n?/g, '\n')
+  if (rest !== '') emit(rest)
   clearTimeout(timeoutTimer)
   clearTimeout(killTimer)
   run.signal?.removeEventListener('abort', onAbort)

@@ -33,10 +33,8 @@ export async function runPlanned(
     secrets: state.secrets,
     signal: io.signal,
     timeoutMs: state.config.timeouts[options.step],
-    onLine: (line) => {
-      io.output(line)
-      options.onLine?.(line)
-    },
+    ...(options.onLine === undefined ? {} : {onLine: options.onLine}),
+    onLines: (lines) => io.output(lines.join('\n')),
   })
   if (result.spawnErrorCode === 'ENOENT') {
     throw new DeployError(options.failure, `${options.doing} failed: ${command.command} was not found.`, {
