@@ -1,3 +1,5 @@
+import {createHash} from 'node:crypto'
+
 import {
   CreateRepositoryCommand,
   DescribeRepositoriesCommand,
@@ -33,9 +35,19 @@ function ecrClient(motoUrl: string): ECRClient {
   })
 }
 
-/** Put an image manifest under a tag, as a push would have (moto stores manifests, not layers). */
-export async function seedImage(motoUrl: string, repositoryName: string, imageTag: string): Promise<string> {
+/**
+ * Put an image manifest under a tag, as a push would have (moto stores manifests, not layers).
+ * moto's digest hashes the layer digests only: `distinct` gives the image a layer of its own, so
+ * images seeded under different tags get different digests.
+ */
+export async function seedImage(
+  motoUrl: string,
+  repositoryName: string,
+  imageTag: string,
+  distinct = false,
+): Promise<string> {
   const client = ecrClient(motoUrl)
+  const layer = createHash('sha256').update(`${repositoryName}:${imageTag}`).digest('hex')
   const manifest = JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -44,7 +56,9 @@ export async function seedImage(motoUrl: string, repositoryName: string, imageTa
       digest: `sha256:${'cd'.repeat(32)}`,
       size: 2,
     },
-    layers: [],
+    layers: distinct
+      ? [{mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${layer}`, size: 1}]
+      : [],
     annotations: {seed: imageTag},
   })
   const out = await client.send(new PutImageCommand({repositoryName, imageManifest: manifest, imageTag}))

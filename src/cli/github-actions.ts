@@ -1,0 +1,189 @@
+import {randomUUID} from 'node:crypto'
+import {appendFileSync} from 'node:fs'
+
+/**
+ * GitHub Actions integration: step outputs (GITHUB_OUTPUT), the job summary (GITHUB_STEP_SUMMARY)
+ * and `::error` annotations. Pure formatters plus two small file writers; everything written
+ * passes through the caller's `redact` (the run's SecretRegistry), so no secret reaches a file.
+ */
+export interface GithubEnv {
+  GITHUB_OUTPUT?: string | undefined
+  GITHUB_STEP_SUMMARY?: string | undefined
+  GITHUB_ACTIONS?: string | undefined
+}
+
+export type Redact = (text: string) => string
+
+/** The fields of a push or promote result (success or failure) that CI wants. */
+export interface ActionsResult {
+  status: string
+  target: string
+  images?: readonly string[]
+  digest?: string | null
+  imageByDigest?: string | null
+  bentoTag?: string | null
+  steps?: ReadonlyArray<{id: string; status: string; durationMs?: number}>
+  error?: {kind: string; message: string; hint?: string}
+}
+
+/** `::error` data: %, CR and LF escaped as GitHub's toolkit does (actions/toolkit command.ts). */
+export function escapeData(value: string): string {
+  return value.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')
+}
+
+/** Property values (title=...) also escape ':' and ','. */
+export function escapeProperty(value: string): string {
+  return escapeData(value).replace(/:/g, '%3A').replace(/,/g, '%2C')
+}
+
+/** The step an error kind belongs to (exit-code classes, see errors.ts). */
+const STEP_OF_KIND: Record<string, string> = {
+  usage: 'usage',
+  preflight: 'preflight',
+  import: 'import',
+  build: 'build',
+  containerize: 'containerize',
+  auth: 'login',
+  push: 'push',
+  interruptedSigint: 'interrupted',
+  interruptedSigterm: 'interrupted',
+  internal: 'internal error',
+}
+
+/**
+ * `::error title=mldeploy <step>::<message>` for an error (a DeployError or a result's `error`).
+ * `step` overrides the step named after the error's kind (e.g. the result's failed step).
+ */
+export function annotationFor(
+  error: {kind?: string; message: string; hint?: string | undefined},
+  step?: string,
+): string {
+  const where = step ?? STEP_OF_KIND[error.kind ?? 'internal'] ?? error.kind ?? 'error'
+  const message = error.hint === undefined ? error.message : `${error.message} ${error.hint}`
+  return `::error title=${escapeProperty(`mldeploy ${where}`)}::${escapeData(message)}`
+}
+
+/** The step outputs of one result: `name` → value (absent values left out). */
+export function stepOutputs(result: ActionsResult): Array<[string, string]> {
+  const outputs: Array<[string, string]> = []
+  const images = result.images ?? []
+  if (images[0] !== undefined) outputs.push(['image', images[0]])
+  if (result.imageByDigest) outputs.push(['image-by-digest', result.imageByDigest])
+  if (result.digest) outputs.push(['digest', result.digest])
+  if (result.bentoTag) outputs.push(['bento-tag', result.bentoTag])
+  outputs.push(['images', JSON.stringify(images)])
+  outputs.push(['status', result.status])
+  return outputs
+}
+
+/**
+ * GITHUB_OUTPUT file syntax: `name=value`, or `name<<DELIM` … `DELIM` for a value with a line
+ * break, with a random delimiter that the value cannot contain (as actions/toolkit does).
+ */
+export function formatOutputs(
+  outputs: ReadonlyArray<[string, string]>,
+  delimiter = randomDelimiter(),
+): string {
+  return outputs
+    .map(([name, value]) => {
+      if (!/[\r\n]/.test(value)) return `${name}=${value}\n`
+      if (value.includes(delimiter)) throw new Error(`The value of output ${name} contains its delimiter.`)
+      return `${name}<<${delimiter}\n${value}\n${delimiter}\n`
+    })
+    .join('')
+}
+
+function randomDelimiter(): string {
+  return `ghadelimiter_${randomUUID()}`
+}
+
+/** Append the result's outputs to $GITHUB_OUTPUT when it is set; returns whether it wrote. */
+export function writeStepOutputs(env: GithubEnv, result: ActionsResult, redact: Redact): boolean {
+  return writeOutputs(env, stepOutputs(result), redact)
+}
+
+/** Append any outputs to $GITHUB_OUTPUT when it is set; returns whether it wrote. */
+export function writeOutputs(
+  env: GithubEnv,
+  outputs: ReadonlyArray<[string, string]>,
+  redact: Redact,
+): boolean {
+  const file = env.GITHUB_OUTPUT
+  if (file === undefined || file === '') return false
+  const redacted = outputs.map(([name, value]): [string, string] => [name, redact(value)])
+  appendFileSync(file, formatOutputs(redacted))
+  return true
+}
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`
+}
+
+/** Inside a Markdown table cell: no pipes or line breaks. */
+function cell(text: string): string {
+  return text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|')
+}
+
+/** Inside `code`: a backtick would close it. */
+function code(text: string): string {
+  return `\`${text.replace(/`/g, "'")}\``
+}
+
+/** A short Markdown summary: one section per target (images, digest, step times; the error if it failed). */
+export function formatStepSummary(results: readonly ActionsResult[], command = 'push'): string {
+  const lines: string[] = []
+  const failed = results.filter((result) => result.status === 'failed').length
+  lines.push(
+    `### mldeploy ${command}: ${results.length - failed} of ${results.length} target${results.length === 1 ? '' : 's'} ok${failed > 0 ? `, ${failed} failed` : ''}`,
+    '',
+  )
+  for (const result of results) {
+    const ok = result.status !== 'failed'
+    lines.push(`#### ${ok ? '✅' : '❌'} ${cell(result.target)} (${cell(result.status)})`, '')
+    if (!ok && result.error !== undefined) {
+      const step =
+        result.steps?.find((each) => each.status === 'failed')?.id ?? STEP_OF_KIND[result.error.kind]
+      const message =
+        result.error.hint === undefined
+          ? result.error.message
+          : `${result.error.message} ${result.error.hint}`
+      lines.push(`> **${cell(step ?? result.error.kind)}**: ${cell(message)}`, '')
+    }
+    const rows: Array<[string, string]> = []
+    for (const image of result.images ?? []) rows.push(['image', code(image)])
+    if (result.imageByDigest) rows.push(['by digest', code(result.imageByDigest)])
+    if (result.digest) rows.push(['digest', code(result.digest)])
+    if (result.bentoTag) rows.push(['bento', code(result.bentoTag)])
+    if (rows.length > 0) {
+      lines.push('| | |', '|---|---|')
+      for (const [key, value] of rows) lines.push(`| ${key} | ${cell(value)} |`)
+      lines.push('')
+    }
+    const steps = result.steps ?? []
+    if (steps.length > 0) {
+      lines.push(
+        `Steps: ${steps.map((step) => `${step.id} ${step.status === 'done' ? seconds(step.durationMs) : step.status}`).join(' · ')}`,
+        '',
+      )
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** Append the summary to $GITHUB_STEP_SUMMARY when it is set; returns whether it wrote. */
+export function appendStepSummary(
+  env: GithubEnv,
+  results: readonly ActionsResult[],
+  redact: Redact,
+  command = 'push',
+): boolean {
+  const file = env.GITHUB_STEP_SUMMARY
+  if (file === undefined || file === '') return false
+  appendFileSync(file, redact(formatStepSummary(results, command)))
+  return true
+}
+
+/** Whether `::error` annotations should be printed. */
+export function inGithubActions(env: GithubEnv): boolean {
+  return env.GITHUB_ACTIONS === 'true'
+}

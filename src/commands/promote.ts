@@ -1,0 +1,118 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} from '../cli/github-actions.js'
+import {DeployError} from '../errors.js'
+import type {PromoteResult} from '../release/promote.js'
+import Push from './push.js'
+
+export default class Promote extends BaseCommand {
+  static override summary = 'Point a tag (e.g. production) at the image another tag names: no build, no push.'
+
+  static override description = `Reads the digest of the --from tag (ECR DescribeImages), points every --to tag at it without uploading anything (ECR BatchGetImage + PutImage, or the registry's own API with --registry), then checks that every --to tag names that digest.
+
+The repository is resolved exactly as push resolves it (flags, environment, .env files of the target and the project root, --stage). A --to tag that already names the image is reported as unchanged; in an IMMUTABLE repository a --to tag that names another image is an error. Exit codes: 3 when the --from tag or the repository does not exist (or AWS refuses), 8 when moving or verifying a tag fails, 2 for bad input.`
+
+  static override examples = [
+    {
+      description: 'Point production at the image tagged candidate',
+      command: '<%= config.bin %> <%= command.id %> modelA/V1 --from candidate --to production',
+    },
+    {
+      description: 'See what would change (from, digest, the current digest of each --to), change nothing',
+      command:
+        '<%= config.bin %> <%= command.id %> modelA/V1 --from candidate --to production --to stable --dry-run',
+    },
+    {
+      description: 'In CI: promote the image of a commit, JSON result on stdout',
+      command:
+        '<%= config.bin %> <%= command.id %> modelA/V1 --from "${GITHUB_SHA::12}" --to production --json',
+    },
+  ]
+
+  static override args = {
+    target: Args.string({
+      description:
+        'Deploy target as <model>/<version>: whose repository (as push resolves it) holds the tags.',
+      required: true,
+    }),
+  }
+
+  static override flags = {
+    from: Flags.string({description: 'The tag whose image is promoted (it must exist).', required: true}),
+    to: Flags.string({
+      description: 'The tag to point at that image; repeat for several.',
+      required: true,
+      multiple: true,
+    }),
+    repository: Push.flags.repository,
+    region: Push.flags.region,
+    profile: Push.flags.profile,
+    'account-id': Push.flags['account-id'],
+    registry: Flags.string({
+      description:
+        "Registry host holding the images, read and tagged through its own API with an ECR login token, instead of ECR's API (VPC endpoints, tests). [env: MLDEPLOY_REGISTRY]",
+    }),
+    stage: Push.flags.stage,
+    root: Push.flags.root,
+    'dry-run': Flags.boolean({
+      description: 'Show what would change, with read-only calls only; change nothing.',
+      default: false,
+    }),
+  }
+
+  public async run(): Promise<PromoteResult> {
+    const {args, flags} = await this.parse(Promote)
+    const {formatPromote, preparePromote, promote, resolvePromoteConfig} =
+      await import('../release/promote.js')
+    const config = resolvePromoteConfig(
+      args.target,
+      {...flags, verbose: this.verbose},
+      process.env,
+      process.cwd(),
+    )
+    const context = await preparePromote(config)
+    this.secrets = context.secrets
+    const redact = (text: string): string => this.redact(text)
+    let result: PromoteResult
+    try {
+      result = await promote(context, new AbortController().signal)
+    } catch (error) {
+      if (error instanceof DeployError && !config.push.dryRun) {
+        appendStepSummary(
+          process.env,
+          [{status: 'failed', target: config.push.target.name, error}],
+          redact,
+          'promote',
+        )
+      }
+      this.partialResult = {
+        target: config.push.target.name,
+        dryRun: config.push.dryRun,
+        warnings: context.warnings,
+      }
+      throw error
+    }
+    for (const warning of result.warnings) this.warnLine(warning)
+    if (!result.dryRun) {
+      writeStepOutputs(process.env, result, redact)
+      appendStepSummary(process.env, [result], redact, 'promote')
+    }
+    if (!this.jsonEnabled()) this.print(formatPromote(result))
+    return result
+  }
+
+  /** In GitHub Actions every failure is also an `::error` annotation (on stderr: stdout may be JSON). */
+  protected override async catch(
+    err: Error & {oclif?: {exit?: number}; exitCode?: number},
+  ): Promise<unknown> {
+    if (inGithubActions(process.env)) {
+      const usage = err instanceof DeployError ? err.kind === 'usage' : err.oclif?.exit === 2
+      const error =
+        err instanceof DeployError ? err : {kind: usage ? 'usage' : 'internal', message: err.message}
+      // process.stderr directly: oclif's logToStderr is silent with --json.
+      process.stderr.write(`${this.redact(annotationFor(error, usage ? 'promote (usage)' : 'promote'))}\n`)
+    }
+    return super.catch(err)
+  }
+}
