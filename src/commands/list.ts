@@ -1,0 +1,48 @@
+import {BaseCommand} from '../cli/base-command.js'
+import {writeOutputs} from '../cli/github-actions.js'
+import type {ListResult} from '../release/list.js'
+import Push from './push.js'
+
+export default class List extends BaseCommand {
+  static override summary = 'List the deploy targets of the project with their state and repository.'
+
+  static override description = `Every deploy/<model>/<version>/ folder of the project: whether the required files are there (create_bento_model.py, service.py), the build config (bentofile.yaml, pyproject.toml), the sample input, the target's .env, and the repository and backend push would use (resolved as push resolves them: environment, .env files, --stage, defaults). A target is ready when push would get past its input checks.
+
+--json gives {"targets": [...], "matrix": {"include": [...]}}: the matrix holds the ready targets, for a GitHub Actions job matrix (strategy.matrix: \${{ fromJSON(needs.<job>.outputs.matrix) }}). When GITHUB_OUTPUT is set, list also writes the step outputs matrix and targets (a JSON array of the ready target names).
+
+Exit 0 whatever state the targets are in; 2 when no project is found.`
+
+  static override examples = [
+    {description: 'An aligned table of the targets', command: '<%= config.bin %> <%= command.id %>'},
+    {
+      description: 'In CI: the ready targets as a job matrix',
+      command: `<%= config.bin %> <%= command.id %> --json | jq -c .matrix`,
+    },
+    {
+      description: 'The repositories the production stage would use',
+      command: '<%= config.bin %> <%= command.id %> --stage production',
+    },
+  ]
+
+  static override flags = {
+    stage: Push.flags.stage,
+    root: Push.flags.root,
+  }
+
+  public async run(): Promise<ListResult> {
+    const {flags} = await this.parse(List)
+    const {formatList, listTargets} = await import('../release/list.js')
+    const result = listTargets(flags, process.env, process.cwd())
+    const ready = result.matrix.include.map((each) => each.target)
+    writeOutputs(
+      process.env,
+      [
+        ['matrix', JSON.stringify(result.matrix)],
+        ['targets', JSON.stringify(ready)],
+      ],
+      (text) => this.redact(text),
+    )
+    if (!this.jsonEnabled()) this.print(formatList(result))
+    return result
+  }
+}
