@@ -18,6 +18,9 @@ const stack = inject('stackEnv')
 const registry: Registry = {host: stack.MLDEPLOY_REGISTRY!, password: stack.MLDEPLOY_REGISTRY_PASSWORD!}
 const EXAMPLE = path.join(REPO_ROOT, 'examples/project')
 const TARGET_DIR = path.join(EXAMPLE, 'deploy/iris/V1')
+// The registry keeps its data between runs: every run pushes to repositories of its own.
+const RUN = Date.now().toString(36)
+const repo = (name: string): string => `iris-${RUN}/${name}`
 
 interface PushJson {
   status: string
@@ -92,8 +95,8 @@ async function bentoExists(tag: string): Promise<{name: string; version: string}
 
 describe('mldeploy push, for real', () => {
   it('podman: builds, containerizes and pushes; the registry holds what mldeploy reports; the image predicts', async () => {
-    await createRepository(stack.AWS_ENDPOINT_URL!, 'iris/podman')
-    const first = await push('iris/podman', ['--backend', 'podman'])
+    await createRepository(stack.AWS_ENDPOINT_URL!, repo('podman'))
+    const first = await push(repo('podman'), ['--backend', 'podman'])
     expect(first.stderr).not.toMatch(/NodeVersionSupportWarning/)
     expect(first.json.error).toBeUndefined()
     expect(first.exitCode).toBe(0)
@@ -101,32 +104,39 @@ describe('mldeploy push, for real', () => {
     const version = bentoTag.split(':')[1]!
     // The tag mldeploy parsed is the bento the store has.
     expect(await bentoExists(bentoTag)).toMatchObject({name: 'iris_v1', version})
-    expect(await registryTags(registry, 'iris/podman')).toEqual([version, 'latest'].sort())
-    expect(await registryDigest(registry, 'iris/podman', 'latest')).toBe(digest)
-    expect(await registryDigest(registry, 'iris/podman', version)).toBe(digest)
+    expect(await registryTags(registry, repo('podman'))).toEqual([version, 'latest'].sort())
+    expect(await registryDigest(registry, repo('podman'), 'latest')).toBe(digest)
+    expect(await registryDigest(registry, repo('podman'), version)).toBe(digest)
     expect(await predict('podman', first.json.images[0]!)).toEqual({
       prediction: ['setosa', 'versicolor', 'virginica'],
     })
 
     // A second push of the same target: a new bento version, and latest moves to it.
-    const second = await push('iris/podman', ['--backend', 'podman'])
+    const second = await push(repo('podman'), ['--backend', 'podman'])
     expect(second.exitCode).toBe(0)
     const secondVersion = second.json.bentoTag.split(':')[1]!
     expect(secondVersion).not.toBe(version)
-    expect(await registryTags(registry, 'iris/podman')).toEqual([version, secondVersion, 'latest'].sort())
-    expect(await registryDigest(registry, 'iris/podman', 'latest')).toBe(second.json.digest)
-    expect(await registryDigest(registry, 'iris/podman', version)).toBe(digest)
+    expect(await registryTags(registry, repo('podman'))).toEqual([version, secondVersion, 'latest'].sort())
+    expect(await registryDigest(registry, repo('podman'), 'latest')).toBe(second.json.digest)
+    expect(await registryDigest(registry, repo('podman'), version)).toBe(digest)
   })
 
   it('docker: the same through a real Docker engine', async () => {
-    await createRepository(stack.AWS_ENDPOINT_URL!, 'iris/docker')
-    const result = await push('iris/docker', ['--backend', 'docker', '--tag', 'latest', '--tag', 'candidate'])
+    await createRepository(stack.AWS_ENDPOINT_URL!, repo('docker'))
+    const result = await push(repo('docker'), [
+      '--backend',
+      'docker',
+      '--tag',
+      'latest',
+      '--tag',
+      'candidate',
+    ])
     expect(result.json.error).toBeUndefined()
     expect(result.exitCode).toBe(0)
     const version = result.json.bentoTag.split(':')[1]!
-    expect(await registryTags(registry, 'iris/docker')).toEqual([version, 'candidate', 'latest'].sort())
+    expect(await registryTags(registry, repo('docker'))).toEqual([version, 'candidate', 'latest'].sort())
     for (const tag of ['latest', 'candidate', version]) {
-      expect(await registryDigest(registry, 'iris/docker', tag)).toBe(result.json.digest)
+      expect(await registryDigest(registry, repo('docker'), tag)).toBe(result.json.digest)
     }
     expect(await predict('docker', result.json.images[0]!)).toEqual({
       prediction: ['setosa', 'versicolor', 'virginica'],
@@ -137,43 +147,43 @@ describe('mldeploy push, for real', () => {
 describe('mldeploy push, failures against the real stack', () => {
   let otherAccount: Moto
   beforeAll(async () => {
-    await createRepository(stack.AWS_ENDPOINT_URL!, 'iris/failures')
+    await createRepository(stack.AWS_ENDPOINT_URL!, repo('failures'))
     // A second moto for another account: its token carries another password than the one the
     // registry's htpasswd knows, so the login mldeploy performs is refused by the real registry.
     otherAccount = await startMoto({MOTO_ACCOUNT_ID: '999999999999'})
-    await createRepository(otherAccount.url, 'iris/failures')
+    await createRepository(otherAccount.url, repo('failures'))
   })
   afterAll(async () => {
     await otherAccount.stop()
   })
 
   it('a wrong registry password: login refused (exit 7), nothing pushed', async () => {
-    const result = await push('iris/failures', [], {env: env({AWS_ENDPOINT_URL: otherAccount.url})})
+    const result = await push(repo('failures'), [], {env: env({AWS_ENDPOINT_URL: otherAccount.url})})
     expect(result.exitCode).toBe(7)
     expect(result.json.error?.message).toMatch(/podman login failed: The registry refused the credentials/)
     expect(result.stdout + result.stderr).not.toContain('999999999999-auth-token')
     expect(result.json.steps.find((step) => step.id === 'push')?.status).toBe('skipped')
-    expect(await registryTags(registry, 'iris/failures')).toEqual([])
+    expect(await registryTags(registry, repo('failures'))).toEqual([])
   })
 
   it('a missing repository fails the preflight (exit 3) before any build', async () => {
-    const result = await push('iris/absent')
+    const result = await push(repo('absent'))
     expect(result.exitCode).toBe(3)
     expect(result.json.error?.message).toBe(
-      'ECR repository iris/absent does not exist in account 123456789012, region us-east-1.',
+      `ECR repository ${repo('absent')} does not exist in account 123456789012, region us-east-1.`,
     )
     expect(result.json.steps.find((step) => step.id === 'import')?.status).toBe('skipped')
-    expect(await registryTags(registry, 'iris/absent')).toEqual([])
+    expect(await registryTags(registry, repo('absent'))).toEqual([])
   })
 
   it('the VPN check against a closed port fails the preflight (exit 3)', async () => {
     const port = await freePort()
-    const result = await push('iris/failures', [], {
+    const result = await push(repo('failures'), [], {
       env: env({MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`}),
     })
     expect(result.exitCode).toBe(3)
     expect(result.json.error?.message).toContain(`The VPN looks off: 127.0.0.1:${port} did not answer`)
-    expect(await registryTags(registry, 'iris/failures')).toEqual([])
+    expect(await registryTags(registry, repo('failures'))).toEqual([])
   })
 
   it('a bentoml build that fails in the service code (exit 5), nothing pushed', async () => {
@@ -184,11 +194,11 @@ describe('mldeploy push, failures against the real stack', () => {
       service,
       `${readFileSync(service, 'utf8')}\nraise RuntimeError("feature store unavailable")\n`,
     )
-    const result = await push('iris/failures', [], {cwd: project})
+    const result = await push(repo('failures'), [], {cwd: project})
     expect(result.exitCode).toBe(5)
     expect(result.json.error?.message).toMatch(
       /bentoml build failed \(exit code 1\): RuntimeError: feature store unavailable/,
     )
-    expect(await registryTags(registry, 'iris/failures')).toEqual([])
+    expect(await registryTags(registry, repo('failures'))).toEqual([])
   })
 })
