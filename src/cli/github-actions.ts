@@ -19,6 +19,8 @@ export interface ActionsResult {
   status: string
   target: string
   images?: readonly string[]
+  /** What reached the registry; a failed result's summary lists these instead of `images`. */
+  pushed?: readonly string[]
   digest?: string | null
   imageByDigest?: string | null
   bentoTag?: string | null
@@ -150,7 +152,9 @@ export function formatStepSummary(results: readonly ActionsResult[], command = '
       lines.push(`> **${cell(step ?? result.error.kind)}**: ${cell(message)}`, '')
     }
     const rows: Array<[string, string]> = []
-    for (const image of result.images ?? []) rows.push(['image', code(image)])
+    // A failed run's planned references may hold placeholders (<bento-version>): show what it did push.
+    const images = ok ? (result.images ?? []) : (result.pushed ?? [])
+    for (const image of images) rows.push([ok ? 'image' : 'pushed', code(image)])
     if (result.imageByDigest) rows.push(['by digest', code(result.imageByDigest)])
     if (result.digest) rows.push(['digest', code(result.digest)])
     if (result.bentoTag) rows.push(['bento', code(result.bentoTag)])

@@ -126,12 +126,17 @@ describe('step summary', () => {
         {id: 'containerize', status: 'skipped'},
       ],
       error: {kind: 'build', message: 'bentoml build failed: a | b\nc', hint: 'See the log.'},
+      images: [`${REPO}:latest`, `${REPO}:<bento-version>`],
+      pushed: [],
     }
     const text = formatStepSummary([pushed, failed], 'push')
     expect(text).toContain('### mldeploy push: 1 of 2 targets ok, 1 failed')
     expect(text).toContain('#### ❌ modelB/V2 (failed)')
     expect(text).toContain('> **build**: bentoml build failed: a \\| b c See the log.')
     expect(text).toContain('Steps: preflight 0.5 s · build failed · containerize skipped')
+    expect(text).not.toContain('<bento-version>')
+    const partly = formatStepSummary([{...failed, pushed: [`${REPO}:v1`]}])
+    expect(partly).toContain(`| pushed | \`${REPO}:v1\` |`)
   })
 
   it('appends to GITHUB_STEP_SUMMARY only when it is set, redacted', () => {
