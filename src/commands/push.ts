@@ -1,12 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} from '../cli/github-actions.js'
 import {chooseRenderer, currentRendererEnvironment} from '../cli/renderer.js'
 import {DEFAULT_VPN_TIMEOUT_SECONDS, type PushFlags, resolvePushConfig} from '../config/push-config.js'
 import {DeployError, usageError} from '../errors.js'
 import type {ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
-import {discoverTargets, resolveRoot} from '../project/target.js'
+import {discoverTargets, resolveRoot, resolveTarget} from '../project/target.js'
 import type {RendererChoice} from '../cli/renderer.js'
 
 export default class Push extends BaseCommand {
@@ -145,6 +146,9 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     }),
   }
 
+  /** Set when the failed targets were annotated one by one (GitHub Actions). */
+  private annotated = false
+
   public async run(): Promise<PushResult | ManyResult> {
     const {argv, flags} = await this.parse(Push)
     const cwd = process.cwd()
@@ -181,12 +185,23 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
       throw usageError(`Nonexistent flag: ${flagLike}.`, 'See: mldeploy push --help.')
     if (all) {
       if (argv.length > 0) throw usageError('Give targets or --all, not both.')
-      const names = discoverTargets(resolveRoot(rootFlag, cwd))
-      if (names.length === 0)
+      const root = resolveRoot(rootFlag, cwd)
+      // --all means the complete targets; an unfinished folder is named, not fatal.
+      const names = discoverTargets(root).filter((name) => {
+        try {
+          resolveTarget(name, root)
+          return true
+        } catch (error) {
+          this.warnLine(`--all skips ${name}: ${(error as Error).message}`)
+          return false
+        }
+      })
+      if (names.length === 0) {
         throw usageError(
-          '--all: there is no target under deploy/.',
+          '--all: there is no complete target under deploy/.',
           'Create one with mldeploy init <model>/<version>.',
         )
+      }
       return names
     }
     if (argv.length === 0) {
@@ -233,10 +248,17 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     const {formatSteps, formatSummary} = await import('../pipeline/report.js')
     try {
       const result = await runPush(state, renderer, signal)
+      writeStepOutputs(process.env, result, (text) => this.redact(text))
+      appendStepSummary(process.env, [result], (text) => this.redact(text))
       if (!this.jsonEnabled()) this.print(formatSummary(result))
       return result
     } catch (error) {
       this.partialResult = {...toResult(state)}
+      const failure = interruptedError(interrupted(), state) ?? error
+      if (failure instanceof DeployError)
+        appendStepSummary(process.env, [{...toResult(state), status: 'failed', error: failure}], (text) =>
+          this.redact(text),
+        )
       if (!this.jsonEnabled()) this.logToStderr(this.redact(`Steps: ${formatSteps(toResult(state))}`))
       throw interruptedError(interrupted(), state) ?? error
     }
@@ -276,6 +298,16 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
       this.partialResult = {dryRun: false, targets}
       throw interruptedError(signalName, undefined)!
     }
+    appendStepSummary(process.env, targets as Parameters<typeof appendStepSummary>[1], (text) =>
+      this.redact(text),
+    )
+    if (inGithubActions(process.env)) {
+      for (const [index, failure] of failures) {
+        const message = `${states[index]!.config.target.name}: ${failure.message}`
+        process.stderr.write(`${this.redact(annotationFor({...failure, message}))}\n`)
+      }
+      this.annotated = failures.size > 0
+    }
     if (failures.size === 0) return {status: 'pushed', dryRun: false, targets}
     // The exit code of the first failed target (in the order given) says that something failed.
     const [firstIndex, reason] = [...failures.entries()].sort(([a], [b]) => a - b)[0]!
@@ -287,6 +319,15 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
         ...(reason.hint === undefined ? {} : {hint: reason.hint}),
       },
     )
+  }
+
+  /** In GitHub Actions every failure is also an `::error` annotation (on stderr: stdout may be JSON). */
+  protected override async catch(
+    err: Error & {oclif?: {exit?: number}; exitCode?: number},
+  ): Promise<unknown> {
+    if (inGithubActions(process.env) && err instanceof DeployError && !this.annotated)
+      process.stderr.write(`${this.redact(annotationFor(err))}\n`)
+    return super.catch(err)
   }
 }
 

@@ -149,10 +149,15 @@ export function discoverTargets(root: string): string[] {
   const deployDir = path.join(root, 'deploy')
   const names: string[] = []
   for (const model of readdirSync(deployDir, {withFileTypes: true})) {
-    if (!model.isDirectory() || model.name.startsWith('.')) continue
+    if (!model.isDirectory() || isHidden(model.name)) continue
     for (const version of readdirSync(path.join(deployDir, model.name), {withFileTypes: true})) {
-      if (version.isDirectory() && !version.name.startsWith('.')) names.push(`${model.name}/${version.name}`)
+      if (version.isDirectory() && !isHidden(version.name)) names.push(`${model.name}/${version.name}`)
     }
   }
   return names.sort()
+}
+
+/** Dot folders and Python's __pycache__ are never targets. */
+function isHidden(name: string): boolean {
+  return name.startsWith('.') || name.startsWith('__')
 }

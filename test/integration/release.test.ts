@@ -1,4 +1,4 @@
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa} from 'execa'
@@ -11,7 +11,7 @@ import {
   motoEnv,
   seedImage,
 } from '../helpers/aws.js'
-import {baseEnv, fakeBin, makeProject, runCli} from '../helpers/cli.js'
+import {baseEnv, fakeBin, makeProject, runCli, tempDir} from '../helpers/cli.js'
 import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
 
 // The release workflow features against moto (ECR's API) with the recording stand-ins; the
@@ -222,5 +222,34 @@ describe('many targets', () => {
     const both = await runCli(['push', 'modelA/V1', '--all'], {cwd: s.root, env: s.env})
     expect(both.exitCode).toBe(2)
     expect(both.stderr).toContain('Give targets or --all, not both.')
+  })
+})
+
+describe('GitHub Actions', () => {
+  it('push writes step outputs and a summary; a failure is an ::error annotation', async () => {
+    await createRepository(motoUrl, 'modela/v1')
+    const dir = tempDir('gha')
+    const outputs = path.join(dir, 'output')
+    const summary = path.join(dir, 'summary')
+    const s = setup({GITHUB_OUTPUT: outputs, GITHUB_STEP_SUMMARY: summary, GITHUB_ACTIONS: 'true'})
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(0)
+    const json = JSON.parse(result.stdout)
+    const written = readFileSync(outputs, 'utf8')
+    expect(written).toContain(`digest=${json.digest}\n`)
+    expect(written).toContain(`image=${json.images[0]}\n`)
+    expect(written).toContain(`bento-tag=${json.bentoTag}\n`)
+    expect(readFileSync(summary, 'utf8')).toContain('modelA/V1')
+    expect(written + readFileSync(summary, 'utf8')).not.toContain(MOTO_PASSWORD)
+
+    const failed = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--repository', 'absent'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(failed.exitCode).toBe(3)
+    expect(failed.stderr).toMatch(/^::error title=mldeploy[^:]*::ECR repository absent does not exist/m)
   })
 })
