@@ -4,6 +4,9 @@ import path from 'node:path'
 
 import {execa} from 'execa'
 
+import {motoEnv} from './aws.js'
+import {MOTO_PASSWORD} from './moto.js'
+
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
 export const CLI = path.join(REPO_ROOT, 'bin/run.js')
 const FAKE_TOOL = path.join(REPO_ROOT, 'test/fixtures/bin/fake-tool.js')
@@ -83,4 +86,32 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
     AWS_EC2_METADATA_DISABLED: 'true',
     ...extra,
   }
+}
+
+export interface StandInProject {
+  root: string
+  bin: ReturnType<typeof fakeBin>
+  env: Record<string, string>
+}
+
+/**
+ * A project with one target, the recording stand-ins for python/podman/docker first on PATH, and
+ * the real AWS SDK pointed at moto (whose ECR password the stand-in login expects).
+ */
+export function standInProject(
+  motoUrl: string,
+  extraEnv: Record<string, string> = {},
+  files: Record<string, string> = {},
+): StandInProject {
+  const root = makeProject(files)
+  const bin = fakeBin()
+  const env = baseEnv({
+    ...motoEnv(motoUrl),
+    PATH: `${bin.dir}:${process.env.PATH}`,
+    FAKE_LOG: bin.log,
+    FAKE_PASSWORD: MOTO_PASSWORD,
+    MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
+    ...extraEnv,
+  })
+  return {root, bin, env}
 }

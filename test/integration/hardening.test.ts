@@ -6,10 +6,10 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
 import {beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, motoEnv} from '../helpers/aws.js'
-import {baseEnv, CLI, fakeBin, makeProject, runCli} from '../helpers/cli.js'
+import {createRepository} from '../helpers/aws.js'
+import {CLI, runCli, standInProject} from '../helpers/cli.js'
 import {startFaultProxy} from '../helpers/fault-proxy.js'
-import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
+import {resetMoto} from '../helpers/moto.js'
 
 // Fault injection against the real CLI process, the real AWS SDK and moto; the container tools
 // are the recording stand-ins (test/fixtures/bin/fake-tool.js), which can hang, fail a set
@@ -17,17 +17,7 @@ import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
 const motoUrl = inject('motoUrl')
 
 function setup(extraEnv: Record<string, string> = {}) {
-  const root = makeProject()
-  const bin = fakeBin()
-  const env = baseEnv({
-    ...motoEnv(motoUrl),
-    PATH: `${bin.dir}:${process.env.PATH}`,
-    FAKE_LOG: bin.log,
-    FAKE_PASSWORD: MOTO_PASSWORD,
-    MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
-    ...extraEnv,
-  })
-  return {root, bin, env}
+  return standInProject(motoUrl, extraEnv)
 }
 
 /** Running, not a zombie (an orphan's zombie waits for this sandbox's init to reap it). */

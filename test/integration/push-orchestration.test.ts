@@ -2,8 +2,8 @@ import path from 'node:path'
 
 import {beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, motoEnv} from '../helpers/aws.js'
-import {baseEnv, fakeBin, makeProject, runCli} from '../helpers/cli.js'
+import {createRepository} from '../helpers/aws.js'
+import {runCli, standInProject, type StandInProject} from '../helpers/cli.js'
 import {freePort, MOTO_ACCOUNT, MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
 
 // The real CLI as a process, the real AWS SDK talking HTTP to moto on loopback, and recording
@@ -11,24 +11,10 @@ import {freePort, MOTO_ACCOUNT, MOTO_PASSWORD, resetMoto} from '../helpers/moto.
 const motoUrl = inject('motoUrl')
 const REGISTRY = `${MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`
 
-interface Setup {
-  root: string
-  bin: ReturnType<typeof fakeBin>
-  env: Record<string, string>
-}
+type Setup = StandInProject
 
 function setup(extraEnv: Record<string, string> = {}, files: Record<string, string> = {}): Setup {
-  const root = makeProject(files)
-  const bin = fakeBin()
-  const env = baseEnv({
-    ...motoEnv(motoUrl),
-    PATH: `${bin.dir}:${process.env.PATH}`,
-    FAKE_LOG: bin.log,
-    FAKE_PASSWORD: MOTO_PASSWORD,
-    MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
-    ...extraEnv,
-  })
-  return {root, bin, env}
+  return standInProject(motoUrl, extraEnv, files)
 }
 
 function push(s: Setup, ...args: string[]) {

@@ -4,14 +4,8 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {
-  createImmutableRepository,
-  createRepository,
-  describeRepository,
-  motoEnv,
-  seedImage,
-} from '../helpers/aws.js'
-import {baseEnv, fakeBin, makeProject, runCli, tempDir} from '../helpers/cli.js'
+import {createImmutableRepository, createRepository, describeRepository, seedImage} from '../helpers/aws.js'
+import {runCli, standInProject, tempDir} from '../helpers/cli.js'
 import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
 
 // The release workflow features against moto (ECR's API) with the recording stand-ins; the
@@ -19,17 +13,7 @@ import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
 const motoUrl = inject('motoUrl')
 
 function setup(extraEnv: Record<string, string> = {}) {
-  const root = makeProject()
-  const bin = fakeBin()
-  const env = baseEnv({
-    ...motoEnv(motoUrl),
-    PATH: `${bin.dir}:${process.env.PATH}`,
-    FAKE_LOG: bin.log,
-    FAKE_PASSWORD: MOTO_PASSWORD,
-    MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
-    ...extraEnv,
-  })
-  return {root, bin, env}
+  return standInProject(motoUrl, extraEnv)
 }
 
 beforeEach(async () => {
