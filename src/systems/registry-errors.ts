@@ -63,7 +63,7 @@ const KNOWN: KnownFailure[] = [
   {
     // Network failures and server errors: worth another try after a pause.
     pattern:
-      /connection reset|connection refused|broken pipe|unexpected EOF|i\/o timeout|TLS handshake timeout|timeout exceeded|\b(?:500|502|503|504)\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|too many requests|\b429\b/i,
+      /connection reset|connection refused|broken pipe|unexpected EOF|\bEOF(?:\s|$)|i\/o timeout|TLS handshake timeout|timeout exceeded|\b(?:500|502|503|504)\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|too many requests|\b429\b/i,
     retryable: true,
     message: () => 'The registry connection failed (network error or server error).',
     hint: 'Check the network and the registry, then run again.',

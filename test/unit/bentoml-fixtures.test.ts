@@ -76,4 +76,12 @@ describe('registry errors on real podman and docker output', () => {
     expect(docker?.message).toBe('Pushing x failed: The backend has no login for this registry host.')
     expect(docker?.exitCode).toBe(7)
   })
+
+  it('a connection reset in the middle of a push is transient (retried)', () => {
+    const error = explainRegistryFailure(lines('engines/podman-push-reset.stderr.txt'), 'push', 'Pushing x')
+    expect(error?.message).toBe(
+      'Pushing x failed: The registry connection failed (network error or server error).',
+    )
+    expect(error?.retryable).toBe(true)
+  })
 })
