@@ -93,7 +93,9 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   // (nothing is kept but the tail) nor a callback per line for the display.
   let carry = ''
   const emit = (text: string): void => {
-    const lines = run.secrets.redact(stripVTControlCharacters(text)).split('\n')
+    // Most chunks hold no escape sequence: skip the ANSI pass for them (it shows on 500 MB logs).
+    const plain = text.includes('\u001b') || text.includes('\u009b') ? stripVTControlCharacters(text) : text
+    const lines = run.secrets.redact(plain).split('\n')
     for (const line of lines) run.onLine?.(line)
     run.onLines?.(lines)
     tail.push(...lines.slice(-keep))
@@ -102,7 +104,8 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   const decoder = new StringDecoder('utf8')
   child.all?.on('data', (chunk: Buffer) => {
     // \r alone (progress bars) ends a line too.
-    const text = (carry + decoder.write(chunk)).replace(/\r\n?/g, '\n')
+    const raw = carry + decoder.write(chunk)
+    const text = raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw
     const end = text.lastIndexOf('\n')
     if (end === -1 && text.length < MAX_LINE) {
       carry = text
