@@ -295,8 +295,15 @@ print_env() {
   emit PATH "$path"
 }
 
-write_env() {
+# env.sh points REGISTRY_AUTH_FILE and DOCKER_CONFIG here: podman refuses to run or push when
+# that file is missing (as on a fresh machine), so both start empty.
+ensure_auth_files() {
   mkdir -p "$STATE/auth/docker"
+  [ -f "$STATE/auth/podman-auth.json" ] || echo '{"auths": {}}' > "$STATE/auth/podman-auth.json"
+}
+
+write_env() {
+  ensure_auth_files
   print_env > "$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -305,7 +312,8 @@ write_env() {
 
 cmd_start() {
   need_setup
-  mkdir -p "$STATE" "$STATE/auth/docker"
+  mkdir -p "$STATE"
+  ensure_auth_files
   write_storage_conf
   write_registries_conf
   phase moto start_moto
