@@ -23,10 +23,6 @@ export class SecretRegistry {
 
   private sink: SecretRegistry | undefined
 
-  get size(): number {
-    return this.secrets.size
-  }
-
   redact(text: string): string {
     let result = text
     for (const secret of this.secrets) {

@@ -16,10 +16,6 @@ export function loginArgs(registry: string): string[] {
   return ['login', '--username', 'AWS', '--password-stdin', registry]
 }
 
-export function logoutArgs(registry: string): string[] {
-  return ['logout', registry]
-}
-
 export function pushArgs(backend: Backend, image: string, digestFile: string): string[] {
   // podman writes the digest of what it pushed; docker prints it ("<tag>: digest: sha256:... size: N").
   return backend === 'podman' ? ['push', '--digestfile', digestFile, image] : ['push', image]

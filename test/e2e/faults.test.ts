@@ -1,11 +1,12 @@
 import {readFileSync, writeFileSync} from 'node:fs'
-import {createServer, request, type Server} from 'node:http'
+import {createServer, type Server} from 'node:http'
 import path from 'node:path'
 
 import {afterEach, describe, expect, inject, it} from 'vitest'
 
 import {createRepository} from '../helpers/aws.js'
 import {REPO_ROOT, runCli, tempDir} from '../helpers/cli.js'
+import {forward, listenOnLoopback} from '../helpers/fault-proxy.js'
 import {type Registry, registryTags} from './registry.js'
 
 // Network faults between podman and the real registry: a proxy on loopback in front of it that
@@ -31,25 +32,9 @@ async function faultyProxy(broken: () => boolean): Promise<FaultyProxy> {
       incoming.socket.destroy()
       return
     }
-    const forward = request(
-      {
-        host: targetHost,
-        port: targetPort,
-        method: incoming.method,
-        path: incoming.url,
-        headers: incoming.headers,
-      },
-      (response) => {
-        outgoing.writeHead(response.statusCode ?? 502, response.headers)
-        response.pipe(outgoing)
-      },
-    )
-    forward.on('error', () => outgoing.destroy())
-    incoming.pipe(forward)
+    incoming.pipe(forward(incoming, outgoing, targetHost!, targetPort!))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
+  const port = await listenOnLoopback(server)
   return {
     host: `127.0.0.1:${port}`,
     get resets() {

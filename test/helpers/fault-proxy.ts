@@ -1,4 +1,11 @@
-import {createServer, request, type Server} from 'node:http'
+import {
+  type ClientRequest,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
 
 export interface FaultProxy {
   url: string
@@ -14,6 +21,31 @@ export interface FaultRule {
   times: number
   status: number
   body: string
+}
+
+/** Send `incoming` on to host:port and its answer back; the caller writes or pipes the body. */
+export function forward(
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  host: string,
+  port: string,
+): ClientRequest {
+  const upstream = request(
+    {host, port, method: incoming.method, path: incoming.url, headers: incoming.headers},
+    (response) => {
+      outgoing.writeHead(response.statusCode ?? 502, response.headers)
+      response.pipe(outgoing)
+    },
+  )
+  upstream.on('error', () => outgoing.destroy())
+  return upstream
+}
+
+/** Listen on a free port of 127.0.0.1; returns the port. */
+export async function listenOnLoopback(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  return typeof address === 'object' && address ? address.port : 0
 }
 
 function operationOf(target: string | undefined, body: string): string {
@@ -42,25 +74,10 @@ export async function startFaultProxy(motoUrl: string, rules: FaultRule[]): Prom
         outgoing.end(rule.body)
         return
       }
-      const forward = request(
-        {
-          host: target.hostname,
-          port: target.port,
-          method: incoming.method,
-          path: incoming.url,
-          headers: incoming.headers,
-        },
-        (response) => {
-          outgoing.writeHead(response.statusCode ?? 502, response.headers)
-          response.pipe(outgoing)
-        },
-      )
-      forward.end(body)
+      forward(incoming, outgoing, target.hostname, target.port).end(body)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
+  const port = await listenOnLoopback(server)
   return {
     url: `http://127.0.0.1:${port}`,
     counts,
