@@ -1,6 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 
-import {DeployError, ExitCode} from '../errors.js'
+import {classify, DeployError, ExitCode, MldeployError} from '../errors.js'
 import type {SecretRegistry} from '../secrets.js'
 
 /** What every failure looks like in --json: the class, its exit code and one line to act on. */
@@ -10,6 +10,10 @@ export interface JsonError {
   message: string
   hint?: string
   detail?: string
+  /** What failed underneath: `aws:access-denied`, `registry:transient`, `child:exit`... */
+  reason?: string
+  /** The step that failed. */
+  step?: string
 }
 
 /**
@@ -63,8 +67,10 @@ export abstract class BaseCommand extends Command {
   }
 
   protected override async catch(
-    err: Error & {oclif?: {exit?: number}; exitCode?: number},
+    thrown: Error & {oclif?: {exit?: number}; exitCode?: number},
   ): Promise<unknown> {
+    // A domain error outside any step (bad input while resolving settings) has no step class.
+    const err = thrown instanceof MldeployError ? classify(thrown, 'internal') : thrown
     if (err instanceof DeployError) {
       process.exitCode = err.exitCode
       if (this.jsonEnabled()) {
@@ -113,6 +119,8 @@ function toJsonError(err: unknown, verbose: boolean): JsonError {
       message: err.message,
       ...(err.hint === undefined ? {} : {hint: err.hint}),
       ...(err.detail === undefined ? {} : {detail: err.detail}),
+      ...(err.reason === undefined ? {} : {reason: err.reason}),
+      ...(err.step === undefined ? {} : {step: err.step}),
     }
   }
   const error = err as Error & {oclif?: {exit?: number}}

@@ -1,4 +1,4 @@
-import {DeployError, errorMessage} from '../errors.js'
+import {DeployError, errorMessage, MldeployError} from '../errors.js'
 
 /** pass: fine; warn: works but worth fixing; fail: push would fail; skip: not applicable or blocked. */
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip'
@@ -30,7 +30,7 @@ export interface Check {
 
 /** A check that threw: its DeployError message and hint become the line and the fix. */
 export function failedOutcome(error: unknown): CheckOutcome {
-  if (error instanceof DeployError) {
+  if (error instanceof DeployError || error instanceof MldeployError) {
     return {
       status: 'fail',
       message: error.message,

@@ -5,7 +5,7 @@ import path from 'node:path'
 import {Listr, ListrLogger, type ListrTask, PRESET_TIMESTAMP, ProcessOutput} from 'listr2'
 
 import type {RendererChoice} from '../cli/renderer.js'
-import {DeployError, errorMessage} from '../errors.js'
+import {classify} from '../errors.js'
 import type {DeployState} from './state.js'
 import type {Step} from './step.js'
 
@@ -65,10 +65,7 @@ function stepTasks(
         record.status = 'done'
       } catch (error) {
         record.status = signal.aborted ? 'interrupted' : 'failed'
-        state.failure =
-          error instanceof DeployError
-            ? error
-            : new DeployError(step.failure, `${step.title} failed: ${errorMessage(error)}`, {cause: error})
+        state.failure = classify(error, step.failure, {step: step.id, doing: step.title})
         throw state.failure
       } finally {
         record.durationMs = Math.round(performance.now() - started)

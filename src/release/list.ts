@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {EnvLayers} from '../config/env-layers.js'
 import {resolvePushConfig} from '../config/push-config.js'
-import {DeployError} from '../errors.js'
+import {UsageError} from '../errors.js'
 import {defaultRepository, validateRepository} from '../images.js'
 import {discoverTargets, REQUIRED_TARGET_FILES, resolveRoot} from '../project/target.js'
 
@@ -131,7 +131,7 @@ function describeTarget(
     listed.ready = true
   } catch (error) {
     // A usage error belongs to this target (a bad .env line, an invalid name): the others still list.
-    if (!(error instanceof DeployError)) throw error
+    if (!(error instanceof UsageError)) throw error
     listed.problems.push(error.oneLine)
   }
   return listed

@@ -42,13 +42,6 @@ export async function runLogin(state: DeployState, io: StepIO): Promise<void> {
     step: 'login',
     doing: `${state.config.backend.value} login to ${state.registry.value}`,
     input: authorization.password,
-    explain: (tail) => {
-      const explained = explainRegistryFailure(tail, 'auth', `${state.config.backend.value} login`)
-      // Whatever the registry said, a failed login is an authentication failure.
-      return (
-        explained &&
-        new DeployError('auth', explained.message, {hint: explained.hint, detail: explained.detail})
-      )
-    },
+    explain: (tail) => explainRegistryFailure(tail, `${state.config.backend.value} login`),
   })
 }

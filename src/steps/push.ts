@@ -2,7 +2,7 @@ import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {DeployError} from '../errors.js'
+import {DeployError, RegistryError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import {digestFromPushLine, isDigest, pushArgs} from '../systems/backend.js'
@@ -57,9 +57,9 @@ export const pushStep: Step = {
           io.output(`${image} -> ${digest}`)
           break
         } catch (error) {
-          if (!(error instanceof DeployError) || io.signal.aborted) throw error
+          if (!(error instanceof RegistryError) || io.signal.aborted) throw error
           // Only an expired token is worth a new login, and only once.
-          if (error.loginExpired && !loggedInAgain) {
+          if (error.reason === 'login-expired' && !loggedInAgain) {
             loggedInAgain = true
             io.output('The login token expired: fetching a new one and logging in again.')
             state.authorization = await state.aws.authorization(state.secrets, io.signal)
@@ -68,7 +68,7 @@ export const pushStep: Step = {
             continue
           }
           // Auth, permission, missing repository, immutable tag: retrying cannot help.
-          if (!error.retryable || attempt >= PUSH_ATTEMPTS) throw error
+          if (error.reason !== 'transient' || attempt >= PUSH_ATTEMPTS) throw error
           const pause = RETRY_BASE_MS * 2 ** (attempt - 1)
           io.output(
             `${error.message} Trying again in ${pause / 1000} s (attempt ${attempt + 1} of ${PUSH_ATTEMPTS}).`,
@@ -96,7 +96,7 @@ async function pushOnce(
     onLine: (line) => {
       printed = digestFromPushLine(line) ?? printed
     },
-    explain: (tail) => explainRegistryFailure(tail, 'push', `Pushing ${image}`),
+    explain: (tail) => explainRegistryFailure(tail, `Pushing ${image}`),
   })
   const digest =
     state.config.backend.value === 'podman' ? await readDigest(digestFile(state, index)) : printed

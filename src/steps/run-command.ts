@@ -1,4 +1,4 @@
-import {DeployError, type ExitCodeName} from '../errors.js'
+import {DeployError, type ExitCodeName, type MldeployError} from '../errors.js'
 import {formatDuration} from '../config/timeouts.js'
 import type {DeployState, StepId} from '../pipeline/state.js'
 import type {PlannedCommand, StepIO} from '../pipeline/step.js'
@@ -11,7 +11,7 @@ export interface RunPlannedOptions {
   input?: string
   onLine?: (line: string) => void
   /** Turns a failed child's output into a clearer error, when its text is recognised. */
-  explain?: (tail: string[], result: ChildResult) => DeployError | undefined
+  explain?: (tail: string[], result: ChildResult) => MldeployError | undefined
   /** The step whose time limit applies. */
   step: StepId
 }

@@ -1,4 +1,4 @@
-import {DeployError} from '../errors.js'
+import {RegistryError} from '../errors.js'
 import {MANIFEST_MEDIA_TYPES} from './aws.js'
 
 /**
@@ -42,13 +42,10 @@ async function call(
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error
     const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message
-    throw new DeployError(
-      'push',
+    throw new RegistryError(
+      'unreachable',
       `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${cause}).`,
-      {
-        hint: 'Check --registry (host, port, http/https) and that the registry is up.',
-        retryable: true,
-      },
+      {hint: 'Check --registry (host, port, http/https) and that the registry is up.'},
     )
   }
 }
@@ -106,9 +103,13 @@ export async function retagManifest(
   if (!put.ok) throw registryError(put.status, `Tagging ${repository}@${digest} as ${tag} on ${access.host}`)
 }
 
-function registryError(status: number, doing: string): DeployError {
-  if (status === 401 || status === 403) {
-    return new DeployError('auth', `${doing} failed: the registry refused the credentials (HTTP ${status}).`)
-  }
-  return new DeployError('push', `${doing} failed: HTTP ${status}.`, {retryable: status >= 500})
+function registryError(status: number, doing: string): RegistryError {
+  if (status === 401)
+    return new RegistryError(
+      'login-refused',
+      `${doing} failed: the registry refused the credentials (HTTP 401).`,
+    )
+  if (status === 403)
+    return new RegistryError('denied', `${doing} failed: the registry denied the request (HTTP 403).`)
+  return new RegistryError(status >= 500 ? 'transient' : 'failed', `${doing} failed: HTTP ${status}.`)
 }

@@ -157,7 +157,8 @@ describe('retries', () => {
   it.each([
     [
       'denied: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:InitiateLayerUpload on resource: x',
-      7,
+      // A missing push permission is the push step's failure; only a refused login or token is 7.
+      8,
       /arn:aws:iam::123456789012:user\/ci is not allowed to ecr:InitiateLayerUpload/,
     ],
     [

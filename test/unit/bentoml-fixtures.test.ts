@@ -4,6 +4,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {parseBuildTag} from '../../src/systems/bentoml.js'
+import {exitClassOf} from '../../src/errors.js'
 import {explainRegistryFailure} from '../../src/systems/registry-errors.js'
 
 // Real outputs captured from bentoml 1.4.40, podman 4.3.1 and docker 28 on this machine
@@ -53,35 +54,29 @@ describe('registry errors on real podman and docker output', () => {
   it('a wrong password at login', () => {
     const error = explainRegistryFailure(
       lines('engines/podman-login-wrong-password.stderr.txt'),
-      'auth',
       'podman login',
     )
     expect(error?.message).toBe('podman login failed: The registry refused the credentials.')
-    expect(error?.exitCode).toBe(7)
+    expect(error?.reason).toBe('login-refused')
+    expect(exitClassOf(error, 'push')).toBe('auth')
   })
 
   it('a push without a login, podman and docker', () => {
-    const podman = explainRegistryFailure(
-      lines('engines/podman-push-no-login.stderr.txt'),
-      'push',
-      'Pushing x',
-    )
+    const podman = explainRegistryFailure(lines('engines/podman-push-no-login.stderr.txt'), 'Pushing x')
     expect(podman?.message).toBe('Pushing x failed: The registry refused the credentials.')
-    expect(podman?.retryable).toBe(false)
-    const docker = explainRegistryFailure(
-      lines('engines/docker-push-no-login.stderr.txt'),
-      'push',
-      'Pushing x',
-    )
+    expect(podman?.reason).toBe('login-refused')
+    const docker = explainRegistryFailure(lines('engines/docker-push-no-login.stderr.txt'), 'Pushing x')
     expect(docker?.message).toBe('Pushing x failed: The backend has no login for this registry host.')
-    expect(docker?.exitCode).toBe(7)
+    expect(docker?.reason).toBe('login-refused')
+    expect(exitClassOf(docker, 'push')).toBe('auth')
   })
 
   it('a connection reset in the middle of a push is transient (retried)', () => {
-    const error = explainRegistryFailure(lines('engines/podman-push-reset.stderr.txt'), 'push', 'Pushing x')
+    const error = explainRegistryFailure(lines('engines/podman-push-reset.stderr.txt'), 'Pushing x')
     expect(error?.message).toBe(
       'Pushing x failed: The registry connection failed (network error or server error).',
     )
-    expect(error?.retryable).toBe(true)
+    expect(error?.reason).toBe('transient')
+    expect(exitClassOf(error, 'push')).toBe('push')
   })
 })

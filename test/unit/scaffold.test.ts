@@ -4,7 +4,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {parseEnvFile} from '../../src/config/env-layers.js'
-import {DeployError} from '../../src/errors.js'
+import {UsageError} from '../../src/errors.js'
 import {
   defaultBentoModel,
   defaultServiceClass,
@@ -25,9 +25,9 @@ function usageMessage(fn: () => unknown): string {
   try {
     fn()
   } catch (error) {
-    expect(error).toBeInstanceOf(DeployError)
-    expect((error as DeployError).exitCode).toBe(2)
-    return (error as DeployError).message
+    expect(error).toBeInstanceOf(UsageError)
+    expect((error as UsageError).domain).toBe('usage')
+    return (error as UsageError).message
   }
   throw new Error('expected a usage error')
 }

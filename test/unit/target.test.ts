@@ -3,17 +3,17 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {DeployError} from '../../src/errors.js'
+import {UsageError} from '../../src/errors.js'
 import {findProjectRoot, parseTargetName, resolveRoot, resolveTarget} from '../../src/project/target.js'
 import {makeProject, tempDir} from '../helpers/cli.js'
 
-function usage(fn: () => unknown): DeployError {
+function usage(fn: () => unknown): UsageError {
   try {
     fn()
   } catch (error) {
-    expect(error).toBeInstanceOf(DeployError)
-    expect((error as DeployError).exitCode).toBe(2)
-    return error as DeployError
+    expect(error).toBeInstanceOf(UsageError)
+    expect((error as UsageError).domain).toBe('usage')
+    return error as UsageError
   }
   throw new Error('expected a usage error')
 }
