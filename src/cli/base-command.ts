@@ -1,7 +1,19 @@
 import {Command, Flags} from '@oclif/core'
 
-import {classify, DeployError, ExitCode, MldeployError} from '../errors.js'
+import {
+  classify,
+  DeployError,
+  ExitCode,
+  InterruptedError,
+  type InterruptSignal,
+  MldeployError,
+} from '../errors.js'
+import type {IoHost} from '../pipeline/io-host.js'
 import type {SecretRegistry} from '../secrets.js'
+import {annotationFor, inGithubActions} from './github-actions.js'
+import {LineHost, QuietHost} from './line-host.js'
+import {chooseRenderer, currentRendererEnvironment} from './renderer.js'
+import {safeWriter, type Writer} from './writer.js'
 
 /** What every failure looks like in --json: the class, its exit code and one line to act on. */
 export interface JsonError {
@@ -16,10 +28,13 @@ export interface JsonError {
   step?: string
 }
 
+const INTERRUPTS: InterruptSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
 /**
- * One place that owns results, errors and exit codes for every command (as the Salesforce CLI's
- * SfCommand does): a failure prints one line (more with --verbose), keeps its documented exit
- * code with or without --json, and in --json mode stdout holds exactly one JSON object.
+ * One place that owns output, results, errors, interrupts and exit codes for every command (as
+ * the Salesforce CLI's SfCommand does): a failure prints one line (more with --verbose), keeps its
+ * documented exit code with or without --json, and in --json mode stdout holds exactly one JSON
+ * object on every ending, interrupts included. Progress and warnings go through one IoHost.
  */
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
@@ -37,23 +52,94 @@ export abstract class BaseCommand extends Command {
   /** Secrets the run learned: everything printed passes through them, results and errors alike. */
   protected secrets: SecretRegistry | undefined
 
+  /** Set when the failed targets were annotated one by one (GitHub Actions). */
+  protected annotated = false
+
+  /** The title of this command's GitHub Actions annotations. */
+  protected annotationStep: string | undefined
+
+  protected readonly stderr: Writer = safeWriter(process.stderr)
+  private readonly stdout: Writer = safeWriter(process.stdout)
+  private readonly interrupt = new AbortController()
+  private onSignal: ((name: InterruptSignal) => void) | undefined
+  private ioHost: IoHost | undefined
+
+  /**
+   * From the first moment, SIGINT, SIGTERM and SIGHUP (a closed terminal, a dropped SSH session)
+   * abort `interruptSignal` instead of killing mldeploy: the running step stops its children,
+   * private folders go, and the result still says what was done. Later signals are ignored
+   * rather than killing the clean-up half-way.
+   */
+  public override async init(): Promise<void> {
+    this.onSignal = (name) => {
+      if (this.interrupt.signal.aborted) return
+      this.host.note(`Received ${name}: stopping the running step and cleaning up...`)
+      this.interrupt.abort(name)
+    }
+    for (const name of INTERRUPTS) process.on(name, this.onSignal)
+    await super.init()
+  }
+
+  public override async finally(error: Error | undefined): Promise<unknown> {
+    if (this.onSignal !== undefined)
+      for (const name of INTERRUPTS) process.removeListener(name, this.onSignal)
+    return super.finally(error)
+  }
+
+  /** Aborted by an interrupt; `reason` is the signal's name. */
+  protected get interruptSignal(): AbortSignal {
+    return this.interrupt.signal
+  }
+
+  /** If an interrupt came while `body` ran, the command ends as interrupted (129/130/143). */
+  protected async interruptible<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const result = await body(this.interrupt.signal)
+    const name = this.interrupt.signal.reason as InterruptSignal | undefined
+    if (this.interrupt.signal.aborted && name !== undefined) {
+      this.partialResult ??= result as Record<string, unknown>
+      throw new InterruptedError(name, `Interrupted by ${name}.`)
+    }
+    return result
+  }
+
+  /** The one output host of this command: a task list at a terminal, timestamped lines elsewhere. */
+  protected get host(): IoHost {
+    if (this.ioHost === undefined) {
+      const renderer = chooseRenderer({...currentRendererEnvironment(this.jsonEnabled()), quiet: this.quiet})
+      this.ioHost = renderer === 'silent' ? new QuietHost(this.stderr) : new LineHost(this.stderr)
+    }
+    return this.ioHost
+  }
+
+  /** The host for a run of steps (the animated task list where a person watches). */
+  protected async runHost(concurrency: number): Promise<IoHost> {
+    const renderer = chooseRenderer({...currentRendererEnvironment(this.jsonEnabled()), quiet: this.quiet})
+    if (renderer !== 'default') return this.host
+    const {ListrHost} = await import('./listr-host.js')
+    return new ListrHost(process.stderr, this.stderr, concurrency)
+  }
+
+  protected get quiet(): boolean {
+    return false
+  }
+
   protected redact(text: string): string {
     return this.secrets === undefined ? text : this.secrets.redact(text)
   }
 
   /** Results and human text on stdout, redacted. */
   protected print(text: string): void {
-    this.log(this.redact(text))
+    this.stdout.write(`${this.redact(text)}\n`)
   }
 
   /** One line on stderr (oclif's warn wraps at the terminal width, which breaks log greps). */
   protected warnLine(message: string): void {
-    this.logToStderr(this.redact(`Warning: ${message}`))
+    this.host.warn(this.redact(message))
   }
 
   protected override logJson(json: unknown): void {
     // Redact the serialized form so no field can carry a secret out, whatever its shape.
-    process.stdout.write(`${this.redact(JSON.stringify(json, null, 2))}\n`)
+    this.stdout.write(`${this.redact(JSON.stringify(json, null, 2))}\n`)
   }
 
   protected get verbose(): boolean {
@@ -73,13 +159,15 @@ export abstract class BaseCommand extends Command {
     const err = thrown instanceof MldeployError ? classify(thrown, 'internal') : thrown
     if (err instanceof DeployError) {
       process.exitCode = err.exitCode
+      if (inGithubActions(process.env) && !this.annotated)
+        this.stderr.write(`${this.redact(annotationFor(err, this.annotationStep))}\n`)
       if (this.jsonEnabled()) {
         this.logJson(this.toErrorJson(err))
       } else {
-        this.logToStderr(
-          `Error: ${err.oneLine}${err.detail !== undefined && !this.verbose ? ' (details: --verbose)' : ''}`,
+        this.stderr.write(
+          `${this.redact(`Error: ${err.oneLine}${err.detail !== undefined && !this.verbose ? ' (details: --verbose)' : ''}`)}\n`,
         )
-        if (this.verbose && err.detail) this.logToStderr(err.detail)
+        if (this.verbose && err.detail) this.stderr.write(`${this.redact(err.detail)}\n`)
       }
       return undefined
     }
@@ -88,10 +176,14 @@ export abstract class BaseCommand extends Command {
     const exit = err.oclif?.exit
     if (exit !== undefined && exit !== 0 && err.message) {
       process.exitCode = exit
+      if (inGithubActions(process.env))
+        this.stderr.write(
+          `${this.redact(annotationFor({kind: 'usage', message: oneLineParseError(err.message)}, this.annotationStep && `${this.annotationStep} (usage)`))}\n`,
+        )
       if (this.jsonEnabled()) this.logJson(this.toErrorJson(err))
       else
-        this.logToStderr(
-          this.redact(`Error: ${oneLineParseError(err.message)} See: ${this.config.bin} ${this.id} --help.`),
+        this.stderr.write(
+          `${this.redact(`Error: ${oneLineParseError(err.message)} See: ${this.config.bin} ${this.id} --help.`)}\n`,
         )
       return undefined
     }

@@ -48,7 +48,7 @@ It resolves settings exactly as push does (flags, environment, .env files, --sta
     root: Push.flags.root,
     timeout: Flags.integer({
       description:
-        'Seconds every check may take. [default: per check: 60 for Python and bentoml, 20-25 for the backend and AWS]',
+        'Seconds doctor may take in all: the checks run at once, and one still running then fails with "no answer". [default: 30]',
       min: 1,
       max: 600,
     }),
@@ -59,13 +59,17 @@ It resolves settings exactly as push does (flags, environment, .env files, --sta
     const {resolveDoctorSettings} = await import('../doctor/settings.js')
     const {formatDoctor, runDoctor} = await import('../doctor/doctor.js')
     const settings = resolveDoctorSettings(args.target, flags, process.env, process.cwd())
-    const result = await runDoctor({
-      settings,
-      mldeployVersion: this.config.version,
-      mldeployRoot: this.config.root,
-      ...(flags.timeout === undefined ? {} : {timeoutMs: flags.timeout * 1000}),
+    const result = await this.interruptible(async (signal) => {
+      const checked = await runDoctor({
+        settings,
+        mldeployVersion: this.config.version,
+        mldeployRoot: this.config.root,
+        signal,
+        ...(flags.timeout === undefined ? {} : {timeoutMs: flags.timeout * 1000}),
+      })
+      if (!this.jsonEnabled()) this.print(formatDoctor(checked, this.verbose))
+      return checked
     })
-    if (!this.jsonEnabled()) this.print(formatDoctor(result, this.verbose))
     if (result.status === 'failed') {
       this.partialResult = {...result}
       const failed = result.checks.filter((check) => check.status === 'fail').map((check) => check.id)

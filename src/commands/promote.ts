@@ -1,8 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} from '../cli/github-actions.js'
-import {DeployError} from '../errors.js'
+import {appendStepSummary, writeStepOutputs} from '../cli/github-actions.js'
 import type {PromoteResult} from '../release/promote.js'
 import Push from './push.js'
 
@@ -61,6 +60,8 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
     }),
   }
 
+  protected override annotationStep = 'promote'
+
   public async run(): Promise<PromoteResult> {
     const {args, flags} = await this.parse(Promote)
     const {formatPromote, preparePromote, promote, resolvePromoteConfig} =
@@ -71,48 +72,29 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
       process.env,
       process.cwd(),
     )
-    const context = await preparePromote(config)
-    this.secrets = context.secrets
+    const state = await preparePromote(config)
+    this.secrets = state.secrets
     const redact = (text: string): string => this.redact(text)
-    let result: PromoteResult
-    try {
-      result = await promote(context, new AbortController().signal)
-    } catch (error) {
-      if (error instanceof DeployError && !config.push.dryRun) {
+    const host = await this.runHost(1)
+    const {result, failure} = await promote(state, {host, signal: this.interruptSignal})
+    for (const warning of result.warnings) this.warnLine(warning)
+    if (failure !== undefined) {
+      if (!config.push.dryRun)
         appendStepSummary(
           process.env,
-          [{status: 'failed', target: config.push.target.name, error}],
+          [{status: 'failed', target: result.target, error: failure}],
           redact,
           'promote',
         )
-      }
-      this.partialResult = {
-        target: config.push.target.name,
-        dryRun: config.push.dryRun,
-        warnings: context.warnings,
-      }
-      throw error
+      // What was already moved stays on record: the tags with a verified or changed state.
+      this.partialResult = {...result}
+      throw failure
     }
-    for (const warning of result.warnings) this.warnLine(warning)
     if (!result.dryRun) {
       writeStepOutputs(process.env, result, redact)
       appendStepSummary(process.env, [result], redact, 'promote')
     }
     if (!this.jsonEnabled()) this.print(formatPromote(result))
     return result
-  }
-
-  /** In GitHub Actions every failure is also an `::error` annotation (on stderr: stdout may be JSON). */
-  protected override async catch(
-    err: Error & {oclif?: {exit?: number}; exitCode?: number},
-  ): Promise<unknown> {
-    if (inGithubActions(process.env)) {
-      const usage = err instanceof DeployError ? err.kind === 'usage' : err.oclif?.exit === 2
-      const error =
-        err instanceof DeployError ? err : {kind: usage ? 'usage' : 'internal', message: err.message}
-      // process.stderr directly: oclif's logToStderr is silent with --json.
-      process.stderr.write(`${this.redact(annotationFor(error, usage ? 'promote (usage)' : 'promote'))}\n`)
-    }
-    return super.catch(err)
   }
 }

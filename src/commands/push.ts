@@ -2,13 +2,11 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} from '../cli/github-actions.js'
-import {chooseRenderer, currentRendererEnvironment} from '../cli/renderer.js'
 import {DEFAULT_VPN_TIMEOUT_SECONDS, type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {DeployError, usageError} from '../errors.js'
+import {usageError} from '../errors.js'
 import type {ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
 import {discoverTargets, resolveRoot, resolveTarget} from '../project/target.js'
-import type {RendererChoice} from '../cli/renderer.js'
 
 export default class Push extends BaseCommand {
   static override summary = 'Import, build, containerize and push a deploy target to ECR.'
@@ -146,36 +144,72 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     }),
   }
 
-  /** Set when the failed targets were annotated one by one (GitHub Actions). */
-  private annotated = false
-
   public async run(): Promise<PushResult | ManyResult> {
     const {argv, flags} = await this.parse(Push)
-    const cwd = process.cwd()
-    const names = this.targetNames(argv as string[], flags.all, flags.root, cwd)
+    const names = this.targetNames(argv as string[], flags.all, flags.root, process.cwd())
     // Every target's configuration is checked before anything runs: a typo fails fast, alone.
-    const configs = names.map((name) => resolvePushConfig(name, flags as PushFlags, process.env, cwd))
-    const {prepareState, planOnly} = await import('../pipeline/push.js')
-    const {formatPlan} = await import('../pipeline/report.js')
+    const configs = names.map((name) =>
+      resolvePushConfig(name, flags as PushFlags, process.env, process.cwd()),
+    )
+    const {prepareState, planOnly, pushTargets, runResult, aggregate} = await import('../pipeline/push.js')
     const states: DeployState[] = []
     for (const config of configs) states.push(await prepareState(config))
     this.secrets = states[0]!.secrets
     for (const state of states.slice(1)) state.secrets.shareWith(this.secrets)
 
     if (flags['dry-run']) {
-      const results = []
-      for (const state of states) results.push(await planOnly(state))
-      for (const warning of new Set(results.flatMap((result) => result.warnings))) this.warnLine(warning)
-      if (!this.jsonEnabled()) this.print(results.map((result) => formatPlan(result)).join('\n\n'))
-      return states.length === 1 ? results[0]! : {status: 'planned', dryRun: true, targets: results}
+      const {formatPlan} = await import('../pipeline/report.js')
+      return this.interruptible(async (signal) => {
+        const results = []
+        for (const state of states) results.push(await planOnly(state, signal))
+        for (const warning of new Set(results.flatMap((result) => result.warnings))) this.warnLine(warning)
+        if (!this.jsonEnabled()) this.print(results.map((result) => formatPlan(result)).join('\n\n'))
+        return states.length === 1
+          ? results[0]!
+          : {status: 'planned' as const, dryRun: true, targets: results}
+      })
     }
 
-    return this.withInterrupts(async (signal, interrupted) => {
-      const renderer = chooseRenderer(currentRendererEnvironment(this.jsonEnabled()))
-      return states.length === 1
-        ? this.pushOne(states[0]!, renderer, signal, interrupted)
-        : this.pushMany(states, renderer, signal, flags.concurrency, interrupted)
+    const {formatRunEnd} = await import('../pipeline/report.js')
+    const host = await this.runHost(flags.concurrency)
+    const runs = await pushTargets(states, {
+      host,
+      signal: this.interruptSignal,
+      concurrency: flags.concurrency,
     })
+    const results = runs.map(runResult)
+    const redact = (text: string): string => this.redact(text)
+    if (!this.jsonEnabled())
+      for (const result of results) this.report(formatRunEnd(result, runs.length > 1), result.status)
+    appendStepSummary(process.env, results, redact)
+    if (runs.length === 1) {
+      const [run] = runs
+      const [result] = results
+      if (run!.failure !== undefined) {
+        this.partialResult = {...result!, status: 'failed'}
+        throw run!.failure
+      }
+      writeStepOutputs(process.env, result as PushResult, redact)
+      return result as PushResult
+    }
+    const {result, failure} = aggregate(runs)
+    if (failure === undefined) return result
+    if (inGithubActions(process.env)) {
+      for (const each of results)
+        if (each.status === 'failed')
+          this.stderr.write(
+            `${redact(annotationFor({...each.error, message: `${each.target}: ${each.error.message}`}))}\n`,
+          )
+      this.annotated = true
+    }
+    this.partialResult = {dryRun: false, targets: result.targets}
+    throw failure
+  }
+
+  /** A target's end: the summary on stdout when it pushed, the failure on stderr when not. */
+  private report(text: string, status: string): void {
+    if (status === 'pushed') this.print(text)
+    else this.stderr.write(`${this.redact(text)}\n`)
   }
 
   /** The targets: the arguments, or every folder under deploy/ with --all. */
@@ -212,133 +246,4 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     }
     return [...new Set(argv)]
   }
-
-  /**
-   * The first SIGINT/SIGTERM stops the running steps (their whole process groups) and cleans up;
-   * more signals while that happens are ignored rather than killing mldeploy half-way.
-   */
-  private async withInterrupts<T>(
-    body: (signal: AbortSignal, interrupted: () => NodeJS.Signals | undefined) => Promise<T>,
-  ): Promise<T> {
-    const interrupt = new AbortController()
-    let signalName: NodeJS.Signals | undefined
-    const onSignal = (name: NodeJS.Signals): void => {
-      if (signalName !== undefined) return
-      signalName = name
-      this.logToStderr(`Received ${name}: stopping the running step and cleaning up...`)
-      interrupt.abort()
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    try {
-      return await body(interrupt.signal, () => signalName)
-    } finally {
-      process.removeListener('SIGINT', onSignal)
-      process.removeListener('SIGTERM', onSignal)
-    }
-  }
-
-  private async pushOne(
-    state: DeployState,
-    renderer: RendererChoice,
-    signal: AbortSignal,
-    interrupted: () => NodeJS.Signals | undefined,
-  ): Promise<PushResult> {
-    const {runPush, toResult} = await import('../pipeline/push.js')
-    const {formatSteps, formatSummary} = await import('../pipeline/report.js')
-    try {
-      const result = await runPush(state, renderer, signal)
-      writeStepOutputs(process.env, result, (text) => this.redact(text))
-      appendStepSummary(process.env, [result], (text) => this.redact(text))
-      if (!this.jsonEnabled()) this.print(formatSummary(result))
-      return result
-    } catch (error) {
-      this.partialResult = {...toResult(state)}
-      const failure = interruptedError(interrupted(), state) ?? error
-      if (failure instanceof DeployError)
-        appendStepSummary(process.env, [{...toResult(state), status: 'failed', error: failure}], (text) =>
-          this.redact(text),
-        )
-      if (!this.jsonEnabled()) this.logToStderr(this.redact(`Steps: ${formatSteps(toResult(state))}`))
-      throw interruptedError(interrupted(), state) ?? error
-    }
-  }
-
-  private async pushMany(
-    states: DeployState[],
-    renderer: RendererChoice,
-    signal: AbortSignal,
-    concurrency: number,
-    interrupted: () => NodeJS.Signals | undefined,
-  ): Promise<ManyResult> {
-    const {runMany} = await import('../pipeline/push.js')
-    const {formatSteps, formatSummary} = await import('../pipeline/report.js')
-    const {results, failures} = await runMany(states, renderer, signal, concurrency)
-    const targets: ManyResult['targets'] = results.map((result, index) => {
-      const error = failures.get(index)
-      if (error === undefined) return result
-      return {
-        ...result,
-        status: 'failed',
-        error: {kind: error.kind, exitCode: error.exitCode, message: error.message, hint: error.hint},
-      }
-    })
-    if (!this.jsonEnabled()) {
-      for (const [index, result] of targets.entries()) {
-        const failure = failures.get(index)
-        if (failure === undefined) this.print(formatSummary(result as PushResult))
-        else
-          this.logToStderr(
-            this.redact(`Failed ${result.target}: ${failure.message} (${formatSteps(result as PushResult)})`),
-          )
-      }
-    }
-    const signalName = interrupted()
-    if (signalName !== undefined) {
-      this.partialResult = {dryRun: false, targets}
-      throw interruptedError(signalName, undefined)!
-    }
-    appendStepSummary(process.env, targets as Parameters<typeof appendStepSummary>[1], (text) =>
-      this.redact(text),
-    )
-    if (inGithubActions(process.env)) {
-      for (const [index, failure] of failures) {
-        const message = `${states[index]!.config.target.name}: ${failure.message}`
-        process.stderr.write(`${this.redact(annotationFor({...failure, message}))}\n`)
-      }
-      this.annotated = failures.size > 0
-    }
-    if (failures.size === 0) return {status: 'pushed', dryRun: false, targets}
-    // The exit code of the first failed target (in the order given) says that something failed.
-    const [firstIndex, reason] = [...failures.entries()].sort(([a], [b]) => a - b)[0]!
-    this.partialResult = {dryRun: false, targets}
-    throw new DeployError(
-      reason.kind,
-      `${failures.size} of ${states.length} targets failed; first: ${states[firstIndex]!.config.target.name}: ${reason.message}`,
-      {
-        ...(reason.hint === undefined ? {} : {hint: reason.hint}),
-      },
-    )
-  }
-
-  /** In GitHub Actions every failure is also an `::error` annotation (on stderr: stdout may be JSON). */
-  protected override async catch(
-    err: Error & {oclif?: {exit?: number}; exitCode?: number},
-  ): Promise<unknown> {
-    if (inGithubActions(process.env) && err instanceof DeployError && !this.annotated)
-      process.stderr.write(`${this.redact(annotationFor(err))}\n`)
-    return super.catch(err)
-  }
-}
-
-function interruptedError(
-  signalName: NodeJS.Signals | undefined,
-  state: DeployState | undefined,
-): DeployError | undefined {
-  if (signalName === undefined) return undefined
-  const running = state?.steps.find((step) => step.status === 'interrupted')
-  return new DeployError(
-    signalName === 'SIGINT' ? 'interruptedSigint' : 'interruptedSigterm',
-    `Interrupted by ${signalName}${running === undefined ? '' : ` during ${running.id}`}.`,
-  )
 }

@@ -42,9 +42,11 @@ export function failedOutcome(error: unknown): CheckOutcome {
 }
 
 /** Run one check with its own deadline; a check never throws out of here. */
-export async function runCheck(check: Check): Promise<CheckResult> {
+export async function runCheck(check: Check, parent?: AbortSignal): Promise<CheckResult> {
   const started = performance.now()
   const controller = new AbortController()
+  const onParent = (): void => controller.abort()
+  parent?.addEventListener('abort', onParent, {once: true})
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<CheckOutcome>((resolve) => {
     timer = setTimeout(() => {
@@ -63,13 +65,16 @@ export async function runCheck(check: Check): Promise<CheckResult> {
     outcome = failedOutcome(error)
   } finally {
     clearTimeout(timer)
+    parent?.removeEventListener('abort', onParent)
   }
+  if (parent?.aborted && controller.signal.aborted && outcome.status === 'fail')
+    outcome = {status: 'skip', message: 'Stopped by an interrupt.'}
   return {id: check.id, title: check.title, ...outcome, durationMs: Math.round(performance.now() - started)}
 }
 
 /** All checks at once, results in the order given. */
-export function runChecks(checks: readonly Check[]): Promise<CheckResult[]> {
-  return Promise.all(checks.map((check) => runCheck(check)))
+export function runChecks(checks: readonly Check[], signal?: AbortSignal): Promise<CheckResult[]> {
+  return Promise.all(checks.map((check) => runCheck(check, signal)))
 }
 
 export function countStatuses(results: readonly CheckResult[]): Record<CheckStatus, number> {

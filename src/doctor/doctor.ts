@@ -3,15 +3,20 @@ import {existsSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {DeployError} from '../errors.js'
 import {exportAwsSettings, resolveRegion} from '../pipeline/push.js'
 import {type ChildResult, runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
 import {AwsClients, type Identity} from '../systems/aws.js'
 import {type Backend} from '../systems/backend.js'
-import {BENTOML_VERSION_PROBE, MIN_BENTOML_VERSION, versionAtLeast} from '../systems/bentoml.js'
+import {
+  BENTOML_VERSION_PROBE,
+  judgeBentomlProbe,
+  MIN_BENTOML_VERSION,
+  versionAtLeast,
+} from '../systems/bentoml.js'
+import {checkAccount} from '../systems/account.js'
 import {findExecutable} from '../systems/executables.js'
-import {formatHostPort, probeTcp} from '../systems/vpn.js'
+import {checkVpn, formatHostPort} from '../systems/vpn.js'
 import {
   type Check,
   type CheckOutcome,
@@ -47,9 +52,14 @@ export interface DoctorOptions {
   mldeployVersion: string
   mldeployRoot: string
   nodeVersion?: string
-  /** Overrides every check's own timeout. */
+  /** What doctor may take in all: every check runs at once and is stopped by then. */
   timeoutMs?: number
+  /** An interrupt: the checks still running stop and report it. */
+  signal?: AbortSignal
 }
+
+/** Doctor's time limit when --timeout does not say: a CI step must never hang on a silent endpoint. */
+export const DOCTOR_TIMEOUT_MS = 30_000
 
 const PYTHON_PROBE =
   'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3]); print(int(sys.prefix != sys.base_prefix))'
@@ -57,12 +67,21 @@ const PYTHON_PROBE =
 export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
   const {settings} = options
   exportAwsSettings(settings)
-  const checks = doctorChecks(options)
-  const results = await runChecks(
-    options.timeoutMs === undefined
-      ? checks
-      : checks.map((check) => ({...check, timeoutMs: options.timeoutMs!})),
-  )
+  // Aborted when doctor ends: no request or child outlives it (an open socket would keep it alive).
+  const done = new AbortController()
+  const signal = AbortSignal.any([done.signal, ...(options.signal === undefined ? [] : [options.signal])])
+  const limit = options.timeoutMs ?? DOCTOR_TIMEOUT_MS
+  const {checks, close} = doctorChecks(options, signal)
+  let results: CheckResult[]
+  try {
+    results = await runChecks(
+      checks.map((check) => ({...check, timeoutMs: Math.min(check.timeoutMs, limit)})),
+      signal,
+    )
+  } finally {
+    done.abort()
+    close()
+  }
   const counts = countStatuses(results)
   const out: Record<string, {value: unknown; source: string} | undefined> = {
     backend: settings.backend,
@@ -91,7 +110,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
 }
 
 /** Every check, in the order they are shown; shared probes (Python, backend, identity) run once. */
-export function doctorChecks(options: DoctorOptions): Check[] {
+export function doctorChecks(
+  options: DoctorOptions,
+  signal: AbortSignal,
+): {checks: Check[]; close: () => void} {
   const {settings} = options
   const secrets = new SecretRegistry()
   const child = (command: string, args: string[], signal: AbortSignal, env: Record<string, string> = {}) =>
@@ -124,15 +146,23 @@ export function doctorChecks(options: DoctorOptions): Check[] {
         ...(settings.profile === undefined ? {} : {profile: settings.profile.value}),
         quick: true,
       })
-      return {clients, identity: await clients.identity(), region: region.value, regionSource: region.source}
+      opened = clients
+      return {
+        clients,
+        identity: await clients.identity(signal),
+        region: region.value,
+        regionSource: region.source,
+      }
     })())
+  let opened: AwsClients | undefined
+  const close = (): void => opened?.close()
   const noPython: CheckOutcome = {
     status: 'fail',
     message: `${python.command} (from ${settings.python.source}) is not on PATH.`,
     fix: "Activate the project's environment (pipenv shell, or source .venv/bin/activate), or set --python / MLDEPLOY_PYTHON.",
   }
 
-  return [
+  const checks: Check[] = [
     {
       id: 'node',
       title: 'Node.js',
@@ -203,13 +233,10 @@ export function doctorChecks(options: DoctorOptions): Check[] {
         const {identity: who, region, regionSource} = resolved
         const expected = settings.accountId
         const data = {account: who.account, arn: who.arn, region, profile: settings.profile?.value ?? null}
-        if (expected !== undefined && expected.value !== who.account) {
-          return {
-            status: 'fail',
-            message: `The credentials are for account ${who.account} (${who.arn}), but ${expected.source} says ${expected.value}.`,
-            fix: 'Use the profile of the right account (--profile / AWS_PROFILE) or fix the account id.',
-            data,
-          }
+        try {
+          checkAccount(who, expected)
+        } catch (error) {
+          return {...failedOutcome(error), data}
         }
         const profile = settings.profile === undefined ? '' : `, profile ${settings.profile.value}`
         return {
@@ -262,19 +289,8 @@ export function doctorChecks(options: DoctorOptions): Check[] {
               : 'Nothing to check: no --vpn-check, MLDEPLOY_VPN_CHECK or http(s) MLFLOW_TRACKING_URI.',
           }
         }
-        const shown = formatHostPort(target.value)
-        try {
-          await probeTcp(target.value, settings.vpnTimeoutMs, signal)
-        } catch (error) {
-          throw new DeployError(
-            'preflight',
-            `${shown} (from ${target.source}) did not answer: ${(error as Error).message}.`,
-            {
-              hint: 'Turn on the VPN that reaches MLflow, or fix the check target, or pass --skip-vpn-check.',
-            },
-          )
-        }
-        return {status: 'pass', message: `${shown} (from ${target.source}) answered.`, data: {target: shown}}
+        const answered = await checkVpn(target.value, target.source, settings.vpnTimeoutMs, signal)
+        return {status: 'pass', message: `${answered}.`, data: {target: formatHostPort(target.value)}}
       },
     },
     {
@@ -303,6 +319,7 @@ export function doctorChecks(options: DoctorOptions): Check[] {
       },
     },
   ]
+  return {checks, close}
 }
 
 export function nodeOutcome(version: string): CheckOutcome {
@@ -361,24 +378,21 @@ export function pythonOutcome(settings: Pick<DoctorSettings, 'python'>, probe: C
 }
 
 export function bentomlOutcome(pythonDescription: string, probe: ChildResult): CheckOutcome {
-  const version = probe.tail.at(-1)?.trim() ?? ''
-  if (probe.exitCode !== 0 || !/^\d+\.\d+/.test(version)) {
+  const verdict = judgeBentomlProbe(pythonDescription, probe)
+  if (!verdict.ok) {
     return {
       status: 'fail',
-      message: `bentoml is not installed in ${pythonDescription}.`,
-      fix: `Install it in that environment (pip install "bentoml>=${MIN_BENTOML_VERSION}") or pick another with --python.`,
-      detail: probe.tail.join('\n'),
+      message: verdict.message,
+      fix: verdict.hint,
+      ...(verdict.detail === undefined ? {} : {detail: verdict.detail}),
+      ...(verdict.version === undefined ? {} : {data: {version: verdict.version}}),
     }
   }
-  if (!versionAtLeast(version, MIN_BENTOML_VERSION)) {
-    return {
-      status: 'fail',
-      message: `bentoml ${version} in ${pythonDescription} is older than ${MIN_BENTOML_VERSION}.`,
-      fix: `Upgrade it (pip install -U "bentoml>=${MIN_BENTOML_VERSION}"): older versions break containerize.`,
-      data: {version},
-    }
+  return {
+    status: 'pass',
+    message: `bentoml ${verdict.version} (>= ${MIN_BENTOML_VERSION}).`,
+    data: {version: verdict.version},
   }
-  return {status: 'pass', message: `bentoml ${version} (>= ${MIN_BENTOML_VERSION}).`, data: {version}}
 }
 
 interface BackendInfo {

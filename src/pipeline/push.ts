@@ -1,13 +1,26 @@
-import type {RendererChoice} from '../cli/renderer.js'
+import {chmod, mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+
 import type {Sourced} from '../config/env-layers.js'
 import {DEFAULT_REGION, type PushConfig} from '../config/push-config.js'
-import {type DeployError, errorMessage, usageError} from '../errors.js'
+import {DeployError, errorMessage, usageError} from '../errors.js'
 import {runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
 import {PLACEHOLDER} from '../images.js'
 import {AwsClients, regionFromProfile} from '../systems/aws.js'
-import {describePlan, PUSH_PLAN, type PlannedStep} from './plan.js'
-import {DeployState, type StepRecord, type VerifiedTag} from './state.js'
+import {
+  type DescribedStep,
+  describePlan,
+  firstFailure,
+  newRun,
+  type PlanRun,
+  runPlans,
+  type StepRecord,
+} from './engine.js'
+import type {IoHost} from './io-host.js'
+import {PUSH_PLAN} from './plan.js'
+import {DeployState, type VerifiedTag} from './state.js'
 
 export interface PushResult {
   status: 'pushed' | 'planned'
@@ -34,7 +47,7 @@ export interface PushResult {
   settings: Record<string, {value: unknown; source: string}>
   envFiles: string[]
   warnings: string[]
-  plan?: PlannedStep[]
+  plan?: DescribedStep[]
 }
 
 /** Region: flag, AWS_REGION, AWS_DEFAULT_REGION (read by the aws CLI, not by the SDK), profile, default. */
@@ -97,10 +110,10 @@ export async function prepareState(config: PushConfig): Promise<DeployState> {
  * A dry run resolves what it can without side effects: the account comes from a read-only STS
  * call when credentials are at hand, else from --account-id, else stays a placeholder.
  */
-export async function planOnly(state: DeployState): Promise<PushResult> {
+export async function planOnly(state: DeployState, signal: AbortSignal): Promise<PushResult> {
   if (state.account === undefined) {
     try {
-      const identity = await state.aws.identity(AbortSignal.timeout(8000))
+      const identity = await state.aws.identity(AbortSignal.any([signal, AbortSignal.timeout(8000)]))
       state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
     } catch (error) {
       state.warn(
@@ -117,40 +130,91 @@ export async function planOnly(state: DeployState): Promise<PushResult> {
   return {...result, status: 'planned', plan: describePlan(PUSH_PLAN, state)}
 }
 
-/** Several targets at once: each gets its result, a failure of one leaves the others running. */
+/** Several targets at once: each gets its result; a failure of one leaves the others running. */
 export interface ManyResult {
   status: 'pushed' | 'planned'
   dryRun: boolean
-  targets: Array<PushResult | (Omit<PushResult, 'status'> & {status: 'failed'; error: unknown})>
+  targets: Array<PushResult | FailedPushResult>
 }
 
-export async function runMany(
+export type FailedPushResult = Omit<PushResult, 'status'> & {
+  status: 'failed'
+  error: {kind: string; exitCode: number; message: string; hint?: string; reason?: string; step?: string}
+}
+
+export type PushRun = PlanRun<DeployState>
+
+/** A private folder per run (auth file, digest files), mode 0700. */
+async function makeWorkDir(state: DeployState): Promise<void> {
+  state.workDir = await mkdtemp(path.join(tmpdir(), 'mldeploy-'))
+  await chmod(state.workDir, 0o700)
+}
+
+/**
+ * Push every target (one or several), at most `concurrency` at once, each in its own private
+ * folder that is removed whatever happens. Failures stay in each run.
+ */
+export async function pushTargets(
   states: readonly DeployState[],
-  renderer: RendererChoice,
-  signal: AbortSignal,
-  concurrency: number,
-): Promise<{results: PushResult[]; failures: Map<number, DeployError>}> {
-  const {executePlans} = await import('./runner.js')
-  await executePlans(PUSH_PLAN, states, {renderer, signal, concurrency})
-  const failures = new Map<number, DeployError>()
-  for (const [index, state] of states.entries())
-    if (state.failure !== undefined) failures.set(index, state.failure)
-  return {results: states.map((state) => ({...toResult(state), status: 'pushed'})), failures}
+  options: {host: IoHost; signal: AbortSignal; concurrency: number},
+): Promise<PushRun[]> {
+  const label = states.length > 1
+  const runs = states.map((state) => newRun(PUSH_PLAN, state, label ? state.config.target.name : undefined))
+  try {
+    for (const state of states) await makeWorkDir(state)
+    await runPlans(PUSH_PLAN, runs, options)
+  } finally {
+    for (const state of states)
+      if (state.workDir !== undefined) await rm(state.workDir, {recursive: true, force: true})
+  }
+  return runs
 }
 
-export async function runPush(
-  state: DeployState,
-  renderer: RendererChoice,
-  signal: AbortSignal,
-): Promise<PushResult> {
-  // listr2 is loaded only by a real run: a dry run never needs it.
-  const {executePlan} = await import('./runner.js')
-  await executePlan(PUSH_PLAN, state, {renderer, signal})
-  return {...toResult(state), status: 'pushed'}
+/** A run's result: pushed, or failed with its error (what it pushed before failing is in `pushed`). */
+export function runResult(run: PushRun): PushResult | FailedPushResult {
+  const result = toResult(run.state, run.steps)
+  if (run.failure === undefined) return {...result, status: 'pushed'}
+  const {kind, exitCode, message, hint, reason, step} = run.failure
+  return {
+    ...result,
+    status: 'failed',
+    error: {
+      kind,
+      exitCode,
+      message,
+      ...(hint === undefined ? {} : {hint}),
+      ...(reason === undefined ? {} : {reason}),
+      ...(step === undefined ? {} : {step}),
+    },
+  }
+}
+
+/**
+ * Several targets as one outcome: every target's result, and the error that decides the exit
+ * code (the first failed target's, in the order given), if any.
+ */
+export function aggregate(runs: readonly PushRun[]): {result: ManyResult; failure: DeployError | undefined} {
+  const result: ManyResult = {status: 'pushed', dryRun: false, targets: runs.map(runResult)}
+  const first = firstFailure(runs)
+  if (first === undefined) return {result, failure: undefined}
+  const failed = runs.filter((run) => run.failure !== undefined).length
+  const {failure} = first
+  return {
+    result,
+    failure: new DeployError(
+      failure.kind,
+      `${failed} of ${runs.length} targets failed; first: ${first.run.state.config.target.name}: ${failure.message}`,
+      {
+        ...(failure.hint === undefined ? {} : {hint: failure.hint}),
+        ...(failure.reason === undefined ? {} : {reason: failure.reason}),
+        ...(failure.step === undefined ? {} : {step: failure.step}),
+      },
+    ),
+  }
 }
 
 /** The result so far; also what --json reports when a run fails part way. */
-export function toResult(state: DeployState): PushResult {
+export function toResult(state: DeployState, steps: StepRecord[] = []): PushResult {
   const {config} = state
   const settings: PushResult['settings'] = {
     backend: config.backend,
@@ -195,7 +259,7 @@ export function toResult(state: DeployState): PushResult {
     sizeBytes: state.sizeBytes,
     pushedAt: state.pushedAt,
     repositoryCreated: state.repositoryFacts?.created ?? false,
-    steps: state.steps,
+    steps,
     settings,
     envFiles: config.envFiles,
     warnings: state.warnings,

@@ -1,4 +1,4 @@
-import type {PushResult} from './push.js'
+import type {FailedPushResult, PushResult} from './push.js'
 
 /** The dry run's plan as text: settings with where each came from, images, then each step. */
 export function formatPlan(result: PushResult): string {
@@ -16,10 +16,13 @@ export function formatPlan(result: PushResult): string {
   for (const image of result.images) lines.push(`  ${image}`)
   for (const [index, step] of (result.plan ?? []).entries()) {
     lines.push('', `${index + 1}. ${step.title}`)
-    for (const action of step.actions) lines.push(`   - ${action}`)
+    for (const action of step.actions)
+      lines.push(`   - ${action.when === undefined ? '' : `only when ${action.when}: `}${action.text}`)
     for (const command of step.commands) {
       lines.push(`   $ ${command.command}`)
-      lines.push(`     in ${command.cwd}${command.stdin === undefined ? '' : `; stdin: ${command.stdin}`}`)
+      const stdin = command.stdin === undefined ? '' : `; stdin: ${command.stdin}`
+      const when = command.when === undefined ? '' : `; only when ${command.when}`
+      lines.push(`     in ${command.cwd}${stdin}${when}`)
     }
   }
   return lines.join('\n')
@@ -43,4 +46,12 @@ export function formatSummary(result: PushResult): string {
 /** One line per step, for failures: what completed and what did not. */
 export function formatSteps(result: Pick<PushResult, 'steps'>): string {
   return result.steps.map((step) => `${step.id}: ${step.status}`).join(', ')
+}
+
+/** The end of one target's run: the summary when it pushed, what was done when it failed. */
+export function formatRunEnd(result: PushResult | FailedPushResult, several: boolean): string {
+  if (result.status !== 'failed') return formatSummary(result as PushResult)
+  return several
+    ? `Failed ${result.target}: ${result.error.message} (${formatSteps(result)})`
+    : `Steps: ${formatSteps(result)}`
 }

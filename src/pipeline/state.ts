@@ -1,10 +1,12 @@
 import type {Sourced} from '../config/env-layers.js'
-import type {DeployError} from '../errors.js'
 import type {PushConfig} from '../config/push-config.js'
 import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
 import {SecretRegistry} from '../secrets.js'
 import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws.js'
 import {splitBentoTag} from '../systems/bentoml.js'
+import type {TagTarget, VerifiedTag} from '../steps/tag.js'
+
+export type {VerifiedTag} from '../steps/tag.js'
 
 export const STEP_IDS = [
   'preflight',
@@ -17,33 +19,14 @@ export const STEP_IDS = [
   'verify',
 ] as const
 export type StepId = (typeof STEP_IDS)[number]
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted'
-
-export interface VerifiedTag {
-  tag: string
-  digest: string
-  /** `<registry>/<repository>:<tag>` */
-  reference: string
-  /** `<registry>/<repository>@<digest>` */
-  byDigest: string
-}
-
-export interface StepRecord {
-  id: StepId
-  title: string
-  status: StepStatus
-  durationMs?: number
-}
-
 /**
  * Everything a run learns as it goes. Steps read what earlier steps found (the account, the
  * registry, the bento tag) and add their own; where a value is not known yet (in a dry run) the
  * accessors give a visible placeholder, so the plan can always be shown in full.
  */
-export class DeployState {
+export class DeployState implements TagTarget {
   readonly secrets = new SecretRegistry()
   readonly warnings: string[] = []
-  readonly steps: StepRecord[] = []
   account: Sourced<string> | undefined
   authorization: Authorization | undefined
   bentoTag: string | undefined
@@ -55,8 +38,6 @@ export class DeployState {
   readonly verified: VerifiedTag[] = []
   sizeBytes: number | null = null
   pushedAt: string | null = null
-  /** Why the run stopped, when a step failed. */
-  failure: DeployError | undefined
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
 
@@ -109,5 +90,34 @@ export class DeployState {
 
   warn(message: string): void {
     this.warnings.push(message)
+  }
+
+  // What the shared tag and verify steps need (see steps/tag.ts).
+  get repository(): string {
+    return this.config.repository.value
+  }
+
+  get registryScheme(): string {
+    return this.config.registryScheme
+  }
+
+  tagsToPoint(): string[] {
+    return this.extraTags
+  }
+
+  tagsToVerify(): string[] {
+    return this.tags
+  }
+
+  onTagged(reference: string): void {
+    this.pushed.push(reference)
+  }
+
+  onVerified(tag: VerifiedTag, facts: {sizeBytes: number | null; pushedAt: string | null}): void {
+    this.verified.push(tag)
+    if (tag.tag === this.bentoVersion) {
+      this.sizeBytes = facts.sizeBytes
+      this.pushedAt = facts.pushedAt
+    }
   }
 }

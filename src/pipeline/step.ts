@@ -1,34 +1,56 @@
 import type {ExitCodeName} from '../errors.js'
 import type {ChildCommand} from '../process.js'
-import type {DeployState, StepId} from './state.js'
+import type {SecretRegistry} from '../secrets.js'
 
 /** A command a step runs, as the dry run shows it and the real run executes it. */
 export interface PlannedCommand extends ChildCommand {
   /** What goes to stdin, described (never the value itself). */
   stdinDescription?: string
+  /** Set when the command runs only under a condition (a retry, a fresh login): the condition. */
+  when?: string
+}
+
+/**
+ * A check or API call that is not a child process. `calls` name what the boundaries record when it
+ * happens (`aws:ecr:PutImage`, `http:PUT /v2/<repository>/manifests/<tag>`, `tcp:<host>:<port>`),
+ * so what ran can be compared with what was described.
+ */
+export interface PlannedAction {
+  text: string
+  calls: string[]
+  /** Set when the action happens only under a condition: the condition. */
+  when?: string
 }
 
 export interface StepDescription {
-  /** Checks or API calls that are not child processes. */
-  actions: string[]
+  actions: PlannedAction[]
   commands: PlannedCommand[]
 }
 
 export interface StepIO {
-  /** One line of live progress (a child's output, a check's result). */
-  output(line: string): void
+  /** Live progress: one or more lines (a child's output chunk, a check's result). */
+  output(text: string): void
   signal: AbortSignal
 }
 
-/**
- * One stage of the pipeline. `describe` is pure: it says what `run` will do given what the state
- * knows now. `run` executes exactly what `describe` gives, which is what keeps the dry run honest.
- */
-export interface Step {
-  id: StepId
-  title: string
-  /** The exit-code class of this step's failures. */
-  failure: ExitCodeName
-  describe(state: DeployState): StepDescription
-  run(state: DeployState, io: StepIO): Promise<void>
+/** What every state the engine walks offers it: the secrets to redact with. */
+export interface EngineState {
+  readonly secrets: SecretRegistry
 }
+
+/**
+ * One stage of a plan. `describe` is pure: it says what `run` will do given what the state knows
+ * now; the runner asks for it immediately before `run`, which must do exactly that — the dry run
+ * prints the same descriptions, which is what keeps it honest.
+ */
+export interface Step<S extends EngineState> {
+  id: string
+  title: string
+  /** The exit-code class of this step's failures (see `classify` in errors.ts). */
+  failure: ExitCodeName
+  describe(state: S): StepDescription
+  run(state: S, io: StepIO): Promise<void>
+}
+
+/** An action that needs no API call (a computation, a file read). */
+export const note = (text: string): PlannedAction => ({text, calls: []})

@@ -1,11 +1,16 @@
 import type {Sourced} from '../config/env-layers.js'
 import {type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {DeployError, errorMessage, usageError} from '../errors.js'
+import {CheckError, type DeployError, errorMessage, usageError} from '../errors.js'
 import {ecrRegistryHost, imageReference, PLACEHOLDER, validateImageTag} from '../images.js'
+import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
+import type {IoHost} from '../pipeline/io-host.js'
 import {exportAwsSettings, resolveRegion} from '../pipeline/push.js'
+import type {PlannedAction, Step} from '../pipeline/step.js'
 import {SecretRegistry} from '../secrets.js'
-import {AwsClients} from '../systems/aws.js'
-import {manifestDigest, type RegistryAccess, retagManifest} from '../systems/registry-api.js'
+import {checkAccount} from '../systems/account.js'
+import {type Authorization, AwsClients} from '../systems/aws.js'
+import {manifestDigest, registryCalls} from '../systems/registry-api.js'
+import {registryAccess, tagStep, type TagTarget, type VerifiedTag, verifyStep} from '../steps/tag.js'
 
 /** The flags `mldeploy promote` takes: push's that locate the repository, plus --from and --to. */
 export type PromoteFlags = Pick<
@@ -30,6 +35,8 @@ export interface PromotedTag {
   change: TagChange
   /** After a real run: the digest the registry reports now (checked to be the --from digest). */
   verifiedDigest: string | null
+  /** This run pointed the tag at the image (also on a run that failed or was interrupted later). */
+  applied: boolean
 }
 
 export interface PromoteResult {
@@ -52,6 +59,9 @@ export interface PromoteResult {
   settings: Record<string, {value: unknown; source: string}>
   envFiles: string[]
   warnings: string[]
+  steps: StepRecord[]
+  /** A dry run: what the steps that change tags would do. */
+  plan?: DescribedStep[]
 }
 
 /** Push's resolution of the target, repository, region, profile, registry and .env files; no side effects. */
@@ -86,18 +96,78 @@ export function resolvePromoteConfig(
   return {push: resolvePushConfig(targetSpec, pushFlags, processEnv, cwd), from, to: targets}
 }
 
-/** The AWS session and what the run learns; `secrets` holds the login token when one is fetched. */
-export interface PromoteContext {
-  config: PromoteConfig
-  region: Sourced<string>
-  aws: AwsClients
-  secrets: SecretRegistry
+/**
+ * What a promotion learns as it goes; the shared tag and verify steps read it as a `TagTarget`
+ * (the --to tags that change point at the --from image, then every --to tag is checked).
+ */
+export class PromoteState implements TagTarget {
+  readonly secrets = new SecretRegistry()
+  readonly warnings: string[] = []
   account: Sourced<string> | undefined
-  access: RegistryAccess | undefined
-  warnings: string[]
+  authorization: Authorization | undefined
+  mutability: string | undefined
+  /** Digest per tag, once read (undefined: not read, e.g. a dry run without credentials). */
+  digests: Map<string, string> | undefined
+  readonly tags: PromotedTag[]
+
+  constructor(
+    readonly config: PromoteConfig,
+    readonly region: Sourced<string>,
+    readonly aws: AwsClients,
+  ) {
+    this.account = config.push.accountId
+    this.tags = config.to.map((tag) => ({
+      tag,
+      reference: imageReference(this.registry.value, this.repository, tag),
+      previousDigest: null,
+      change: 'unknown',
+      verifiedDigest: null,
+      applied: false,
+    }))
+  }
+
+  get repository(): string {
+    return this.config.push.repository.value
+  }
+
+  get registry(): {value: string} {
+    const {registry} = this.config.push
+    if (registry !== undefined) return {value: registry.value}
+    return {value: ecrRegistryHost(this.account?.value ?? PLACEHOLDER.account, this.region.value)}
+  }
+
+  get registryIsEcr(): boolean {
+    return this.config.push.registry === undefined
+  }
+
+  get registryScheme(): string {
+    return this.config.push.registryScheme
+  }
+
+  get digest(): string | undefined {
+    return this.digests?.get(this.config.from)
+  }
+
+  tagsToPoint(): string[] {
+    return this.tags.filter((each) => each.change !== 'unchanged').map((each) => each.tag)
+  }
+
+  tagsToVerify(): string[] {
+    return this.config.to
+  }
+
+  onTagged(_reference: string, tag: string): void {
+    const each = this.tags.find((promoted) => promoted.tag === tag)
+    if (each !== undefined) each.applied = true
+  }
+
+  onVerified(verified: VerifiedTag): void {
+    const each = this.tags.find((tag) => tag.tag === verified.tag)
+    if (each !== undefined) each.verifiedDigest = verified.digest
+  }
 }
 
-export async function preparePromote(config: PromoteConfig): Promise<PromoteContext> {
+export async function preparePromote(config: PromoteConfig): Promise<PromoteState> {
   exportAwsSettings(config.push)
   const region = await resolveRegion(config.push)
   const aws = new AwsClients({
@@ -105,203 +175,192 @@ export async function preparePromote(config: PromoteConfig): Promise<PromoteCont
     ...(config.push.profile === undefined ? {} : {profile: config.push.profile.value}),
     quick: config.push.dryRun,
   })
-  return {
-    config,
-    region,
-    aws,
-    secrets: new SecretRegistry(),
-    account: config.push.accountId,
-    access: undefined,
-    warnings: [],
-  }
-}
-
-function registryHost(context: PromoteContext): string {
-  const {registry} = context.config.push
-  if (registry !== undefined) return registry.value
-  return ecrRegistryHost(context.account?.value ?? PLACEHOLDER.account, context.region.value)
-}
-
-/** Where the tags live: ECR's API, or with --registry that registry's own API (with an ECR token). */
-async function digestsByTag(
-  context: PromoteContext,
-  tags: readonly string[],
-  signal: AbortSignal,
-): Promise<Map<string, string>> {
-  const repository = context.config.push.repository.value
-  const found = new Map<string, string>()
-  if (context.access === undefined) {
-    const images = await context.aws.imagesByTag(repository, tags, signal)
-    for (const [tag, facts] of images) found.set(tag, facts.digest)
-  } else {
-    for (const tag of tags) {
-      const digest = await manifestDigest(context.access, repository, tag, signal)
-      if (digest !== undefined) found.set(tag, digest)
-    }
-  }
-  return found
-}
-
-/** A failure while moving or checking tags is a push failure (exit 8), whatever layer raised it. */
-function asPushError(error: unknown, doing: string): DeployError {
-  if (error instanceof DeployError) {
-    if (error.kind === 'push' || error.kind === 'auth') return error
-    return new DeployError('push', error.message, {
-      ...(error.hint === undefined ? {} : {hint: error.hint}),
-      ...(error.detail === undefined ? {} : {detail: error.detail}),
-      cause: error,
-    })
-  }
-  return new DeployError('push', `${doing} failed: ${errorMessage(error)}`, {cause: error})
+  return new PromoteState(config, region, aws)
 }
 
 /**
- * Point every --to tag at the image --from names, with no build and no upload. A dry run makes
- * read-only calls only (STS GetCallerIdentity, ECR DescribeRepositories and DescribeImages) and
- * says what it could not read; it fails where the real run would fail before changing anything.
+ * Identity, account and repository (and with --registry, a login token for its API). A dry run
+ * without usable credentials goes on with what it cannot know said in a warning; a wrong account
+ * stops it like a real run.
  */
-export async function promote(context: PromoteContext, signal: AbortSignal): Promise<PromoteResult> {
-  const {config} = context
-  const {push} = config
-  const repository = push.repository.value
-  const dryRun = push.dryRun
-  let digests: Map<string, string> | undefined
-
-  let identityError: unknown
-  try {
-    const identity = await context.aws.identity(signal)
-    if (context.account !== undefined && context.account.value !== identity.account) {
-      throw new DeployError(
-        'preflight',
-        `The AWS credentials are for account ${identity.account}, but ${context.account.source} says ${context.account.value}.`,
-        {hint: 'Use the profile of the right account (--profile / AWS_PROFILE) or fix the account id.'},
+const identityStep: Step<PromoteState> = {
+  id: 'preflight',
+  title: 'Identity and repository',
+  failure: 'preflight',
+  describe: (state) => ({
+    actions: [
+      {
+        text: `AWS identity: STS GetCallerIdentity (region ${state.region.value})`,
+        calls: ['aws:sts:GetCallerIdentity'],
+      },
+      {
+        text: `ECR repository ${state.repository} exists (and may tags move?): ECR DescribeRepositories`,
+        calls: ['aws:ecr:DescribeRepositories'],
+      },
+      ...(state.registryIsEcr || state.config.push.dryRun
+        ? []
+        : [
+            {
+              text: `A login token for the registry API of ${state.registry.value}: ECR GetAuthorizationToken`,
+              calls: ['aws:ecr:GetAuthorizationToken'],
+            },
+          ]),
+    ],
+    commands: [],
+  }),
+  async run(state, io) {
+    const {dryRun} = state.config.push
+    let identity
+    try {
+      identity = await state.aws.identity(io.signal)
+    } catch (error) {
+      if (!dryRun) throw error
+      state.warnings.push(
+        `No AWS credentials could be used (${errorMessage(error).split('\n')[0]!.replace(/\.$/, '')}): the digest of ${state.config.from} and the current digests of ${state.config.to.join(', ')} are unknown, and so is what would change.${state.account === undefined ? ` The account shows as ${PLACEHOLDER.account}; pass --account-id to see the real references.` : ''}`,
       )
+      return
     }
-    context.account = {value: identity.account, source: 'STS GetCallerIdentity'}
-  } catch (error) {
-    if (
-      !dryRun ||
-      (error instanceof DeployError && error.message.startsWith('The AWS credentials are for'))
-    ) {
-      throw error
-    }
-    identityError = error
-  }
+    checkAccount(identity, state.account)
+    state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
+    state.mutability = (
+      await state.aws.repository(state.repository, identity.account, undefined, io.signal)
+    ).mutability
+    io.output(`account ${identity.account}; repository ${state.repository} (${state.mutability})`)
+    if (!state.registryIsEcr && !dryRun)
+      state.authorization = await state.aws.authorization(state.secrets, io.signal)
+  },
+}
 
-  let mutability: string | undefined
-  if (identityError !== undefined) {
-    context.warnings.push(
-      `No AWS credentials could be used (${errorMessage(identityError).split('\n')[0]!.replace(/\.$/, '')}): the digest of ${config.from} and the current digests of ${config.to.join(', ')} are unknown, and so is what would change.${context.account === undefined ? ` The account shows as ${PLACEHOLDER.account}; pass --account-id to see the real references.` : ''}`,
-    )
-  } else {
-    const account = context.account!.value
-    // Also a clear error for a missing repository, and whether tags may move at all.
-    mutability = (await context.aws.repository(repository, account, undefined, signal)).mutability
-    if (push.registry !== undefined) {
-      if (dryRun) {
-        context.warnings.push(
-          `The tags live in ${push.registry.value}, read through its own API with an ECR login token; a dry run asks for no token, so the digests there are unknown.`,
-        )
-      } else {
-        const authorization = await context.aws.authorization(context.secrets, signal)
-        context.access = {
-          scheme: push.registryScheme,
-          host: push.registry.value,
-          username: authorization.username,
-          password: authorization.password,
+/** The digests of --from and every --to tag, and so what each --to tag will do. */
+const resolveStep: Step<PromoteState> = {
+  id: 'resolve',
+  title: 'Read the tags',
+  failure: 'preflight',
+  describe(state) {
+    const tags = [state.config.from, ...state.config.to].join(', ')
+    const action: PlannedAction = state.registryIsEcr
+      ? {text: `Digests of ${tags}: ECR DescribeImages`, calls: ['aws:ecr:DescribeImages']}
+      : {
+          text: `Digests of ${tags}: registry API of ${state.registry.value} (HEAD manifest)`,
+          calls: [registryCalls.headManifest(state.repository)],
         }
+    return {
+      actions: [{...action, when: 'the identity was read (a dry run may lack credentials or a token)'}],
+      commands: [],
+    }
+  },
+  async run(state, io) {
+    if (state.account === undefined || state.mutability === undefined) return
+    if (!state.registryIsEcr && state.authorization === undefined) {
+      state.warnings.push(
+        `The tags live in ${state.registry.value}, read through its own API with an ECR login token; a dry run asks for no token, so the digests there are unknown.`,
+      )
+      return
+    }
+    const tags = [state.config.from, ...state.config.to]
+    const found = new Map<string, string>()
+    if (state.registryIsEcr) {
+      for (const [tag, facts] of await state.aws.imagesByTag(state.repository, tags, io.signal))
+        found.set(tag, facts.digest)
+    } else {
+      const access = registryAccess(state)
+      for (const tag of tags) {
+        const digest = await manifestDigest(access, state.repository, tag, io.signal)
+        if (digest !== undefined) found.set(tag, digest)
       }
     }
-    if (!dryRun || push.registry === undefined)
-      digests = await digestsByTag(context, [config.from, ...config.to], signal)
-  }
-
-  const host = registryHost(context)
-  const fromReference = imageReference(host, repository, config.from)
-  const digest = digests?.get(config.from)
-  if (digests !== undefined && digest === undefined) {
-    throw new DeployError('preflight', `Tag ${config.from} does not exist in ${host}/${repository}.`, {
-      hint: 'Check --from (the tag to promote) and the repository (--repository, --registry, --region).',
-    })
-  }
-
-  const tags: PromotedTag[] = config.to.map((tag) => {
-    const previous = digests?.get(tag)
-    let change: TagChange = 'unknown'
-    if (digests !== undefined)
-      change = previous === undefined ? 'created' : previous === digest ? 'unchanged' : 'moved'
-    return {
-      tag,
-      reference: imageReference(host, repository, tag),
-      previousDigest: previous ?? null,
-      change,
-      verifiedDigest: null,
+    state.digests = found
+    const digest = state.digest
+    if (digest === undefined) {
+      throw new CheckError(
+        'tag-missing',
+        `Tag ${state.config.from} does not exist in ${state.registry.value}/${state.repository}.`,
+        {
+          hint: 'Check --from (the tag to promote) and the repository (--repository, --registry, --region).',
+        },
+      )
     }
-  })
-
-  if (mutability === 'IMMUTABLE') {
-    const blocked = tags.find((each) => each.change === 'moved')
+    for (const each of state.tags) {
+      const previous = found.get(each.tag)
+      each.previousDigest = previous ?? null
+      each.change = previous === undefined ? 'created' : previous === digest ? 'unchanged' : 'moved'
+      io.output(`${each.tag}: ${each.change}`)
+    }
+    const blocked =
+      state.mutability === 'IMMUTABLE' ? state.tags.find((each) => each.change === 'moved') : undefined
     if (blocked !== undefined) {
-      throw new DeployError(
-        'preflight',
-        `Tag ${blocked.tag} already exists in the immutable repository ${repository} (image ${blocked.previousDigest}); it cannot be moved to ${digest}.`,
+      throw new CheckError(
+        'tag-taken',
+        `Tag ${blocked.tag} already exists in the immutable repository ${state.repository} (image ${blocked.previousDigest}); it cannot be moved to ${digest}.`,
         {hint: 'Promote to a new tag, or make the repository mutable.'},
       )
     }
-  }
+  },
+}
 
-  if (!dryRun && digest !== undefined) {
-    for (const each of tags) {
-      if (each.change === 'unchanged') continue
-      try {
-        if (context.access === undefined) await context.aws.retag(repository, digest, each.tag, signal)
-        else await retagManifest(context.access, repository, digest, each.tag, signal)
-      } catch (error) {
-        throw asPushError(error, `Tagging ${repository}@${digest} as ${each.tag}`)
-      }
-    }
-    let after: Map<string, string>
-    try {
-      after = await digestsByTag(context, config.to, signal)
-    } catch (error) {
-      throw asPushError(error, 'Verifying the tags')
-    }
-    for (const each of tags) {
-      const actual = after.get(each.tag)
-      if (actual !== digest) {
-        throw new DeployError(
-          'push',
-          `Tag ${each.tag} points at ${actual ?? 'nothing'}, not at ${digest} (the image of ${config.from}).`,
-          {hint: 'Another release may have moved it at the same time; check the repository and run again.'},
-        )
-      }
-      each.verifiedDigest = actual
-    }
-  }
+/** Read-only first (a dry run walks only these), then the changes. */
+export const PROMOTE_CHECKS: readonly Step<PromoteState>[] = [identityStep, resolveStep]
+export const PROMOTE_PLAN: readonly Step<PromoteState>[] = [
+  ...PROMOTE_CHECKS,
+  tagStep<PromoteState>('Point the --to tags (no upload)'),
+  verifyStep<PromoteState>(),
+]
 
-  const settings: PromoteResult['settings'] = {repository: push.repository, region: context.region}
+/**
+ * Point every --to tag at the image --from names, with no build and no upload. A dry run walks
+ * the read-only steps only (STS GetCallerIdentity, ECR DescribeRepositories and DescribeImages)
+ * and describes the rest; it fails where the real run would fail before changing anything.
+ */
+export async function promote(
+  state: PromoteState,
+  options: {host: IoHost; signal: AbortSignal},
+): Promise<{result: PromoteResult; failure: DeployError | undefined}> {
+  const plan = state.config.push.dryRun ? PROMOTE_CHECKS : PROMOTE_PLAN
+  const run = newRun(plan, state)
+  await runPlans(plan, [run], options)
+  return {result: promoteResult(state, run.steps), failure: run.failure}
+}
+
+export function promoteResult(state: PromoteState, steps: StepRecord[]): PromoteResult {
+  const {push} = state.config
+  const settings: PromoteResult['settings'] = {repository: push.repository, region: state.region}
   if (push.profile !== undefined) settings.profile = push.profile
-  if (context.account !== undefined) settings.account = context.account
+  if (state.account !== undefined) settings.account = state.account
   if (push.registry !== undefined) settings.registry = push.registry
   if (push.stage !== undefined) settings.stage = {value: push.stage, source: 'flag --stage or MLDEPLOY_STAGE'}
-
+  const host = state.registry.value
+  const digest = state.digest
+  const tags = state.tags.map((each) => ({
+    ...each,
+    reference: imageReference(host, state.repository, each.tag),
+  }))
   return {
-    status: dryRun ? 'planned' : tags.every((each) => each.change === 'unchanged') ? 'unchanged' : 'promoted',
-    dryRun,
+    status: push.dryRun
+      ? 'planned'
+      : tags.every((each) => each.change === 'unchanged')
+        ? 'unchanged'
+        : 'promoted',
+    dryRun: push.dryRun,
     target: push.target.name,
-    account: context.account?.value ?? null,
-    region: context.region.value,
+    account: state.account?.value ?? null,
+    region: state.region.value,
     registry: host,
-    repository,
-    from: {tag: config.from, reference: fromReference, digest: digest ?? null},
+    repository: state.repository,
+    from: {
+      tag: state.config.from,
+      reference: imageReference(host, state.repository, state.config.from),
+      digest: digest ?? null,
+    },
     digest: digest ?? null,
-    imageByDigest: digest === undefined ? null : `${host}/${repository}@${digest}`,
+    imageByDigest: digest === undefined ? null : `${host}/${state.repository}@${digest}`,
     images: tags.map((each) => each.reference),
     bentoTag: null,
     tags,
     settings,
     envFiles: push.envFiles,
-    warnings: context.warnings,
+    warnings: state.warnings,
+    steps,
+    ...(push.dryRun ? {plan: describePlan(PROMOTE_PLAN.slice(PROMOTE_CHECKS.length), state)} : {}),
   }
 }
 

@@ -1,4 +1,4 @@
-import {DeployError} from '../errors.js'
+import {CheckError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedCommand, Step} from '../pipeline/step.js'
 import {bentomlEnv, buildArgs, parseBuildTag, tagFromLine} from '../systems/bentoml.js'
@@ -14,7 +14,7 @@ export function buildCommand(state: DeployState): PlannedCommand {
   }
 }
 
-export const buildStep: Step = {
+export const buildStep: Step<DeployState> = {
   id: 'build',
   title: 'Build the bento',
   failure: 'build',
@@ -22,7 +22,6 @@ export const buildStep: Step = {
   async run(state, io) {
     let tag: string | undefined
     const result = await runPlanned(state, io, buildCommand(state), {
-      failure: 'build',
       step: 'build',
       doing: 'bentoml build',
       // The tag line is read as it streams by: the log itself is never held whole.
@@ -32,14 +31,14 @@ export const buildStep: Step = {
     })
     tag ??= parseBuildTag(result.tail.join('\n'))
     if (tag === undefined) {
-      throw new DeployError('build', 'bentoml build succeeded but printed no bento tag.', {
+      throw new CheckError('no-bento-tag', 'bentoml build succeeded but printed no bento tag.', {
         hint: 'Check that bentoml is >= 1.0.21 and that BENTOML_VERBOSITY/-q settings are not hiding its output.',
         detail: result.tail.slice(-12).join('\n'),
       })
     }
     const expected = state.config.bentoVersion?.value
     if (expected !== undefined && !tag.endsWith(`:${expected}`)) {
-      throw new DeployError('build', `bentoml build made ${tag}, not version ${expected} as asked.`)
+      throw new CheckError('bento-version', `bentoml build made ${tag}, not version ${expected} as asked.`)
     }
     state.bentoTag = tag
     io.output(`bento ${tag}`)

@@ -20,14 +20,13 @@ export function containerizeCommand(state: DeployState): PlannedCommand {
   }
 }
 
-export const containerizeStep: Step = {
+export const containerizeStep: Step<DeployState> = {
   id: 'containerize',
   title: 'Containerize',
   failure: 'containerize',
   describe: (state) => ({actions: [], commands: [containerizeCommand(state)]}),
   async run(state, io) {
     await runPlanned(state, io, containerizeCommand(state), {
-      failure: 'containerize',
       step: 'containerize',
       doing: `bentoml containerize (${state.config.backend.value})`,
     })

@@ -14,14 +14,13 @@ export function importCommand(state: DeployState): PlannedCommand {
   }
 }
 
-export const importStep: Step = {
+export const importStep: Step<DeployState> = {
   id: 'import',
   title: 'Import the model into BentoML',
   failure: 'import',
   describe: (state) => ({actions: [], commands: [importCommand(state)]}),
   async run(state, io) {
     await runPlanned(state, io, importCommand(state), {
-      failure: 'import',
       step: 'import',
       doing: 'Importing the model (create_bento_model.py)',
     })

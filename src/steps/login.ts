@@ -1,6 +1,6 @@
 import path from 'node:path'
 
-import {DeployError} from '../errors.js'
+import {CheckError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import {authEnv, loginArgs} from '../systems/backend.js'
@@ -24,7 +24,7 @@ export function loginCommand(state: DeployState): PlannedCommand {
   }
 }
 
-export const loginStep: Step = {
+export const loginStep: Step<DeployState> = {
   id: 'login',
   title: 'Log in to the registry',
   failure: 'auth',
@@ -35,10 +35,9 @@ export const loginStep: Step = {
 export async function runLogin(state: DeployState, io: StepIO): Promise<void> {
   const authorization = state.authorization
   if (authorization === undefined) {
-    throw new DeployError('auth', 'No ECR login token: the preflight did not fetch one.')
+    throw new CheckError('no-token', 'No ECR login token: the preflight did not fetch one.')
   }
   await runPlanned(state, io, loginCommand(state), {
-    failure: 'auth',
     step: 'login',
     doing: `${state.config.backend.value} login to ${state.registry.value}`,
     input: authorization.password,

@@ -2,12 +2,12 @@ import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {DeployError, RegistryError} from '../errors.js'
+import {CheckError, RegistryError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import {digestFromPushLine, isDigest, pushArgs} from '../systems/backend.js'
 import {explainRegistryFailure} from '../systems/registry-errors.js'
-import {backendAuthEnv, runLogin} from './login.js'
+import {backendAuthEnv, loginCommand, runLogin} from './login.js'
 import {runPlanned} from './run-command.js'
 
 /** Tries per image for transient failures (network resets, 5xx), with doubling pauses between. */
@@ -29,11 +29,27 @@ export function pushCommands(state: DeployState): PlannedCommand[] {
   }))
 }
 
-export const pushStep: Step = {
+export const pushStep: Step<DeployState> = {
   id: 'push',
   title: 'Push the image',
   failure: 'push',
-  describe: (state) => ({actions: [], commands: pushCommands(state)}),
+  describe: (state) => ({
+    actions: [
+      {
+        text: 'A fresh ECR login token (GetAuthorizationToken) and a new login, once, if the registry says the token expired',
+        calls: ['aws:ecr:GetAuthorizationToken'],
+        when: 'the login token expired',
+      },
+    ],
+    commands: [
+      ...pushCommands(state),
+      {...loginCommand(state), when: 'the login token expired (then the push runs again)'},
+      ...pushCommands(state).map((command) => ({
+        ...command,
+        when: `a transient failure (network reset, 5xx): up to ${PUSH_ATTEMPTS - 1} more tries`,
+      })),
+    ],
+  }),
   async run(state, io) {
     const commands = pushCommands(state)
     const images = [state.uploadImage]
@@ -44,8 +60,8 @@ export const pushStep: Step = {
         try {
           const digest = await pushOnce(state, io, command, image, index)
           if (state.digest !== undefined && state.digest !== digest) {
-            throw new DeployError(
-              'push',
+            throw new CheckError(
+              'digest-changed',
               `${image} was pushed as ${digest}, but the first tag as ${state.digest}.`,
               {
                 hint: 'The local image changed between pushes; run again.',
@@ -90,7 +106,6 @@ async function pushOnce(
 ): Promise<string> {
   let printed: string | undefined
   await runPlanned(state, io, command, {
-    failure: 'push',
     step: 'push',
     doing: `Pushing ${image}`,
     onLine: (line) => {
@@ -101,7 +116,7 @@ async function pushOnce(
   const digest =
     state.config.backend.value === 'podman' ? await readDigest(digestFile(state, index)) : printed
   if (digest === undefined || !isDigest(digest)) {
-    throw new DeployError('push', `Pushed ${image} but could not read its digest.`)
+    throw new CheckError('no-digest', `Pushed ${image} but could not read its digest.`)
   }
   return digest
 }

@@ -1,11 +1,10 @@
-import {DeployError, type ExitCodeName, type MldeployError} from '../errors.js'
+import {ChildError, type MldeployError} from '../errors.js'
 import {formatDuration} from '../config/timeouts.js'
 import type {DeployState, StepId} from '../pipeline/state.js'
 import type {PlannedCommand, StepIO} from '../pipeline/step.js'
 import {type ChildResult, formatCommand, runChild} from '../process.js'
 
 export interface RunPlannedOptions {
-  failure: ExitCodeName
   /** What the command does, for messages: "Importing the model". */
   doing: string
   input?: string
@@ -18,7 +17,7 @@ export interface RunPlannedOptions {
 
 const SHOWN_TAIL_LINES = 12
 
-/** Run one planned command with live output; a failure becomes a DeployError with the output's tail. */
+/** Run one planned command with live output; a failure becomes a ChildError with the output's tail. */
 export async function runPlanned(
   state: DeployState,
   io: StepIO,
@@ -37,32 +36,29 @@ export async function runPlanned(
     onLines: (lines) => io.output(lines.join('\n')),
   })
   if (result.spawnErrorCode === 'ENOENT') {
-    throw new DeployError(options.failure, `${options.doing} failed: ${command.command} was not found.`, {
+    throw new ChildError('missing', `${options.doing} failed: ${command.command} was not found.`, {
       hint: `Install it or put it on PATH (current PATH has no ${command.command}).`,
     })
   }
-  if (result.canceled) throw new DeployError(options.failure, `${options.doing} was interrupted.`)
+  if (result.canceled) throw new ChildError('canceled', `${options.doing} was interrupted.`)
   if (result.timedOut) {
     const limit = formatDuration(state.config.timeouts[options.step])
-    throw new DeployError(
-      options.failure,
-      `${options.doing} did not finish within ${limit} and was stopped.`,
-      {
-        hint: `If it needs longer, raise the limit: --timeout ${options.step}=<duration>.`,
-        detail: result.tail.slice(-SHOWN_TAIL_LINES).join('\n'),
-      },
-    )
+    throw new ChildError('timeout', `${options.doing} did not finish within ${limit} and was stopped.`, {
+      hint: `If it needs longer, raise the limit: --timeout ${options.step}=<duration>.`,
+      detail: result.tail.slice(-SHOWN_TAIL_LINES).join('\n'),
+    })
   }
   if (result.exitCode !== 0) {
     const explained = options.explain?.(result.tail, result)
     if (explained !== undefined) throw explained
     const why = result.signal === undefined ? `exit code ${result.exitCode}` : `signal ${result.signal}`
-    const last = result.tail.slice(-SHOWN_TAIL_LINES).join('\n')
-    throw new DeployError(
-      options.failure,
+    throw new ChildError(
+      result.signal === undefined ? 'exit' : 'signal',
       `${options.doing} failed (${why}): ${lastMeaningfulLine(result.tail)}`,
       {
-        detail: last,
+        detail: result.tail.slice(-SHOWN_TAIL_LINES).join('\n'),
+        ...(result.exitCode === undefined ? {} : {exitCode: result.exitCode}),
+        ...(result.signal === undefined ? {} : {signal: result.signal}),
       },
     )
   }

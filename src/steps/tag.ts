@@ -1,101 +1,153 @@
-import {DeployError} from '../errors.js'
+import {CheckError} from '../errors.js'
 import {imageReference} from '../images.js'
-import type {DeployState} from '../pipeline/state.js'
-import type {Step} from '../pipeline/step.js'
-import {manifestDigest, type RegistryAccess, retagManifest} from '../systems/registry-api.js'
+import type {EngineState, PlannedAction, Step} from '../pipeline/step.js'
+import type {AwsClients} from '../systems/aws.js'
+import {manifestDigest, type RegistryAccess, registryCalls, retagManifest} from '../systems/registry-api.js'
 
-/** The registry's own API, with this run's login, for pushes that do not go to ECR's endpoint. */
-export function registryAccess(state: DeployState): RegistryAccess {
-  const authorization = state.authorization
+/** What a tagged or verified tag reports. */
+export interface VerifiedTag {
+  tag: string
+  digest: string
+  /** `<registry>/<repository>:<tag>` */
+  reference: string
+  /** `<registry>/<repository>@<digest>` */
+  byDigest: string
+}
+
+/**
+ * What the tag and verify steps need from a run: push (the other tags point at the uploaded
+ * image) and promote (the --to tags point at the --from image) both walk these same two steps.
+ */
+export interface TagTarget extends EngineState {
+  readonly repository: string
+  readonly registry: {value: string}
+  readonly registryIsEcr: boolean
+  readonly registryScheme: string
+  readonly aws: AwsClients
+  readonly authorization: {username: string; password: string} | undefined
+  /** The image every tag must point at; undefined until an earlier step knows it. */
+  readonly digest: string | undefined
+  /** Tags to point at `digest` (without upload). */
+  tagsToPoint(): string[]
+  /** Tags that must point at `digest` afterwards. */
+  tagsToVerify(): string[]
+  onTagged(reference: string, tag: string): void
+  onVerified(tag: VerifiedTag, facts: {sizeBytes: number | null; pushedAt: string | null}): void
+}
+
+/** The registry's own API, with this run's ECR token, for pushes that do not go to ECR's endpoint. */
+export function registryAccess(target: TagTarget): RegistryAccess {
+  const authorization = target.authorization
   if (authorization === undefined)
-    throw new DeployError('auth', 'No ECR login token: the preflight did not fetch one.')
+    throw new CheckError('no-token', 'No ECR login token: the preflight did not fetch one.')
   return {
-    scheme: state.config.registryScheme,
-    host: state.registry.value,
+    scheme: target.registryScheme,
+    host: target.registry.value,
     username: authorization.username,
     password: authorization.password,
   }
 }
 
-function how(state: DeployState): string {
-  return state.registryIsEcr
-    ? 'ECR BatchGetImage + PutImage'
-    : `registry API of ${state.registry.value} (GET + PUT manifest)`
-}
-
-/**
- * Every tag but the bento version's points at the uploaded manifest without another upload:
- * N tags cost one push.
- */
-export const tagStep: Step = {
-  id: 'tag',
-  title: 'Add the other tags (no upload)',
-  failure: 'push',
-  describe(state) {
-    const actions = state.extraTags.map(
-      (tag) =>
-        `${imageReference(state.registry.value, state.config.repository.value, tag)} -> the pushed digest: ${how(state)}`,
-    )
-    return {actions: actions.length > 0 ? actions : ['no other tags'], commands: []}
-  },
-  async run(state, io) {
-    const digest = state.digest
-    if (digest === undefined) throw new DeployError('push', 'Nothing was pushed to tag.')
-    const repository = state.config.repository.value
-    for (const tag of state.extraTags) {
-      if (state.registryIsEcr) await state.aws.retag(repository, digest, tag, io.signal)
-      else await retagManifest(registryAccess(state), repository, digest, tag, io.signal)
-      const reference = imageReference(state.registry.value, repository, tag)
-      state.pushed.push(reference)
-      io.output(`${reference} -> ${digest}`)
-    }
-  },
-}
-
-export const verifyStep: Step = {
-  id: 'verify',
-  title: 'Verify the tags',
-  failure: 'push',
-  describe(state) {
-    const via = state.registryIsEcr
-      ? 'ECR DescribeImages'
-      : `registry API of ${state.registry.value} (HEAD manifest)`
-    return {
-      actions: [`Every tag (${state.tags.join(', ')}) points at the pushed digest: ${via}`],
-      commands: [],
-    }
-  },
-  async run(state, io) {
-    const digest = state.digest
-    if (digest === undefined) throw new DeployError('push', 'Nothing was pushed to verify.')
-    const repository = state.config.repository.value
-    const found = new Map<string, string | undefined>()
-    if (state.registryIsEcr) {
-      const images = await state.aws.imagesByTag(repository, state.tags, io.signal)
-      for (const tag of state.tags) found.set(tag, images.get(tag)?.digest)
-      const facts = images.get(state.bentoVersion)
-      state.sizeBytes = facts?.sizeBytes ?? null
-      state.pushedAt = facts?.pushedAt ?? null
-    } else {
-      const access = registryAccess(state)
-      for (const tag of state.tags) found.set(tag, await manifestDigest(access, repository, tag, io.signal))
-    }
-    for (const [tag, actual] of found) {
-      if (actual !== digest) {
-        throw new DeployError(
-          'push',
-          `Tag ${tag} points at ${actual ?? 'nothing'}, not at the pushed ${digest}.`,
-          {hint: 'Another push may have moved it at the same time; check the repository and run again.'},
-        )
+function tagAction(target: TagTarget, tag: string): PlannedAction {
+  const reference = imageReference(target.registry.value, target.repository, tag)
+  return target.registryIsEcr
+    ? {
+        text: `${reference} -> the image's digest: ECR BatchGetImage + PutImage`,
+        calls: ['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'],
       }
-      const reference = imageReference(state.registry.value, repository, tag)
-      state.verified.push({
-        tag,
-        digest,
-        reference,
-        byDigest: `${state.registry.value}/${repository}@${digest}`,
-      })
-      io.output(`ok ${reference} = ${digest}`)
-    }
-  },
+    : {
+        text: `${reference} -> the image's digest: registry API of ${target.registry.value} (GET + PUT manifest)`,
+        calls: [registryCalls.getManifest(target.repository), registryCalls.putManifest(target.repository)],
+      }
+}
+
+/** Point every tag at the image without another upload: N tags cost one push. */
+export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upload)'): Step<S> {
+  return {
+    id: 'tag',
+    title,
+    failure: 'push',
+    describe(target) {
+      const tags = target.tagsToPoint()
+      return {
+        actions:
+          tags.length > 0 ? tags.map((tag) => tagAction(target, tag)) : [{text: 'no other tags', calls: []}],
+        commands: [],
+      }
+    },
+    async run(target, io) {
+      const digest = target.digest
+      if (digest === undefined) throw new CheckError('no-image', 'There is no image to tag.')
+      for (const tag of target.tagsToPoint()) {
+        if (target.registryIsEcr) await target.aws.retag(target.repository, digest, tag, io.signal)
+        else await retagManifest(registryAccess(target), target.repository, digest, tag, io.signal)
+        const reference = imageReference(target.registry.value, target.repository, tag)
+        target.onTagged(reference, tag)
+        io.output(`${reference} -> ${digest}`)
+      }
+    },
+  }
+}
+
+/** Every tag points at the image: read back from the registry, never assumed. */
+export function verifyStep<S extends TagTarget>(): Step<S> {
+  return {
+    id: 'verify',
+    title: 'Verify the tags',
+    failure: 'push',
+    describe(target) {
+      const tags = target.tagsToVerify()
+      const action: PlannedAction = target.registryIsEcr
+        ? {
+            text: `Every tag (${tags.join(', ')}) points at the image: ECR DescribeImages`,
+            calls: ['aws:ecr:DescribeImages'],
+          }
+        : {
+            text: `Every tag (${tags.join(', ')}) points at the image: registry API of ${target.registry.value} (HEAD manifest)`,
+            calls: [registryCalls.headManifest(target.repository)],
+          }
+      return {actions: [action], commands: []}
+    },
+    async run(target, io) {
+      const digest = target.digest
+      if (digest === undefined) throw new CheckError('no-image', 'There is no image to verify.')
+      const tags = target.tagsToVerify()
+      const found = new Map<
+        string,
+        {digest: string | undefined; sizeBytes: number | null; pushedAt: string | null}
+      >()
+      if (target.registryIsEcr) {
+        const images = await target.aws.imagesByTag(target.repository, tags, io.signal)
+        for (const tag of tags) {
+          const facts = images.get(tag)
+          found.set(tag, {
+            digest: facts?.digest,
+            sizeBytes: facts?.sizeBytes ?? null,
+            pushedAt: facts?.pushedAt ?? null,
+          })
+        }
+      } else {
+        const access = registryAccess(target)
+        for (const tag of tags) {
+          const actual = await manifestDigest(access, target.repository, tag, io.signal)
+          found.set(tag, {digest: actual, sizeBytes: null, pushedAt: null})
+        }
+      }
+      for (const [tag, facts] of found) {
+        if (facts.digest !== digest) {
+          throw new CheckError(
+            'tag-moved',
+            `Tag ${tag} points at ${facts.digest ?? 'nothing'}, not at ${digest}.`,
+            {
+              hint: 'Another push may have moved it at the same time; check the repository and run again.',
+            },
+          )
+        }
+        const reference = imageReference(target.registry.value, target.repository, tag)
+        const byDigest = `${target.registry.value}/${target.repository}@${digest}`
+        target.onVerified({tag, digest, reference, byDigest}, facts)
+        io.output(`ok ${reference} = ${digest}`)
+      }
+    },
+  }
 }

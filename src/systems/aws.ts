@@ -73,6 +73,11 @@ export class AwsClients {
 
   constructor(readonly settings: AwsSettings) {}
 
+  /** Close the clients' sockets: nothing may keep the process alive after a command ends. */
+  close(): void {
+    for (const client of [this.ecrClient, this.stsClient]) void client?.then((each) => each.destroy())
+  }
+
   private ecr(): Promise<ECRClient> {
     this.ecrClient ??= import('@aws-sdk/client-ecr').then(
       ({ECRClient}) => new ECRClient(clientConfig(this.settings)),

@@ -88,3 +88,34 @@ export function versionAtLeast(actual: string, minimum: string): boolean {
 
 /** Python code that prints bentoml's installed version without importing bentoml (which is slow). */
 export const BENTOML_VERSION_PROBE = 'import importlib.metadata as m; print(m.version("bentoml"))'
+
+export type BentomlVerdict =
+  {ok: true; version: string} | {ok: false; message: string; hint: string; detail?: string; version?: string}
+
+/**
+ * What the version probe's output says about bentoml in that Python: missing, too old, or fine.
+ * The preflight and doctor both judge the probe with this.
+ */
+export function judgeBentomlProbe(
+  pythonDescription: string,
+  probe: {exitCode: number | undefined; tail: string[]},
+): BentomlVerdict {
+  const version = probe.tail.at(-1)?.trim() ?? ''
+  if (probe.exitCode !== 0 || !/^\d+\.\d+/.test(version)) {
+    return {
+      ok: false,
+      message: `bentoml is not installed in ${pythonDescription}.`,
+      hint: `Install it in that environment (pip install "bentoml>=${MIN_BENTOML_VERSION}") or pick another with --python.`,
+      detail: probe.tail.join('\n'),
+    }
+  }
+  if (!versionAtLeast(version, MIN_BENTOML_VERSION)) {
+    return {
+      ok: false,
+      message: `bentoml ${version} in ${pythonDescription} is older than ${MIN_BENTOML_VERSION}.`,
+      hint: `Upgrade it (pip install -U "bentoml>=${MIN_BENTOML_VERSION}"): older versions break containerize.`,
+      version,
+    }
+  }
+  return {ok: true, version}
+}

@@ -1,4 +1,5 @@
 import {RegistryError} from '../errors.js'
+import {recordAction} from '../pipeline/ledger.js'
 import {MANIFEST_MEDIA_TYPES} from './aws.js'
 
 /**
@@ -30,6 +31,16 @@ function url(access: RegistryAccess, repository: string, reference: string): str
   return `${access.scheme}://${access.host}/v2/${repository}/manifests/${reference}`
 }
 
+/**
+ * What the ledger records for each kind of call (the repository is kept, the reference is not:
+ * a step describes its calls before it knows every digest).
+ */
+export const registryCalls = {
+  headManifest: (repository: string): string => `http:HEAD /v2/${repository}/manifests`,
+  getManifest: (repository: string): string => `http:GET /v2/${repository}/manifests`,
+  putManifest: (repository: string): string => `http:PUT /v2/${repository}/manifests`,
+}
+
 /** fetch, with a network failure turned into a clear, retryable error. */
 async function call(
   access: RegistryAccess,
@@ -37,6 +48,8 @@ async function call(
   init: RequestInit,
   doing: string,
 ): Promise<Response> {
+  const {pathname} = new URL(target)
+  recordAction({kind: 'http', call: `http:${init.method ?? 'GET'} ${pathname.replace(/\/[^/]+$/, '')}`})
   try {
     return await fetch(target, init)
   } catch (error) {

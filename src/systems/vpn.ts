@@ -1,6 +1,7 @@
 import {connect} from 'node:net'
 
-import {usageError} from '../errors.js'
+import {CheckError, errorMessage, usageError} from '../errors.js'
+import {recordAction} from '../pipeline/ledger.js'
 
 export interface HostPort {
   host: string
@@ -42,6 +43,7 @@ export function hostPortFromTrackingUri(uri: string): HostPort | undefined {
 
 /** A TCP connect with a timeout: resolves on success, rejects with a short reason. */
 export function probeTcp(target: HostPort, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  recordAction({kind: 'tcp', call: vpnCall(target)})
   return new Promise((resolve, reject) => {
     const socket = connect({host: target.host, port: target.port})
     const finish = (error?: Error): void => {
@@ -57,4 +59,32 @@ export function probeTcp(target: HostPort, timeoutMs: number, signal?: AbortSign
     socket.once('connect', () => finish())
     socket.once('error', (error: NodeJS.ErrnoException) => finish(new Error(error.code ?? error.message)))
   })
+}
+
+/** The call the ledger records for a probe of `target`. */
+export const vpnCall = (target: HostPort): string => `tcp:${formatHostPort(target)}`
+
+/**
+ * The VPN check of the preflight and of doctor: a TCP connect to a host that answers only on the
+ * VPN. A silent or refusing host is a check failure that names it and where it came from.
+ */
+export async function checkVpn(
+  target: HostPort,
+  source: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  const shown = formatHostPort(target)
+  try {
+    await probeTcp(target, timeoutMs, signal)
+  } catch (error) {
+    throw new CheckError(
+      'vpn-off',
+      `The VPN looks off: ${shown} did not answer (${errorMessage(error)}; from ${source}).`,
+      {
+        hint: 'Turn on the VPN that reaches MLflow, or fix the check target, or pass --skip-vpn-check.',
+      },
+    )
+  }
+  return `${shown} (from ${source}) answered`
 }

@@ -148,7 +148,8 @@ describe('mldeploy doctor', () => {
       /^fail {2}ECR +ECR repository nope\/missing does not exist in account 123456789012/m,
     )
     expect(result.stdout).toMatch(
-      /^fail {2}VPN +127\.0\.0\.1:\d+ \(from flag --vpn-check\) did not answer: ECONNREFUSED/m,
+      // The same words as push's preflight: one VPN probe for both.
+      /^fail {2}VPN +The VPN looks off: 127\.0\.0\.1:\d+ did not answer \(ECONNREFUSED; from flag --vpn-check\)/m,
     )
     // The daemon cannot say where it keeps its data: docker's default is measured.
     expect(result.stdout).toMatch(

@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
 import {resolvePushConfig} from '../../src/config/push-config.js'
-import {describePlan, PUSH_PLAN} from '../../src/pipeline/plan.js'
+import {describePlan} from '../../src/pipeline/engine.js'
+import {PUSH_PLAN} from '../../src/pipeline/plan.js'
 import {formatPlan} from '../../src/pipeline/report.js'
 import {toResult} from '../../src/pipeline/push.js'
 import {DeployState} from '../../src/pipeline/state.js'
@@ -38,7 +39,14 @@ describe('the plan of a dry run', () => {
       'tag',
       'verify',
     ])
-    const commands = plan.flatMap((step) => step.commands.map((command) => command.command))
+    // Conditional commands (the bentoml probe, a re-login, push retries) are marked as such.
+    const always = plan.flatMap((step) => step.commands.filter((command) => command.when === undefined))
+    const commands = always.map((command) => command.command)
+    expect(plan[0]!.commands[0]).toMatchObject({
+      command: expect.stringContaining('-c'),
+      when: 'the Python is on PATH',
+    })
+    expect(plan[5]!.commands.slice(1).every((command) => command.when !== undefined)).toBe(true)
     expect(commands[0]).toBe('BENTOML_DO_NOT_TRACK=true python3 create_bento_model.py')
     expect(commands[1]).toContain('python3 -m bentoml build -o tag --version v9')
     expect(commands[2]).toContain(
@@ -51,11 +59,12 @@ describe('the plan of a dry run', () => {
     expect(commands.slice(4)).toHaveLength(1)
     expect(commands[4]).toContain(`podman push --digestfile`)
     expect(commands[4]).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
-    expect(plan[6]!.actions).toEqual([
-      `${registry}/modela/v1:latest -> the pushed digest: ECR BatchGetImage + PutImage`,
-      `${registry}/modela/v1:prod -> the pushed digest: ECR BatchGetImage + PutImage`,
+    expect(plan[6]!.actions.map((action) => action.text)).toEqual([
+      `${registry}/modela/v1:latest -> the image's digest: ECR BatchGetImage + PutImage`,
+      `${registry}/modela/v1:prod -> the image's digest: ECR BatchGetImage + PutImage`,
     ])
-    expect(plan[7]!.actions[0]).toContain('ECR DescribeImages')
+    expect(plan[6]!.actions[0]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
+    expect(plan[7]!.actions[0]!.text).toContain('ECR DescribeImages')
     expect(plan[4]!.commands[0]!.stdin).toBe('the ECR password from GetAuthorizationToken')
   })
 
@@ -74,8 +83,10 @@ describe('the plan of a dry run', () => {
       step.commands.map((command) => command.command),
     )
     expect(commands.join('\n')).not.toContain('registry.example.com')
-    expect(commands.at(-1)).toContain('********:5000/modela/v1:<bento-version>')
+    expect(commands.filter((command) => command.includes(' push '))[0]).toContain(
+      '********:5000/modela/v1:<bento-version>',
+    )
     // The text form shows the same commands.
-    expect(formatPlan({...toResult(state), plan: describePlan(PUSH_PLAN, state)})).toContain(commands.at(-1))
+    expect(formatPlan({...toResult(state), plan: describePlan(PUSH_PLAN, state)})).toContain(commands.at(-1)!)
   })
 })
