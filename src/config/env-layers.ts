@@ -4,12 +4,9 @@ import path from 'node:path'
 import {parse} from 'dotenv'
 
 import {usageError} from '../errors.js'
+import type {Sourced} from '../sourced.js'
 
-/** A value together with where it came from, so a dry run can say why it is what it is. */
-export interface Sourced<T> {
-  value: T
-  source: string
-}
+export type {Sourced} from '../sourced.js'
 
 export interface EnvFile {
   path: string

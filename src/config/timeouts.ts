@@ -1,5 +1,8 @@
 import {usageError} from '../errors.js'
-import {STEP_IDS, type StepId} from '../pipeline/state.js'
+import {STEP_IDS, type StepId} from '../pipeline/step-ids.js'
+
+// Kept here too: callers format durations next to the limits they parse.
+export {formatDuration} from '../duration.js'
 
 /** Per-step limits that fit real builds on a laptop; a hung child is killed after its limit. */
 export const DEFAULT_TIMEOUTS_MS: Record<StepId, number> = {
@@ -26,12 +29,6 @@ export function parseDuration(text: string, origin: string): number {
   }
   const unit = match[2] === 's' ? 1000 : match[2] === 'm' ? 60_000 : 3_600_000
   return Math.round(value * unit)
-}
-
-export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`
-  return `${Math.round(ms / 1000)}s`
 }
 
 /** `step=duration` items (from repeated --timeout flags or comma-separated MLDEPLOY_TIMEOUTS). */

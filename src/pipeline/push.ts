@@ -2,10 +2,9 @@ import type {RendererChoice} from '../cli/renderer.js'
 import type {Sourced} from '../config/env-layers.js'
 import {DEFAULT_REGION, type PushConfig} from '../config/push-config.js'
 import {type DeployError, errorMessage, usageError} from '../errors.js'
-import {runChild} from '../process.js'
-import {SecretRegistry} from '../secrets.js'
 import {PLACEHOLDER} from '../images.js'
 import {AwsClients, regionFromProfile} from '../systems/aws.js'
+import {headCommit} from '../systems/git.js'
 import {describePlan, PUSH_PLAN, type PlannedStep} from './plan.js'
 import {DeployState, type StepRecord, type VerifiedTag} from './state.js'
 
@@ -57,22 +56,15 @@ export function exportAwsSettings(config: Pick<PushConfig, 'childEnv'>): void {
 
 /** The project's commit, for --git-sha-tag (a read-only git call, so a dry run makes it too). */
 async function gitShaTag(config: PushConfig): Promise<string> {
-  const result = await runChild({
-    command: 'git',
-    args: ['rev-parse', '--short=12', 'HEAD'],
-    cwd: config.target.root,
-    baseEnv: config.childEnv,
-    secrets: new SecretRegistry(),
-    timeoutMs: 10_000,
-  })
-  const sha = result.tail.at(-1)?.trim() ?? ''
-  if (result.exitCode !== 0 || !/^[0-9a-f]{7,40}$/.test(sha)) {
+  try {
+    return await headCommit(config.target.root, config.childEnv)
+  } catch (error) {
+    // Before any step runs: a flag that cannot be honoured here is bad input (exit 2).
     throw usageError(
-      `--git-sha-tag: ${config.target.root} is not a git checkout with a commit (${result.spawnErrorCode ?? result.tail.at(-1) ?? 'no output'}).`,
+      `--git-sha-tag: ${errorMessage(error)}`,
       'Run it in the project checkout, or tag explicitly with --tag.',
     )
   }
-  return sha
 }
 
 export async function prepareState(config: PushConfig): Promise<DeployState> {

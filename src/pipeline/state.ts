@@ -5,18 +5,11 @@ import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images
 import {SecretRegistry} from '../secrets.js'
 import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws.js'
 import {splitBentoTag} from '../systems/bentoml.js'
+import type {StepId} from './step-ids.js'
 
-export const STEP_IDS = [
-  'preflight',
-  'import',
-  'build',
-  'containerize',
-  'login',
-  'push',
-  'tag',
-  'verify',
-] as const
-export type StepId = (typeof STEP_IDS)[number]
+// The step ids live in a leaf module (settings need them without the engine); here for callers.
+export {STEP_IDS, type StepId} from './step-ids.js'
+
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted'
 
 export interface VerifiedTag {
