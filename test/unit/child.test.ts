@@ -1,14 +1,15 @@
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {ChildError, CheckError} from '../../src/errors.js'
 import type {ChildResult} from '../../src/process.js'
 import {checkChild, childFailure} from '../../src/systems/child.js'
 import {headCommit} from '../../src/systems/git.js'
+import {tempDir} from '../helpers/cli.js'
 
 const result = (over: Partial<ChildResult>): ChildResult => ({
   exitCode: 0,
@@ -82,15 +83,10 @@ describe('childFailure', () => {
 })
 
 describe('headCommit', () => {
-  const dirs: string[] = []
-  afterAll(() => {
-    for (const dir of dirs) rmSync(dir, {recursive: true, force: true})
-  })
   const env = {PATH: process.env.PATH ?? '', HOME: tmpdir(), GIT_CONFIG_NOSYSTEM: '1'}
 
   it('gives the 12-character commit of a checkout', async () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'mldeploy-test-git-'))
-    dirs.push(root)
+    const root = tempDir('git')
     const git = (...args: string[]): string =>
       execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {cwd: root, env}).toString()
     git('init', '-q')
@@ -101,8 +97,7 @@ describe('headCommit', () => {
   })
 
   it('throws a CheckError outside a checkout and a ChildError without git', async () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'mldeploy-test-git-'))
-    dirs.push(root)
+    const root = tempDir('git')
     await expect(headCommit(root, {...env, GIT_CEILING_DIRECTORIES: path.dirname(root)})).rejects.toThrow(
       CheckError,
     )

@@ -1,11 +1,11 @@
-import {mkdtempSync, rmSync, statSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {statSync} from 'node:fs'
 import path from 'node:path'
 
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {EnvironmentError, exitClassOf} from '../../src/errors.js'
 import {makePrivateDir, privateDirError, removePrivateDir} from '../../src/systems/workdir.js'
+import {tempDir} from '../helpers/cli.js'
 
 const saved = process.env.TMPDIR
 
@@ -21,14 +21,8 @@ async function inTmpdir<T>(dir: string, body: () => Promise<T>): Promise<T> {
 }
 
 describe('makePrivateDir', () => {
-  const made: string[] = []
-  afterEach(() => {
-    for (const dir of made.splice(0)) rmSync(dir, {recursive: true, force: true})
-  })
-
   it('makes a 0700 folder under the temp folder, and removes it', async () => {
-    const base = mkdtempSync(path.join(tmpdir(), 'mldeploy-test-workdir-'))
-    made.push(base)
+    const base = tempDir('workdir')
     const dir = await inTmpdir(base, () => makePrivateDir('mldeploy-'))
     expect(path.dirname(dir)).toBe(base)
     expect(statSync(dir).mode & 0o777).toBe(0o700)
