@@ -6,6 +6,8 @@ export default defineConfig({
     disableConsoleIntercept: true,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Removes the temp folders each test file made.
+    setupFiles: ['test/setup.ts'],
     projects: [
       {
         extends: true,

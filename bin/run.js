@@ -4,11 +4,15 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 // `mldeploy --version` is asked often (scripts, bug reports): answer it in oclif's format without
 // loading oclif, which is most of the start-up time.
-if (process.argv.length === 3 && process.argv[2] === '--version') {
+// With --json (in any order), one JSON object like every other answer.
+const args = process.argv.slice(2)
+if (args.includes('--version') && args.every((arg) => arg === '--version' || arg === '--json')) {
   const {readFileSync} = await import('node:fs')
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(
-    `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
+    args.includes('--json')
+      ? `${JSON.stringify({version: pkg.version}, null, 2)}\n`
+      : `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
   const {execute} = await import('@oclif/core')

@@ -292,6 +292,9 @@ print_env() {
   emit BENTOML_HOME "$MLDEPLOY_CACHE/bentoml"
   emit BENTOML_DO_NOT_TRACK true
   emit MLFLOW_TRACKING_URI "$MLFLOW_URL"
+  # podman, buildah, bentoml and the servers keep their temp files with the stack, not in the
+  # test run's TMPDIR (scripts/test.sh fails a run that leaves anything there)
+  emit TMPDIR "$STATE/tmp"
   emit PATH "$path"
 }
 
@@ -312,7 +315,8 @@ write_env() {
 
 cmd_start() {
   need_setup
-  mkdir -p "$STATE"
+  mkdir -p "$STATE" "$STATE/tmp"
+  export TMPDIR="$STATE/tmp"
   ensure_auth_files
   write_storage_conf
   write_registries_conf

@@ -6,7 +6,19 @@ import {existsSync, readFileSync} from 'node:fs'
 let passed = 0
 let failed = 0
 let skipped = 0
-for (const file of process.argv.slice(2)) {
+const args = process.argv.slice(2)
+// --leftovers FILE: what the run left in its temp folder, one path a line; anything is a failure.
+const leftoversAt = args.indexOf('--leftovers')
+const leftoversFile = leftoversAt === -1 ? undefined : args.splice(leftoversAt, 2)[1]
+if (leftoversFile !== undefined && existsSync(leftoversFile)) {
+  const leftovers = readFileSync(leftoversFile, 'utf8').split('\n').filter(Boolean)
+  if (leftovers.length > 0) {
+    console.error(`the tests left ${leftovers.length} entries in their temp folder:`)
+    for (const entry of leftovers.slice(0, 50)) console.error(`  ${entry}`)
+    failed += 1
+  }
+}
+for (const file of args) {
   if (!existsSync(file)) {
     console.error(`missing test report ${file}`)
     failed += 1

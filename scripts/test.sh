@@ -33,6 +33,11 @@ npm run lint || die "lint failed"
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 REPORTS="$MLDEPLOY_CACHE/test-reports"
 rm -rf "$REPORTS" && mkdir -p "$REPORTS"
+# The run gets a temp folder of its own: whatever a test (or the CLI under test) leaves in it is a
+# leak, and fails the run below.
+RUN_TMP="$(mktemp -d "${TMPDIR:-/tmp}/mldeploy-test-run-XXXXXX")" || die "cannot create a temp folder"
+OUTER_TMPDIR="${TMPDIR-}"
+export TMPDIR="$RUN_TMP"
 vitest=(node_modules/vitest/vitest.mjs run --reporter=default --reporter=json)
 
 step "tests on Node $(node --version) (all projects)"
@@ -41,4 +46,8 @@ node "${vitest[@]}" --outputFile.json="$REPORTS/node20.json" "$@"
 step "tests on Node $("$NODE24" --version) (unit and orchestration)"
 PATH="$(dirname "$NODE24"):$PATH" "$NODE24" "${vitest[@]}" --project default --outputFile.json="$REPORTS/node24.json" "$@"
 
-node scripts/summarize-results.mjs "$REPORTS/node20.json" "$REPORTS/node24.json"
+# Leftovers are listed, counted as one failure in the summary, then removed.
+find "$RUN_TMP" -mindepth 1 -maxdepth 1 > "$REPORTS/leftovers.txt"
+if [ -n "${OUTER_TMPDIR}" ]; then export TMPDIR="$OUTER_TMPDIR"; else unset TMPDIR; fi
+rm -rf "$RUN_TMP"
+node scripts/summarize-results.mjs --leftovers "$REPORTS/leftovers.txt" "$REPORTS/node20.json" "$REPORTS/node24.json"

@@ -1,6 +1,7 @@
 import {StringDecoder} from 'node:string_decoder'
 import {stripVTControlCharacters} from 'node:util'
 
+import {recordAction} from './pipeline/ledger.js'
 import type {SecretRegistry} from './secrets.js'
 
 /**
@@ -55,6 +56,8 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   const tail: string[] = []
   // execa is loaded on the first spawn, not at start-up.
   const {execa} = await import('execa')
+  // Recorded here, at the one spawn point, so a step's record shows what really ran.
+  recordAction({kind: 'spawn', call: formatCommand(run, run.secrets)})
   const child = execa(run.command, run.args, {
     cwd: run.cwd,
     env: {...run.baseEnv, ...run.env},
@@ -92,10 +95,14 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   // Output is read in chunks and cut into lines here: a 500 MB build log costs neither memory
   // (nothing is kept but the tail) nor a callback per line for the display.
   let carry = ''
-  const emit = (text: string): void => {
+  // ANSI removed, then secrets redacted (idempotent: text held back is cleaned twice, harmlessly).
+  const clean = (text: string): string =>
     // Most chunks hold no escape sequence: skip the ANSI pass for them (it shows on 500 MB logs).
-    const plain = text.includes('\u001b') || text.includes('\u009b') ? stripVTControlCharacters(text) : text
-    const lines = run.secrets.redact(plain).split('\n')
+    run.secrets.redact(
+      text.includes('\u001b') || text.includes('\u009b') ? stripVTControlCharacters(text) : text,
+    )
+  const emit = (cleaned: string): void => {
+    const lines = cleaned.split('\n')
     for (const line of lines) run.onLine?.(line)
     run.onLines?.(lines)
     tail.push(...lines.slice(-keep))
@@ -111,14 +118,25 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
       carry = text
       return
     }
-    // A line that never ends is shown in pieces rather than held without bound.
-    const cut = end === -1 ? text.length : end
-    carry = text.slice(cut + 1)
-    emit(text.slice(0, cut))
+    if (end !== -1) {
+      carry = text.slice(end + 1)
+      emit(clean(text.slice(0, end)))
+      return
+    }
+    // A line that never ends is shown in pieces rather than held without bound. A secret may
+    // straddle the cut: redact the piece, then hold back its last (longest secret - 1)
+    // characters, so a secret that begins there is whole when the next output arrives.
+    const piece = clean(text)
+    const hold = Math.min(Math.max(run.secrets.longestLength() - 1, 0), MAX_LINE / 2, piece.length)
+    let cut = piece.length - hold
+    // Never split a surrogate pair between two pieces.
+    if (cut > 0 && /[\uD800-\uDBFF]/.test(piece[cut - 1] ?? '')) cut--
+    carry = piece.slice(cut)
+    if (cut > 0) emit(piece.slice(0, cut))
   })
   const result = await child
   const rest = (carry + decoder.end()).replace(/\r\n?/g, '\n')
-  if (rest !== '') emit(rest)
+  if (rest !== '') emit(clean(rest))
   clearTimeout(timeoutTimer)
   clearTimeout(killTimer)
   run.signal?.removeEventListener('abort', onAbort)

@@ -23,6 +23,13 @@ export class SecretRegistry {
 
   private sink: SecretRegistry | undefined
 
+  /** The longest secret's length: how much unterminated output redaction must see at once. */
+  longestLength(): number {
+    let longest = 0
+    for (const secret of this.secrets) longest = Math.max(longest, secret.length)
+    return longest
+  }
+
   redact(text: string): string {
     let result = text
     for (const secret of this.secrets) {

@@ -4,12 +4,9 @@ import path from 'node:path'
 import {parse} from 'dotenv'
 
 import {usageError} from '../errors.js'
+import type {Sourced} from '../sourced.js'
 
-/** A value together with where it came from, so a dry run can say why it is what it is. */
-export interface Sourced<T> {
-  value: T
-  source: string
-}
+export type {Sourced} from '../sourced.js'
 
 export interface EnvFile {
   path: string
@@ -82,6 +79,7 @@ export function parseEnvFile(file: string): Record<string, string> {
     throw usageError(`Cannot read ${file}: ${(error as Error).message}.`, 'Fix its permissions or remove it.')
   }
   let openQuote: string | undefined
+  let openLine = 0
   const lines = text.split(/\r?\n/)
   for (const [index, line] of lines.entries()) {
     if (openQuote !== undefined) {
@@ -99,7 +97,17 @@ export function parseEnvFile(file: string): Record<string, string> {
     // A quoted value that does not close on its line continues on the next ones (dotenv multiline).
     const value = line.slice(line.search(/[=:]/) + 1).trim()
     const quote = value[0]
-    if ((quote === '"' || quote === "'" || quote === '`') && value.indexOf(quote, 1) === -1) openQuote = quote
+    if ((quote === '"' || quote === "'" || quote === '`') && value.indexOf(quote, 1) === -1) {
+      openQuote = quote
+      openLine = index + 1
+    }
+  }
+  // A quote that never closes would swallow every line after it (a setting silently lost).
+  if (openQuote !== undefined) {
+    throw usageError(
+      `${file}:${openLine} opens a ${openQuote} quote that never closes.`,
+      `Close it (a multi-line value ends with ${openQuote} on a later line) or remove it.`,
+    )
   }
   return parse(text)
 }

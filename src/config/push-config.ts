@@ -16,7 +16,7 @@ import {registryScheme} from '../systems/registry-api.js'
 import {type HostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
 import {resolveTimeouts} from './timeouts.js'
-import type {StepId} from '../pipeline/state.js'
+import type {StepId} from '../pipeline/step-ids.js'
 
 /** The flags `mldeploy push` takes, as oclif parsed them (undefined = not given). */
 export interface PushFlags {

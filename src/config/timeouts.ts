@@ -1,5 +1,8 @@
 import {usageError} from '../errors.js'
-import {STEP_IDS, type StepId} from '../pipeline/state.js'
+import {STEP_IDS, type StepId} from '../pipeline/step-ids.js'
+
+// Kept here too: callers format durations next to the limits they parse.
+export {formatDuration} from '../duration.js'
 
 /** Per-step limits that fit real builds on a laptop; a hung child is killed after its limit. */
 export const DEFAULT_TIMEOUTS_MS: Record<StepId, number> = {
@@ -13,25 +16,37 @@ export const DEFAULT_TIMEOUTS_MS: Record<StepId, number> = {
   verify: 5 * 60_000,
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(s|m|h)$/
+const DURATION = /^(\d+(?:\.\d+)?)([a-zA-Z]*)$/
+const UNITS: Record<string, number> = {s: 1000, m: 60_000, h: 3_600_000}
+
+/** Below a second a child cannot even start; above a day is a hang, not a build. */
+export const MIN_DURATION_MS = 1000
+export const MAX_DURATION_MS = 24 * 3_600_000
 
 export function parseDuration(text: string, origin: string): number {
+  const shown = JSON.stringify(text.slice(0, 40))
   const match = DURATION.exec(text.trim())
-  const value = Number(match?.[1])
-  if (match === null || !(value > 0)) {
+  if (match === null) throw usageError(`${origin}: ${shown} is not a duration.`, 'Use e.g. 90s, 45m or 2h.')
+  const unit = match[2] ?? ''
+  const scale = UNITS[unit]
+  const tooShort = `${origin}: ${shown} is too short: it must be at least 1s.`
+  // Zero is too short in any unit: say that rather than ask for one.
+  if (Number(match[1]) === 0) throw usageError(tooShort, 'E.g. 90s, 45m or 2h.')
+  if (scale === undefined) {
     throw usageError(
-      `${origin}: ${JSON.stringify(text.slice(0, 40))} is not a duration.`,
-      'Use e.g. 90s, 45m or 2h.',
+      unit === ''
+        ? `${origin}: ${shown} has no unit: use s, m or h.`
+        : `${origin}: ${shown}: ${unit} is not a unit: use s, m or h.`,
+      'E.g. 90s, 45m or 2h.',
     )
   }
-  const unit = match[2] === 's' ? 1000 : match[2] === 'm' ? 60_000 : 3_600_000
-  return Math.round(value * unit)
-}
-
-export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`
-  return `${Math.round(ms / 1000)}s`
+  const ms = Math.round(Number(match[1]) * scale)
+  if (ms < MIN_DURATION_MS) throw usageError(tooShort, 'E.g. 90s, 45m or 2h.')
+  // Node's timers overflow past about 24.8 days and would fire at once.
+  if (ms > MAX_DURATION_MS) {
+    throw usageError(`${origin}: ${shown} is too long: it must be at most 24h.`, 'E.g. 90s, 45m or 2h.')
+  }
+  return ms
 }
 
 /** `step=duration` items (from repeated --timeout flags or comma-separated MLDEPLOY_TIMEOUTS). */

@@ -1,14 +1,10 @@
-import {chmod, mkdtemp, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
-import path from 'node:path'
-
 import type {Sourced} from '../config/env-layers.js'
 import {DEFAULT_REGION, type PushConfig} from '../config/push-config.js'
 import {DeployError, errorMessage, usageError} from '../errors.js'
-import {runChild} from '../process.js'
-import {SecretRegistry} from '../secrets.js'
 import {PLACEHOLDER} from '../images.js'
 import {AwsClients, regionFromProfile} from '../systems/aws.js'
+import {headCommit} from '../systems/git.js'
+import {makePrivateDir, removePrivateDir} from '../systems/workdir.js'
 import {
   type DescribedStep,
   describePlan,
@@ -70,22 +66,15 @@ export function exportAwsSettings(config: Pick<PushConfig, 'childEnv'>): void {
 
 /** The project's commit, for --git-sha-tag (a read-only git call, so a dry run makes it too). */
 async function gitShaTag(config: PushConfig): Promise<string> {
-  const result = await runChild({
-    command: 'git',
-    args: ['rev-parse', '--short=12', 'HEAD'],
-    cwd: config.target.root,
-    baseEnv: config.childEnv,
-    secrets: new SecretRegistry(),
-    timeoutMs: 10_000,
-  })
-  const sha = result.tail.at(-1)?.trim() ?? ''
-  if (result.exitCode !== 0 || !/^[0-9a-f]{7,40}$/.test(sha)) {
+  try {
+    return await headCommit(config.target.root, config.childEnv)
+  } catch (error) {
+    // Before any step runs: a flag that cannot be honoured here is bad input (exit 2).
     throw usageError(
-      `--git-sha-tag: ${config.target.root} is not a git checkout with a commit (${result.spawnErrorCode ?? result.tail.at(-1) ?? 'no output'}).`,
+      `--git-sha-tag: ${errorMessage(error)}`,
       'Run it in the project checkout, or tag explicitly with --tag.',
     )
   }
-  return sha
 }
 
 export async function prepareState(config: PushConfig): Promise<DeployState> {
@@ -144,12 +133,6 @@ export type FailedPushResult = Omit<PushResult, 'status'> & {
 
 export type PushRun = PlanRun<DeployState>
 
-/** A private folder per run (auth file, digest files), mode 0700. */
-async function makeWorkDir(state: DeployState): Promise<void> {
-  state.workDir = await mkdtemp(path.join(tmpdir(), 'mldeploy-'))
-  await chmod(state.workDir, 0o700)
-}
-
 /**
  * Push every target (one or several), at most `concurrency` at once, each in its own private
  * folder that is removed whatever happens. Failures stay in each run.
@@ -161,11 +144,11 @@ export async function pushTargets(
   const label = states.length > 1
   const runs = states.map((state) => newRun(PUSH_PLAN, state, label ? state.config.target.name : undefined))
   try {
-    for (const state of states) await makeWorkDir(state)
+    // A private folder per run (auth file, digest files), mode 0700.
+    for (const state of states) state.workDir = await makePrivateDir('mldeploy-')
     await runPlans(PUSH_PLAN, runs, options)
   } finally {
-    for (const state of states)
-      if (state.workDir !== undefined) await rm(state.workDir, {recursive: true, force: true})
+    for (const state of states) if (state.workDir !== undefined) await removePrivateDir(state.workDir)
   }
   return runs
 }

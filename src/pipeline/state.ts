@@ -7,18 +7,8 @@ import {splitBentoTag} from '../systems/bentoml.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
 
 export type {VerifiedTag} from '../steps/tag.js'
-
-export const STEP_IDS = [
-  'preflight',
-  'import',
-  'build',
-  'containerize',
-  'login',
-  'push',
-  'tag',
-  'verify',
-] as const
-export type StepId = (typeof STEP_IDS)[number]
+// The step ids live in a leaf module (settings need them without the engine); here for callers.
+export {STEP_IDS, type StepId} from './step-ids.js'
 /**
  * Everything a run learns as it goes. Steps read what earlier steps found (the account, the
  * registry, the bento tag) and add their own; where a value is not known yet (in a dry run) the

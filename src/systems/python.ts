@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
 import path from 'node:path'
 
-import type {Sourced} from '../config/env-layers.js'
+import type {Sourced} from '../sourced.js'
 import {findExecutable} from './executables.js'
 
 /** How to start the project's Python: a command, arguments before the script, extra environment. */

@@ -1,4 +1,4 @@
-import {chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
@@ -32,8 +32,26 @@ export async function runCli(
   return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
 }
 
+/** Every folder `tempDir` made in this test file; test/setup.ts removes them after the file. */
+const made: string[] = []
+
 export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(tmpdir(), `mldeploy-test-${prefix}-`))
+  const dir = mkdtempSync(path.join(tmpdir(), `mldeploy-test-${prefix}-`))
+  made.push(dir)
+  return dir
+}
+
+/** Remove what `tempDir` made (projects, fake bins, homes): a run leaves nothing behind. */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) {
+    // Tests may leave a folder read-only; make it writable again so it can go.
+    try {
+      chmodSync(dir, 0o700)
+    } catch {
+      // Already gone.
+    }
+    rmSync(dir, {recursive: true, force: true, maxRetries: 3})
+  }
 }
 
 /** A project in the template's layout with one deploy target and the given extra files. */
@@ -82,6 +100,8 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: tempDir('home'),
+    // The run's own temp folder (scripts/test.sh): what the CLI leaves there fails the run.
+    ...(process.env.TMPDIR === undefined ? {} : {TMPDIR: process.env.TMPDIR}),
     // No instance metadata service here: skip the SDK's wait for one when no credentials are set.
     AWS_EC2_METADATA_DISABLED: 'true',
     ...extra,

@@ -141,6 +141,27 @@ const CASES: Case[] = [
     message: /"forever" is not a duration/,
   },
   {
+    name: 'zero timeout',
+    args: ['modelA/V1', '--timeout', 'build=0'],
+    message: /--timeout build: "0" is too short: it must be at least 1s/,
+  },
+  {
+    name: 'timeout in milliseconds',
+    args: ['modelA/V1', '--timeout', 'preflight=1ms'],
+    message: /"1ms": ms is not a unit: use s, m or h/,
+  },
+  {
+    name: 'fractional milliseconds timeout',
+    args: ['modelA/V1', '--timeout', 'build=0.5ms'],
+    message: /"0.5ms": ms is not a unit: use s, m or h/,
+  },
+  {
+    name: 'unclosed quote in .env',
+    args: ['modelA/V1'],
+    files: {'.env': 'NOTE="abc\nMLDEPLOY_BACKEND docker\n'},
+    message: /\.env:1 opens a " quote that never closes/,
+  },
+  {
     name: 'timeout of an unknown step',
     args: ['modelA/V1', '--timeout', 'deploy=1m'],
     message: /"deploy=1m" is not <step>=<duration>/,

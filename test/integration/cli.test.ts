@@ -35,3 +35,64 @@ describe('the CLI itself', () => {
     expect(result.stdout).toContain('mldeploy push modelA/V1 --dry-run')
   })
 })
+
+describe('--json everywhere', () => {
+  it.each([
+    [['pushh'], 'Unknown command pushh. Did you mean push?'],
+    [['psuh', 'modelA/V1'], 'Unknown command psuh. Did you mean push?'],
+    [['promte', 'x'], 'Unknown command promte. Did you mean promote?'],
+    [['nope'], 'Unknown command nope.'],
+  ])('%j: exit 2, one line, a suggestion only when close; never run', async (args, message) => {
+    const cwd = tempDir('cwd')
+    const result = await runCli(args, {cwd, env: baseEnv()})
+    expect(result.exitCode).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toBe(`Error: ${message} See: mldeploy --help.`)
+
+    const json = await runCli([...args, '--json'], {cwd, env: baseEnv()})
+    expect(json.exitCode).toBe(2)
+    expect(json.stderr).toBe('')
+    expect(JSON.parse(json.stdout)).toEqual({
+      status: 'failed',
+      error: {
+        kind: 'usage',
+        exitCode: 2,
+        message,
+        hint: 'See: mldeploy --help.',
+        reason: 'usage:unknown-command',
+      },
+    })
+  })
+
+  it('--version --json is one object', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string}
+    for (const args of [
+      ['--version', '--json'],
+      ['--json', '--version'],
+    ]) {
+      const result = await runCli(args, {cwd: tempDir('cwd'), env: baseEnv()})
+      expect(result.exitCode).toBe(0)
+      expect(JSON.parse(result.stdout)).toEqual({version: pkg.version})
+    }
+  })
+
+  it('--help stays human text whatever else is given', async () => {
+    const result = await runCli(['push', '--help', '--json'], {cwd: tempDir('cwd'), env: baseEnv()})
+    expect(result.exitCode).toBe(0)
+    expect(result.stdout).toMatch(/^USAGE$/m)
+    expect(() => JSON.parse(result.stdout) as unknown).toThrow()
+  })
+
+  it.each(['push', 'promote', 'doctor', 'list', 'init'])(
+    '%s --frobnicate --json: one usage object, exit 2',
+    async (command) => {
+      const result = await runCli([command, '--frobnicate', '--json'], {cwd: tempDir('cwd'), env: baseEnv()})
+      expect(result.exitCode).toBe(2)
+      expect(result.stderr).toBe('')
+      expect(JSON.parse(result.stdout)).toEqual({
+        status: 'failed',
+        error: {kind: 'usage', exitCode: 2, message: 'Nonexistent flag: --frobnicate.'},
+      })
+    },
+  )
+})

@@ -1,5 +1,4 @@
-import {existsSync, mkdtempSync, readdirSync, readFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
@@ -7,7 +6,7 @@ import {execa} from 'execa'
 import {beforeEach, describe, expect, inject, it} from 'vitest'
 
 import {createRepository} from '../helpers/aws.js'
-import {CLI, runCli, standInProject} from '../helpers/cli.js'
+import {CLI, runCli, standInProject, tempDir} from '../helpers/cli.js'
 import {startFaultProxy} from '../helpers/fault-proxy.js'
 import {resetMoto} from '../helpers/moto.js'
 
@@ -85,7 +84,7 @@ describe('interrupts and timeouts', () => {
     '%s mid-build ends the child and its children, cleans up and exits %i',
     async (signal, code) => {
       // A TMPDIR of its own: the run's private folder must be gone from it afterwards.
-      const ownTmp = mkdtempSync(path.join(tmpdir(), 'mldeploy-test-tmp-'))
+      const ownTmp = tempDir('tmp')
       const s = setup({FAKE_HANG: 'build', TMPDIR: ownTmp})
       const child = execa(process.execPath, [CLI, 'push', 'modelA/V1', '--skip-vpn-check'], {
         cwd: s.root,

@@ -3,7 +3,10 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
+import {parseEnvFile} from '../../src/config/env-layers.js'
 import {resolvePushConfig} from '../../src/config/push-config.js'
+import {parseDuration} from '../../src/config/timeouts.js'
+import {UsageError} from '../../src/errors.js'
 import {makeProject} from '../helpers/cli.js'
 
 const ENV_FILES = {
@@ -154,5 +157,44 @@ describe('stages', () => {
     expect(() => resolvePushConfig('modelA/V1', {stage: 'prodution'}, {}, root)).toThrow(
       /no \.env\.prodution/,
     )
+  })
+})
+
+describe('.env quotes', () => {
+  it.each(['"', "'", '`'])(
+    'refuses a %s quote that never closes, naming the line where it opens',
+    (quote) => {
+      const root = makeProject({'.env': `A=1\nNOTE=${quote}abc\nMLDEPLOY_BACKEND docker\n`})
+      const file = path.join(root, '.env')
+      expect(() => parseEnvFile(file)).toThrow(UsageError)
+      expect(() => parseEnvFile(file)).toThrow(`${file}:2 opens a ${quote} quote that never closes.`)
+    },
+  )
+
+  it('keeps multi-line quoted values that close', () => {
+    const root = makeProject({'.env': `NOTE="line one\nline two"\nB='x'\nC=\`y\nz\`\n`})
+    expect(parseEnvFile(path.join(root, '.env'))).toEqual({NOTE: 'line one\nline two', B: 'x', C: 'y\nz'})
+  })
+})
+
+describe('durations', () => {
+  it.each([
+    ['0', '"0" is too short: it must be at least 1s.'],
+    ['0s', '"0s" is too short: it must be at least 1s.'],
+    ['0.4s', '"0.4s" is too short: it must be at least 1s.'],
+    ['1ms', '"1ms": ms is not a unit: use s, m or h.'],
+    ['0.5ms', '"0.5ms": ms is not a unit: use s, m or h.'],
+    ['5', '"5" has no unit: use s, m or h.'],
+    ['25h', '"25h" is too long: it must be at most 24h.'],
+    ['forever', '"forever" is not a duration.'],
+    ['-1s', '"-1s" is not a duration.'],
+  ])('%s: says what is wrong', (text, message) => {
+    expect(() => parseDuration(text, '--timeout build')).toThrow(`--timeout build: ${message}`)
+  })
+
+  it('accepts seconds to a day', () => {
+    expect(parseDuration('1s', 'x')).toBe(1000)
+    expect(parseDuration('1.5m', 'x')).toBe(90_000)
+    expect(parseDuration('24h', 'x')).toBe(86_400_000)
   })
 })

@@ -1,7 +1,27 @@
 import {describe, expect, it} from 'vitest'
 
+import {Ledger, withLedger} from '../../src/pipeline/ledger.js'
 import {formatCommand, runChild} from '../../src/process.js'
 import {SecretRegistry} from '../../src/secrets.js'
+
+const PASSWORD = 'eyJwYXlsb2FkIjoiVGhpc0lzQVNlY3JldFBhc3N3b3Jk'
+
+/** Every line a node child prints for `script`, with PASSWORD registered as a secret. */
+async function linesOf(script: string): Promise<string[]> {
+  const secrets = new SecretRegistry()
+  secrets.add(PASSWORD)
+  const lines: string[] = []
+  const result = await runChild({
+    command: process.execPath,
+    args: ['-e', script],
+    cwd: process.cwd(),
+    baseEnv: {PATH: process.env.PATH ?? '', PASSWORD},
+    secrets,
+    onLine: (line) => lines.push(line),
+  })
+  expect(result.exitCode).toBe(0)
+  return lines
+}
 
 describe('runChild', () => {
   it('streams lines, keeps only a tail, strips ANSI and redacts secrets', async () => {
@@ -44,6 +64,60 @@ describe('runChild', () => {
       secrets,
     })
     expect(missing.spawnErrorCode).toBe('ENOENT')
+  })
+
+  it('redacts a secret that straddles the 64 KiB cut of a very long line', async () => {
+    // 65,520 characters then the password: the first 64 KiB piece ends inside the password.
+    const lines = await linesOf('process.stdout.write("x".repeat(65520) + process.env.PASSWORD + "\\n")')
+    const shown = lines.join('\n')
+    expect(shown).not.toContain(PASSWORD.slice(0, 16))
+    expect(shown).not.toContain(PASSWORD.slice(-16))
+    expect(lines.join('')).toBe(`${'x'.repeat(65520)}********`)
+  })
+
+  it('redacts a secret split across two chunks of a line longer than the cut', async () => {
+    const lines = await linesOf(
+      [
+        'const half = process.env.PASSWORD.length / 2',
+        // Exactly 64 KiB: one read that is cut whole, ending in the first half of the password.
+        'process.stdout.write("y".repeat(65536 - half) + process.env.PASSWORD.slice(0, half))',
+        // A pause, so the two halves arrive as two reads.
+        'setTimeout(() => process.stdout.write(process.env.PASSWORD.slice(half) + " end\\n"), 200)',
+      ].join(';'),
+    )
+    const shown = lines.join('\n')
+    expect(shown).not.toContain(PASSWORD.slice(0, 10))
+    expect(shown).not.toContain(PASSWORD.slice(-10))
+    expect(lines.join('')).toBe(`${'y'.repeat(65536 - PASSWORD.length / 2)}******** end`)
+  })
+
+  it('records each spawn in the current ledger, secrets redacted', async () => {
+    const secrets = new SecretRegistry()
+    secrets.add('topsecret-value')
+    const ledger = new Ledger()
+    await withLedger(ledger, () =>
+      runChild({
+        command: process.execPath,
+        args: ['-e', '0', 'topsecret-value'],
+        cwd: process.cwd(),
+        baseEnv: {},
+        env: {MODE: 'a b'},
+        secrets,
+      }),
+    )
+    expect(ledger.entries).toEqual([{kind: 'spawn', call: `MODE='a b' ${process.execPath} -e 0 ********`}])
+    // A missing executable was still an attempt to run it.
+    const missing = new Ledger()
+    await withLedger(missing, () =>
+      runChild({
+        command: 'definitely-not-installed-xyz',
+        args: [],
+        cwd: '/',
+        baseEnv: {PATH: '/nonexistent'},
+        secrets,
+      }),
+    )
+    expect(missing.entries).toEqual([{kind: 'spawn', call: 'definitely-not-installed-xyz'}])
   })
 
   it('formats commands for people: quoted, env first, secrets redacted', () => {
