@@ -600,7 +600,7 @@ const FALSE = /^(?:0|false|no|off)$/i
 export class SettingsReader {
   constructor(
     /** oclif's parsed flags, keyed by flag name; only the rows the caller asks for are read. */
-    private readonly flags: Readonly<Record<string, unknown>>,
+    private readonly flags: object,
     readonly layers: EnvLayers,
     private readonly context: DefaultContext = {},
   ) {}
@@ -638,7 +638,7 @@ export class SettingsReader {
   }
 
   private fromFlag(setting: AnySetting): Sourced<unknown> | undefined {
-    const value = this.flags[setting.flag]
+    const value = (this.flags as Record<string, unknown>)[setting.flag]
     if (value === undefined) return undefined
     const source = `flag --${setting.flag}`
     if (setting.kind === 'list') {
@@ -714,7 +714,7 @@ export function parseValue<S extends AnySetting>(setting: S, {value, source}: So
 
 /** `--stage` or MLDEPLOY_STAGE (the process environment only: the stage chooses the .env files). */
 export function readStage(
-  flags: Readonly<Record<string, unknown>>,
+  flags: {stage?: unknown},
   processEnv: NodeJS.ProcessEnv,
 ): Sourced<string> | undefined {
   const value = flags.stage
