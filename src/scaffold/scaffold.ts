@@ -26,7 +26,6 @@ import {
   validateBentoModel,
   validateModelUri,
   validatePythonVersion,
-  validateTrackingUri,
 } from './names.js'
 import {
   commonPy,

@@ -208,7 +208,11 @@ export function envEntries(defaultRepository: string): EnvEntry[] {
     const fallback = key === 'repository' ? defaultRepository : defaultText(setting)
     const text = setting.dotenv.comment ?? setting.help.replace(/\.$/, '')
     const example = setting.dotenv.example ?? fallback ?? ''
-    entries.push({key: name, comment: fallback === undefined ? text : `${text} [default: ${fallback}]`, example})
+    entries.push({
+      key: name,
+      comment: fallback === undefined ? text : `${text} [default: ${fallback}]`,
+      example,
+    })
   }
   return entries
 }
