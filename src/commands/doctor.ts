@@ -1,9 +1,9 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {flagsFor} from '../config/flags.js'
 import type {DoctorResult} from '../doctor/doctor.js'
 import {DeployError} from '../errors.js'
-import Push from './push.js'
 
 export default class Doctor extends BaseCommand {
   static override summary = 'Check that this machine and project can push: tools, AWS, ECR, VPN, disk.'
@@ -34,25 +34,7 @@ It resolves settings exactly as push does (flags, environment, .env files, --sta
     }),
   }
 
-  static override flags = {
-    backend: Push.flags.backend,
-    repository: Push.flags.repository,
-    region: Push.flags.region,
-    profile: Push.flags.profile,
-    'account-id': Push.flags['account-id'],
-    python: Push.flags.python,
-    'vpn-check': Push.flags['vpn-check'],
-    'skip-vpn-check': Push.flags['skip-vpn-check'],
-    'vpn-timeout': Push.flags['vpn-timeout'],
-    stage: Push.flags.stage,
-    root: Push.flags.root,
-    timeout: Flags.integer({
-      description:
-        'Seconds doctor may take in all: the checks run at once, and one still running then fails with "no answer". [default: 30]',
-      min: 1,
-      max: 600,
-    }),
-  }
+  static override flags = flagsFor('doctor')
 
   public async run(): Promise<DoctorResult> {
     const {args, flags} = await this.parse(Doctor)

@@ -1,8 +1,8 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {flagsFor} from '../config/flags.js'
 import type {InitResult} from '../scaffold/scaffold.js'
-import Push from './push.js'
 
 export default class Init extends BaseCommand {
   static override summary = 'Scaffold a deploy target (deploy/<model>/<version>/) in the template layout.'
@@ -37,52 +37,7 @@ Never overwrites: if any file exists, nothing is written and it exits 2 naming i
     }),
   }
 
-  static override flags = {
-    from: Flags.string({
-      description: 'Copy this existing <model>/<version> as the start of the new one.',
-    }),
-    'bento-model': Flags.string({
-      description:
-        'Model name in the BentoML store. [default: <model>-<version> lowercased; with --from, the old name with the new version]',
-    }),
-    'model-uri': Flags.string({
-      description:
-        'MLflow model URI to import, e.g. runs:/<run-id>/model or models:/<name>/latest. [default: models:/<model>/latest]',
-    }),
-    columns: Flags.string({
-      description:
-        'Columns of the sample input (example_input.csv), comma-separated. [default: col1,col2,col3]',
-    }),
-    'python-version': Flags.string({description: 'Python of the service image. [default: 3.11]'}),
-    repository: Flags.string({
-      aliases: ['ecr-name'],
-      description:
-        'ECR repository, written to .env as MLDEPLOY_REPOSITORY. [default: <model>/<version> lowercased]',
-    }),
-    backend: Flags.string({
-      description: 'Container backend, written to .env as MLDEPLOY_BACKEND.',
-      options: ['podman', 'docker'],
-    }),
-    region: Flags.string({description: 'AWS region, written to .env as AWS_REGION.'}),
-    'account-id': Flags.string({
-      description: 'Expected AWS account id, written to .env as MLDEPLOY_ACCOUNT_ID.',
-    }),
-    tag: Flags.string({
-      description: 'Image tag, written to .env as MLDEPLOY_TAGS; repeat for several.',
-      multiple: true,
-    }),
-    'vpn-check': Flags.string({
-      description: 'host:port that answers only on the VPN, written to .env as MLDEPLOY_VPN_CHECK.',
-    }),
-    'tracking-uri': Flags.string({
-      description: 'MLflow tracking server, written to .env as MLFLOW_TRACKING_URI.',
-    }),
-    root: Push.flags.root,
-    'dry-run': Flags.boolean({
-      description: 'List the files it would write and write nothing.',
-      default: false,
-    }),
-  }
+  static override flags = flagsFor('init')
 
   public async run(): Promise<InitResult> {
     const {args, flags} = await this.parse(Init)

@@ -1,7 +1,7 @@
 import {BaseCommand} from '../cli/base-command.js'
+import {flagsFor} from '../config/flags.js'
 import {writeOutputs} from '../cli/github-actions.js'
 import type {ListResult} from '../release/list.js'
-import Push from './push.js'
 
 export default class List extends BaseCommand {
   static override summary = 'List the deploy targets of the project with their state and repository.'
@@ -24,10 +24,7 @@ Exit 0 whatever state the targets are in; 2 when no project is found.`
     },
   ]
 
-  static override flags = {
-    stage: Push.flags.stage,
-    root: Push.flags.root,
-  }
+  static override flags = flagsFor('list')
 
   public async run(): Promise<ListResult> {
     const {flags} = await this.parse(List)

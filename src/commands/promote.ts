@@ -1,9 +1,10 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {appendStepSummary, writeStepOutputs} from '../cli/github-actions.js'
+import {flagsFor} from '../config/flags.js'
+import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} from '../cli/github-actions.js'
+import {DeployError} from '../errors.js'
 import type {PromoteResult} from '../release/promote.js'
-import Push from './push.js'
 
 export default class Promote extends BaseCommand {
   static override summary = 'Point a tag (e.g. production) at the image another tag names: no build, no push.'
@@ -37,28 +38,7 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
     }),
   }
 
-  static override flags = {
-    from: Flags.string({description: 'The tag whose image is promoted (it must exist).', required: true}),
-    to: Flags.string({
-      description: 'The tag to point at that image; repeat for several.',
-      required: true,
-      multiple: true,
-    }),
-    repository: Push.flags.repository,
-    region: Push.flags.region,
-    profile: Push.flags.profile,
-    'account-id': Push.flags['account-id'],
-    registry: Flags.string({
-      description:
-        "Registry host holding the images, read and tagged through its own API with an ECR login token, instead of ECR's API (VPC endpoints, tests). [env: MLDEPLOY_REGISTRY]",
-    }),
-    stage: Push.flags.stage,
-    root: Push.flags.root,
-    'dry-run': Flags.boolean({
-      description: 'Show what would change, with read-only calls only; change nothing.',
-      default: false,
-    }),
-  }
+  static override flags = flagsFor('promote')
 
   protected override annotationStep = 'promote'
 

@@ -1,33 +1,15 @@
 import {EnvLayers, type Sourced} from '../config/env-layers.js'
-import {
-  DEFAULT_BACKEND,
-  type PushFlags,
-  resolvePushConfig,
-  resolveVpnCheck,
-  resolveVpnTimeout,
-} from '../config/push-config.js'
+import type {FlagValuesFor} from '../config/flags.js'
+import {loadLayers, type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import {readStage, SETTINGS, SettingsReader} from '../config/settings.js'
 import {usageError} from '../errors.js'
-import {validateAccountId, validateRegion, validateRepository} from '../images.js'
 import {findProjectRoot, resolveRoot} from '../project/target.js'
-import {type Backend, BACKENDS, isBackend} from '../systems/backend.js'
+import type {Backend} from '../systems/backend.js'
 import {resolvePython, type PythonCommand} from '../systems/python.js'
 import type {HostPort} from '../systems/vpn.js'
 
-/** The flags of `mldeploy push` that change what doctor checks. */
-export type DoctorFlags = Pick<
-  PushFlags,
-  | 'root'
-  | 'backend'
-  | 'repository'
-  | 'region'
-  | 'profile'
-  | 'account-id'
-  | 'python'
-  | 'vpn-check'
-  | 'skip-vpn-check'
-  | 'vpn-timeout'
-  | 'stage'
->
+/** The flags of `mldeploy doctor` (from the settings table); all but --timeout are push's. */
+export type DoctorFlags = FlagValuesFor<'doctor'>
 
 /** What push would use, as far as doctor checks it. */
 export interface DoctorSettings {
@@ -60,8 +42,10 @@ export function resolveDoctorSettings(
   processEnv: NodeJS.ProcessEnv,
   cwd: string,
 ): DoctorSettings {
+  // doctor's --timeout (seconds per check) is not push's --timeout (step=duration).
+  const {timeout: _checkTimeout, ...shared} = flags
   if (targetSpec !== undefined) {
-    const config = resolvePushConfig(targetSpec, flags, processEnv, cwd)
+    const config = resolvePushConfig(targetSpec, shared as PushFlags, processEnv, cwd)
     return {
       target: config.target.name,
       root: config.target.root,
@@ -80,16 +64,16 @@ export function resolveDoctorSettings(
       envFiles: config.envFiles,
     }
   }
-  return resolveWithoutTarget(flags, processEnv, cwd)
+  return resolveWithoutTarget(shared, processEnv, cwd)
 }
 
 function resolveWithoutTarget(
-  flags: DoctorFlags,
+  flags: Omit<DoctorFlags, 'timeout'>,
   processEnv: NodeJS.ProcessEnv,
   cwd: string,
 ): DoctorSettings {
   const root = flags.root === undefined ? findProjectRoot(cwd) : resolveRoot(flags.root, cwd)
-  const stage = flags.stage
+  const stage = readStage(flags, processEnv)?.value
   if (stage !== undefined && root === undefined) {
     throw usageError(
       `--stage ${stage} needs a project: no deploy/ folder in ${cwd} or above.`,
@@ -97,65 +81,33 @@ function resolveWithoutTarget(
     )
   }
   const layers =
-    root === undefined ? new EnvLayers(processEnv, []) : EnvLayers.load(processEnv, root, undefined, stage)
-  if (stage !== undefined && !layers.files.some((file) => file.path.endsWith(`.env.${stage}`))) {
-    throw usageError(
-      `--stage ${stage}: no .env.${stage} in ${root}.`,
-      `Create .env.${stage} there, check the stage name, or name a target (mldeploy doctor <model>/<version>).`,
-    )
-  }
-  const lookup = (
-    flagValue: string | undefined,
-    flag: string,
-    envName: string,
-  ): Sourced<string> | undefined => {
-    if (flagValue !== undefined) {
-      if (flagValue.trim() === '') throw usageError(`--${flag} is empty.`, 'Give it a value or leave it out.')
-      return {value: flagValue, source: `flag --${flag}`}
-    }
-    return layers.get(envName)
-  }
-  const validated = (
-    raw: Sourced<string> | undefined,
-    check: (value: string, origin: string) => string,
-    what: string,
-  ) => raw && {...raw, value: check(raw.value, `${what} (from ${raw.source})`)}
-
-  const backendRaw = lookup(flags.backend, 'backend', 'MLDEPLOY_BACKEND')
-  if (backendRaw !== undefined && !isBackend(backendRaw.value)) {
-    throw usageError(
-      `Unknown backend ${JSON.stringify(backendRaw.value)} (from ${backendRaw.source}).`,
-      `Use one of: ${BACKENDS.join(', ')}.`,
-    )
-  }
+    root === undefined
+      ? new EnvLayers(processEnv, [])
+      : loadLayers(
+          processEnv,
+          root,
+          undefined,
+          stage,
+          root,
+          `Create .env.${stage} there, check the stage name, or name a target (mldeploy doctor <model>/<version>).`,
+        )
+  // No target: the same table rows, without the target-derived defaults (the repository).
+  const read = new SettingsReader(flags, layers)
   const childEnv = layers.childEnv()
+  const skipVpnCheck = flags['skip-vpn-check'] ?? false
   return {
     target: undefined,
     root,
     cwd: root ?? cwd,
-    backend: (backendRaw as Sourced<Backend> | undefined) ?? {value: DEFAULT_BACKEND, source: 'default'},
-    repository: validated(
-      lookup(flags.repository, 'repository', 'MLDEPLOY_REPOSITORY'),
-      validateRepository,
-      'Repository',
-    ),
-    region: validated(
-      lookup(flags.region, 'region', 'AWS_REGION') ?? layers.get('AWS_DEFAULT_REGION'),
-      validateRegion,
-      'Region',
-    ),
-    profile: lookup(flags.profile, 'profile', 'AWS_PROFILE'),
-    accountId: validated(
-      lookup(flags['account-id'], 'account-id', 'MLDEPLOY_ACCOUNT_ID'),
-      validateAccountId,
-      'Account id',
-    ),
-    python: resolvePython(lookup(flags.python, 'python', 'MLDEPLOY_PYTHON'), childEnv, root ?? cwd, cwd),
-    vpnCheck: flags['skip-vpn-check']
-      ? undefined
-      : resolveVpnCheck(lookup(flags['vpn-check'], 'vpn-check', 'MLDEPLOY_VPN_CHECK'), layers),
-    skipVpnCheck: flags['skip-vpn-check'] ?? false,
-    vpnTimeoutMs: resolveVpnTimeout(flags['vpn-timeout'], layers),
+    backend: read.must(SETTINGS.backend),
+    repository: read.get(SETTINGS.repository),
+    region: read.get(SETTINGS.region),
+    profile: read.get(SETTINGS.profile),
+    accountId: read.get(SETTINGS.accountId),
+    python: resolvePython(read.get(SETTINGS.python), childEnv, root ?? cwd, cwd),
+    vpnCheck: skipVpnCheck ? undefined : read.get(SETTINGS.vpnCheck),
+    skipVpnCheck,
+    vpnTimeoutMs: read.must(SETTINGS.vpnTimeout).value * 1000,
     stage,
     childEnv,
     envFiles: layers.files.map((file) => file.shown),

@@ -2,9 +2,9 @@ import {readdirSync, statSync} from 'node:fs'
 import path from 'node:path'
 
 import {EnvLayers} from '../config/env-layers.js'
+import {readStage, SETTINGS, SettingsReader} from '../config/settings.js'
 import {resolvePushConfig} from '../config/push-config.js'
 import {UsageError} from '../errors.js'
-import {defaultRepository, validateRepository} from '../images.js'
 import {discoverTargets, REQUIRED_TARGET_FILES, resolveRoot} from '../project/target.js'
 
 export interface ListFlags {
@@ -111,12 +111,11 @@ function describeTarget(
     if (missing.length > 0) {
       // push stops at the missing files; still say which repository it would use.
       const layers = EnvLayers.load(processEnv, root, dir, flags.stage)
-      const raw = layers.get('MLDEPLOY_REPOSITORY') ?? {
-        value: defaultRepository(model, version),
-        source: `derived from ${name}`,
-      }
-      listed.repository = validateRepository(raw.value, `Repository (from ${raw.source})`)
-      listed.repositorySource = raw.source
+      const repository = new SettingsReader({}, layers, {target: {name, model, version}}).must(
+        SETTINGS.repository,
+      )
+      listed.repository = repository.value
+      listed.repositorySource = repository.source
       return listed
     }
     const config = resolvePushConfig(
@@ -138,7 +137,10 @@ function describeTarget(
 }
 
 /** The project's deploy targets with their state. Only a missing project is an error (usage, exit 2). */
-export function listTargets(flags: ListFlags, processEnv: NodeJS.ProcessEnv, cwd: string): ListResult {
+export function listTargets(given: ListFlags, processEnv: NodeJS.ProcessEnv, cwd: string): ListResult {
+  // --stage or MLDEPLOY_STAGE, as push reads it (the stage picks the .env files).
+  const stage = readStage(given, processEnv)?.value
+  const flags: ListFlags = {...given, ...(stage === undefined ? {} : {stage})}
   const root = resolveRoot(flags.root, cwd)
   const targets = discoverTargets(root).map((name) => {
     const [model, version] = name.split('/') as [string, string]

@@ -13,16 +13,11 @@ import {
 import path from 'node:path'
 
 import {DeployError, errorMessage, usageError} from '../errors.js'
-import {
-  defaultRepository,
-  validateAccountId,
-  validateImageTag,
-  validateRegion,
-  validateRepository,
-} from '../images.js'
+import {EnvLayers} from '../config/env-layers.js'
+import type {FlagValuesFor} from '../config/flags.js'
+import {DEFAULT_COLUMNS, DEFAULT_PYTHON_VERSION, SettingsReader, settingsOf} from '../config/settings.js'
+import {defaultRepository} from '../images.js'
 import {findProjectRoot, parseTargetName, resolveTarget} from '../project/target.js'
-import {BACKENDS, isBackend} from '../systems/backend.js'
-import {parseHostPort} from '../systems/vpn.js'
 import {
   defaultBentoModel,
   defaultServiceClass,
@@ -31,7 +26,6 @@ import {
   validateBentoModel,
   validateModelUri,
   validatePythonVersion,
-  validateTrackingUri,
 } from './names.js'
 import {
   commonPy,
@@ -43,22 +37,8 @@ import {
   type TargetSpec,
 } from './templates.js'
 
-export interface InitFlags {
-  root?: string
-  from?: string
-  'bento-model'?: string
-  'model-uri'?: string
-  columns?: string
-  'python-version'?: string
-  repository?: string
-  backend?: string
-  region?: string
-  'account-id'?: string
-  tag?: string[]
-  'vpn-check'?: string
-  'tracking-uri'?: string
-  'dry-run'?: boolean
-}
+/** The flags `mldeploy init` takes (from the settings table). */
+export type InitFlags = FlagValuesFor<'init'>
 
 export type FileOrigin = 'generated' | 'copied' | 'adjusted'
 
@@ -94,8 +74,7 @@ export interface InitResult extends Omit<InitPlan, 'files'> {
   next: string[]
 }
 
-export const DEFAULT_COLUMNS = ['col1', 'col2', 'col3']
-export const DEFAULT_PYTHON_VERSION = '3.11'
+export {DEFAULT_COLUMNS, DEFAULT_PYTHON_VERSION}
 const PROJECT_MARKERS = ['Pipfile', 'pyproject.toml', 'setup.py', '.git']
 /** Files of a source version that are not carried over, and why. */
 const NOT_COPIED: Record<string, string> = {
@@ -356,30 +335,19 @@ export function setEnv(text: string, values: EnvSettings): string {
   return out
 }
 
+/** The setting flags init was given, validated by the settings table, as .env lines to write. */
 function envSettings(flags: InitFlags): EnvSettings {
+  const read = new SettingsReader(flags, new EnvLayers({}, []))
   const env: EnvSettings = {}
-  if (flags.repository !== undefined)
-    env.MLDEPLOY_REPOSITORY = validateRepository(flags.repository, '--repository')
-  if (flags.backend !== undefined) {
-    if (!isBackend(flags.backend))
-      throw usageError(
-        `Unknown backend ${JSON.stringify(flags.backend)}.`,
-        `Use one of: ${BACKENDS.join(', ')}.`,
-      )
-    env.MLDEPLOY_BACKEND = flags.backend
+  for (const [, setting] of settingsOf('init')) {
+    const name = setting.env?.[0]
+    const given = (flags as Record<string, unknown>)[setting.flag]
+    if (name === undefined || given === undefined) continue
+    const value = read.get(setting)?.value
+    if (value === undefined) continue
+    // Lists (tags) are written validated and de-duplicated; other values as given, trimmed.
+    env[name] = Array.isArray(value) ? value.join(',') : String(given).trim()
   }
-  if (flags.tag !== undefined && flags.tag.length > 0) {
-    env.MLDEPLOY_TAGS = [...new Set(flags.tag.map((tag) => validateImageTag(tag, '--tag')))].join(',')
-  }
-  if (flags.region !== undefined) env.AWS_REGION = validateRegion(flags.region, '--region')
-  if (flags['account-id'] !== undefined)
-    env.MLDEPLOY_ACCOUNT_ID = validateAccountId(flags['account-id'], '--account-id')
-  if (flags['vpn-check'] !== undefined) {
-    parseHostPort(flags['vpn-check'], '--vpn-check')
-    env.MLDEPLOY_VPN_CHECK = flags['vpn-check'].trim()
-  }
-  if (flags['tracking-uri'] !== undefined)
-    env.MLFLOW_TRACKING_URI = validateTrackingUri(flags['tracking-uri'], '--tracking-uri')
   return env
 }
 

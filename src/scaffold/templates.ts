@@ -1,3 +1,5 @@
+import {defaultText, settingRows} from '../config/settings.js'
+
 /**
  * The files of a new deploy target, in the shape of the project template's examples
  * (create_bento_model.py, common.py, a sample input, service.py) plus a .env with mldeploy's settings.
@@ -19,15 +21,8 @@ export interface TargetSpec {
   env: EnvSettings
 }
 
-export interface EnvSettings {
-  MLDEPLOY_REPOSITORY?: string
-  MLDEPLOY_BACKEND?: string
-  MLDEPLOY_TAGS?: string
-  AWS_REGION?: string
-  MLDEPLOY_ACCOUNT_ID?: string
-  MLDEPLOY_VPN_CHECK?: string
-  MLFLOW_TRACKING_URI?: string
-}
+/** .env lines to write, by variable name (MLDEPLOY_REPOSITORY...). */
+export type EnvSettings = Partial<Record<string, string>>
 
 /** Python string literal (JSON's escapes are valid Python ones). */
 const py = (text: string): string => JSON.stringify(text)
@@ -198,45 +193,28 @@ class ${spec.serviceClass}:
 }
 
 interface EnvEntry {
-  key: keyof EnvSettings
+  key: string
   comment: string
   example: string
 }
 
+/** The settings table's rows that belong in a target's .env, in table order, with this target's defaults. */
 export function envEntries(defaultRepository: string): EnvEntry[] {
-  return [
-    {
-      key: 'MLDEPLOY_REPOSITORY',
-      comment: `ECR repository [default: ${defaultRepository}]`,
-      example: defaultRepository,
-    },
-    {
-      key: 'MLDEPLOY_BACKEND',
-      comment: 'Container backend: podman or docker [default: podman]',
-      example: 'podman',
-    },
-    {
-      key: 'MLDEPLOY_TAGS',
-      comment: 'Image tags, comma-separated; the bento version is always added [default: latest]',
-      example: 'latest',
-    },
-    {key: 'AWS_REGION', comment: "AWS region [default: the profile's, else us-east-1]", example: 'us-east-1'},
-    {
-      key: 'MLDEPLOY_ACCOUNT_ID',
-      comment: 'Expected AWS account id: other credentials fail the preflight',
-      example: '123456789012',
-    },
-    {
-      key: 'MLDEPLOY_VPN_CHECK',
-      comment: 'host:port that answers only on the VPN [default: the host of MLFLOW_TRACKING_URI]',
-      example: 'mlflow.internal.example.com:443',
-    },
-    {
-      key: 'MLFLOW_TRACKING_URI',
-      comment: 'MLflow server that create_bento_model.py resolves the model URI against',
-      example: 'https://mlflow.internal.example.com',
-    },
-  ]
+  const entries: EnvEntry[] = []
+  for (const [key, setting] of settingRows()) {
+    const name = setting.env?.[0]
+    if (setting.dotenv === undefined || name === undefined) continue
+    // The one target-derived default a .env shows is the repository: name it for this target.
+    const fallback = key === 'repository' ? defaultRepository : defaultText(setting)
+    const text = setting.dotenv.comment ?? setting.help.replace(/\.$/, '')
+    const example = setting.dotenv.example ?? fallback ?? ''
+    entries.push({
+      key: name,
+      comment: fallback === undefined ? text : `${text} [default: ${fallback}]`,
+      example,
+    })
+  }
+  return entries
 }
 
 export function dotEnv(spec: TargetSpec, defaultRepository: string): string {

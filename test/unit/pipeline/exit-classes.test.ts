@@ -51,9 +51,15 @@ function tableRows(): Array<{reasons: string[]; codes: number[]; steps: string[]
   const block = /<!-- exit-classes:start -->\n([\s\S]*?)<!-- exit-classes:end -->/.exec(README)?.[1]
   expect(block, 'the README has the exit-classes table').toBeDefined()
   const lines = block!.trim().split('\n')
-  const steps = lines[0]!.split('|').slice(2, -1).map((cell) => cell.trim())
+  const steps = lines[0]!
+    .split('|')
+    .slice(2, -1)
+    .map((cell) => cell.trim())
   return lines.slice(2).map((line) => {
-    const cells = line.split('|').slice(1, -1).map((cell) => cell.trim())
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((cell) => cell.trim())
     const reasons = [...cells[0]!.matchAll(/`([a-z]+:[A-Za-z*-]+)`/g)].map((match) => match[1]!)
     return {reasons, codes: cells.slice(1).map(Number), steps}
   })

@@ -1,0 +1,767 @@
+import {usageError} from '../errors.js'
+import {
+  defaultRepository,
+  normalizeRegistryHost,
+  validateAccountId,
+  validateImageTag,
+  validateRegion,
+  validateRepository,
+} from '../images.js'
+import {
+  defaultBentoModel,
+  parseColumns,
+  validateBentoModel,
+  validateModelUri,
+  validatePythonVersion,
+  validateTrackingUri,
+} from '../scaffold/names.js'
+import {type Backend, BACKENDS} from '../systems/backend.js'
+import {BENTO_VERSION} from '../systems/bentoml.js'
+import {formatHostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
+import type {EnvLayers, Sourced} from './env-layers.js'
+import {DEFAULT_TIMEOUTS_MS, formatDuration, resolveTimeouts} from './timeouts.js'
+
+/**
+ * Every setting and flag of every command, declared once. The commands' oclif flags
+ * (flagsFor), the resolution with provenance (SettingsReader), doctor's settings view,
+ * init's .env template and the README's flag tables are all generated from this table.
+ */
+
+export const COMMAND_IDS = ['push', 'promote', 'doctor', 'list', 'init'] as const
+export type CommandId = (typeof COMMAND_IDS)[number]
+
+/** oclif's helpGroup: `AWS FLAGS`, `BUILD FLAGS`... in --help; no group = the main FLAGS section. */
+export const HELP_GROUPS = ['AWS', 'BUILD', 'TAGS', 'OUTPUT', 'ADVANCED'] as const
+export type HelpGroup = (typeof HELP_GROUPS)[number]
+
+export type SettingKind = 'string' | 'option' | 'integer' | 'boolean' | 'list'
+
+/** What a flag of that kind parses to, and what an environment value is turned into first. */
+export type RawValue<K extends SettingKind> = K extends 'integer'
+  ? number
+  : K extends 'boolean'
+    ? boolean
+    : K extends 'list'
+      ? string[]
+      : string
+
+/** What a derived default may look at. */
+export interface DefaultContext {
+  target?: {name: string; model: string; version: string}
+  layers?: EnvLayers
+  /** For settings read from the process environment only (envSource 'process'). */
+  processEnv?: NodeJS.ProcessEnv
+}
+
+export interface SettingDefault<K extends SettingKind> {
+  /** How --help, the README and .env comments describe it (`<model>/<version> lowercased`). */
+  describe: string
+  /** Used when nothing is set; it goes through the setting's own parse like any other value. */
+  value?: RawValue<K>
+  /** A default computed from the target or another variable, with its own source. */
+  derive?(context: DefaultContext): Sourced<RawValue<K>> | undefined
+}
+
+export interface SettingSpec<K extends SettingKind = SettingKind> {
+  kind: K
+  /** The flag's name (without --). Unique per command; two rows may share it in different commands. */
+  flag: string
+  aliases?: readonly string[]
+  char?: 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'p' | 'q' | 'r' | 's' | 't' | 'v'
+  /** Environment variables in precedence order (process environment, then the .env layers). */
+  env?: readonly string[]
+  /** 'process': only the process environment counts (e.g. the stage chooses the .env files). */
+  envSource?: 'process'
+  /** Why there is no environment variable (required when `env` is absent). */
+  noEnv?: string
+  default?: SettingDefault<K>
+  options?: readonly string[]
+  /** Option values are compared upper-cased (MUTABLE/IMMUTABLE from a .env in any case). */
+  upperCase?: boolean
+  min?: number
+  max?: number
+  /** Boolean with --no-<flag>. */
+  allowNo?: boolean
+  required?: boolean
+  /** oclif applies default.value itself: per-run flags that need no provenance (--dry-run, --concurrency). */
+  oclifDefault?: boolean
+  /** Provided by BaseCommand (--json, --verbose): documented here, not emitted by flagsFor. */
+  base?: boolean
+  /** Help text, once; `[alias] [env] [default]` are appended from the fields above. */
+  help: string
+  /** Another text for one command (its dry run, its --registry). */
+  helpFor?: Partial<Record<CommandId, string>>
+  group?: HelpGroup
+  commands: readonly CommandId[]
+  /** What messages call it: `Repository (from env MLDEPLOY_REPOSITORY) ...`. */
+  label: string
+  // Method syntax: rows of every kind fit AnySetting (parameters are checked bivariantly).
+  parse?(raw: RawValue<K>, source: string): unknown
+  /** A line in init's .env template (commented out unless given); `comment` replaces the help there. */
+  dotenv?: {example?: string; comment?: string}
+}
+
+export type AnySetting = SettingSpec<SettingKind>
+
+/** The value a setting resolves to: what its parse returns, else the raw flag value. */
+export type ValueOf<S> = S extends {parse(...args: never[]): infer V}
+  ? V
+  : S extends {kind: infer K extends SettingKind}
+    ? RawValue<K>
+    : never
+
+// One helper per kind, so `parse` gets its raw type and the row keeps its literal flag/commands.
+const string = <const S extends Omit<SettingSpec<'string'>, 'kind'>>(spec: S) => ({
+  ...spec,
+  kind: 'string' as const,
+})
+const option = <const S extends Omit<SettingSpec<'option'>, 'kind'> & {options: readonly string[]}>(
+  spec: S,
+) => ({
+  ...spec,
+  kind: 'option' as const,
+})
+const integer = <const S extends Omit<SettingSpec<'integer'>, 'kind'>>(spec: S) => ({
+  ...spec,
+  kind: 'integer' as const,
+})
+const boolean = <const S extends Omit<SettingSpec<'boolean'>, 'kind'>>(spec: S) => ({
+  ...spec,
+  kind: 'boolean' as const,
+})
+const list = <const S extends Omit<SettingSpec<'list'>, 'kind'>>(spec: S) => ({
+  ...spec,
+  kind: 'list' as const,
+})
+
+const RESOLVING: readonly CommandId[] = ['push', 'promote', 'doctor']
+const PER_RUN = 'a choice for one run, not a project setting'
+
+export const DEFAULT_BACKEND: Backend = 'podman'
+export const DEFAULT_TAGS = ['latest']
+export const DEFAULT_REGION = 'us-east-1'
+export const DEFAULT_VPN_TIMEOUT_SECONDS = 3
+export const DEFAULT_COLUMNS = ['col1', 'col2', 'col3']
+export const DEFAULT_PYTHON_VERSION = '3.11'
+const STAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/
+
+export const SETTINGS = {
+  // --- the project and the run ---
+  root: string({
+    flag: 'root',
+    noEnv: 'the root decides which .env files are read, so it cannot come from them',
+    default: {describe: 'the nearest folder above the working directory that holds deploy/'},
+    help: 'Project root (the folder holding deploy/).',
+    commands: ['push', 'promote', 'doctor', 'list', 'init'],
+    label: 'Project root',
+  }),
+  stage: string({
+    flag: 'stage',
+    env: ['MLDEPLOY_STAGE'],
+    envSource: 'process',
+    default: {describe: 'none'},
+    help: 'Stage (e.g. development, production): loads .env.<stage> of the target and the root over their .env.',
+    commands: ['push', 'promote', 'doctor', 'list'],
+    label: 'Stage',
+    parse: (raw, source) => {
+      if (!STAGE_NAME.test(raw))
+        throw usageError(
+          `${source === 'flag --stage' ? '--stage' : `Stage (from ${source})`} ${JSON.stringify(raw.slice(0, 60))} is not a stage name.`,
+          'Use e.g. development or production.',
+        )
+      return raw
+    },
+  }),
+  all: boolean({
+    flag: 'all',
+    noEnv: 'it selects targets: name them or pass --all',
+    default: {describe: 'off', value: false},
+    oclifDefault: true,
+    help: 'Push every complete target under deploy/.',
+    commands: ['push'],
+    label: '--all',
+  }),
+  concurrency: integer({
+    flag: 'concurrency',
+    noEnv: 'how heavy this machine can go is a choice for one run',
+    default: {describe: '2', value: 2},
+    oclifDefault: true,
+    min: 1,
+    max: 16,
+    help: 'How many targets run at once (containerize is heavy: a laptop copes with 2).',
+    commands: ['push'],
+    label: 'Concurrency',
+  }),
+  dryRun: boolean({
+    flag: 'dry-run',
+    noEnv: PER_RUN,
+    default: {describe: 'off', value: false},
+    oclifDefault: true,
+    help: 'Print the plan (commands, image references) and run nothing.',
+    helpFor: {
+      promote: 'Show what would change, with read-only calls only; change nothing.',
+      init: 'List the files it would write and write nothing.',
+    },
+    commands: ['push', 'promote', 'init'],
+    label: '--dry-run',
+  }),
+  json: boolean({
+    flag: 'json',
+    base: true,
+    noEnv: 'an output format for one run',
+    default: {describe: 'off', value: false},
+    help: 'One JSON object on stdout (progress stays on stderr).',
+    group: 'OUTPUT',
+    commands: COMMAND_IDS,
+    label: '--json',
+  }),
+  verbose: boolean({
+    flag: 'verbose',
+    base: true,
+    noEnv: 'an output choice for one run',
+    default: {describe: 'off', value: false},
+    help: 'Show the original error text (a child process output, an AWS SDK message) with errors.',
+    group: 'OUTPUT',
+    commands: COMMAND_IDS,
+    label: '--verbose',
+  }),
+
+  // --- promote ---
+  promoteFrom: string({
+    flag: 'from',
+    noEnv: 'names the image of this promotion',
+    required: true,
+    help: 'The tag whose image is promoted (it must exist).',
+    commands: ['promote'],
+    label: '--from',
+    parse: (raw) => validateImageTag(raw, '--from'),
+  }),
+  promoteTo: list({
+    flag: 'to',
+    noEnv: 'names the tags of this promotion',
+    required: true,
+    help: 'The tag to point at that image; repeat for several.',
+    commands: ['promote'],
+    label: '--to',
+    parse: (raw) => [...new Set(raw.map((tag) => validateImageTag(tag, '--to')))],
+  }),
+
+  // --- init (the new target's own files) ---
+  initFrom: string({
+    flag: 'from',
+    noEnv: 'names the version to copy for this one target',
+    help: 'Copy this existing <model>/<version> as the start of the new one.',
+    commands: ['init'],
+    label: '--from',
+  }),
+  bentoModel: string({
+    flag: 'bento-model',
+    noEnv: 'written into create_bento_model.py and service.py, not read later',
+    default: {
+      describe: '<model>-<version> lowercased; with --from, the old name with the new version',
+      derive: ({target}) =>
+        target && {
+          value: defaultBentoModel(target.model, target.version),
+          source: `derived from ${target.name}`,
+        },
+    },
+    help: 'Model name in the BentoML store.',
+    commands: ['init'],
+    label: 'BentoML model name',
+    parse: (raw, source) =>
+      validateBentoModel(raw, source === 'flag --bento-model' ? '--bento-model' : source),
+  }),
+  modelUri: string({
+    flag: 'model-uri',
+    noEnv: 'written into create_bento_model.py, not read later',
+    default: {describe: 'models:/<model>/latest'},
+    help: 'MLflow model URI to import, e.g. runs:/<run-id>/model or models:/<name>/latest.',
+    commands: ['init'],
+    label: 'Model URI',
+    parse: (raw) => validateModelUri(raw, '--model-uri'),
+  }),
+  columns: string({
+    flag: 'columns',
+    noEnv: 'written into common.py and example_input.csv, not read later',
+    default: {describe: DEFAULT_COLUMNS.join(','), value: DEFAULT_COLUMNS.join(',')},
+    help: 'Columns of the sample input (example_input.csv), comma-separated.',
+    commands: ['init'],
+    label: 'Columns',
+    parse: (raw) => parseColumns(raw),
+  }),
+  pythonVersion: string({
+    flag: 'python-version',
+    noEnv: "written into service.py's image, not read later",
+    default: {describe: DEFAULT_PYTHON_VERSION, value: DEFAULT_PYTHON_VERSION},
+    help: 'Python of the service image.',
+    commands: ['init'],
+    label: 'Python version',
+    parse: (raw) => validatePythonVersion(raw),
+  }),
+
+  // --- AWS ---
+  repository: string({
+    flag: 'repository',
+    aliases: ['ecr-name'],
+    env: ['MLDEPLOY_REPOSITORY'],
+    default: {
+      describe: '<model>/<version> lowercased',
+      derive: ({target}) =>
+        target && {
+          value: defaultRepository(target.model, target.version),
+          source: `derived from ${target.name}`,
+        },
+    },
+    help: 'ECR repository.',
+    group: 'AWS',
+    commands: ['push', 'promote', 'doctor', 'init'],
+    label: 'Repository',
+    parse: (raw, source) => validateRepository(raw, `Repository (from ${source})`),
+    dotenv: {},
+  }),
+  backend: option({
+    flag: 'backend',
+    env: ['MLDEPLOY_BACKEND'],
+    options: BACKENDS,
+    default: {describe: DEFAULT_BACKEND, value: DEFAULT_BACKEND},
+    help: 'Container backend.',
+    group: 'BUILD',
+    commands: ['push', 'doctor', 'init'],
+    label: 'Backend',
+    parse: (raw) => raw as Backend,
+    dotenv: {comment: `Container backend: ${BACKENDS.join(' or ')}`},
+  }),
+  tags: list({
+    flag: 'tag',
+    env: ['MLDEPLOY_TAGS'],
+    default: {describe: DEFAULT_TAGS.join(','), value: DEFAULT_TAGS},
+    help: 'Image tag; repeat for several. The bento version is always added.',
+    group: 'TAGS',
+    commands: ['push', 'init'],
+    label: 'Tag',
+    parse: (raw, source) => [...new Set(raw.map((tag) => validateImageTag(tag, `Tag (from ${source})`)))],
+    dotenv: {comment: 'Image tags, comma-separated; the bento version is always added'},
+  }),
+  region: string({
+    flag: 'region',
+    env: ['AWS_REGION', 'AWS_DEFAULT_REGION'],
+    // The profile's region needs the AWS SDK: the engine applies it and DEFAULT_REGION (resolveRegion).
+    default: {describe: `the profile's, else ${DEFAULT_REGION}`},
+    help: 'AWS region.',
+    group: 'AWS',
+    commands: ['push', 'promote', 'doctor', 'init'],
+    label: 'Region',
+    parse: (raw, source) => validateRegion(raw, `Region (from ${source})`),
+    dotenv: {example: DEFAULT_REGION},
+  }),
+  profile: string({
+    flag: 'profile',
+    env: ['AWS_PROFILE'],
+    default: {describe: "the SDK's default credential chain"},
+    help: 'AWS named profile (SSO and credential_process included).',
+    group: 'AWS',
+    commands: RESOLVING,
+    label: 'Profile',
+  }),
+  accountId: string({
+    flag: 'account-id',
+    env: ['MLDEPLOY_ACCOUNT_ID'],
+    default: {describe: 'from STS'},
+    help: 'Expected AWS account id: other credentials fail the preflight; a dry run without credentials uses it for the image references.',
+    group: 'AWS',
+    commands: ['push', 'promote', 'doctor', 'init'],
+    label: 'Account id',
+    parse: (raw, source) => validateAccountId(raw, `Account id (from ${source})`),
+    dotenv: {
+      example: '123456789012',
+      comment: 'Expected AWS account id: other credentials fail the preflight',
+    },
+  }),
+  registry: string({
+    flag: 'registry',
+    env: ['MLDEPLOY_REGISTRY'],
+    default: {describe: "the login token's proxyEndpoint host"},
+    help: 'Registry host to log in and push to, instead of the one ECR names (VPC endpoints, tests).',
+    helpFor: {
+      promote:
+        "Registry host holding the images, read and tagged through its own API with an ECR login token, instead of ECR's API (VPC endpoints, tests).",
+    },
+    group: 'AWS',
+    commands: ['push', 'promote'],
+    label: 'Registry',
+    parse: (raw, source) => normalizeRegistryHost(raw, `Registry (from ${source})`),
+  }),
+  createRepository: boolean({
+    flag: 'create-repository',
+    env: ['MLDEPLOY_CREATE_REPOSITORY'],
+    default: {describe: 'off', value: false},
+    help: 'Create the ECR repository when it is missing (before the long steps) instead of failing.',
+    group: 'AWS',
+    commands: ['push'],
+    label: 'Create repository',
+    dotenv: {example: 'true'},
+  }),
+  imageTagMutability: option({
+    flag: 'image-tag-mutability',
+    env: ['MLDEPLOY_IMAGE_TAG_MUTABILITY'],
+    options: ['MUTABLE', 'IMMUTABLE'],
+    upperCase: true,
+    default: {describe: 'MUTABLE', value: 'MUTABLE'},
+    help: 'Tag mutability of a repository that --create-repository creates.',
+    group: 'AWS',
+    commands: ['push'],
+    label: 'Image tag mutability',
+    parse: (raw) => raw as 'MUTABLE' | 'IMMUTABLE',
+  }),
+  scanOnPush: boolean({
+    flag: 'scan-on-push',
+    allowNo: true,
+    noEnv: 'only for a repository --create-repository creates; AWS account settings usually decide it',
+    default: {describe: 'on', value: true},
+    help: 'Scan on push for a repository that --create-repository creates (--no-scan-on-push to turn off).',
+    group: 'AWS',
+    commands: ['push'],
+    label: 'Scan on push',
+  }),
+
+  // --- build ---
+  python: string({
+    flag: 'python',
+    env: ['MLDEPLOY_PYTHON'],
+    default: {describe: 'the active virtualenv, else pipenv run python with a Pipfile, else python3'},
+    help: 'Python of the project environment.',
+    group: 'BUILD',
+    commands: RESOLVING.filter((id) => id !== 'promote'),
+    label: 'Python',
+  }),
+  platform: string({
+    flag: 'platform',
+    env: ['MLDEPLOY_PLATFORM'],
+    default: {describe: "the backend's"},
+    help: 'Target platform for the image, e.g. linux/amd64.',
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Platform',
+    parse: (raw, source) => {
+      if (!PLATFORM.test(raw))
+        throw usageError(
+          `Platform ${JSON.stringify(raw.slice(0, 80))} (from ${source}) is not os/arch.`,
+          'Use e.g. linux/amd64 or linux/arm64.',
+        )
+      return raw
+    },
+    dotenv: {example: 'linux/amd64'},
+  }),
+  bentoVersion: string({
+    flag: 'bento-version',
+    env: ['MLDEPLOY_BENTO_VERSION'],
+    default: {describe: 'generated by bentoml'},
+    help: 'Bento version to build (bentoml build --version), so the image tag is known before the run.',
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Bento version',
+    parse: (raw, source) => {
+      if (!BENTO_VERSION.test(raw))
+        throw usageError(
+          `Bento version ${JSON.stringify(raw.slice(0, 80))} (from ${source}) is not valid.`,
+          'Use up to 63 lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit.',
+        )
+      return validateImageTag(raw, 'Bento version')
+    },
+  }),
+
+  // --- tags ---
+  gitShaTag: boolean({
+    flag: 'git-sha-tag',
+    env: ['MLDEPLOY_GIT_SHA_TAG'],
+    default: {describe: 'off', value: false},
+    help: "Also tag the image with the project's git commit (12 characters).",
+    group: 'TAGS',
+    commands: ['push'],
+    label: 'Git SHA tag',
+    dotenv: {example: 'true'},
+  }),
+
+  // --- the VPN, MLflow, limits ---
+  vpnCheck: string({
+    flag: 'vpn-check',
+    env: ['MLDEPLOY_VPN_CHECK'],
+    default: {
+      describe: 'the host of MLFLOW_TRACKING_URI',
+      derive: ({layers}) => {
+        const tracking = layers?.get('MLFLOW_TRACKING_URI')
+        const hostPort = tracking && hostPortFromTrackingUri(tracking.value)
+        return hostPort && {value: formatHostPort(hostPort), source: tracking.source}
+      },
+    },
+    help: 'host:port that answers only on the VPN.',
+    group: 'ADVANCED',
+    commands: ['push', 'doctor', 'init'],
+    label: 'VPN check',
+    parse: (raw, source) => parseHostPort(raw, `VPN check (from ${source})`),
+    dotenv: {example: 'mlflow.internal.example.com:443'},
+  }),
+  skipVpnCheck: boolean({
+    flag: 'skip-vpn-check',
+    noEnv: 'leave MLDEPLOY_VPN_CHECK and MLFLOW_TRACKING_URI unset where no VPN is needed',
+    default: {describe: 'off', value: false},
+    oclifDefault: true,
+    help: 'Do not check the VPN.',
+    group: 'ADVANCED',
+    commands: ['push', 'doctor'],
+    label: '--skip-vpn-check',
+  }),
+  vpnTimeout: integer({
+    flag: 'vpn-timeout',
+    env: ['MLDEPLOY_VPN_TIMEOUT'],
+    min: 1,
+    max: 120,
+    default: {describe: String(DEFAULT_VPN_TIMEOUT_SECONDS), value: DEFAULT_VPN_TIMEOUT_SECONDS},
+    help: 'Seconds the VPN check waits.',
+    group: 'ADVANCED',
+    commands: ['push', 'doctor'],
+    label: 'VPN check timeout',
+    dotenv: {},
+  }),
+  trackingUri: string({
+    flag: 'tracking-uri',
+    env: ['MLFLOW_TRACKING_URI'],
+    help: 'MLflow server that create_bento_model.py resolves the model URI against.',
+    commands: ['init'],
+    label: 'Tracking URI',
+    parse: (raw, source) =>
+      validateTrackingUri(raw, source === 'flag --tracking-uri' ? '--tracking-uri' : source),
+    dotenv: {example: 'https://mlflow.internal.example.com'},
+  }),
+  timeouts: list({
+    flag: 'timeout',
+    env: ['MLDEPLOY_TIMEOUTS'],
+    default: {
+      describe: Object.entries(DEFAULT_TIMEOUTS_MS)
+        .map(([step, ms]) => `${step}=${formatDuration(ms)}`)
+        .join(', '),
+      value: [],
+    },
+    help: 'Time limit of a step as <step>=<duration> (90s, 45m, 2h); repeatable. A hung step is stopped and reported.',
+    group: 'ADVANCED',
+    commands: ['push'],
+    label: 'Timeout',
+    parse: (raw, source) =>
+      resolveTimeouts(raw, source === 'flag --timeout' ? '--timeout' : `Timeouts (from ${source})`),
+    dotenv: {example: 'containerize=2h', comment: 'Step time limits as <step>=<duration>, comma-separated'},
+  }),
+  checkTimeout: integer({
+    flag: 'timeout',
+    noEnv: 'a limit for one run of doctor',
+    min: 1,
+    max: 600,
+    default: {describe: '30'},
+    help: 'Seconds doctor may take in all: the checks run at once, and one still running then fails with "no answer".',
+    group: 'ADVANCED',
+    commands: ['doctor'],
+    label: 'Check timeout',
+  }),
+  keepLogin: boolean({
+    flag: 'keep-login',
+    noEnv: "keeping a token in the user's own config is a choice for one run",
+    default: {describe: 'off', value: false},
+    oclifDefault: true,
+    help: "Keep the registry login in the backend's usual config instead of a private one removed after the run.",
+    group: 'ADVANCED',
+    commands: ['push'],
+    label: '--keep-login',
+  }),
+} as const
+
+export type Settings = typeof SETTINGS
+export type SettingKey = keyof Settings
+
+/** The rows in table order, with their keys. */
+export function settingRows(): Array<[SettingKey, AnySetting]> {
+  return Object.entries(SETTINGS) as Array<[SettingKey, AnySetting]>
+}
+
+/** The rows a command takes as flags, in table order (BaseCommand's own flags included when asked). */
+export function settingsOf(command: CommandId, withBase = false): Array<[SettingKey, AnySetting]> {
+  return settingRows().filter(
+    ([, setting]) => setting.commands.includes(command) && (withBase || setting.base !== true),
+  )
+}
+
+const TRUE = /^(?:1|true|yes|on)$/i
+const FALSE = /^(?:0|false|no|off)$/i
+
+/**
+ * Reads settings with provenance: flag > environment (process, then the .env layers, target over
+ * root, stage files first) > the table's default. Every value, defaults included, goes through the
+ * setting's validation; errors are usage errors naming where the value came from.
+ */
+export class SettingsReader {
+  constructor(
+    /** oclif's parsed flags, keyed by flag name; only the rows the caller asks for are read. */
+    private readonly flags: object,
+    readonly layers: EnvLayers,
+    private readonly context: DefaultContext = {},
+  ) {}
+
+  /** The raw value (before the setting's parse) and where it came from; undefined when nothing applies. */
+  raw<S extends AnySetting>(setting: S): Sourced<RawValue<S['kind']>> | undefined {
+    const fromFlag = this.fromFlag(setting)
+    if (fromFlag !== undefined) return fromFlag as Sourced<RawValue<S['kind']>>
+    for (const name of setting.env ?? []) {
+      const found = setting.envSource === 'process' ? this.fromProcess(name) : this.layers.get(name)
+      if (found !== undefined)
+        return {value: fromText(setting, found), source: found.source} as Sourced<RawValue<S['kind']>>
+    }
+    const fallback = setting.default
+    if (fallback?.derive !== undefined) {
+      const derived = fallback.derive({...this.context, layers: this.layers})
+      if (derived !== undefined) return derived as Sourced<RawValue<S['kind']>>
+    }
+    if (fallback?.value !== undefined)
+      return {value: fallback.value, source: 'default'} as Sourced<RawValue<S['kind']>>
+    return undefined
+  }
+
+  /** The validated value and its source; undefined when the setting is unset and has no default. */
+  get<S extends AnySetting>(setting: S): Sourced<ValueOf<S>> | undefined {
+    const raw = this.raw(setting)
+    return raw && {value: parseValue(setting, raw) as ValueOf<S>, source: raw.source}
+  }
+
+  /** As get, for a setting that always has a default here (an internal error otherwise). */
+  must<S extends AnySetting>(setting: S): Sourced<ValueOf<S>> {
+    const found = this.get(setting)
+    if (found === undefined) throw new Error(`Setting --${setting.flag} has no value and no default.`)
+    return found
+  }
+
+  private fromFlag(setting: AnySetting): Sourced<unknown> | undefined {
+    const value = (this.flags as Record<string, unknown>)[setting.flag]
+    if (value === undefined) return undefined
+    const source = `flag --${setting.flag}`
+    if (setting.kind === 'list') {
+      if (!Array.isArray(value) || value.length === 0) return undefined
+      return {value, source}
+    }
+    if (typeof value === 'string' && value.trim() === '')
+      throw usageError(`--${setting.flag} is empty.`, 'Give it a value or leave it out.')
+    return {value, source}
+  }
+
+  private fromProcess(name: string): Sourced<string> | undefined {
+    const value = this.context.processEnv?.[name]
+    return value === undefined || value === '' ? undefined : {value, source: `env ${name}`}
+  }
+}
+
+/** An environment value in the flag's shape: lists split on commas, numbers and booleans parsed. */
+function fromText(setting: AnySetting, {value, source}: Sourced<string>): unknown {
+  switch (setting.kind) {
+    case 'list':
+      return value.split(',').map((item) => item.trim())
+    case 'integer':
+      if (!/^\s*\d+\s*$/.test(value))
+        throw usageError(
+          `${setting.label} ${JSON.stringify(value.slice(0, 40))} (from ${source}) is not a whole number.`,
+          rangeHint(setting),
+        )
+      return Number(value)
+    case 'boolean':
+      if (TRUE.test(value)) return true
+      if (FALSE.test(value)) return false
+      throw usageError(
+        `${setting.label} ${JSON.stringify(value.slice(0, 40))} (from ${source}) is neither true nor false.`,
+        'Use true or false (1/0, yes/no also work).',
+      )
+    default:
+      return value
+  }
+}
+
+function rangeHint(setting: AnySetting): string | undefined {
+  return setting.min === undefined ? undefined : `Use a whole number from ${setting.min} to ${setting.max}.`
+}
+
+/** The table's own checks (options, ranges), then the setting's parse. */
+export function parseValue<S extends AnySetting>(setting: S, {value, source}: Sourced<unknown>): ValueOf<S> {
+  let raw = value
+  if (setting.kind === 'option') {
+    const text = setting.upperCase === true ? String(raw).toUpperCase() : String(raw)
+    if (!(setting.options ?? []).includes(text))
+      throw usageError(
+        `Unknown ${setting.label.toLowerCase()} ${JSON.stringify(String(raw).slice(0, 60))} (from ${source}).`,
+        `Use one of: ${(setting.options ?? []).join(', ')}.`,
+      )
+    raw = text
+  }
+  if (setting.kind === 'integer') {
+    const number = raw as number
+    if (
+      !Number.isInteger(number) ||
+      (setting.min !== undefined && number < setting.min) ||
+      (setting.max !== undefined && number > setting.max)
+    )
+      throw usageError(
+        `${setting.label} ${JSON.stringify(String(raw))} (from ${source}) is out of range.`,
+        rangeHint(setting),
+      )
+  }
+  const parse = setting.parse as ((raw: unknown, source: string) => unknown) | undefined
+  return (parse === undefined ? raw : parse(raw, source)) as ValueOf<S>
+}
+
+/** `--stage` or MLDEPLOY_STAGE (the process environment only: the stage chooses the .env files). */
+export function readStage(
+  flags: {stage?: unknown},
+  processEnv: NodeJS.ProcessEnv,
+): Sourced<string> | undefined {
+  const value = flags.stage
+  if (value !== undefined)
+    return {value: parseValue(SETTINGS.stage, {value, source: 'flag --stage'}), source: 'flag --stage'}
+  const fromEnv = processEnv.MLDEPLOY_STAGE
+  if (fromEnv === undefined || fromEnv === '') return undefined
+  const source = 'env MLDEPLOY_STAGE'
+  return {value: parseValue(SETTINGS.stage, {value: fromEnv, source}), source}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text generated from the table: --help descriptions, .env comments, the README.
+
+/** `[env: A, then B, comma-separated]`, or undefined when the setting has no variable. */
+export function envText(setting: AnySetting): string | undefined {
+  if (setting.env === undefined || setting.env.length === 0) return undefined
+  const names = setting.env.join(', then ')
+  if (setting.kind === 'boolean') return `${names}=true`
+  if (setting.kind === 'list') return `${names}, comma-separated`
+  return names
+}
+
+/** The default as --help shows it; undefined when there is none worth printing (a boolean that is off). */
+export function defaultText(setting: AnySetting): string | undefined {
+  const fallback = setting.default
+  if (fallback === undefined) return undefined
+  if (setting.kind === 'boolean' && fallback.value === false) return undefined
+  return fallback.describe
+}
+
+/** The flag's description in --help: the help text, then alias, environment and default, each once. */
+export function describeFlag(setting: AnySetting, command: CommandId): string {
+  const help = setting.helpFor?.[command] ?? setting.help
+  const parts = [help]
+  if (setting.aliases !== undefined && setting.aliases.length > 0)
+    parts.push(`[alias: ${setting.aliases.map((alias) => `--${alias}`).join(', ')}]`)
+  if (command === 'init' && setting.env !== undefined) {
+    // init writes the setting into the new target's .env instead of resolving it.
+    parts.push(`Written to .env as ${setting.env[0]}.`)
+    return parts.join(' ')
+  }
+  const env = envText(setting)
+  if (env !== undefined) parts.push(`[env: ${env}]`)
+  // oclif prints an option flag's own default itself.
+  const shownByOclif = setting.oclifDefault === true && setting.kind !== 'boolean'
+  const fallback = defaultText(setting)
+  if (fallback !== undefined && !shownByOclif) parts.push(`[default: ${fallback}]`)
+  return parts.join(' ')
+}
