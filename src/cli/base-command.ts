@@ -1,7 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 
 import {classify, DeployError, ExitCode, MldeployError} from '../errors.js'
-import type {SecretRegistry} from '../secrets.js'
+import {redactCredentialHeaders, type SecretRegistry} from '../secrets.js'
 
 /** What every failure looks like in --json: the class, its exit code and one line to act on. */
 export interface JsonError {
@@ -38,7 +38,7 @@ export abstract class BaseCommand extends Command {
   protected secrets: SecretRegistry | undefined
 
   protected redact(text: string): string {
-    return this.secrets === undefined ? text : this.secrets.redact(text)
+    return this.secrets === undefined ? redactCredentialHeaders(text) : this.secrets.redact(text)
   }
 
   /** Results and human text on stdout, redacted. */
@@ -77,9 +77,11 @@ export abstract class BaseCommand extends Command {
         this.logJson(this.toErrorJson(err))
       } else {
         this.logToStderr(
-          `Error: ${err.oneLine}${err.detail !== undefined && !this.verbose ? ' (details: --verbose)' : ''}`,
+          this.redact(
+            `Error: ${err.oneLine}${err.detail !== undefined && !this.verbose ? ' (details: --verbose)' : ''}`,
+          ),
         )
-        if (this.verbose && err.detail) this.logToStderr(err.detail)
+        if (this.verbose && err.detail) this.logToStderr(this.redact(err.detail))
       }
       return undefined
     }

@@ -10,7 +10,7 @@ import {
 import {resolveRoot, resolveTarget, type Target} from '../project/target.js'
 import {BENTO_VERSION} from '../systems/bentoml.js'
 import {type Backend, BACKENDS, isBackend} from '../systems/backend.js'
-import type {RepositorySettings} from '../systems/aws.js'
+import type {RepositorySettings} from '../systems/aws/index.js'
 import {resolvePython, type PythonCommand} from '../systems/python.js'
 import {registryScheme} from '../systems/registry-api.js'
 import {type HostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'

@@ -4,10 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {DeployError} from '../errors.js'
-import {exportAwsSettings, resolveRegion} from '../pipeline/push.js'
 import {type ChildResult, runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
-import {AwsClients, type Identity} from '../systems/aws.js'
+import {AwsClients, awsSettingsFor, type Identity, resolveRegion} from '../systems/aws/index.js'
 import {type Backend} from '../systems/backend.js'
 import {BENTOML_VERSION_PROBE, MIN_BENTOML_VERSION, versionAtLeast} from '../systems/bentoml.js'
 import {findExecutable} from '../systems/executables.js'
@@ -56,7 +55,6 @@ const PYTHON_PROBE =
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
   const {settings} = options
-  exportAwsSettings(settings)
   const checks = doctorChecks(options)
   const results = await runChecks(
     options.timeoutMs === undefined
@@ -119,11 +117,14 @@ export function doctorChecks(options: DoctorOptions): Check[] {
   const identity = () =>
     (aws ??= (async () => {
       const region = await resolveRegion(settings)
-      const clients = new AwsClients({
-        region: region.value,
-        ...(settings.profile === undefined ? {} : {profile: settings.profile.value}),
-        quick: true,
-      })
+      const clients = new AwsClients(
+        awsSettingsFor(settings.childEnv, {
+          region: region.value,
+          profile: settings.profile?.value,
+          quick: true,
+        }),
+        secrets,
+      )
       return {clients, identity: await clients.identity(), region: region.value, regionSource: region.source}
     })())
   const noPython: CheckOutcome = {

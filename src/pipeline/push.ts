@@ -1,11 +1,10 @@
 import type {RendererChoice} from '../cli/renderer.js'
-import type {Sourced} from '../config/env-layers.js'
-import {DEFAULT_REGION, type PushConfig} from '../config/push-config.js'
+import type {PushConfig} from '../config/push-config.js'
 import {type DeployError, errorMessage, usageError} from '../errors.js'
 import {runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
 import {PLACEHOLDER} from '../images.js'
-import {AwsClients, regionFromProfile} from '../systems/aws.js'
+import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
 import {describePlan, PUSH_PLAN, type PlannedStep} from './plan.js'
 import {DeployState, type StepRecord, type VerifiedTag} from './state.js'
 
@@ -38,22 +37,7 @@ export interface PushResult {
 }
 
 /** Region: flag, AWS_REGION, AWS_DEFAULT_REGION (read by the aws CLI, not by the SDK), profile, default. */
-export async function resolveRegion(
-  config: Pick<PushConfig, 'region' | 'profile'>,
-): Promise<Sourced<string>> {
-  if (config.region !== undefined) return config.region
-  const fromProfile = await regionFromProfile(config.profile?.value)
-  if (fromProfile !== undefined)
-    return {value: fromProfile, source: `AWS profile ${config.profile?.value ?? 'default'}`}
-  return {value: DEFAULT_REGION, source: 'default'}
-}
-
-/** The SDK reads credentials and endpoints from process.env: give it the AWS_* values of .env files too. */
-export function exportAwsSettings(config: Pick<PushConfig, 'childEnv'>): void {
-  for (const [key, value] of Object.entries(config.childEnv)) {
-    if (key.startsWith('AWS_') && process.env[key] === undefined) process.env[key] = value
-  }
-}
+export {resolveRegion}
 
 /** The project's commit, for --git-sha-tag (a read-only git call, so a dry run makes it too). */
 async function gitShaTag(config: PushConfig): Promise<string> {
@@ -83,14 +67,19 @@ export async function prepareState(config: PushConfig): Promise<DeployState> {
       source: `${config.tags.source} + --git-sha-tag`,
     }
   }
-  exportAwsSettings(config)
   const region = await resolveRegion(config)
-  const aws = new AwsClients({
-    region: region.value,
-    ...(config.profile === undefined ? {} : {profile: config.profile.value}),
-    quick: config.dryRun,
-  })
-  return new DeployState(config, region, aws)
+  // This target's own endpoint and credentials, from its environment record (not process.env).
+  const aws = new AwsClients(
+    awsSettingsFor(config.childEnv, {
+      region: region.value,
+      profile: config.profile?.value,
+      quick: config.dryRun,
+    }),
+  )
+  const state = new DeployState(config, region, aws)
+  registerAwsSecrets(config.childEnv, state.secrets)
+  aws.shareSecretsWith(state.secrets)
+  return state
 }
 
 /**

@@ -3,7 +3,7 @@ import type {DeployError} from '../errors.js'
 import type {PushConfig} from '../config/push-config.js'
 import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
 import {SecretRegistry} from '../secrets.js'
-import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws.js'
+import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws/index.js'
 import {splitBentoTag} from '../systems/bentoml.js'
 
 export const STEP_IDS = [

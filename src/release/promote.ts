@@ -1,10 +1,9 @@
 import type {Sourced} from '../config/env-layers.js'
 import {type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {DeployError, errorMessage, usageError} from '../errors.js'
+import {classify, DeployError, errorMessage, MldeployError, usageError} from '../errors.js'
 import {ecrRegistryHost, imageReference, PLACEHOLDER, validateImageTag} from '../images.js'
-import {exportAwsSettings, resolveRegion} from '../pipeline/push.js'
 import {SecretRegistry} from '../secrets.js'
-import {AwsClients} from '../systems/aws.js'
+import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
 import {manifestDigest, type RegistryAccess, retagManifest} from '../systems/registry-api.js'
 
 /** The flags `mldeploy promote` takes: push's that locate the repository, plus --from and --to. */
@@ -98,18 +97,22 @@ export interface PromoteContext {
 }
 
 export async function preparePromote(config: PromoteConfig): Promise<PromoteContext> {
-  exportAwsSettings(config.push)
   const region = await resolveRegion(config.push)
-  const aws = new AwsClients({
-    region: region.value,
-    ...(config.push.profile === undefined ? {} : {profile: config.push.profile.value}),
-    quick: config.push.dryRun,
-  })
+  const secrets = new SecretRegistry()
+  registerAwsSecrets(config.push.childEnv, secrets)
+  const aws = new AwsClients(
+    awsSettingsFor(config.push.childEnv, {
+      region: region.value,
+      profile: config.push.profile?.value,
+      quick: config.push.dryRun,
+    }),
+    secrets,
+  )
   return {
     config,
     region,
     aws,
-    secrets: new SecretRegistry(),
+    secrets,
     account: config.push.accountId,
     access: undefined,
     warnings: [],
@@ -144,6 +147,7 @@ async function digestsByTag(
 
 /** A failure while moving or checking tags is a push failure (exit 8), whatever layer raised it. */
 function asPushError(error: unknown, doing: string): DeployError {
+  if (error instanceof MldeployError) return classify(error, 'push')
   if (error instanceof DeployError) {
     if (error.kind === 'push' || error.kind === 'auth') return error
     return new DeployError('push', error.message, {
@@ -161,6 +165,15 @@ function asPushError(error: unknown, doing: string): DeployError {
  * says what it could not read; it fails where the real run would fail before changing anything.
  */
 export async function promote(context: PromoteContext, signal: AbortSignal): Promise<PromoteResult> {
+  try {
+    return await promoteTags(context, signal)
+  } catch (error) {
+    // A domain error (AWS, registry) outside the tag moves is a preflight failure (exit 3).
+    throw error instanceof MldeployError ? classify(error, 'preflight') : error
+  }
+}
+
+async function promoteTags(context: PromoteContext, signal: AbortSignal): Promise<PromoteResult> {
   const {config} = context
   const {push} = config
   const repository = push.repository.value

@@ -1,5 +1,5 @@
 import {formatDuration} from '../config/timeouts.js'
-import {DeployError, errorMessage} from '../errors.js'
+import {DeployError, errorMessage, MldeployError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {Step, StepDescription, StepIO} from '../pipeline/step.js'
 import {runChild} from '../process.js'
@@ -64,7 +64,8 @@ export const preflightStep: Step = {
       )
     }
     if (firstFailure !== undefined) {
-      throw firstFailure instanceof DeployError
+      // Domain errors (AwsError...) go up as they are: the runner gives them the preflight's class.
+      throw firstFailure instanceof DeployError || firstFailure instanceof MldeployError
         ? firstFailure
         : new DeployError('preflight', `Preflight failed: ${errorMessage(firstFailure)}`)
     }

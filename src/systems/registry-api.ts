@@ -1,5 +1,5 @@
 import {RegistryError} from '../errors.js'
-import {MANIFEST_MEDIA_TYPES} from './aws.js'
+import {MANIFEST_MEDIA_TYPES} from './aws/index.js'
 
 /**
  * The OCI distribution API (what podman and docker speak to ECR and any registry), for the few
