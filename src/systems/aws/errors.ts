@@ -118,8 +118,8 @@ export function toAwsError(
   if (/Throttl|TooManyRequests|RequestLimitExceeded|SlowDown/.test(name)) {
     return make(
       'throttled',
-      `${doing} failed: AWS is throttling the requests (${name}, ${at}).`,
-      'Wait a moment and run again, or raise AWS_MAX_ATTEMPTS.',
+      `${doing} failed: ${firstLine(message)} (${at}).`,
+      'AWS is throttling the requests: wait a moment and run again, or raise AWS_MAX_ATTEMPTS.',
     )
   }
   if (/NotFound/.test(name)) return make('not-found', `${doing} failed: ${firstLine(message)} (${at}).`)

@@ -41,7 +41,12 @@ describe('AWS SDK errors become typed AwsErrors with one line of advice', () => 
       'access-denied',
       'AWS refused the request (AccessDeniedException',
     ],
-    ['ThrottlingException', 'Rate exceeded', 'throttled', 'throttling'],
+    [
+      'ThrottlingException',
+      'Rate exceeded',
+      'throttled',
+      'X failed: Rate exceeded (region eu-west-1, profile team).',
+    ],
     ['ImageNotFoundException', 'The image does not exist', 'not-found', 'The image does not exist'],
     ['RepositoryAlreadyExistsException', 'exists', 'conflict', 'exists'],
     ['SomethingElse', 'odd\nsecond line', 'failed', 'X failed: odd (region eu-west-1, profile team).'],
