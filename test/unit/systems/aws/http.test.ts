@@ -1,4 +1,4 @@
-import {afterEach, describe, expect, inject, it} from 'vitest'
+import {afterEach, describe, expect, inject, it, vi} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
 import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
@@ -165,5 +165,26 @@ describe('close()', () => {
     expect(Date.now() - started).toBeLessThan(2000)
     expect(error.operation).toBe('sts:GetCallerIdentity')
     await failure(aws.imagesByTag('modela/v1', ['latest']))
+  })
+})
+
+describe('timeouts', () => {
+  it('a request that gets no answer fails at the request timeout, with no SDK warning on the console', async () => {
+    standIn = await startStandIn(() => {
+      // Never answers.
+    })
+    const warn = vi.spyOn(console, 'warn')
+    const error = vi.spyOn(console, 'error')
+    clients = new AwsClients(
+      awsSettingsFor({AWS_ENDPOINT_URL: standIn.url, ...KEYS}, {region: 'us-east-1', quick: true}),
+    )
+    const started = Date.now()
+    const failed = await failure(clients.identity())
+    expect(Date.now() - started).toBeLessThan(8000)
+    expect(failed.reason).toBe('unreachable')
+    expect(warn).not.toHaveBeenCalled()
+    expect(error).not.toHaveBeenCalled()
+    warn.mockRestore()
+    error.mockRestore()
   })
 })
