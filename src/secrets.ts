@@ -35,6 +35,21 @@ export class SecretRegistry {
     for (const secret of this.secrets) {
       if (result.includes(secret)) result = result.split(secret).join(REDACTED)
     }
-    return result
+    return redactCredentialHeaders(result)
   }
+}
+
+/**
+ * `Authorization: ...` and `X-Amz-Security-Token: ...` values (also as `key=value`, JSON, or
+ * JSON inside JSON with escaped quotes): an endpoint or proxy that echoes request headers in an
+ * error would otherwise show the SigV4 signature and the session token, which the registry does
+ * not know about when the SDK resolved them itself.
+ */
+const CREDENTIAL_HEADER = /(authorization|x-amz-security-token)(\\?["']?\s*[:=]\s*\\?["']?)[^"'\\\r\n]+/gi
+
+export function redactCredentialHeaders(text: string): string {
+  return text.replace(
+    CREDENTIAL_HEADER,
+    (_match, name: string, separator: string) => `${name}${separator}${REDACTED}`,
+  )
 }

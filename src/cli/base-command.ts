@@ -9,7 +9,7 @@ import {
   MldeployError,
 } from '../errors.js'
 import type {IoHost} from '../pipeline/io-host.js'
-import type {SecretRegistry} from '../secrets.js'
+import {redactCredentialHeaders, type SecretRegistry} from '../secrets.js'
 import {annotationFor, inGithubActions} from './github-actions.js'
 import {LineHost, QuietHost} from './line-host.js'
 import {chooseRenderer, currentRendererEnvironment} from './renderer.js'
@@ -124,7 +124,7 @@ export abstract class BaseCommand extends Command {
   }
 
   protected redact(text: string): string {
-    return this.secrets === undefined ? text : this.secrets.redact(text)
+    return this.secrets === undefined ? redactCredentialHeaders(text) : this.secrets.redact(text)
   }
 
   /** Results and human text on stdout, redacted. */

@@ -2,8 +2,7 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {flagsFor} from '../config/flags.js'
-import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} from '../cli/github-actions.js'
-import {DeployError} from '../errors.js'
+import {appendStepSummary, writeStepOutputs} from '../cli/github-actions.js'
 import type {PromoteResult} from '../release/promote.js'
 
 export default class Promote extends BaseCommand {

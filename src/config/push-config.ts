@@ -1,7 +1,7 @@
 import {usageError} from '../errors.js'
 import {resolveRoot, resolveTarget, type Target} from '../project/target.js'
 import type {Backend} from '../systems/backend.js'
-import type {RepositorySettings} from '../systems/aws.js'
+import type {RepositorySettings} from '../systems/aws/index.js'
 import {resolvePython, type PythonCommand} from '../systems/python.js'
 import {registryScheme} from '../systems/registry-api.js'
 import type {HostPort} from '../systems/vpn.js'

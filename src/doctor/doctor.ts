@@ -3,10 +3,9 @@ import {existsSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {exportAwsSettings, resolveRegion} from '../pipeline/push.js'
 import {type ChildResult, runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
-import {AwsClients, type Identity} from '../systems/aws.js'
+import {AwsClients, awsSettingsFor, type Identity, resolveRegion} from '../systems/aws/index.js'
 import {type Backend} from '../systems/backend.js'
 import {
   BENTOML_VERSION_PROBE,
@@ -66,7 +65,6 @@ const PYTHON_PROBE =
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
   const {settings} = options
-  exportAwsSettings(settings)
   // Aborted when doctor ends: no request or child outlives it (an open socket would keep it alive).
   const done = new AbortController()
   const signal = AbortSignal.any([done.signal, ...(options.signal === undefined ? [] : [options.signal])])
@@ -141,11 +139,14 @@ export function doctorChecks(
   const identity = () =>
     (aws ??= (async () => {
       const region = await resolveRegion(settings)
-      const clients = new AwsClients({
-        region: region.value,
-        ...(settings.profile === undefined ? {} : {profile: settings.profile.value}),
-        quick: true,
-      })
+      const clients = new AwsClients(
+        awsSettingsFor(settings.childEnv, {
+          region: region.value,
+          profile: settings.profile?.value,
+          quick: true,
+        }),
+        secrets,
+      )
       opened = clients
       return {
         clients,

@@ -1,8 +1,7 @@
-import type {Sourced} from '../config/env-layers.js'
-import {DEFAULT_REGION, type PushConfig} from '../config/push-config.js'
+import type {PushConfig} from '../config/push-config.js'
 import {DeployError, errorMessage, usageError} from '../errors.js'
 import {PLACEHOLDER} from '../images.js'
-import {AwsClients, regionFromProfile} from '../systems/aws.js'
+import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
 import {headCommit} from '../systems/git.js'
 import {makePrivateDir, removePrivateDir} from '../systems/workdir.js'
 import {
@@ -47,22 +46,7 @@ export interface PushResult {
 }
 
 /** Region: flag, AWS_REGION, AWS_DEFAULT_REGION (read by the aws CLI, not by the SDK), profile, default. */
-export async function resolveRegion(
-  config: Pick<PushConfig, 'region' | 'profile'>,
-): Promise<Sourced<string>> {
-  if (config.region !== undefined) return config.region
-  const fromProfile = await regionFromProfile(config.profile?.value)
-  if (fromProfile !== undefined)
-    return {value: fromProfile, source: `AWS profile ${config.profile?.value ?? 'default'}`}
-  return {value: DEFAULT_REGION, source: 'default'}
-}
-
-/** The SDK reads credentials and endpoints from process.env: give it the AWS_* values of .env files too. */
-export function exportAwsSettings(config: Pick<PushConfig, 'childEnv'>): void {
-  for (const [key, value] of Object.entries(config.childEnv)) {
-    if (key.startsWith('AWS_') && process.env[key] === undefined) process.env[key] = value
-  }
-}
+export {resolveRegion}
 
 /** The project's commit, for --git-sha-tag (a read-only git call, so a dry run makes it too). */
 async function gitShaTag(config: PushConfig): Promise<string> {
@@ -85,14 +69,19 @@ export async function prepareState(config: PushConfig): Promise<DeployState> {
       source: `${config.tags.source} + --git-sha-tag`,
     }
   }
-  exportAwsSettings(config)
   const region = await resolveRegion(config)
-  const aws = new AwsClients({
-    region: region.value,
-    ...(config.profile === undefined ? {} : {profile: config.profile.value}),
-    quick: config.dryRun,
-  })
-  return new DeployState(config, region, aws)
+  // This target's own endpoint and credentials, from its environment record (not process.env).
+  const aws = new AwsClients(
+    awsSettingsFor(config.childEnv, {
+      region: region.value,
+      profile: config.profile?.value,
+      quick: config.dryRun,
+    }),
+  )
+  const state = new DeployState(config, region, aws)
+  registerAwsSecrets(config.childEnv, state.secrets)
+  aws.shareSecretsWith(state.secrets)
+  return state
 }
 
 /**
@@ -115,6 +104,7 @@ export async function planOnly(state: DeployState, signal: AbortSignal): Promise
       `The bento version is set by bentoml build at run time; the plan shows ${PLACEHOLDER.bentoVersion}. Pin it with --bento-version to see it.`,
     )
   }
+  state.aws.close()
   const result = toResult(state)
   return {...result, status: 'planned', plan: describePlan(PUSH_PLAN, state)}
 }

@@ -2,7 +2,7 @@ import type {Sourced} from '../config/env-layers.js'
 import type {PushConfig} from '../config/push-config.js'
 import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
 import {SecretRegistry} from '../secrets.js'
-import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws.js'
+import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws/index.js'
 import {splitBentoTag} from '../systems/bentoml.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
 

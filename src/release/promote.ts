@@ -4,11 +4,16 @@ import {CheckError, type DeployError, errorMessage, usageError} from '../errors.
 import {ecrRegistryHost, imageReference, PLACEHOLDER, validateImageTag} from '../images.js'
 import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
 import type {IoHost} from '../pipeline/io-host.js'
-import {exportAwsSettings, resolveRegion} from '../pipeline/push.js'
 import type {PlannedAction, Step} from '../pipeline/step.js'
 import {SecretRegistry} from '../secrets.js'
 import {checkAccount} from '../systems/account.js'
-import {type Authorization, AwsClients} from '../systems/aws.js'
+import {
+  type Authorization,
+  AwsClients,
+  awsSettingsFor,
+  registerAwsSecrets,
+  resolveRegion,
+} from '../systems/aws/index.js'
 import {manifestDigest, registryCalls} from '../systems/registry-api.js'
 import {registryAccess, tagStep, type TagTarget, type VerifiedTag, verifyStep} from '../steps/tag.js'
 
@@ -168,14 +173,19 @@ export class PromoteState implements TagTarget {
 }
 
 export async function preparePromote(config: PromoteConfig): Promise<PromoteState> {
-  exportAwsSettings(config.push)
   const region = await resolveRegion(config.push)
-  const aws = new AwsClients({
-    region: region.value,
-    ...(config.push.profile === undefined ? {} : {profile: config.push.profile.value}),
-    quick: config.push.dryRun,
-  })
-  return new PromoteState(config, region, aws)
+  // This target's own endpoint and credentials, from its environment record (not process.env).
+  const aws = new AwsClients(
+    awsSettingsFor(config.push.childEnv, {
+      region: region.value,
+      profile: config.push.profile?.value,
+      quick: config.push.dryRun,
+    }),
+  )
+  const state = new PromoteState(config, region, aws)
+  registerAwsSecrets(config.push.childEnv, state.secrets)
+  aws.shareSecretsWith(state.secrets)
+  return state
 }
 
 /**
@@ -317,7 +327,11 @@ export async function promote(
 ): Promise<{result: PromoteResult; failure: DeployError | undefined}> {
   const plan = state.config.push.dryRun ? PROMOTE_CHECKS : PROMOTE_PLAN
   const run = newRun(plan, state)
-  await runPlans(plan, [run], options)
+  try {
+    await runPlans(plan, [run], options)
+  } finally {
+    state.aws.close()
+  }
   return {result: promoteResult(state, run.steps), failure: run.failure}
 }
 

@@ -23,6 +23,7 @@ export const importStep: Step<DeployState> = {
     await runPlanned(state, io, importCommand(state), {
       step: 'import',
       doing: 'Importing the model (create_bento_model.py)',
+      awsCredentials: true,
     })
   },
 }

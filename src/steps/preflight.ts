@@ -4,6 +4,7 @@ import type {DeployState} from '../pipeline/state.js'
 import type {PlannedAction, PlannedCommand, Step, StepDescription, StepIO} from '../pipeline/step.js'
 import {runChild} from '../process.js'
 import {checkAccount} from '../systems/account.js'
+import {withoutAwsCredentials} from '../systems/aws/index.js'
 import {BENTOML_VERSION_PROBE, judgeBentomlProbe, MIN_BENTOML_VERSION} from '../systems/bentoml.js'
 import {findExecutable} from '../systems/executables.js'
 import {checkVpn, formatHostPort, vpnCall} from '../systems/vpn.js'
@@ -164,7 +165,7 @@ async function checkExecutables(state: DeployState, signal: AbortSignal): Promis
   }
   const probe = await runChild({
     ...bentomlProbeCommand(state),
-    baseEnv: env,
+    baseEnv: withoutAwsCredentials(env),
     secrets: state.secrets,
     signal,
     timeoutMs: 60_000,

@@ -2,6 +2,7 @@ import type {MldeployError} from '../errors.js'
 import type {DeployState, StepId} from '../pipeline/state.js'
 import type {PlannedCommand, StepIO} from '../pipeline/step.js'
 import {type ChildResult, formatCommand, runChild} from '../process.js'
+import {withoutAwsCredentials} from '../systems/aws/index.js'
 import {checkChild} from '../systems/child.js'
 
 export {lastMeaningfulLine} from '../systems/child.js'
@@ -15,6 +16,12 @@ export interface RunPlannedOptions {
   explain?: (tail: string[], result: ChildResult) => MldeployError | undefined
   /** The step whose time limit applies. */
   step: StepId
+  /**
+   * Give the child the AWS credentials of the target. Only the import needs them
+   * (create_bento_model.py may read MLflow artifacts from S3); bentoml build, containerize and
+   * the registry login and push do not, so they never see them.
+   */
+  awsCredentials?: boolean
 }
 
 /** Run one planned command with live output; a failure becomes a ChildError with the output's tail. */
@@ -27,7 +34,7 @@ export async function runPlanned(
   io.output(`$ ${formatCommand(command, state.secrets)}`)
   const result = await runChild({
     ...command,
-    baseEnv: state.config.childEnv,
+    baseEnv: options.awsCredentials ? state.config.childEnv : withoutAwsCredentials(state.config.childEnv),
     ...(options.input === undefined ? {} : {input: options.input}),
     secrets: state.secrets,
     signal: io.signal,

@@ -1,7 +1,7 @@
 import {CheckError} from '../errors.js'
 import {imageReference} from '../images.js'
 import type {EngineState, PlannedAction, Step} from '../pipeline/step.js'
-import type {AwsClients} from '../systems/aws.js'
+import type {AwsClients} from '../systems/aws/index.js'
 import {manifestDigest, type RegistryAccess, registryCalls, retagManifest} from '../systems/registry-api.js'
 
 /** What a tagged or verified tag reports. */

@@ -1,6 +1,6 @@
 import {RegistryError} from '../errors.js'
 import {recordAction} from '../pipeline/ledger.js'
-import {MANIFEST_MEDIA_TYPES} from './aws.js'
+import {MANIFEST_MEDIA_TYPES} from './aws/index.js'
 
 /**
  * The OCI distribution API (what podman and docker speak to ECR and any registry), for the few

@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 
 import {
   CreateRepositoryCommand,
+  DescribeImagesCommand,
   DescribeRepositoriesCommand,
   ECRClient,
   PutImageCommand,
@@ -77,4 +78,15 @@ export async function createImmutableRepository(motoUrl: string, name: string): 
   const client = ecrClient(motoUrl)
   await client.send(new CreateRepositoryCommand({repositoryName: name, imageTagMutability: 'IMMUTABLE'}))
   client.destroy()
+}
+
+/** The tags of every image in a repository of this moto (throws when the repository is missing). */
+export async function imageTags(motoUrl: string, repositoryName: string): Promise<string[]> {
+  const client = ecrClient(motoUrl)
+  try {
+    const out = await client.send(new DescribeImagesCommand({repositoryName}))
+    return (out.imageDetails ?? []).flatMap((detail) => detail.imageTags ?? []).sort()
+  } finally {
+    client.destroy()
+  }
 }

@@ -6,7 +6,7 @@ import {PUSH_PLAN} from '../../src/pipeline/plan.js'
 import {formatPlan} from '../../src/pipeline/report.js'
 import {toResult} from '../../src/pipeline/push.js'
 import {DeployState} from '../../src/pipeline/state.js'
-import {AwsClients} from '../../src/systems/aws.js'
+import {AwsClients} from '../../src/systems/aws/index.js'
 import {makeProject} from '../helpers/cli.js'
 
 function dryState(flags = {}): DeployState {

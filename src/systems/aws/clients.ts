@@ -1,21 +1,18 @@
 import type {ECRClient} from '@aws-sdk/client-ecr'
 import type {STSClient} from '@aws-sdk/client-sts'
+import type {AwsCredentialIdentity, AwsCredentialIdentityProvider} from '@smithy/types'
 
-import {DeployError} from '../errors.js'
-import type {SecretRegistry} from '../secrets.js'
+import {AwsError} from '../../errors.js'
+import {SecretRegistry} from '../../secrets.js'
+import {errorName, toAwsError} from './errors.js'
+import {QUIET_LOGGER, responseGuard} from './middleware.js'
+import {type AwsSettings, endpointFor} from './settings.js'
 
 /**
  * ECR and STS through the AWS SDK v3. The SDK is imported only when a command talks to AWS, to
- * keep `--help` and `--version` fast. Endpoints, credentials and retries follow the SDK's own
- * environment (`AWS_ENDPOINT_URL`, `AWS_PROFILE`, `AWS_MAX_ATTEMPTS`...).
+ * keep `--help` and `--version` fast. Every client is built from explicit settings (one target's
+ * endpoint, credentials, retries: see `awsSettingsFor`), never from what process.env says.
  */
-export interface AwsSettings {
-  region: string
-  profile?: string
-  /** Fewer attempts and short timeouts: for a dry run that must not hang without a network. */
-  quick?: boolean
-}
-
 export interface Identity {
   account: string
   arn: string
@@ -30,15 +27,14 @@ export interface Authorization {
   expiresAt?: Date
 }
 
-function clientConfig(settings: AwsSettings): Record<string, unknown> {
-  return {
-    region: settings.region,
-    ...(settings.profile === undefined ? {} : {profile: settings.profile}),
-    ...(settings.quick
-      ? {maxAttempts: 1, requestHandler: {connectionTimeout: 2000, requestTimeout: 4000}}
-      : {}),
-  }
+/** A slow endpoint fails instead of hanging; a dry run gives up sooner (it must not wait on a closed network). */
+const TIMEOUTS = {
+  normal: {connectionTimeout: 5_000, requestTimeout: 30_000},
+  quick: {connectionTimeout: 2_000, requestTimeout: 4_000},
 }
+
+/** The SDK's own default, stated so AWS_MAX_ATTEMPTS in process.env cannot decide for a target. */
+const DEFAULT_MAX_ATTEMPTS = 3
 
 export type TagMutability = 'MUTABLE' | 'IMMUTABLE'
 
@@ -70,43 +66,134 @@ export const MANIFEST_MEDIA_TYPES = [
 export class AwsClients {
   private ecrClient?: Promise<ECRClient>
   private stsClient?: Promise<STSClient>
+  private chain?: Promise<AwsCredentialIdentityProvider>
+  private readonly created: Array<{destroy(): void}> = []
+  private readonly closing = new AbortController()
+  /** What these clients know to be secret (the keys, resolved credentials); messages pass through it. */
+  private readonly secrets = new SecretRegistry()
 
-  constructor(readonly settings: AwsSettings) {}
+  constructor(
+    readonly settings: AwsSettings,
+    secrets?: SecretRegistry,
+  ) {
+    if (secrets !== undefined) this.secrets.shareWith(secrets)
+    const fixed = settings.credentials
+    if (fixed !== undefined) this.noteSecrets(fixed)
+  }
 
-  /** Close the clients' sockets: nothing may keep the process alive after a command ends. */
+  /** Secrets these clients learn (also the credentials the default chain resolves later) reach `registry` too. */
+  shareSecretsWith(registry: SecretRegistry): void {
+    this.secrets.shareWith(registry)
+  }
+
+  /**
+   * Abort outstanding requests and close the clients' sockets, so nothing keeps the process
+   * alive after a run; calls made afterwards fail at once.
+   */
   close(): void {
-    for (const client of [this.ecrClient, this.stsClient]) void client?.then((each) => each.destroy())
+    this.closing.abort(new Error('The AWS clients were closed.'))
+    for (const client of this.created.splice(0)) client.destroy()
+  }
+
+  private noteSecrets(credentials: AwsCredentialIdentity): void {
+    this.secrets.add(credentials.secretAccessKey)
+    if (credentials.sessionToken !== undefined) this.secrets.add(credentials.sessionToken)
+  }
+
+  /** Static keys from the target's environment, else the default chain told which profile and files to use. */
+  private readonly credentials = async (): Promise<AwsCredentialIdentity> => {
+    const fixed = this.settings.credentials
+    if (fixed !== undefined) return fixed
+    const {profile, credentialsFile, configFile} = this.settings
+    this.chain ??= import('@aws-sdk/credential-provider-node').then(({defaultProvider}) =>
+      defaultProvider({
+        ...(profile === undefined ? {} : {profile}),
+        ...(credentialsFile === undefined ? {} : {filepath: credentialsFile}),
+        ...(configFile === undefined ? {} : {configFilepath: configFile}),
+        logger: QUIET_LOGGER,
+      }),
+    )
+    const found = await (await this.chain)()
+    this.noteSecrets(found)
+    return found
+  }
+
+  private clientConfig(service: string): Record<string, unknown> {
+    const {settings} = this
+    const endpoint = endpointFor(settings, service)
+    return {
+      region: settings.region,
+      ...(endpoint === undefined ? {} : {endpoint}),
+      credentials: this.credentials,
+      maxAttempts: settings.quick ? 1 : (settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
+      retryMode: settings.retryMode ?? 'standard',
+      logger: QUIET_LOGGER,
+      requestHandler: {
+        ...(settings.quick ? TIMEOUTS.quick : TIMEOUTS.normal),
+        // Without it the SDK only logs "[WARN] a request has exceeded the requestTimeout" and waits on.
+        throwOnRequestTimeout: true,
+        logger: QUIET_LOGGER,
+      },
+    }
+  }
+
+  private track<T extends {destroy(): void; middlewareStack: {add: (...args: never[]) => void}}>(
+    client: T,
+    service: string,
+  ): T {
+    const add = client.middlewareStack.add as unknown as (middleware: unknown, options: object) => void
+    // Inside the deserializer: sees each attempt's raw answer before the SDK parses it.
+    add.call(client.middlewareStack, responseGuard(service), {
+      step: 'deserialize',
+      priority: 'low',
+      name: 'mldeployResponseGuard',
+    })
+    if (this.closing.signal.aborted) client.destroy()
+    else this.created.push(client)
+    return client
   }
 
   private ecr(): Promise<ECRClient> {
-    this.ecrClient ??= import('@aws-sdk/client-ecr').then(
-      ({ECRClient}) => new ECRClient(clientConfig(this.settings)),
+    this.ecrClient ??= import('@aws-sdk/client-ecr').then(({ECRClient}) =>
+      this.track(new ECRClient(this.clientConfig('ecr')), 'ecr'),
     )
     return this.ecrClient
   }
 
   private sts(): Promise<STSClient> {
-    this.stsClient ??= import('@aws-sdk/client-sts').then(
-      ({STSClient}) => new STSClient(clientConfig(this.settings)),
+    this.stsClient ??= import('@aws-sdk/client-sts').then(({STSClient}) =>
+      this.track(new STSClient(this.clientConfig('sts')), 'sts'),
     )
     return this.stsClient
+  }
+
+  /** The caller's signal and close(), whichever comes first. */
+  private signal(signal: AbortSignal | undefined): {abortSignal: AbortSignal} {
+    return {
+      abortSignal:
+        signal === undefined ? this.closing.signal : AbortSignal.any([signal, this.closing.signal]),
+    }
+  }
+
+  private fail(error: unknown, operation: string, doing: string): AwsError {
+    return toAwsError(error, operation, doing, this.settings, (text) => this.secrets.redact(text))
   }
 
   async identity(signal?: AbortSignal): Promise<Identity> {
     const {GetCallerIdentityCommand} = await import('@aws-sdk/client-sts')
     const client = await this.sts()
     try {
-      const out = await client.send(new GetCallerIdentityCommand({}), {abortSignal: signal})
+      const out = await client.send(new GetCallerIdentityCommand({}), this.signal(signal))
       if (out.Account === undefined) throw new Error('GetCallerIdentity returned no account')
       return {account: out.Account, arn: out.Arn ?? ''}
     } catch (error) {
-      throw awsError(error, 'Reading the AWS identity (STS GetCallerIdentity)', this.settings)
+      throw this.fail(error, 'sts:GetCallerIdentity', 'Reading the AWS identity (STS GetCallerIdentity)')
     }
   }
 
   /**
    * The repository's facts; a missing one is created when `create` says how, else it is a
-   * preflight error naming repository, account and region.
+   * not-found error naming repository, account and region.
    */
   async repository(
     repository: string,
@@ -119,7 +206,7 @@ export class AwsClients {
     try {
       const out = await client.send(
         new DescribeRepositoriesCommand({repositoryNames: [repository], registryId: account}),
-        {abortSignal: signal},
+        this.signal(signal),
       )
       const found = out.repositories?.[0]
       return {
@@ -129,15 +216,17 @@ export class AwsClients {
       }
     } catch (error) {
       if (errorName(error) !== 'RepositoryNotFoundException') {
-        throw awsError(error, `Checking ECR repository ${repository}`, this.settings)
+        throw this.fail(error, 'ecr:DescribeRepositories', `Checking ECR repository ${repository}`)
       }
       if (create === undefined) {
-        throw new DeployError(
-          'preflight',
+        throw new AwsError(
+          'not-found',
+          'ecr:DescribeRepositories',
           `ECR repository ${repository} does not exist in account ${account}, region ${this.settings.region}.`,
           {
             hint: `Create it with --create-repository, or pick another with --repository.`,
-            detail: errorMessage(error),
+            detail: this.secrets.redact(errorText(error)),
+            cause: error,
           },
         )
       }
@@ -149,14 +238,14 @@ export class AwsClients {
           imageTagMutability: create.mutability,
           imageScanningConfiguration: {scanOnPush: create.scanOnPush},
         }),
-        {abortSignal: signal},
+        this.signal(signal),
       )
       return {uri: out.repository?.repositoryUri ?? '', mutability: create.mutability, created: true}
     } catch (error) {
       // Another run created it in the meantime: that is what we wanted.
       if (errorName(error) === 'RepositoryAlreadyExistsException')
         return this.repository(repository, account, undefined, signal)
-      throw awsError(error, `Creating ECR repository ${repository}`, this.settings)
+      throw this.fail(error, 'ecr:CreateRepository', `Creating ECR repository ${repository}`)
     }
   }
 
@@ -175,7 +264,7 @@ export class AwsClients {
         try {
           const out = await client.send(
             new DescribeImagesCommand({repositoryName: repository, imageIds: [{imageTag: tag}]}),
-            {abortSignal: signal},
+            this.signal(signal),
           )
           const detail = out.imageDetails?.[0]
           if (detail?.imageDigest !== undefined) {
@@ -188,7 +277,7 @@ export class AwsClients {
           }
         } catch (error) {
           if (errorName(error) === 'ImageNotFoundException') return
-          throw awsError(error, `Describing ${repository}:${tag} (DescribeImages)`, this.settings)
+          throw this.fail(error, 'ecr:DescribeImages', `Describing ${repository}:${tag} (DescribeImages)`)
         }
       }),
     )
@@ -211,15 +300,23 @@ export class AwsClients {
           imageIds: [{imageDigest: digest}],
           acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
         }),
-        {abortSignal: signal},
+        this.signal(signal),
       )
       manifest = out.images?.[0]?.imageManifest
       mediaType = out.images?.[0]?.imageManifestMediaType
     } catch (error) {
-      throw awsError(error, `Reading the manifest of ${repository}@${digest} (BatchGetImage)`, this.settings)
+      throw this.fail(
+        error,
+        'ecr:BatchGetImage',
+        `Reading the manifest of ${repository}@${digest} (BatchGetImage)`,
+      )
     }
     if (manifest === undefined) {
-      throw new DeployError('push', `ECR has no image ${repository}@${digest} to tag as ${tag}.`)
+      throw new AwsError(
+        'not-found',
+        'ecr:BatchGetImage',
+        `ECR has no image ${repository}@${digest} to tag as ${tag}.`,
+      )
     }
     try {
       await client.send(
@@ -229,22 +326,24 @@ export class AwsClients {
           ...(mediaType === undefined ? {} : {imageManifestMediaType: mediaType}),
           imageTag: tag,
         }),
-        {abortSignal: signal},
+        this.signal(signal),
       )
     } catch (error) {
       // The tag already names this very manifest: nothing to do.
       if (errorName(error) === 'ImageAlreadyExistsException') return
       if (errorName(error) === 'ImageTagAlreadyExistsException') {
-        throw new DeployError(
-          'push',
+        throw new AwsError(
+          'conflict',
+          'ecr:PutImage',
           `Tag ${tag} already exists in the immutable repository ${repository}.`,
           {
             hint: 'Use another tag, or make the repository mutable.',
-            detail: errorMessage(error),
+            detail: this.secrets.redact(errorText(error)),
+            cause: error,
           },
         )
       }
-      throw awsError(error, `Tagging ${repository}@${digest} as ${tag} (PutImage)`, this.settings)
+      throw this.fail(error, 'ecr:PutImage', `Tagging ${repository}@${digest} as ${tag} (PutImage)`)
     }
   }
 
@@ -253,10 +352,10 @@ export class AwsClients {
     const {DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
     const client = await this.ecr()
     try {
-      const out = await client.send(new DescribeRepositoriesCommand({maxResults}), {abortSignal: signal})
+      const out = await client.send(new DescribeRepositoriesCommand({maxResults}), this.signal(signal))
       return (out.repositories ?? []).flatMap((repository) => repository.repositoryName ?? [])
     } catch (error) {
-      throw awsError(error, 'Listing ECR repositories (DescribeRepositories)', this.settings)
+      throw this.fail(error, 'ecr:DescribeRepositories', 'Listing ECR repositories (DescribeRepositories)')
     }
   }
 
@@ -265,13 +364,17 @@ export class AwsClients {
     const client = await this.ecr()
     let data
     try {
-      const out = await client.send(new GetAuthorizationTokenCommand({}), {abortSignal: signal})
+      const out = await client.send(new GetAuthorizationTokenCommand({}), this.signal(signal))
       data = out.authorizationData?.[0]
     } catch (error) {
-      throw awsError(error, 'Getting an ECR login token (GetAuthorizationToken)', this.settings)
+      throw this.fail(
+        error,
+        'ecr:GetAuthorizationToken',
+        'Getting an ECR login token (GetAuthorizationToken)',
+      )
     }
     if (data?.authorizationToken === undefined || data.proxyEndpoint === undefined) {
-      throw new DeployError('preflight', 'ECR returned no authorization data.', {
+      throw new AwsError('malformed', 'ecr:GetAuthorizationToken', 'ECR returned no authorization data.', {
         hint: 'Check that the credentials may call ecr:GetAuthorizationToken.',
       })
     }
@@ -292,9 +395,12 @@ export function decodeAuthorizationToken(token: string): {username: string; pass
   const text = Buffer.from(token, 'base64').toString('utf8')
   const colon = text.indexOf(':')
   if (colon <= 0 || colon === text.length - 1) {
-    throw new DeployError('auth', 'The ECR authorization token is not of the form user:password.', {
-      hint: 'This is unexpected from ECR; check --registry and the AWS endpoint settings.',
-    })
+    throw new AwsError(
+      'malformed',
+      'ecr:GetAuthorizationToken',
+      'The ECR authorization token is not of the form user:password.',
+      {hint: 'This is unexpected from ECR; check --registry and the AWS endpoint settings.'},
+    )
   }
   return {username: text.slice(0, colon), password: text.slice(colon + 1)}
 }
@@ -304,62 +410,6 @@ export function registryHostFromEndpoint(endpoint: string): string {
   return endpoint.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '')
 }
 
-/** The region the SDK would use for this profile (its config file), if any. */
-export async function regionFromProfile(profile: string | undefined): Promise<string | undefined> {
-  const {STSClient} = await import('@aws-sdk/client-sts')
-  try {
-    const client = new STSClient(profile === undefined ? {} : {profile})
-    const region = await client.config.region()
-    return region || undefined
-  } catch {
-    return undefined
-  }
-}
-
-export function errorName(error: unknown): string {
-  return (error as {name?: string} | undefined)?.name ?? ''
-}
-
-function errorMessage(error: unknown): string {
+function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
-}
-
-/** One clear line for the SDK failures people actually hit. */
-export function awsError(error: unknown, doing: string, settings: AwsSettings): DeployError {
-  if (error instanceof DeployError) return error
-  const name = errorName(error)
-  const message = errorMessage(error)
-  const code = (error as {code?: string} | undefined)?.code
-  const where = `region ${settings.region}${settings.profile === undefined ? '' : `, profile ${settings.profile}`}`
-  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
-    return new DeployError('preflight', `${doing} failed: no AWS credentials found (${where}).`, {
-      hint: 'Set AWS_PROFILE (and run aws sso login if it uses SSO), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --dry-run with --account-id.',
-      detail: message,
-    })
-  }
-  if (/ExpiredToken|expired/i.test(name) || /security token .* expired/i.test(message)) {
-    return new DeployError('preflight', `${doing} failed: the AWS credentials have expired (${where}).`, {
-      hint: 'Refresh them (aws sso login, or new session credentials) and run again.',
-      detail: message,
-    })
-  }
-  if (/AccessDenied|UnauthorizedOperation|InvalidClientTokenId|SignatureDoesNotMatch/.test(name)) {
-    return new DeployError('preflight', `${doing} failed: AWS refused the request (${name}, ${where}).`, {
-      hint: 'Check that the credentials belong to the right account and may use ECR.',
-      detail: message,
-    })
-  }
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || name === 'TimeoutError') {
-    return new DeployError(
-      'preflight',
-      `${doing} failed: the AWS endpoint could not be reached (${code ?? name}).`,
-      {
-        hint: 'Check the network, proxy and AWS_ENDPOINT_URL settings.',
-        detail: message,
-      },
-    )
-  }
-  return new DeployError('preflight', `${doing} failed: ${message.split('\n')[0]} (${where}).`, {
-    detail: message,
-  })
 }

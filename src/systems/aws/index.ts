@@ -1,0 +1,32 @@
+/**
+ * The AWS system: the only place that imports `@aws-sdk/*` and `@smithy/*`. Clients are built
+ * from one target's settings (`awsSettingsFor`) and fail with `AwsError`s, never exit codes.
+ */
+export {
+  type Authorization,
+  AwsClients,
+  decodeAuthorizationToken,
+  type Identity,
+  type ImageFacts,
+  MANIFEST_MEDIA_TYPES,
+  registryHostFromEndpoint,
+  type RepositoryFacts,
+  type RepositorySettings,
+  type TagMutability,
+} from './clients.js'
+export {EndpointAnswerError, errorName, toAwsError} from './errors.js'
+export {MAX_RESPONSE_BYTES} from './middleware.js'
+export {
+  type AwsOverrides,
+  type AwsSettings,
+  awsSettingsFor,
+  endpointFor,
+  FALLBACK_REGION,
+  parseConfigFile,
+  regionFromEnv,
+  regionFromProfile,
+  registerAwsSecrets,
+  resolveRegion,
+  type StaticCredentials,
+  withoutAwsCredentials,
+} from './settings.js'
