@@ -144,6 +144,14 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
       description: 'Print the plan (commands, image references) and run nothing.',
       default: false,
     }),
+    'image-format': Flags.string({
+      description:
+        'Manifest format in the registry: docker (Docker V2 schema 2, runs on every AWS runtime) or oci. [env: MLDEPLOY_IMAGE_FORMAT] [default: docker]',
+    }),
+    'deploy-target': Flags.string({
+      description:
+        "Where the image will run: sagemaker checks the pushed image against SageMaker's rules before tagging; any checks nothing. [env: MLDEPLOY_DEPLOY_TARGET] [default: any]",
+    }),
   }
 
   /** Set when the failed targets were annotated one by one (GitHub Actions). */

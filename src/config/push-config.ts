@@ -15,6 +15,12 @@ import {resolvePython, type PythonCommand} from '../systems/python.js'
 import {registryScheme} from '../systems/registry-api.js'
 import {type HostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
+import {
+  checkBackendFormat,
+  type DeployTarget,
+  type ImageFormat,
+  resolveImageSettings,
+} from './image-settings.js'
 import {resolveTimeouts} from './timeouts.js'
 import type {StepId} from '../pipeline/state.js'
 
@@ -43,6 +49,8 @@ export interface PushFlags {
   'dry-run'?: boolean
   stage?: string
   verbose?: boolean
+  'image-format'?: string
+  'deploy-target'?: string
 }
 
 export const DEFAULT_BACKEND: Backend = 'podman'
@@ -79,6 +87,10 @@ export interface PushConfig {
   /** Environment for every child process: the process environment over the .env files. */
   childEnv: Record<string, string>
   envFiles: string[]
+  /** docker (Docker V2 schema 2, the default) or oci: what the registry ends up holding. */
+  imageFormat: Sourced<ImageFormat>
+  /** Where the image will run: sagemaker checks what was pushed against its rules; any: no rules. */
+  deployTarget: Sourced<DeployTarget>
 }
 
 type Lookup = (flagValue: string | undefined, flag: string, envName: string) => Sourced<string> | undefined
@@ -122,6 +134,15 @@ export function resolvePushConfig(
     )
   }
   const backend = (backendRaw as Sourced<Backend> | undefined) ?? {value: DEFAULT_BACKEND, source: 'default'}
+
+  // Before anything runs: sagemaker + oci, and docker + oci with the classic builder (DOCKER_BUILDKIT=0;
+  // without it, the preflight's `docker buildx version` probe decides), are bad input.
+  const {imageFormat, deployTarget} = resolveImageSettings(flags, lookup)
+  checkBackendFormat(
+    backend.value,
+    imageFormat,
+    layers.get('DOCKER_BUILDKIT')?.value === '0' ? 'classic' : undefined,
+  )
 
   const repositoryRaw =
     lookup(flags.repository, 'repository', 'MLDEPLOY_REPOSITORY') ??
@@ -207,6 +228,8 @@ export function resolvePushConfig(
     verbose: flags.verbose ?? false,
     childEnv,
     envFiles: layers.files.map((file) => file.shown),
+    imageFormat,
+    deployTarget,
   }
 }
 

@@ -57,6 +57,8 @@ export class DeployState {
   pushedAt: string | null = null
   /** Why the run stopped, when a step failed. */
   failure: DeployError | undefined
+  /** Provenance labels for containerize (`--opt label=K=V`), gathered when the bento is built. */
+  labels: Record<string, string> = {}
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
 

@@ -1,3 +1,5 @@
+import {readFileSync} from 'node:fs'
+
 import {CheckError} from '../errors.js'
 import {runChild} from '../process.js'
 import {
@@ -104,4 +106,16 @@ export async function collectProvenance(options: {
     mldeployVersion: options.mldeployVersion,
   })
   return {labels, bento}
+}
+
+/** mldeploy's own version (package.json, two folders up from src/systems and dist/systems). */
+export function mldeployVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string
+    }
+    return pkg.version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
 }
