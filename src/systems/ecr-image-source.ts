@@ -67,6 +67,32 @@ export class EcrImageSource implements ImageSource {
     return {mediaType, digest: image.imageId?.imageDigest ?? sha256Digest(raw), raw}
   }
 
+  /** Tags, size and push time of an image (DescribeImages by digest). */
+  async describe(
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<{tags: string[]; sizeBytes: number | null; pushedAt: string | null}> {
+    const {DescribeImagesCommand} = await import('@aws-sdk/client-ecr')
+    try {
+      const out = await this.client.send(
+        new DescribeImagesCommand({
+          repositoryName: this.repository,
+          imageIds: [{imageDigest: digest}],
+          ...(this.registryId === undefined ? {} : {registryId: this.registryId}),
+        }),
+        signal === undefined ? {} : {abortSignal: signal},
+      )
+      const image = out.imageDetails?.[0]
+      return {
+        tags: [...(image?.imageTags ?? [])].sort(),
+        sizeBytes: image?.imageSizeInBytes ?? null,
+        pushedAt: image?.imagePushedAt?.toISOString() ?? null,
+      }
+    } catch (error) {
+      throw ecrError(error, 'ecr:DescribeImages', `Describing ${this.repository}@${digest}`)
+    }
+  }
+
   async blob(digest: string, signal?: AbortSignal): Promise<Buffer> {
     const {GetDownloadUrlForLayerCommand} = await import('@aws-sdk/client-ecr')
     const doing = `Reading blob ${digest} of ${this.repository} (ecr:GetDownloadUrlForLayer)`

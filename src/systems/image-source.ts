@@ -181,3 +181,35 @@ export class RegistryImageSource implements ImageSource {
     return bytes
   }
 }
+
+/** The tags of a repository that point at `digest` (tags/list, then one manifest HEAD per tag, at most 100). */
+export async function registryTagsOf(
+  access: RegistryAccess,
+  repository: string,
+  digest: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const doing = `Listing the tags of ${repository} on ${access.host}`
+  recordAction({kind: 'http', call: `http:GET /v2/${repository}/tags/list`})
+  const response = await get(
+    access,
+    `${access.scheme}://${access.host}/v2/${repository}/tags/list?n=100`,
+    authHeaders(access),
+    doing,
+    signal,
+  )
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => undefined)
+    throw statusError(response.status, doing)
+  }
+  const body = JSON.parse((await readCapped(response, MAX_MANIFEST_BYTES, doing)).toString('utf8')) as {
+    tags?: string[] | null
+  }
+  const {manifestDigest} = await import('./registry-api.js')
+  const found: string[] = []
+  for (const tag of (body.tags ?? []).slice(0, 100)) {
+    recordAction({kind: 'http', call: `http:HEAD /v2/${repository}/manifests/${tag}`})
+    if ((await manifestDigest(access, repository, tag, signal)) === digest) found.push(tag)
+  }
+  return found.sort()
+}
