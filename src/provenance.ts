@@ -61,8 +61,8 @@ export function stripCredentials(url: string): string {
 
 /** One line, no control characters, bounded. */
 function clean(value: string): string {
-  // eslint-disable-next-line no-control-regex
   return value
+    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .trim()
     .slice(0, MAX_VALUE)
