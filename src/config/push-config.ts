@@ -7,6 +7,7 @@ import {registryScheme} from '../systems/registry-api.js'
 import type {HostPort} from '../systems/vpn.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
 import type {FlagValuesFor} from './flags.js'
+import {checkBackendFormat, checkTargetFormat, type DeployTarget, type ImageFormat} from './image-settings.js'
 import {readStage, SETTINGS, SettingsReader} from './settings.js'
 import type {StepId} from '../pipeline/step-ids.js'
 
@@ -44,6 +45,10 @@ export interface PushConfig {
   /** Environment for every child process: the process environment over the .env files. */
   childEnv: Record<string, string>
   envFiles: string[]
+  /** docker (Docker V2 schema 2, the default) or oci: what the registry ends up holding. */
+  imageFormat: Sourced<ImageFormat>
+  /** Where the image will run: sagemaker checks what was pushed against its rules; any: no rules. */
+  deployTarget: Sourced<DeployTarget>
 }
 
 /** Flags, then environment, then .env files (target over root), then defaults. Throws usage errors only. */
@@ -59,12 +64,23 @@ export function resolvePushConfig(
   const layers = loadLayers(processEnv, root, target.dir, stage, `${target.dir} or ${root}`)
   const read = new SettingsReader(flags, layers, {target})
 
+  const backend = read.must(SETTINGS.backend)
+  const imageFormat = read.must(SETTINGS.imageFormat)
+  const deployTarget = read.must(SETTINGS.deployTarget)
+  // Before anything runs: sagemaker + oci, and docker + oci with the classic builder (DOCKER_BUILDKIT=0;
+  // without it, the preflight's `docker buildx version` probe decides), are bad input.
+  checkTargetFormat(deployTarget, imageFormat)
+  checkBackendFormat(
+    backend.value,
+    imageFormat,
+    layers.get('DOCKER_BUILDKIT')?.value === '0' ? 'classic' : undefined,
+  )
   const registryRaw = read.raw(SETTINGS.registry)
   const childEnv = layers.childEnv()
   const skipVpnCheck = flags['skip-vpn-check'] ?? false
   return {
     target,
-    backend: read.must(SETTINGS.backend),
+    backend,
     repository: read.must(SETTINGS.repository),
     tags: read.must(SETTINGS.tags),
     region: read.get(SETTINGS.region),
@@ -86,6 +102,8 @@ export function resolvePushConfig(
     verbose: flags.verbose ?? false,
     childEnv,
     envFiles: layers.files.map((file) => file.shown),
+    imageFormat,
+    deployTarget,
   }
 }
 

@@ -20,6 +20,14 @@ import {BENTO_VERSION} from '../systems/bentoml.js'
 import {formatHostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
 import type {EnvLayers, Sourced} from './env-layers.js'
 import {DEFAULT_TIMEOUTS_MS, formatDuration, resolveTimeouts} from './timeouts.js'
+import {
+  DEFAULT_DEPLOY_TARGET,
+  DEFAULT_IMAGE_FORMAT,
+  DEPLOY_TARGETS,
+  type DeployTarget,
+  IMAGE_FORMATS,
+  type ImageFormat,
+} from './image-settings.js'
 
 /**
  * Every setting and flag of every command, declared once. The commands' oclif flags
@@ -434,6 +442,30 @@ export const SETTINGS = {
     group: 'BUILD',
     commands: RESOLVING.filter((id) => id !== 'promote'),
     label: 'Python',
+  }),
+  imageFormat: option({
+    flag: 'image-format',
+    env: ['MLDEPLOY_IMAGE_FORMAT'],
+    options: IMAGE_FORMATS,
+    default: {describe: DEFAULT_IMAGE_FORMAT, value: DEFAULT_IMAGE_FORMAT},
+    help: 'Manifest format in the registry: docker (Docker V2 schema 2, which every AWS runtime runs) or oci.',
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Image format',
+    parse: (raw) => raw as ImageFormat,
+    dotenv: {comment: 'Image manifest format: docker (every AWS runtime) or oci'},
+  }),
+  deployTarget: option({
+    flag: 'deploy-target',
+    env: ['MLDEPLOY_DEPLOY_TARGET'],
+    options: DEPLOY_TARGETS,
+    default: {describe: DEFAULT_DEPLOY_TARGET, value: DEFAULT_DEPLOY_TARGET},
+    help: "Where the image will run: sagemaker checks the pushed image against SageMaker's rules before any tag moves; any checks nothing.",
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Deploy target',
+    parse: (raw) => raw as DeployTarget,
+    dotenv: {comment: 'Where the image runs: sagemaker (checked before tagging) or any'},
   }),
   platform: string({
     flag: 'platform',

@@ -28,6 +28,8 @@ export class DeployState implements TagTarget {
   readonly verified: VerifiedTag[] = []
   sizeBytes: number | null = null
   pushedAt: string | null = null
+  /** Provenance labels for containerize (`--opt label=K=V`), gathered when the bento is built. */
+  labels: Record<string, string> = {}
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
 

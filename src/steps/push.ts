@@ -23,7 +23,7 @@ export function pushCommands(state: DeployState): PlannedCommand[] {
   const backend = state.config.backend.value
   return [state.uploadImage].map((image, index) => ({
     command: backend,
-    args: pushArgs(backend, image, digestFile(state, index)),
+    args: pushArgs(backend, image, digestFile(state, index), state.config.imageFormat.value),
     cwd: state.config.target.dir,
     env: backendAuthEnv(state),
   }))

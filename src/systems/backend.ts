@@ -16,9 +16,18 @@ export function loginArgs(registry: string): string[] {
   return ['login', '--username', 'AWS', '--password-stdin', registry]
 }
 
-export function pushArgs(backend: Backend, image: string, digestFile: string): string[] {
+export function pushArgs(
+  backend: Backend,
+  image: string,
+  digestFile: string,
+  format: 'docker' | 'oci' = 'docker',
+): string[] {
   // podman writes the digest of what it pushed; docker prints it ("<tag>: digest: sha256:... size: N").
-  return backend === 'podman' ? ['push', '--digestfile', digestFile, image] : ['push', image]
+  if (backend === 'docker') return ['push', image]
+  // BentoML's podman backend builds OCI (BUILDAH_FORMAT=oci); podman converts on the way out, one
+  // upload of the same gzip layers, and --digestfile names the converted manifest (checked against
+  // the registry's own sha256 of what it serves for the tag, test/e2e/images.test.ts).
+  return ['push', '--format', format === 'docker' ? 'v2s2' : 'oci', '--digestfile', digestFile, image]
 }
 
 /** Environment that points the backend at this run's private credentials. */

@@ -40,6 +40,37 @@ export function containerizeArgs(
   return args
 }
 
+// --- image format and labels (issue 11) ---
+
+/**
+ * Extra `bentoml containerize` options: labels (`--opt label=K=V`, which bentoml turns into the
+ * backend's `--label K=V`, for podman and docker alike: its opt parser splits at the first `=`),
+ * and for docker with BuildKit no provenance/SBOM attestations, so the push is a plain
+ * single-platform image and never an index (docker/buildx#1533); bentoml passes unknown options
+ * through as `--provenance false`. The classic builder rejects those flags, so they go only with
+ * buildx.
+ */
+export function containerizeOptions(options: {
+  labels?: Record<string, string>
+  dockerBuildx?: boolean
+}): string[] {
+  const args: string[] = []
+  for (const [key, value] of Object.entries(options.labels ?? {})) args.push('--opt', `label=${key}=${value}`)
+  if (options.dockerBuildx === true) args.push('--opt', 'provenance=false', '--opt', 'sbom=false')
+  return args
+}
+
+/** `bentoml get <tag> -o json` and `bentoml models get <tag> -o json` (read-only store lookups). */
+export function bentoGetArgs(bentoTag: string): string[] {
+  return ['-m', 'bentoml', 'get', bentoTag, '-o', 'json']
+}
+
+export function modelGetArgs(modelTag: string): string[] {
+  return ['-m', 'bentoml', 'models', 'get', modelTag, '-o', 'json']
+}
+
+// --- end image format and labels ---
+
 /** A line `__tag__:<name>:<version>` from `bentoml build -o tag`, or undefined. */
 export function tagFromLine(line: string): string | undefined {
   const match = TAG_LINE.exec(stripVTControlCharacters(line).trim())

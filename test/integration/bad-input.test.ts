@@ -178,6 +178,41 @@ const CASES: Case[] = [
     message: /--root \/tmp has no deploy\/ folder/,
   },
   {name: 'unknown flag', args: ['modelA/V1', '--frobnicate'], message: /Nonexistent flag: --frobnicate/},
+  // Image format and deploy target (issue 11).
+  {
+    name: 'unknown image format',
+    args: ['modelA/V1', '--image-format', 'v2s2'],
+    message: /Unknown image format "v2s2".*Use one of: docker, oci/,
+  },
+  {
+    name: 'unknown image format from the environment',
+    args: ['modelA/V1'],
+    env: {MLDEPLOY_IMAGE_FORMAT: 'docker-v1'},
+    message:
+      /Unknown image format "docker-v1" \(from environment MLDEPLOY_IMAGE_FORMAT\)|Unknown image format "docker-v1"/,
+  },
+  {
+    name: 'unknown deploy target',
+    args: ['modelA/V1', '--deploy-target', 'lambda'],
+    message: /Unknown deploy target "lambda".*Use one of: sagemaker, any/,
+  },
+  {
+    name: 'sagemaker with oci',
+    args: ['modelA/V1', '--deploy-target', 'sagemaker', '--image-format', 'oci'],
+    message: /sagemaker .* cannot run an OCI image/,
+  },
+  {
+    name: 'sagemaker with oci from the environment',
+    args: ['modelA/V1', '--deploy-target', 'sagemaker'],
+    env: {MLDEPLOY_IMAGE_FORMAT: 'oci'},
+    message: /cannot run an OCI image/,
+  },
+  {
+    name: 'docker classic builder with oci',
+    args: ['modelA/V1', '--backend', 'docker', '--image-format', 'oci'],
+    env: {DOCKER_BUILDKIT: '0'},
+    message: /--backend docker cannot make an OCI image here.*classic builder/,
+  },
 ]
 
 describe('bad input', () => {

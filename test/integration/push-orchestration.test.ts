@@ -49,6 +49,8 @@ describe('mldeploy push against moto with recording tools', () => {
       'python probe',
       'python import',
       'python build',
+      // Provenance labels: bentoml get (the bento's models and routes) before containerize.
+      'python get',
       'python containerize',
       'podman login',
       'podman push',
@@ -57,7 +59,7 @@ describe('mldeploy push against moto with recording tools', () => {
     const images = [`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`]
     expect(calls[2]!.argv).toEqual(['-m', 'bentoml', 'build', '-o', 'tag'])
     expect(calls[2]!.env.COLUMNS).toBe('10000')
-    expect(calls[3]!.argv).toEqual([
+    expect(calls[4]!.argv).toEqual([
       '-m',
       'bentoml',
       'containerize',
@@ -69,14 +71,14 @@ describe('mldeploy push against moto with recording tools', () => {
       '-t',
       images[1],
     ])
-    expect(calls[4]!.argv).toEqual(['login', '--username', 'AWS', '--password-stdin', REGISTRY])
-    expect(calls[4]!.stdin).toBe(MOTO_PASSWORD)
+    expect(calls[5]!.argv).toEqual(['login', '--username', 'AWS', '--password-stdin', REGISTRY])
+    expect(calls[5]!.stdin).toBe(MOTO_PASSWORD)
     // The login lives in a private auth file, the same one the pushes use.
-    const authFile = calls[4]!.env.REGISTRY_AUTH_FILE
+    const authFile = calls[5]!.env.REGISTRY_AUTH_FILE
     expect(authFile).toMatch(/mldeploy-.*\/auth\.json$/)
-    expect(calls[5]!.env.REGISTRY_AUTH_FILE).toBe(authFile)
+    expect(calls[6]!.env.REGISTRY_AUTH_FILE).toBe(authFile)
     // One upload, under the bento version; latest is added through the ECR API (no upload).
-    expect(calls[5]!.argv.at(-1)).toBe(images[1])
+    expect(calls[6]!.argv.at(-1)).toBe(images[1])
     expect(result.stdout).toMatch(/digest sha256:[a-f0-9]{64}/)
     expect(result.stdout).toContain('one upload, 2 tags verified')
     for (const image of images) expect(result.stdout).toContain(image)
@@ -121,8 +123,9 @@ describe('mldeploy push against moto with recording tools', () => {
     for (const step of json.steps) expect(typeof step.durationMs).toBe('number')
     const calls = s.bin.calls()
     const docker = calls.filter((call) => call.tool === 'docker')
-    expect(docker.map((call) => call.step)).toEqual(['login', 'push'])
-    expect(docker[0]!.env.DOCKER_CONFIG).toMatch(/mldeploy-/)
+    // `docker buildx version`: which builder containerize will use (issue 11).
+    expect(docker.map((call) => call.step)).toEqual(['buildx', 'login', 'push'])
+    expect(docker[1]!.env.DOCKER_CONFIG).toMatch(/mldeploy-/)
     expect(result.stderr).toContain('bentoml')
     expectNoSecret(s, result.stdout, result.stderr)
   })

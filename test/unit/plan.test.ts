@@ -57,7 +57,7 @@ describe('the plan of a dry run', () => {
     )
     // One upload under the bento version; the other tags are added through the ECR API.
     expect(commands.slice(4)).toHaveLength(1)
-    expect(commands[4]).toContain(`podman push --digestfile`)
+    expect(commands[4]).toContain(`podman push --format v2s2 --digestfile`)
     expect(commands[4]).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
     expect(plan[6]!.actions.map((action) => action.text)).toEqual([
       `${registry}/modela/v1:latest -> the image's digest: ECR BatchGetImage + PutImage`,

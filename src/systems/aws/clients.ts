@@ -1,3 +1,4 @@
+import {EcrImageSource} from './ecr-image-source.js'
 import type {ECRClient} from '@aws-sdk/client-ecr'
 import type {STSClient} from '@aws-sdk/client-sts'
 import type {AwsCredentialIdentity, AwsCredentialIdentityProvider} from '@smithy/types'
@@ -151,6 +152,11 @@ export class AwsClients {
     if (this.closing.signal.aborted) client.destroy()
     else this.created.push(client)
     return client
+  }
+
+  /** The repository's images read through ECR's API (manifest, config blob, tags, size). */
+  async imageSource(repository: string, registryId?: string): Promise<EcrImageSource> {
+    return new EcrImageSource(await this.ecr(), repository, registryId)
   }
 
   private ecr(): Promise<ECRClient> {

@@ -30,3 +30,4 @@ export {
   type StaticCredentials,
   withoutAwsCredentials,
 } from './settings.js'
+export {EcrImageSource} from './ecr-image-source.js'

@@ -1,0 +1,105 @@
+import {UsageError} from '../errors.js'
+import type {Sourced} from './env-layers.js'
+
+/**
+ * What kind of image a push makes and where it is meant to run. Docker V2 schema 2 is the default
+ * because every AWS runtime accepts it; SageMaker refuses OCI manifests and indexes
+ * (aws/amazon-sagemaker-feedback#180, mlflow/mlflow#13834).
+ */
+export const IMAGE_FORMATS = ['docker', 'oci'] as const
+export type ImageFormat = (typeof IMAGE_FORMATS)[number]
+export const DEPLOY_TARGETS = ['sagemaker', 'any'] as const
+export type DeployTarget = (typeof DEPLOY_TARGETS)[number]
+
+export const DEFAULT_IMAGE_FORMAT: ImageFormat = 'docker'
+export const DEFAULT_DEPLOY_TARGET: DeployTarget = 'any'
+
+export interface ImageSettings {
+  imageFormat: Sourced<ImageFormat>
+  deployTarget: Sourced<DeployTarget>
+}
+
+/** A flag's value, else the environment's (already layered), else undefined. */
+export type SettingLookup = (
+  flagValue: string | undefined,
+  flag: string,
+  envName: string,
+) => Sourced<string> | undefined
+
+function pick<T extends string>(
+  raw: Sourced<string> | undefined,
+  allowed: readonly T[],
+  what: string,
+  fallback: T,
+): Sourced<T> {
+  if (raw === undefined) return {value: fallback, source: 'default'}
+  const value = raw.value.trim().toLowerCase()
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`Unknown ${what} ${JSON.stringify(raw.value.slice(0, 40))} (from ${raw.source}).`, {
+      hint: `Use one of: ${allowed.join(', ')}.`,
+    })
+  }
+  return {value: value as T, source: raw.source}
+}
+
+/**
+ * `--image-format` (MLDEPLOY_IMAGE_FORMAT) and `--deploy-target` (MLDEPLOY_DEPLOY_TARGET), checked
+ * together: a combination that cannot run where it is meant to is bad input before anything runs.
+ */
+export function resolveImageSettings(
+  flags: {'image-format'?: string; 'deploy-target'?: string},
+  lookup: SettingLookup,
+): ImageSettings {
+  const imageFormat = pick(
+    lookup(flags['image-format'], 'image-format', 'MLDEPLOY_IMAGE_FORMAT'),
+    IMAGE_FORMATS,
+    'image format',
+    DEFAULT_IMAGE_FORMAT,
+  )
+  const deployTarget = pick(
+    lookup(flags['deploy-target'], 'deploy-target', 'MLDEPLOY_DEPLOY_TARGET'),
+    DEPLOY_TARGETS,
+    'deploy target',
+    DEFAULT_DEPLOY_TARGET,
+  )
+  checkTargetFormat(deployTarget, imageFormat)
+  return {imageFormat, deployTarget}
+}
+
+/** SageMaker runs Docker V2 schema 2 manifests only: asking for both is bad input. */
+export function checkTargetFormat(
+  deployTarget: Sourced<DeployTarget>,
+  imageFormat: Sourced<ImageFormat>,
+): void {
+  if (deployTarget.value === 'sagemaker' && imageFormat.value === 'oci') {
+    throw new UsageError(
+      `Deploy target sagemaker (from ${deployTarget.source}) cannot run an OCI image (image format from ${imageFormat.source}): SageMaker accepts Docker V2 schema 2 manifests only.`,
+      {hint: 'Use --image-format docker (the default) with --deploy-target sagemaker.'},
+    )
+  }
+}
+
+/**
+ * Whether the docker at hand builds with BuildKit (buildx) or the classic builder. BentoML's docker
+ * backend sets DOCKER_BUILDKIT=1 unless the environment says otherwise (its own ENV is laid under
+ * the caller's), and `docker build` with BuildKit needs the buildx plugin.
+ */
+export type DockerBuilder = 'buildx' | 'classic'
+
+export function dockerBuilder(env: Record<string, string | undefined>, buildxWorks: boolean): DockerBuilder {
+  if (env.DOCKER_BUILDKIT === '0') return 'classic'
+  return buildxWorks ? 'buildx' : 'classic'
+}
+
+/** `--backend docker --image-format oci` with the classic builder cannot work: say why, exit 2. */
+export function checkBackendFormat(
+  backend: 'podman' | 'docker',
+  format: Sourced<ImageFormat>,
+  builder: DockerBuilder | undefined,
+): void {
+  if (backend !== 'docker' || format.value !== 'oci' || builder !== 'classic') return
+  throw new UsageError(
+    `--backend docker cannot make an OCI image here (image format oci from ${format.source}): this docker builds with the classic builder (no working \`docker buildx\`, or DOCKER_BUILDKIT=0), which makes Docker V2 images only.`,
+    {hint: 'Use --image-format docker, or --backend podman for OCI.'},
+  )
+}

@@ -1,0 +1,175 @@
+import type {ECRClient} from '@aws-sdk/client-ecr'
+
+import {AwsError, type AwsFailure} from '../../errors.js'
+import {recordAction} from '../../pipeline/ledger.js'
+import {
+  ACCEPT_MANIFESTS,
+  declaredMediaType,
+  type ImageManifest,
+  type ImageSource,
+  MAX_CONFIG_BYTES,
+  MAX_MANIFEST_BYTES,
+  readCapped,
+  sha256Digest,
+} from '../image-source.js'
+
+/**
+ * ECR's API as an image source: BatchGetImage for the manifest (with the media type ECR stored),
+ * GetDownloadUrlForLayer for a presigned URL of a blob, then a plain GET with no auth header (the
+ * URL carries its own signature; an Authorization header would make S3 refuse it). Both are read
+ * permissions (`ecr:BatchGetImage`, `ecr:GetDownloadUrlForLayer`) that push-only roles may lack.
+ * moto stores manifests but no layers, so the blob path is tested against a stand-in that serves
+ * them. The SDK calls are recorded by the AWS client's ledger middleware, the presigned GET here.
+ */
+export class EcrImageSource implements ImageSource {
+  constructor(
+    private readonly client: ECRClient,
+    readonly repository: string,
+    /** The account that owns the repository; the caller's when undefined. */
+    private readonly registryId?: string,
+  ) {}
+
+  async manifest(reference: string, signal?: AbortSignal): Promise<ImageManifest> {
+    const {BatchGetImageCommand} = await import('@aws-sdk/client-ecr')
+    const imageId = reference.startsWith('sha256:') ? {imageDigest: reference} : {imageTag: reference}
+    const doing = `Reading the manifest of ${this.repository}:${reference} (ecr:BatchGetImage)`
+    let out
+    try {
+      out = await this.client.send(
+        new BatchGetImageCommand({
+          repositoryName: this.repository,
+          imageIds: [imageId],
+          acceptedMediaTypes: ACCEPT_MANIFESTS,
+          ...(this.registryId === undefined ? {} : {registryId: this.registryId}),
+        }),
+        signal === undefined ? {} : {abortSignal: signal},
+      )
+    } catch (error) {
+      throw ecrError(error, 'ecr:BatchGetImage', doing)
+    }
+    const image = out.images?.[0]
+    if (image?.imageManifest === undefined) {
+      const failure = out.failures?.[0]
+      throw new AwsError(
+        failure?.failureCode === 'ImageNotFound' || failure?.failureCode === 'ImageTagDoesNotMatchDigest'
+          ? 'not-found'
+          : 'failed',
+        'ecr:BatchGetImage',
+        `${this.repository}:${reference} does not exist${failure?.failureReason === undefined ? '' : ` (${failure.failureReason})`}.`,
+      )
+    }
+    const raw = Buffer.from(image.imageManifest, 'utf8')
+    if (raw.length > MAX_MANIFEST_BYTES)
+      throw new AwsError('malformed', 'ecr:BatchGetImage', `${doing}: the manifest is too large.`)
+    const mediaType = image.imageManifestMediaType ?? declaredMediaType(raw) ?? 'unknown'
+    // ECR returns the manifest bytes as pushed, so their sha256 is the digest (moto computes its
+    // own digests differently: prefer the one ECR names when it gives one).
+    return {mediaType, digest: image.imageId?.imageDigest ?? sha256Digest(raw), raw}
+  }
+
+  /** Tags, size and push time of an image (DescribeImages by digest). */
+  async describe(
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<{tags: string[]; sizeBytes: number | null; pushedAt: string | null}> {
+    const {DescribeImagesCommand} = await import('@aws-sdk/client-ecr')
+    try {
+      const out = await this.client.send(
+        new DescribeImagesCommand({
+          repositoryName: this.repository,
+          imageIds: [{imageDigest: digest}],
+          ...(this.registryId === undefined ? {} : {registryId: this.registryId}),
+        }),
+        signal === undefined ? {} : {abortSignal: signal},
+      )
+      const image = out.imageDetails?.[0]
+      return {
+        tags: [...(image?.imageTags ?? [])].sort(),
+        sizeBytes: image?.imageSizeInBytes ?? null,
+        pushedAt: image?.imagePushedAt?.toISOString() ?? null,
+      }
+    } catch (error) {
+      throw ecrError(error, 'ecr:DescribeImages', `Describing ${this.repository}@${digest}`)
+    }
+  }
+
+  async blob(digest: string, signal?: AbortSignal): Promise<Buffer> {
+    const {GetDownloadUrlForLayerCommand} = await import('@aws-sdk/client-ecr')
+    const doing = `Reading blob ${digest} of ${this.repository} (ecr:GetDownloadUrlForLayer)`
+    let url: string | undefined
+    try {
+      const out = await this.client.send(
+        new GetDownloadUrlForLayerCommand({
+          repositoryName: this.repository,
+          layerDigest: digest,
+          ...(this.registryId === undefined ? {} : {registryId: this.registryId}),
+        }),
+        signal === undefined ? {} : {abortSignal: signal},
+      )
+      url = out.downloadUrl
+    } catch (error) {
+      throw ecrError(error, 'ecr:GetDownloadUrlForLayer', doing)
+    }
+    if (url === undefined)
+      throw new AwsError('malformed', 'ecr:GetDownloadUrlForLayer', `${doing}: ECR returned no download URL.`)
+    // The presigned URL's query holds the signature: show the path only.
+    recordAction({kind: 'http', call: `http:GET ${new URL(url).pathname}`})
+    let response: Response
+    try {
+      response = await fetch(url, signal === undefined ? {} : {signal})
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') throw error
+      throw new AwsError(
+        'unreachable',
+        'ecr:GetDownloadUrlForLayer',
+        `${doing}: the download URL could not be reached.`,
+        {
+          detail: (error as Error).message,
+        },
+      )
+    }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined)
+      throw new AwsError(
+        response.status === 403 ? 'access-denied' : response.status === 404 ? 'not-found' : 'failed',
+        'ecr:GetDownloadUrlForLayer',
+        `${doing}: the download URL answered HTTP ${response.status}.`,
+      )
+    }
+    const bytes = await readCapped(response, MAX_CONFIG_BYTES, `Blob ${digest}`)
+    if (sha256Digest(bytes) !== digest)
+      throw new AwsError(
+        'malformed',
+        'ecr:GetDownloadUrlForLayer',
+        `${doing}: the bytes do not hash to the digest.`,
+      )
+    return bytes
+  }
+}
+
+function ecrError(error: unknown, operation: string, doing: string): AwsError {
+  const name = (error as {name?: string} | undefined)?.name ?? ''
+  const message = error instanceof Error ? error.message : String(error)
+  const reason: AwsFailure =
+    name === 'RepositoryNotFoundException' ||
+    name === 'ImageNotFoundException' ||
+    name === 'LayersNotFoundException' ||
+    name === 'LayerInaccessibleException'
+      ? 'not-found'
+      : /AccessDenied|UnauthorizedOperation/.test(name)
+        ? 'access-denied'
+        : /Credentials|Could not load credentials/i.test(`${name} ${message}`)
+          ? 'credentials-missing'
+          : name === 'ThrottlingException'
+            ? 'throttled'
+            : 'failed'
+  const hint =
+    reason === 'access-denied'
+      ? `Allow ${operation} (a read permission push-only roles often lack).`
+      : undefined
+  return new AwsError(reason, operation, `${doing} failed: ${message.split('\n')[0]}`, {
+    detail: message,
+    cause: error,
+    ...(hint === undefined ? {} : {hint}),
+  })
+}

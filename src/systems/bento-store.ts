@@ -1,0 +1,121 @@
+import {readFileSync} from 'node:fs'
+
+import {CheckError} from '../errors.js'
+import {runChild} from '../process.js'
+import {
+  type BentoInfo,
+  jsonFromOutput,
+  mlflowFromModel,
+  parseBentoInfo,
+  provenanceLabels,
+} from '../provenance.js'
+import {SecretRegistry} from '../secrets.js'
+import {bentoGetArgs, bentomlEnv, modelGetArgs} from './bentoml.js'
+import {gitRemoteUrl, gitRevision} from './git-provenance.js'
+import type {PythonCommand} from './python.js'
+
+/**
+ * Read-only lookups in the local BentoML store (`bentoml get`, `bentoml models get`, JSON output),
+ * and the gathering of every provenance label input. Run in the target folder with the project's
+ * Python, as import/build/containerize are.
+ */
+async function bentomlJson(
+  python: PythonCommand,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<unknown> {
+  const lines: string[] = []
+  const result = await runChild({
+    command: python.command,
+    args: [...python.prefix, ...args],
+    cwd,
+    baseEnv: env,
+    env: {...python.env, ...bentomlEnv()},
+    secrets: new SecretRegistry(),
+    onLine: (line) => lines.push(line),
+    timeoutMs: 120_000,
+    ...(signal === undefined ? {} : {signal}),
+  })
+  if (result.exitCode !== 0)
+    throw new CheckError('bentoml-store', `bentoml ${args.slice(2, 4).join(' ')} failed.`, {
+      detail: result.tail.join('\n'),
+    })
+  try {
+    return jsonFromOutput(lines)
+  } catch (error) {
+    throw new CheckError('bentoml-store', `bentoml ${args.slice(2, 4).join(' ')} printed no JSON.`, {
+      detail: `${(error as Error).message}\n${result.tail.join('\n')}`,
+    })
+  }
+}
+
+export async function readBentoInfo(
+  python: PythonCommand,
+  bentoTag: string,
+  cwd: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<BentoInfo> {
+  return parseBentoInfo(await bentomlJson(python, bentoGetArgs(bentoTag), cwd, env, signal))
+}
+
+export async function readModelMlflow(
+  python: PythonCommand,
+  modelTag: string,
+  cwd: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<{runId?: string; modelUri?: string}> {
+  return mlflowFromModel(await bentomlJson(python, modelGetArgs(modelTag), cwd, env, signal))
+}
+
+/**
+ * Every label for `bentoml containerize --opt label=K=V`, ready for `containerizeOptions`. For the
+ * containerize step, after build (the bento tag is known). Also returns the bento's info, which the
+ * SageMaker rules use (routes, port).
+ */
+export async function collectProvenance(options: {
+  python: PythonCommand
+  bentoTag: string
+  target: {name: string; dir: string}
+  env: Record<string, string>
+  mldeployVersion: string
+  now?: Date
+  signal?: AbortSignal
+}): Promise<{labels: Record<string, string>; bento: BentoInfo}> {
+  const {python, bentoTag, target, env, signal} = options
+  const bento = await readBentoInfo(python, bentoTag, target.dir, env, signal)
+  const origins = []
+  for (const model of bento.models)
+    origins.push(await readModelMlflow(python, model, target.dir, env, signal))
+  const revision = await gitRevision(target.dir, env, signal)
+  const source = await gitRemoteUrl(target.dir, env, signal)
+  const labels = provenanceLabels({
+    created: options.now ?? new Date(),
+    ...(revision === undefined ? {} : {revision}),
+    ...(source === undefined ? {} : {source}),
+    bentoTag,
+    target: target.name,
+    models: bento.models,
+    mlflow: {
+      runIds: origins.map((origin) => origin.runId ?? ''),
+      modelUris: origins.map((origin) => origin.modelUri ?? ''),
+    },
+    mldeployVersion: options.mldeployVersion,
+  })
+  return {labels, bento}
+}
+
+/** mldeploy's own version (package.json, two folders up from src/systems and dist/systems). */
+export function mldeployVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string
+    }
+    return pkg.version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}

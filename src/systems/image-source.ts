@@ -1,0 +1,215 @@
+import {createHash} from 'node:crypto'
+
+import {RegistryError} from '../errors.js'
+import {recordAction} from '../pipeline/ledger.js'
+import type {RegistryAccess} from './registry-api.js'
+
+/**
+ * Reading what was pushed without pulling it: the manifest of a tag or digest, and a blob (the
+ * image config: labels, platform, ports, entrypoint). Two implementations: a registry's own API
+ * (`--registry`, this file) and ECR's API (`ecr-image-source.ts`).
+ */
+export interface ImageManifest {
+  mediaType: string
+  /** sha256 of `raw`: what the registry calls the image (or the index). */
+  digest: string
+  raw: Buffer
+}
+
+export interface ImageSource {
+  /** A tag or a `sha256:` digest. Throws `RegistryError('not-found')` / `AwsError('not-found')` when absent. */
+  manifest(reference: string, signal?: AbortSignal): Promise<ImageManifest>
+  /** A blob by digest, checked against its digest. */
+  blob(digest: string, signal?: AbortSignal): Promise<Buffer>
+}
+
+export const MEDIA_TYPES = {
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+} as const
+
+/** Both image manifest types and both index types: without them a registry may down-convert or 406. */
+export const ACCEPT_MANIFESTS = [
+  MEDIA_TYPES.dockerManifest,
+  MEDIA_TYPES.ociManifest,
+  MEDIA_TYPES.dockerList,
+  MEDIA_TYPES.ociIndex,
+]
+
+/** Manifests are small (the OCI spec suggests registries cap them at 4 MB). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+/** An image config is a few KB; a label-stuffed one stays far below this. */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024
+
+export function sha256Digest(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+}
+
+/** The manifest's own mediaType field (a Docker schema 2 manifest always has one; OCI should). */
+export function declaredMediaType(raw: Buffer): string | undefined {
+  try {
+    const parsed = JSON.parse(raw.toString('utf8')) as {mediaType?: unknown}
+    return typeof parsed.mediaType === 'string' ? parsed.mediaType : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The body, refused past `max` bytes without reading the rest. */
+export async function readCapped(response: Response, max: number, what: string): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  if (Number.isFinite(declared) && declared > max) {
+    await response.body?.cancel()
+    throw new RegistryError('malformed', `${what} is ${declared} bytes, more than the ${max} allowed.`)
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  if (response.body === null) return Buffer.alloc(0)
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength
+    if (size > max) {
+      await response.body.cancel().catch(() => undefined)
+      throw new RegistryError('malformed', `${what} is more than the ${max} bytes allowed.`)
+    }
+    chunks.push(Buffer.from(chunk))
+  }
+  return Buffer.concat(chunks)
+}
+
+function authHeaders(access: RegistryAccess, accept?: string): Record<string, string> {
+  const basic = Buffer.from(`${access.username}:${access.password}`).toString('base64')
+  return {authorization: `Basic ${basic}`, ...(accept === undefined ? {} : {accept})}
+}
+
+async function get(
+  access: RegistryAccess,
+  target: string,
+  headers: Record<string, string>,
+  doing: string,
+  signal: AbortSignal | undefined,
+): Promise<Response> {
+  try {
+    return await fetch(target, {headers, ...(signal === undefined ? {} : {signal})})
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error
+    const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message
+    throw new RegistryError(
+      'unreachable',
+      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${cause}).`,
+      {hint: 'Check --registry (host, port, http/https) and that the registry is up.'},
+    )
+  }
+}
+
+function statusError(status: number, doing: string): RegistryError {
+  if (status === 404) return new RegistryError('not-found', `${doing}: not found (HTTP 404).`)
+  if (status === 401)
+    return new RegistryError(
+      'login-refused',
+      `${doing} failed: the registry refused the credentials (HTTP 401).`,
+    )
+  if (status === 403)
+    return new RegistryError('denied', `${doing} failed: the registry denied the request (HTTP 403).`)
+  return new RegistryError(status >= 500 ? 'transient' : 'failed', `${doing} failed: HTTP ${status}.`)
+}
+
+/** A registry's own API (OCI distribution), Basic auth with the ECR login token as password. */
+export class RegistryImageSource implements ImageSource {
+  constructor(
+    private readonly access: RegistryAccess,
+    readonly repository: string,
+  ) {}
+
+  private base(): string {
+    return `${this.access.scheme}://${this.access.host}/v2/${this.repository}`
+  }
+
+  async manifest(reference: string, signal?: AbortSignal): Promise<ImageManifest> {
+    const doing = `Reading the manifest of ${this.repository}:${reference} from ${this.access.host}`
+    recordAction({kind: 'http', call: `http:GET /v2/${this.repository}/manifests/${reference}`})
+    const response = await get(
+      this.access,
+      `${this.base()}/manifests/${reference}`,
+      authHeaders(this.access, ACCEPT_MANIFESTS.join(', ')),
+      doing,
+      signal,
+    )
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined)
+      throw statusError(response.status, doing)
+    }
+    const raw = await readCapped(
+      response,
+      MAX_MANIFEST_BYTES,
+      `The manifest of ${this.repository}:${reference}`,
+    )
+    const digest = sha256Digest(raw)
+    const served = response.headers.get('docker-content-digest')
+    if (served !== null && served !== digest)
+      throw new RegistryError(
+        'malformed',
+        `${doing}: the registry says ${served}, the bytes hash to ${digest}.`,
+      )
+    if (reference.startsWith('sha256:') && reference !== digest)
+      throw new RegistryError('malformed', `${doing}: the bytes hash to ${digest}.`)
+    // The body's own field wins over a content-type a proxy may have rewritten.
+    const mediaType =
+      declaredMediaType(raw) ?? response.headers.get('content-type')?.split(';')[0]?.trim() ?? 'unknown'
+    return {mediaType, digest, raw}
+  }
+
+  async blob(digest: string, signal?: AbortSignal): Promise<Buffer> {
+    const doing = `Reading blob ${digest} of ${this.repository} from ${this.access.host}`
+    recordAction({kind: 'http', call: `http:GET /v2/${this.repository}/blobs/${digest}`})
+    // fetch drops the authorization header when a registry redirects to another origin (S3).
+    const response = await get(
+      this.access,
+      `${this.base()}/blobs/${digest}`,
+      authHeaders(this.access),
+      doing,
+      signal,
+    )
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined)
+      throw statusError(response.status, doing)
+    }
+    const bytes = await readCapped(response, MAX_CONFIG_BYTES, `Blob ${digest}`)
+    if (sha256Digest(bytes) !== digest)
+      throw new RegistryError('malformed', `${doing}: the bytes do not hash to the digest.`)
+    return bytes
+  }
+}
+
+/** The tags of a repository that point at `digest` (tags/list, then one manifest HEAD per tag, at most 100). */
+export async function registryTagsOf(
+  access: RegistryAccess,
+  repository: string,
+  digest: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const doing = `Listing the tags of ${repository} on ${access.host}`
+  recordAction({kind: 'http', call: `http:GET /v2/${repository}/tags/list`})
+  const response = await get(
+    access,
+    `${access.scheme}://${access.host}/v2/${repository}/tags/list?n=100`,
+    authHeaders(access),
+    doing,
+    signal,
+  )
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => undefined)
+    throw statusError(response.status, doing)
+  }
+  const body = JSON.parse((await readCapped(response, MAX_MANIFEST_BYTES, doing)).toString('utf8')) as {
+    tags?: string[] | null
+  }
+  const {manifestDigest} = await import('./registry-api.js')
+  const found: string[] = []
+  for (const tag of (body.tags ?? []).slice(0, 100)) {
+    recordAction({kind: 'http', call: `http:HEAD /v2/${repository}/manifests/${tag}`})
+    if ((await manifestDigest(access, repository, tag, signal)) === digest) found.push(tag)
+  }
+  return found.sort()
+}
