@@ -1,5 +1,6 @@
 import {UsageError} from '../errors.js'
 import type {Sourced} from './env-layers.js'
+import type {DockerBuilder} from '../systems/docker-builder.js'
 
 /**
  * What kind of image a push makes and where it is meant to run. Docker V2 schema 2 is the default
@@ -79,17 +80,7 @@ export function checkTargetFormat(
   }
 }
 
-/**
- * Whether the docker at hand builds with BuildKit (buildx) or the classic builder. BentoML's docker
- * backend sets DOCKER_BUILDKIT=1 unless the environment says otherwise (its own ENV is laid under
- * the caller's), and `docker build` with BuildKit needs the buildx plugin.
- */
-export type DockerBuilder = 'buildx' | 'classic'
-
-export function dockerBuilder(env: Record<string, string | undefined>, buildxWorks: boolean): DockerBuilder {
-  if (env.DOCKER_BUILDKIT === '0') return 'classic'
-  return buildxWorks ? 'buildx' : 'classic'
-}
+export {type DockerBuilder, dockerBuilder} from '../systems/docker-builder.js'
 
 /** `--backend docker --image-format oci` with the classic builder cannot work: say why, exit 2. */
 export function checkBackendFormat(

@@ -1,4 +1,6 @@
 import {buildStep} from '../steps/build.js'
+import {checkImageStep} from '../steps/check-image.js'
+import {labelsStep} from '../steps/labels.js'
 import {containerizeStep} from '../steps/containerize.js'
 import {importStep} from '../steps/import-model.js'
 import {loginStep} from '../steps/login.js'
@@ -13,9 +15,11 @@ export const PUSH_PLAN: readonly Step<DeployState>[] = [
   preflightStep,
   importStep,
   buildStep,
+  labelsStep,
   containerizeStep,
   loginStep,
   pushStep,
+  checkImageStep,
   tagStep<DeployState>(),
   verifyStep<DeployState>(),
 ]

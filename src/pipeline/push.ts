@@ -1,5 +1,6 @@
 import type {PushConfig} from '../config/push-config.js'
 import {DeployError, errorMessage, usageError} from '../errors.js'
+import {platformOf} from '../image-facts.js'
 import {PLACEHOLDER} from '../images.js'
 import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
 import {headCommit} from '../systems/git.js'
@@ -38,6 +39,10 @@ export interface PushResult {
   sizeBytes: number | null
   pushedAt: string | null
   repositoryCreated: boolean
+  /** What the registry holds, read back after the upload (null when it could not be read). */
+  image: {mediaType: string; platform: string | null; layers: number; sizeBytes: number} | null
+  /** The format and deploy-target rules checked against it. */
+  imageRules: Array<{rule: string; kind: string; ok: boolean; message: string; fix?: string}>
   steps: StepRecord[]
   settings: Record<string, {value: unknown; source: string}>
   envFiles: string[]
@@ -232,6 +237,16 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
     sizeBytes: state.sizeBytes,
     pushedAt: state.pushedAt,
     repositoryCreated: state.repositoryFacts?.created ?? false,
+    image:
+      state.image === undefined
+        ? null
+        : {
+            mediaType: state.image.mediaType,
+            platform: platformOf(state.image),
+            layers: state.image.layers,
+            sizeBytes: state.image.totalSizeBytes,
+          },
+    imageRules: state.imageRules,
     steps,
     settings,
     envFiles: config.envFiles,

@@ -38,6 +38,10 @@ export function formatSummary(result: PushResult): string {
   lines.push(`  digest ${result.digest ?? '?'}`)
   if (result.sizeBytes !== null)
     lines.push(`  size ${(result.sizeBytes / 1e6).toFixed(1)} MB, pushed at ${result.pushedAt ?? '?'}`)
+  if (result.image !== null)
+    lines.push(
+      `  ${result.image.mediaType}, ${result.image.platform ?? 'no single platform'}, ${result.image.layers} layers`,
+    )
   const timings = result.steps.map((step) => `${step.id} ${((step.durationMs ?? 0) / 1000).toFixed(1)}s`)
   lines.push(`  steps: ${timings.join(', ')}`)
   return lines.join('\n')

@@ -4,6 +4,9 @@ import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images
 import {SecretRegistry} from '../secrets.js'
 import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws/index.js'
 import {splitBentoTag} from '../systems/bentoml.js'
+import type {BentoInfo} from '../provenance.js'
+import type {ImageFacts} from '../image-facts.js'
+import type {RuleResult} from '../deploy-target-rules.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
 
 export type {VerifiedTag} from '../steps/tag.js'
@@ -30,6 +33,14 @@ export class DeployState implements TagTarget {
   pushedAt: string | null = null
   /** Provenance labels for containerize (`--opt label=K=V`), gathered when the bento is built. */
   labels: Record<string, string> = {}
+  /** The bento as the store describes it (its APIs and models), when the labels step read it. */
+  bento: BentoInfo | undefined
+  /** docker builds with buildx (then provenance and SBOM attestations are turned off). */
+  dockerBuildx = false
+  /** What the check after the upload read from the registry. */
+  image: ImageFacts | undefined
+  /** The check rules and their outcome (format, deploy target). */
+  imageRules: RuleResult[] = []
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
 

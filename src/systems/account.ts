@@ -1,4 +1,4 @@
-import type {Sourced} from '../config/env-layers.js'
+import type {Sourced} from '../sourced.js'
 import {CheckError} from '../errors.js'
 
 /**

@@ -84,9 +84,17 @@ export async function collectProvenance(options: {
   mldeployVersion: string
   now?: Date
   signal?: AbortSignal
-}): Promise<{labels: Record<string, string>; bento: BentoInfo}> {
+}): Promise<{labels: Record<string, string>; bento: BentoInfo; problems: string[]}> {
   const {python, bentoTag, target, env, signal} = options
-  const bento = await readBentoInfo(python, bentoTag, target.dir, env, signal)
+  // Each source is best effort: a store that cannot be read still leaves the git labels.
+  const problems: string[] = []
+  let bento: BentoInfo
+  try {
+    bento = await readBentoInfo(python, bentoTag, target.dir, env, signal)
+  } catch (error) {
+    problems.push((error as Error).message)
+    bento = {tag: bentoTag, models: [], routes: []}
+  }
   const origins = []
   for (const model of bento.models)
     origins.push(await readModelMlflow(python, model, target.dir, env, signal))
@@ -105,7 +113,7 @@ export async function collectProvenance(options: {
     },
     mldeployVersion: options.mldeployVersion,
   })
-  return {labels, bento}
+  return {labels, bento, problems}
 }
 
 /** mldeploy's own version (package.json, two folders up from src/systems and dist/systems). */

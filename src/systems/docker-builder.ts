@@ -1,6 +1,17 @@
-import {type DockerBuilder, dockerBuilder} from '../config/image-settings.js'
 import {runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
+
+/**
+ * Whether the docker at hand builds with BuildKit (buildx) or the classic builder. BentoML's docker
+ * backend sets DOCKER_BUILDKIT=1 unless the environment says otherwise (its own ENV is laid under
+ * the caller's), and `docker build` with BuildKit needs the buildx plugin.
+ */
+export type DockerBuilder = 'buildx' | 'classic'
+
+export function dockerBuilder(env: Record<string, string | undefined>, buildxWorks: boolean): DockerBuilder {
+  if (env.DOCKER_BUILDKIT === '0') return 'classic'
+  return buildxWorks ? 'buildx' : 'classic'
+}
 
 /** `docker buildx version`: exit 0 when the buildx plugin is there (Debian's docker.io has none). */
 export function buildxVersionArgs(): string[] {

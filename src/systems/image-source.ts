@@ -208,7 +208,6 @@ export async function registryTagsOf(
   const {manifestDigest} = await import('./registry-api.js')
   const found: string[] = []
   for (const tag of (body.tags ?? []).slice(0, 100)) {
-    recordAction({kind: 'http', call: `http:HEAD /v2/${repository}/manifests/${tag}`})
     if ((await manifestDigest(access, repository, tag, signal)) === digest) found.push(tag)
   }
   return found.sort()

@@ -32,13 +32,13 @@ function url(access: RegistryAccess, repository: string, reference: string): str
 }
 
 /**
- * What the ledger records for each kind of call (the repository is kept, the reference is not:
- * a step describes its calls before it knows every digest).
+ * The calls as a step describes them: the reference is a placeholder, since a step describes its
+ * calls before it knows every digest (the ledger records the path as sent).
  */
 export const registryCalls = {
-  headManifest: (repository: string): string => `http:HEAD /v2/${repository}/manifests`,
-  getManifest: (repository: string): string => `http:GET /v2/${repository}/manifests`,
-  putManifest: (repository: string): string => `http:PUT /v2/${repository}/manifests`,
+  headManifest: (repository: string): string => `http:HEAD /v2/${repository}/manifests/<reference>`,
+  getManifest: (repository: string): string => `http:GET /v2/${repository}/manifests/<reference>`,
+  putManifest: (repository: string): string => `http:PUT /v2/${repository}/manifests/<reference>`,
 }
 
 /** fetch, with a network failure turned into a clear, retryable error. */
@@ -49,7 +49,7 @@ async function call(
   doing: string,
 ): Promise<Response> {
   const {pathname} = new URL(target)
-  recordAction({kind: 'http', call: `http:${init.method ?? 'GET'} ${pathname.replace(/\/[^/]+$/, '')}`})
+  recordAction({kind: 'http', call: `http:${init.method ?? 'GET'} ${pathname}`})
   try {
     return await fetch(target, init)
   } catch (error) {

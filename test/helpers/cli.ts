@@ -135,3 +135,13 @@ export function standInProject(
   })
   return {root, bin, env}
 }
+
+/** Running, not a zombie (an orphan's zombie waits for this sandbox's init to reap it). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}

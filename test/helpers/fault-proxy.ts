@@ -17,8 +17,10 @@ export interface FaultProxy {
 export interface FaultRule {
   /** e.g. 'GetAuthorizationToken', 'GetCallerIdentity'. */
   operation: string
-  /** How many of the first calls fail. */
+  /** How many calls fail (after `after`). */
   times: number
+  /** How many calls pass before the failing ones (default 0). */
+  after?: number
   status: number
   body: string
 }
@@ -68,7 +70,12 @@ export async function startFaultProxy(motoUrl: string, rules: FaultRule[]): Prom
       const operation = operationOf(incoming.headers['x-amz-target'] as string | undefined, body.toString())
       const count = (counts.get(operation) ?? 0) + 1
       counts.set(operation, count)
-      const rule = rules.find((each) => each.operation === operation && count <= each.times)
+      const rule = rules.find(
+        (each) =>
+          each.operation === operation &&
+          count > (each.after ?? 0) &&
+          count <= (each.after ?? 0) + each.times,
+      )
       if (rule !== undefined) {
         outgoing.writeHead(rule.status, {'content-type': 'application/x-amz-json-1.1'})
         outgoing.end(rule.body)

@@ -182,7 +182,7 @@ const CASES: Case[] = [
   {
     name: 'unknown image format',
     args: ['modelA/V1', '--image-format', 'v2s2'],
-    message: /Unknown image format "v2s2".*Use one of: docker, oci/,
+    message: /Expected --image-format=v2s2 to be one of: docker, oci/,
   },
   {
     name: 'unknown image format from the environment',
@@ -194,7 +194,7 @@ const CASES: Case[] = [
   {
     name: 'unknown deploy target',
     args: ['modelA/V1', '--deploy-target', 'lambda'],
-    message: /Unknown deploy target "lambda".*Use one of: sagemaker, any/,
+    message: /Expected --deploy-target=lambda to be one of: sagemaker, any/,
   },
   {
     name: 'sagemaker with oci',

@@ -6,7 +6,7 @@ import {execa} from 'execa'
 import {beforeEach, describe, expect, inject, it} from 'vitest'
 
 import {createRepository} from '../helpers/aws.js'
-import {CLI, runCli, standInProject, tempDir} from '../helpers/cli.js'
+import {alive, CLI, runCli, standInProject, tempDir} from '../helpers/cli.js'
 import {startFaultProxy} from '../helpers/fault-proxy.js'
 import {resetMoto} from '../helpers/moto.js'
 
@@ -17,16 +17,6 @@ const motoUrl = inject('motoUrl')
 
 function setup(extraEnv: Record<string, string> = {}) {
   return standInProject(motoUrl, extraEnv)
-}
-
-/** Running, not a zombie (an orphan's zombie waits for this sandbox's init to reap it). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
-  } catch {
-    return false
-  }
 }
 
 beforeEach(async () => {
@@ -190,6 +180,7 @@ describe('retries', () => {
       'probe',
       'import',
       'build',
+      'get',
       'containerize',
       'login',
       'push',

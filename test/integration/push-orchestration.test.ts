@@ -108,9 +108,11 @@ describe('mldeploy push against moto with recording tools', () => {
       'preflight:done',
       'import:done',
       'build:done',
+      'labels:done',
       'containerize:done',
       'login:done',
       'push:done',
+      'check:done',
       'tag:done',
       'verify:done',
     ])
@@ -329,9 +331,11 @@ describe('mldeploy push --dry-run', () => {
       'preflight',
       'import',
       'build',
+      'labels',
       'containerize',
       'login',
       'push',
+      'check',
       'tag',
       'verify',
     ])

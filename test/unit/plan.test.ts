@@ -20,7 +20,7 @@ function dryState(flags = {}): DeployState {
 }
 
 describe('the plan of a dry run', () => {
-  it('lists the six steps with the exact commands and full image references', () => {
+  it('lists the steps with the exact commands and full image references', () => {
     const state = dryState({'account-id': '123456789012', 'bento-version': 'v9', tag: ['latest', 'prod']})
     const registry = '123456789012.dkr.ecr.us-east-1.amazonaws.com'
     expect(state.images).toEqual([
@@ -33,39 +33,52 @@ describe('the plan of a dry run', () => {
       'preflight',
       'import',
       'build',
+      'labels',
       'containerize',
       'login',
       'push',
+      'check',
       'tag',
       'verify',
     ])
+    const step = (id: string) => plan.find((each) => each.id === id)!
     // Conditional commands (the bentoml probe, a re-login, push retries) are marked as such.
-    const always = plan.flatMap((step) => step.commands.filter((command) => command.when === undefined))
-    const commands = always.map((command) => command.command)
-    expect(plan[0]!.commands[0]).toMatchObject({
+    const always = (id: string): string[] =>
+      step(id)
+        .commands.filter((command) => command.when === undefined)
+        .map((command) => command.command)
+    expect(step('preflight').commands[0]).toMatchObject({
       command: expect.stringContaining('-c'),
       when: 'the Python is on PATH',
     })
-    expect(plan[5]!.commands.slice(1).every((command) => command.when !== undefined)).toBe(true)
-    expect(commands[0]).toBe('BENTOML_DO_NOT_TRACK=true python3 create_bento_model.py')
-    expect(commands[1]).toContain('python3 -m bentoml build -o tag --version v9')
-    expect(commands[2]).toContain(
+    expect(
+      step('push')
+        .commands.slice(1)
+        .every((command) => command.when !== undefined),
+    ).toBe(true)
+    expect(always('import')).toEqual(['BENTOML_DO_NOT_TRACK=true python3 create_bento_model.py'])
+    expect(always('build')[0]).toContain('python3 -m bentoml build -o tag --version v9')
+    // The labels step reads the store and git; the bento tag is known only after the build.
+    expect(always('labels')[0]).toContain("-m bentoml get '<bento-tag>' -o json")
+    expect(always('containerize')[0]).toContain(
       `containerize '<bento-name>:v9' --backend podman -t ${registry}/modela/v1:latest -t ${registry}/modela/v1:prod -t ${registry}/modela/v1:v9`,
     )
-    expect(commands[3]).toMatch(
+    expect(always('login')[0]).toMatch(
       /podman login --username AWS --password-stdin 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com$/,
     )
     // One upload under the bento version; the other tags are added through the ECR API.
-    expect(commands.slice(4)).toHaveLength(1)
-    expect(commands[4]).toContain(`podman push --format v2s2 --digestfile`)
-    expect(commands[4]).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
-    expect(plan[6]!.actions.map((action) => action.text)).toEqual([
+    expect(always('push')).toHaveLength(1)
+    expect(always('push')[0]).toContain(`podman push --format v2s2 --digestfile`)
+    expect(always('push')[0]).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
+    // The check reads the pushed image back before any tag moves.
+    expect(step('check').actions.flatMap((action) => action.calls)).toContain('aws:ecr:BatchGetImage')
+    expect(step('tag').actions.map((action) => action.text)).toEqual([
       `${registry}/modela/v1:latest -> the image's digest: ECR BatchGetImage + PutImage`,
       `${registry}/modela/v1:prod -> the image's digest: ECR BatchGetImage + PutImage`,
     ])
-    expect(plan[6]!.actions[0]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
-    expect(plan[7]!.actions[0]!.text).toContain('ECR DescribeImages')
-    expect(plan[4]!.commands[0]!.stdin).toBe('the ECR password from GetAuthorizationToken')
+    expect(step('tag').actions[0]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
+    expect(step('verify').actions[0]!.text).toContain('ECR DescribeImages')
+    expect(step('login').commands[0]!.stdin).toBe('the ECR password from GetAuthorizationToken')
   })
 
   it('shows placeholders, never guesses, where the values come at run time', () => {

@@ -107,7 +107,12 @@ export function toAwsError(
   if (/InvalidClientTokenId|SignatureDoesNotMatch|UnrecognizedClient|InvalidSignature/.test(name))
     return make('credentials-invalid', refused, refusedHint)
   if (/AccessDenied|UnauthorizedOperation|NotAuthorized/.test(name))
-    return make('access-denied', refused, refusedHint)
+    // Name the permission: a role made for pushing often lacks exactly one read.
+    return make(
+      'access-denied',
+      `${doing} failed: AWS refused ${operation} (${name}, ${at}).`,
+      `The credentials need the ${operation} permission on this repository; check the role's policy, the account and --profile.`,
+    )
   if ((code !== undefined && UNREACHABLE_CODES.has(code)) || name === 'TimeoutError') {
     return make(
       'unreachable',

@@ -39,7 +39,7 @@ describe('AWS SDK errors become typed AwsErrors with one line of advice', () => 
       'AccessDeniedException',
       'User: arn:aws:iam::1:user/x is not authorized',
       'access-denied',
-      'AWS refused the request (AccessDeniedException',
+      'AWS refused ecr:DescribeImages (AccessDeniedException',
     ],
     [
       'ThrottlingException',

@@ -1,0 +1,123 @@
+import {beforeEach, describe, expect, inject, it} from 'vitest'
+
+import {createImmutableRepository, createRepository} from '../helpers/aws.js'
+import {runCli, standInProject} from '../helpers/cli.js'
+import {startFaultProxy} from '../helpers/fault-proxy.js'
+import {resetMoto} from '../helpers/moto.js'
+
+// For every AWS call a push makes, an AccessDenied the step cannot work around fails that step
+// with its own exit code and says which call was refused, in text and in --json, and --json still
+// lists what was already pushed. An ECR stand-in in front of moto refuses the one operation.
+const motoUrl = inject('motoUrl')
+const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com'
+
+function denied(operation: string): string {
+  return JSON.stringify({
+    __type: 'AccessDeniedException',
+    message: `User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:${operation} on resource: arn:aws:ecr:us-east-1:123456789012:repository/modela/v1`,
+  })
+}
+
+beforeEach(async () => {
+  await resetMoto(motoUrl)
+})
+
+interface Case {
+  operation: string
+  /** Calls of that operation that go through before the refusals (the stand-in upload's PutImage). */
+  after?: number
+  setup: 'mutable' | 'immutable' | 'missing'
+  args?: string[]
+  step: string
+  exitCode: number
+  pushed: string[]
+}
+
+const cases: Case[] = [
+  {operation: 'DescribeRepositories', setup: 'mutable', step: 'preflight', exitCode: 3, pushed: []},
+  {operation: 'GetAuthorizationToken', setup: 'mutable', step: 'preflight', exitCode: 3, pushed: []},
+  {
+    operation: 'CreateRepository',
+    setup: 'missing',
+    args: ['--create-repository'],
+    step: 'preflight',
+    exitCode: 3,
+    pushed: [],
+  },
+  {
+    operation: 'DescribeImages',
+    setup: 'immutable',
+    args: ['--tag', 'v1'],
+    step: 'preflight',
+    exitCode: 3,
+    pushed: [],
+  },
+  // The check step reads the manifest with BatchGetImage too: without a deploy target a refused
+  // read there is a warning, and the tag step then fails on it.
+  {
+    operation: 'BatchGetImage',
+    setup: 'mutable',
+    step: 'tag',
+    exitCode: 8,
+    pushed: [`${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`],
+  },
+  {
+    operation: 'PutImage',
+    after: 1,
+    setup: 'mutable',
+    step: 'tag',
+    exitCode: 8,
+    pushed: [`${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`],
+  },
+  {
+    operation: 'DescribeImages',
+    setup: 'mutable',
+    step: 'verify',
+    exitCode: 8,
+    pushed: [`${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`, `${REGISTRY}/modela/v1:latest`],
+  },
+]
+
+describe('AccessDenied on each AWS call: the failing step decides the exit code', () => {
+  it.each(cases)('$operation in $step gives exit $exitCode', async (each) => {
+    if (each.setup === 'mutable') await createRepository(motoUrl, 'modela/v1')
+    if (each.setup === 'immutable') await createImmutableRepository(motoUrl, 'modela/v1')
+    const proxy = await startFaultProxy(motoUrl, [
+      {
+        operation: each.operation,
+        after: each.after ?? 0,
+        times: 100,
+        status: 400,
+        body: denied(each.operation),
+      },
+    ])
+    try {
+      const s = standInProject(motoUrl, {AWS_ENDPOINT_URL: proxy.url, AWS_MAX_ATTEMPTS: '1'})
+      const args = ['push', 'modelA/V1', '--skip-vpn-check', ...(each.args ?? [])]
+      const text = await runCli(args, {cwd: s.root, env: s.env})
+      expect(text.exitCode).toBe(each.exitCode)
+      const errorLine = text.stderr.split('\n').find((line) => line.startsWith('Error: '))
+      expect(errorLine).toContain(each.operation)
+      expect(errorLine).toContain('AccessDenied')
+
+      await resetMoto(motoUrl)
+      if (each.setup === 'mutable') await createRepository(motoUrl, 'modela/v1')
+      if (each.setup === 'immutable') await createImmutableRepository(motoUrl, 'modela/v1')
+      proxy.counts.clear()
+      const json = await runCli([...args, '--json'], {cwd: s.root, env: s.env})
+      expect(json.exitCode).toBe(each.exitCode)
+      const result = JSON.parse(json.stdout)
+      expect(result.status).toBe('failed')
+      expect(result.error).toMatchObject({
+        exitCode: each.exitCode,
+        step: each.step,
+        reason: 'aws:access-denied',
+      })
+      expect(result.error.message).toContain(each.operation)
+      expect(result.pushed).toEqual(each.pushed)
+      expect(result.steps.find((step: {id: string}) => step.id === each.step).status).toBe('failed')
+    } finally {
+      await proxy.close()
+    }
+  })
+})

@@ -1,0 +1,106 @@
+import {createServer, type Server} from 'node:net'
+
+import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
+
+import {createRepository} from '../helpers/aws.js'
+import {runCli, standInProject} from '../helpers/cli.js'
+import {contractBreaches, type ReportedStep} from '../helpers/contract.js'
+import {MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
+
+// The contract of the engine: every step of a real push (the real AWS SDK against moto, real
+// child processes through the recording stand-ins, a real TCP probe) runs exactly what it
+// described right before it ran — what ran is recorded where it happens (the spawn, the SDK
+// middleware, the registry HTTP client, the probe), not copied from the description.
+const motoUrl = inject('motoUrl')
+let vpn: Server
+let vpnPort = 0
+
+beforeAll(async () => {
+  vpn = createServer((socket) => socket.end())
+  await new Promise<void>((resolve) => vpn.listen(0, '127.0.0.1', resolve))
+  vpnPort = (vpn.address() as {port: number}).port
+})
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => vpn.close(() => resolve()))
+})
+
+beforeEach(async () => {
+  await resetMoto(motoUrl)
+  await createRepository(motoUrl, 'modela/v1')
+})
+
+async function push(
+  extraEnv: Record<string, string>,
+  args: string[] = [],
+): Promise<{steps: ReportedStep[]; raw: string}> {
+  const s = standInProject(motoUrl, extraEnv)
+  const result = await runCli(
+    ['push', 'modelA/V1', '--json', '--vpn-check', `127.0.0.1:${vpnPort}`, '--tag', 'release', ...args],
+    {cwd: s.root, env: s.env},
+  )
+  expect(result.exitCode, result.stderr).toBe(0)
+  return {steps: JSON.parse(result.stdout).steps as ReportedStep[], raw: result.stdout}
+}
+
+describe('every step runs what it described', () => {
+  it('a whole push: children, AWS calls and the VPN probe match each description', async () => {
+    const {steps, raw} = await push({})
+    expect(steps.map((step) => step.status).every((status) => status === 'done')).toBe(true)
+    for (const step of steps) {
+      expect(step.ran, step.id).toBeDefined()
+      expect(contractBreaches(step), `${step.id}: ${JSON.stringify(step)}`).toEqual({
+        undescribed: [],
+        missing: [],
+      })
+    }
+    const ran = (id: string): string[] => steps.find((step) => step.id === id)!.ran!
+    // The boundaries did record: one of each kind.
+    expect(ran('preflight')).toEqual(
+      expect.arrayContaining([
+        'aws:sts:GetCallerIdentity',
+        'aws:ecr:DescribeRepositories',
+        'aws:ecr:GetAuthorizationToken',
+        `tcp:127.0.0.1:${vpnPort}`,
+      ]),
+    )
+    expect(ran('tag')).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
+    expect(ran('push')).toHaveLength(1)
+    expect(ran('push')[0]).toMatch(/ push --format v2s2 --digestfile /)
+    // Secrets redacted in both records.
+    expect(raw).not.toContain(MOTO_PASSWORD)
+  })
+
+  it('conditional actions appear only when their condition happened: one fresh login after an expired token', async () => {
+    const {steps} = await push({FAKE_EXPIRED: '1'})
+    const pushStep = steps.find((step) => step.id === 'push')!
+    expect(contractBreaches(pushStep)).toEqual({undescribed: [], missing: []})
+    expect(pushStep.ran).toEqual([
+      expect.stringMatching(/ push /),
+      'aws:ecr:GetAuthorizationToken',
+      expect.stringMatching(/ login --username AWS --password-stdin /),
+      expect.stringMatching(/ push /),
+    ])
+    // Without the condition, none of it runs.
+    await resetMoto(motoUrl)
+    await createRepository(motoUrl, 'modela/v1')
+    const {steps: plain} = await push({})
+    expect(plain.find((step) => step.id === 'push')!.ran).toHaveLength(1)
+  })
+
+  it('catches a breach: an undescribed call and a described certain call that did not run', () => {
+    const step: ReportedStep = {
+      id: 'x',
+      status: 'done',
+      described: {
+        actions: [{text: 'a', calls: ['aws:ecr:DescribeImages']}],
+        commands: [{command: "git status '<ref>'"}],
+      },
+      ran: ['git status main', 'aws:ecr:PutImage'],
+    }
+    expect(contractBreaches(step)).toEqual({
+      undescribed: ['aws:ecr:PutImage'],
+      missing: ['aws:ecr:DescribeImages'],
+    })
+  })
+})

@@ -1,0 +1,150 @@
+import {readdirSync, readFileSync, existsSync} from 'node:fs'
+import {createServer, type Server, type Socket} from 'node:net'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {execa} from 'execa'
+import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
+
+import {createRepository, seedImage} from '../helpers/aws.js'
+import {alive, CLI, standInProject, tempDir} from '../helpers/cli.js'
+import {resetMoto} from '../helpers/moto.js'
+
+// Every ending of every command with --json prints exactly one JSON object, interrupts included,
+// and no command hangs on an endpoint that accepts connections and never answers.
+const motoUrl = inject('motoUrl')
+
+/** An "AWS endpoint" that accepts every connection and never says a word. */
+let silent: Server
+let silentUrl = ''
+const sockets = new Set<Socket>()
+
+beforeAll(async () => {
+  silent = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  silentUrl = `http://127.0.0.1:${(silent.address() as {port: number}).port}`
+})
+
+afterAll(async () => {
+  for (const socket of sockets) socket.destroy()
+  await new Promise<void>((resolve) => silent.close(() => resolve()))
+})
+
+beforeEach(async () => {
+  await resetMoto(motoUrl)
+  await createRepository(motoUrl, 'modela/v1')
+})
+
+function start(args: string[], env: Record<string, string>, cwd: string) {
+  return execa(process.execPath, [CLI, ...args], {cwd, env, extendEnv: false, reject: false, stdin: 'ignore'})
+}
+
+/** Wait until the silent endpoint holds a connection: the command is now waiting on it. */
+async function waitForConnection(): Promise<void> {
+  for (let i = 0; i < 100 && sockets.size === 0; i++) await sleep(100)
+  expect(sockets.size).toBeGreaterThan(0)
+}
+
+describe('interrupts print one JSON object with what was done', () => {
+  it.each([
+    ['push --dry-run', ['push', 'modelA/V1', '--dry-run', '--json'], 'SIGINT', 130],
+    ['doctor', ['doctor', 'modelA/V1', '--json', '--skip-vpn-check'], 'SIGTERM', 143],
+    [
+      'promote',
+      ['promote', 'modelA/V1', '--from', 'candidate', '--to', 'production', '--json'],
+      'SIGHUP',
+      129,
+    ],
+  ] as const)(
+    '%s: %s while AWS hangs gives exit %i and one JSON object',
+    async (_name, args, signal, code) => {
+      const s = standInProject(motoUrl, {AWS_ENDPOINT_URL: silentUrl})
+      const child = start([...args], s.env, s.root)
+      await waitForConnection()
+      child.kill(signal)
+      const result = await child
+      expect(result.exitCode).toBe(code)
+      const json = JSON.parse(String(result.stdout))
+      expect(json.status).toBe('failed')
+      expect(json.error.message).toContain(`Interrupted by ${signal}`)
+      expect(json.error.exitCode).toBe(code)
+      for (const socket of sockets) socket.destroy()
+    },
+  )
+
+  it('an interrupted promote says which tags it had already moved', async () => {
+    await seedImage(motoUrl, 'modela/v1', 'candidate')
+    // Interrupt as soon as the progress on stderr says the first tag moved.
+    const s = standInProject(motoUrl)
+    const child = start(
+      ['promote', 'modelA/V1', '--from', 'candidate', '--to', 'production', '--to', 'staging', '--json'],
+      s.env,
+      s.root,
+    )
+    let stderr = ''
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      if (/:production -> sha256:/.test(stderr)) child.kill('SIGINT')
+    })
+    const result = await child
+    const json = JSON.parse(String(result.stdout))
+    if (result.exitCode === 130) {
+      expect(json.tags.find((tag: {tag: string}) => tag.tag === 'production').applied).toBe(true)
+    } else {
+      // The run was faster than the signal: then it finished, and said so.
+      expect(result.exitCode).toBe(0)
+      expect(json.tags.every((tag: {applied: boolean}) => tag.applied)).toBe(true)
+    }
+  })
+})
+
+describe('SIGHUP (a closed terminal, a dropped SSH session)', () => {
+  it('mid-build: ends the child group, removes the private folder, exits 129 with JSON', async () => {
+    const ownTmp = tempDir('tmp')
+    const s = standInProject(motoUrl, {FAKE_HANG: 'build', TMPDIR: ownTmp})
+    const child = start(['push', 'modelA/V1', '--skip-vpn-check', '--json'], s.env, s.root)
+    const grandchildPidFile = `${s.bin.log}.grandchild.pid`
+    for (let i = 0; i < 100 && !existsSync(grandchildPidFile); i++) await sleep(100)
+    const grandchild = Number(readFileSync(grandchildPidFile, 'utf8'))
+    child.kill('SIGHUP')
+    const result = await child
+    expect(result.exitCode).toBe(129)
+    const json = JSON.parse(String(result.stdout))
+    expect(json.error).toMatchObject({kind: 'interruptedSighup', exitCode: 129, step: 'build'})
+    expect(json.steps.find((step: {id: string}) => step.id === 'build').status).toBe('interrupted')
+    await sleep(300)
+    expect(alive(grandchild)).toBe(false)
+    expect(readdirSync(ownTmp)).toEqual([])
+  })
+})
+
+describe('a silent endpoint never hangs a command', () => {
+  it('doctor ends within its --timeout and aborts what is still open', async () => {
+    const s = standInProject(motoUrl, {AWS_ENDPOINT_URL: silentUrl})
+    const started = Date.now()
+    const result = await start(
+      ['doctor', 'modelA/V1', '--json', '--skip-vpn-check', '--timeout', '3'],
+      s.env,
+      s.root,
+    )
+    // Generous bound: the point is that it ends at all (it used to stay alive for good).
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(result.exitCode).toBe(3)
+    const json = JSON.parse(String(result.stdout))
+    const aws = json.checks.find((check: {id: string}) => check.id === 'aws')
+    expect(aws.status).toBe('fail')
+    expect(String(result.stderr)).not.toMatch(/node-http-handler|\[WARN\]/)
+  })
+
+  it('TMPDIR that does not exist: exit 3 naming it and the fix, nothing run', async () => {
+    const s = standInProject(motoUrl, {TMPDIR: '/nonexistent/mldeploy'})
+    const result = await start(['push', 'modelA/V1', '--skip-vpn-check'], s.env, s.root)
+    expect(result.exitCode).toBe(3)
+    expect(String(result.stderr)).toContain(
+      'TMPDIR=/nonexistent/mldeploy does not exist. Set TMPDIR to a writable folder.',
+    )
+    expect(s.bin.calls()).toEqual([])
+  })
+})
