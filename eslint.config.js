@@ -1,6 +1,18 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+// The layering (README "Design"): each outside library behind the one module that owns it.
+const only = {
+  execa: {group: ['execa'], message: 'Children are spawned in src/process.ts only.'},
+  aws: {group: ['@aws-sdk/*', '@smithy/*'], message: 'The AWS SDK lives in src/systems/aws/ only.'},
+  listr2: {group: ['listr2'], message: 'listr2 is an output host: src/cli/ only.'},
+  belowConfig: {
+    group: ['**/config/*', '**/steps/*', '**/commands/*', '**/cli/*', '**/release/*', '**/doctor/*'],
+    message: 'Systems sit below configuration, steps and commands: they may not import them.',
+  },
+}
+const restrict = (...patterns) => ({'no-restricted-imports': ['error', {patterns}]})
+
 export default tseslint.config(
   {
     ignores: [
@@ -41,22 +53,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', varsIgnorePattern: '^_'}],
     },
   },
-  // The layering (README "Design"): each outside library behind the one module that owns it, and
-  // every byte of output through the IoHost in src/cli/.
+  // Every byte of output goes through the IoHost in src/cli/.
   {
     files: ['src/**/*.ts'],
     ignores: ['src/process.ts', 'src/systems/aws/**', 'src/cli/**'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {group: ['execa'], message: 'Children are spawned in src/process.ts only.'},
-            {group: ['@aws-sdk/*', '@smithy/*'], message: 'The AWS SDK lives in src/systems/aws/ only.'},
-            {group: ['listr2'], message: 'listr2 is an output host: src/cli/ only.'},
-          ],
-        },
-      ],
+      ...restrict(only.execa, only.aws, only.listr2),
       'no-restricted-properties': [
         'error',
         {object: 'process', property: 'stdout', message: 'Output goes through the IoHost (src/cli/).'},
@@ -65,64 +67,19 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  {files: ['src/process.ts'], rules: restrict(only.listr2, only.aws)},
+  {files: ['src/systems/**/*.ts'], rules: restrict(only.belowConfig, only.execa, only.listr2, only.aws)},
+  {files: ['src/systems/aws/**/*.ts'], rules: restrict(only.belowConfig, only.execa, only.listr2)},
   {
-    files: ['src/process.ts', 'src/systems/aws/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {patterns: [{group: ['listr2'], message: 'listr2 is an output host: src/cli/ only.'}]},
-      ],
-    },
-  },
-  {
-    files: ['src/systems/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/config/*', '**/steps/*', '**/commands/*', '**/cli/*', '**/release/*', '**/doctor/*'],
-              message: 'Systems sit below configuration, steps and commands: they may not import them.',
-            },
-            {group: ['execa'], message: 'Children are spawned in src/process.ts only.'},
-            {group: ['listr2'], message: 'listr2 is an output host: src/cli/ only.'},
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ['src/systems/aws/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/config/*', '**/steps/*', '**/commands/*', '**/cli/*', '**/release/*', '**/doctor/*'],
-              message: 'Systems sit below configuration, steps and commands: they may not import them.',
-            },
-            {group: ['listr2'], message: 'listr2 is an output host: src/cli/ only.'},
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ['src/pipeline/engine.ts', 'src/pipeline/ledger.ts', 'src/pipeline/io-host.ts', 'src/pipeline/step.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/cli/*', '**/commands/*', '**/steps/*', '**/release/*', '**/doctor/*', 'listr2', 'execa'],
-              message: 'The engine knows steps only through the Step interface and output only through IoHost.',
-            },
-          ],
-        },
-      ],
-    },
+    files: [
+      'src/pipeline/engine.ts',
+      'src/pipeline/ledger.ts',
+      'src/pipeline/io-host.ts',
+      'src/pipeline/step.ts',
+    ],
+    rules: restrict({
+      group: ['**/cli/*', '**/commands/*', '**/steps/*', '**/release/*', '**/doctor/*', 'listr2', 'execa'],
+      message: 'The engine knows steps only through the Step interface and output only through IoHost.',
+    }),
   },
 )

@@ -138,3 +138,28 @@ function resolveCreateRepository(read: SettingsReader, flags: PushFlags): Reposi
   }
   return {mutability: mutability.value, scanOnPush: read.must(SETTINGS.scanOnPush).value}
 }
+
+/** The flags that locate a repository, for commands that only read or retag (promote, inspect). */
+export interface LocatingFlags {
+  root?: string | undefined
+  repository?: string | undefined
+  region?: string | undefined
+  profile?: string | undefined
+  'account-id'?: string | undefined
+  registry?: string | undefined
+  stage?: string | undefined
+  verbose?: boolean | undefined
+}
+
+/**
+ * Push's flags for a command that locates the repository the way push does and builds nothing:
+ * no VPN check (an MLFLOW_TRACKING_URI must not shape what is resolved).
+ */
+export function locatingPushFlags(flags: LocatingFlags, dryRun = false): PushFlags {
+  const given = Object.fromEntries(
+    (['root', 'repository', 'region', 'profile', 'account-id', 'registry', 'stage'] as const)
+      .filter((name) => flags[name] !== undefined)
+      .map((name) => [name, flags[name]]),
+  )
+  return {...given, 'skip-vpn-check': true, 'dry-run': dryRun, verbose: flags.verbose ?? false} as PushFlags
+}

@@ -1,4 +1,4 @@
-import {type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import {locatingPushFlags, type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
 import {usageError} from '../errors.js'
 import {readImageFacts} from '../deploy-target-rules.js'
 import {type IndexEntry, platformOf} from '../image-facts.js'
@@ -76,18 +76,7 @@ export function resolveInspectConfig(
       )
     reference = flags.digest
   } else if (flags.tag !== undefined) reference = validateImageTag(flags.tag, '--tag')
-  const pushFlags: PushFlags = {
-    ...(flags.root === undefined ? {} : {root: flags.root}),
-    ...(flags.repository === undefined ? {} : {repository: flags.repository}),
-    ...(flags.region === undefined ? {} : {region: flags.region}),
-    ...(flags.profile === undefined ? {} : {profile: flags.profile}),
-    ...(flags['account-id'] === undefined ? {} : {'account-id': flags['account-id']}),
-    ...(flags.registry === undefined ? {} : {registry: flags.registry}),
-    ...(flags.stage === undefined ? {} : {stage: flags.stage}),
-    // Inspect reads the registry only: no VPN, no build settings shape it.
-    'skip-vpn-check': true,
-    verbose: flags.verbose ?? false,
-  }
+  const pushFlags = locatingPushFlags(flags)
   return {push: resolvePushConfig(targetSpec, pushFlags, processEnv, cwd), reference}
 }
 

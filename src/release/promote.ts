@@ -1,5 +1,5 @@
 import type {Sourced} from '../config/env-layers.js'
-import {type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import {locatingPushFlags, type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
 import {CheckError, type DeployError, errorMessage, usageError} from '../errors.js'
 import {ecrRegistryHost, imageReference, PLACEHOLDER, validateImageTag} from '../images.js'
 import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
@@ -85,19 +85,7 @@ export function resolvePromoteConfig(
   if (targets.includes(from)) {
     throw usageError(`--to ${from} is the --from tag itself.`, 'Name another tag to point at its image.')
   }
-  const pushFlags: PushFlags = {
-    ...(flags.root === undefined ? {} : {root: flags.root}),
-    ...(flags.repository === undefined ? {} : {repository: flags.repository}),
-    ...(flags.region === undefined ? {} : {region: flags.region}),
-    ...(flags.profile === undefined ? {} : {profile: flags.profile}),
-    ...(flags['account-id'] === undefined ? {} : {'account-id': flags['account-id']}),
-    ...(flags.registry === undefined ? {} : {registry: flags.registry}),
-    ...(flags.stage === undefined ? {} : {stage: flags.stage}),
-    // Promote has no VPN step: do not let an MLFLOW_TRACKING_URI shape what is resolved.
-    'skip-vpn-check': true,
-    'dry-run': flags['dry-run'] ?? false,
-    verbose: flags.verbose ?? false,
-  }
+  const pushFlags = locatingPushFlags(flags, flags['dry-run'] ?? false)
   return {push: resolvePushConfig(targetSpec, pushFlags, processEnv, cwd), from, to: targets}
 }
 

@@ -1,8 +1,7 @@
 import {createHash} from 'node:crypto'
 
 import {RegistryError} from '../errors.js'
-import {recordAction} from '../pipeline/ledger.js'
-import type {RegistryAccess} from './registry-api.js'
+import {call, headers, manifestDigest, type RegistryAccess, registryError} from './registry-api.js'
 
 /**
  * Reading what was pushed without pulling it: the manifest of a tag or digest, and a blob (the
@@ -78,43 +77,6 @@ export async function readCapped(response: Response, max: number, what: string):
   return Buffer.concat(chunks)
 }
 
-function authHeaders(access: RegistryAccess, accept?: string): Record<string, string> {
-  const basic = Buffer.from(`${access.username}:${access.password}`).toString('base64')
-  return {authorization: `Basic ${basic}`, ...(accept === undefined ? {} : {accept})}
-}
-
-async function get(
-  access: RegistryAccess,
-  target: string,
-  headers: Record<string, string>,
-  doing: string,
-  signal: AbortSignal | undefined,
-): Promise<Response> {
-  try {
-    return await fetch(target, {headers, ...(signal === undefined ? {} : {signal})})
-  } catch (error) {
-    if ((error as Error).name === 'AbortError') throw error
-    const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message
-    throw new RegistryError(
-      'unreachable',
-      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${cause}).`,
-      {hint: 'Check --registry (host, port, http/https) and that the registry is up.'},
-    )
-  }
-}
-
-function statusError(status: number, doing: string): RegistryError {
-  if (status === 404) return new RegistryError('not-found', `${doing}: not found (HTTP 404).`)
-  if (status === 401)
-    return new RegistryError(
-      'login-refused',
-      `${doing} failed: the registry refused the credentials (HTTP 401).`,
-    )
-  if (status === 403)
-    return new RegistryError('denied', `${doing} failed: the registry denied the request (HTTP 403).`)
-  return new RegistryError(status >= 500 ? 'transient' : 'failed', `${doing} failed: HTTP ${status}.`)
-}
-
 /** A registry's own API (OCI distribution), Basic auth with the ECR login token as password. */
 export class RegistryImageSource implements ImageSource {
   constructor(
@@ -128,17 +90,18 @@ export class RegistryImageSource implements ImageSource {
 
   async manifest(reference: string, signal?: AbortSignal): Promise<ImageManifest> {
     const doing = `Reading the manifest of ${this.repository}:${reference} from ${this.access.host}`
-    recordAction({kind: 'http', call: `http:GET /v2/${this.repository}/manifests/${reference}`})
-    const response = await get(
+    const response = await call(
       this.access,
       `${this.base()}/manifests/${reference}`,
-      authHeaders(this.access, ACCEPT_MANIFESTS.join(', ')),
+      {
+        headers: headers(this.access, {accept: ACCEPT_MANIFESTS.join(', ')}),
+        ...(signal === undefined ? {} : {signal}),
+      },
       doing,
-      signal,
     )
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined)
-      throw statusError(response.status, doing)
+      throw registryError(response.status, doing)
     }
     const raw = await readCapped(
       response,
@@ -162,18 +125,16 @@ export class RegistryImageSource implements ImageSource {
 
   async blob(digest: string, signal?: AbortSignal): Promise<Buffer> {
     const doing = `Reading blob ${digest} of ${this.repository} from ${this.access.host}`
-    recordAction({kind: 'http', call: `http:GET /v2/${this.repository}/blobs/${digest}`})
     // fetch drops the authorization header when a registry redirects to another origin (S3).
-    const response = await get(
+    const response = await call(
       this.access,
       `${this.base()}/blobs/${digest}`,
-      authHeaders(this.access),
+      {headers: headers(this.access), ...(signal === undefined ? {} : {signal})},
       doing,
-      signal,
     )
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined)
-      throw statusError(response.status, doing)
+      throw registryError(response.status, doing)
     }
     const bytes = await readCapped(response, MAX_CONFIG_BYTES, `Blob ${digest}`)
     if (sha256Digest(bytes) !== digest)
@@ -190,22 +151,19 @@ export async function registryTagsOf(
   signal?: AbortSignal,
 ): Promise<string[]> {
   const doing = `Listing the tags of ${repository} on ${access.host}`
-  recordAction({kind: 'http', call: `http:GET /v2/${repository}/tags/list`})
-  const response = await get(
+  const response = await call(
     access,
     `${access.scheme}://${access.host}/v2/${repository}/tags/list?n=100`,
-    authHeaders(access),
+    {headers: headers(access), ...(signal === undefined ? {} : {signal})},
     doing,
-    signal,
   )
   if (!response.ok) {
     await response.body?.cancel().catch(() => undefined)
-    throw statusError(response.status, doing)
+    throw registryError(response.status, doing)
   }
   const body = JSON.parse((await readCapped(response, MAX_MANIFEST_BYTES, doing)).toString('utf8')) as {
     tags?: string[] | null
   }
-  const {manifestDigest} = await import('./registry-api.js')
   const found: string[] = []
   for (const tag of (body.tags ?? []).slice(0, 100)) {
     if ((await manifestDigest(access, repository, tag, signal)) === digest) found.push(tag)

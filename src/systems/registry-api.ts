@@ -22,7 +22,7 @@ export function registryScheme(value: string): string {
   return /^(?:localhost|127\.\d+\.\d+\.\d+|\[::1\])(?::\d+)?$/.test(value) ? 'http' : 'https'
 }
 
-function headers(access: RegistryAccess, extra: Record<string, string> = {}): Record<string, string> {
+export function headers(access: RegistryAccess, extra: Record<string, string> = {}): Record<string, string> {
   const basic = Buffer.from(`${access.username}:${access.password}`).toString('base64')
   return {authorization: `Basic ${basic}`, ...extra}
 }
@@ -41,8 +41,8 @@ export const registryCalls = {
   putManifest: (repository: string): string => `http:PUT /v2/${repository}/manifests/<reference>`,
 }
 
-/** fetch, with a network failure turned into a clear, retryable error. */
-async function call(
+/** fetch, recorded in the ledger, with a network failure turned into a clear error. */
+export async function call(
   access: RegistryAccess,
   target: string,
   init: RequestInit,
@@ -116,7 +116,8 @@ export async function retagManifest(
   if (!put.ok) throw registryError(put.status, `Tagging ${repository}@${digest} as ${tag} on ${access.host}`)
 }
 
-function registryError(status: number, doing: string): RegistryError {
+export function registryError(status: number, doing: string): RegistryError {
+  if (status === 404) return new RegistryError('not-found', `${doing}: not found (HTTP 404).`)
   if (status === 401)
     return new RegistryError(
       'login-refused',
