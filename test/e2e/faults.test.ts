@@ -76,8 +76,8 @@ describe('network faults during the push, against the real registry', () => {
     expect(result.exitCode).toBe(8)
     expect(json.error.message).toMatch(/failed: The registry connection failed/)
     expect(
-      json.steps.map((step: {id: string; status: string}) => `${step.id}:${step.status}`).slice(-3),
-    ).toEqual(['push:failed', 'tag:skipped', 'verify:skipped'])
+      json.steps.map((step: {id: string; status: string}) => `${step.id}:${step.status}`).slice(-4),
+    ).toEqual(['push:failed', 'check:skipped', 'tag:skipped', 'verify:skipped'])
     expect(json.pushed).toEqual([])
     expect(result.stderr).toContain('Trying again in 1 s (attempt 2 of 3)')
     expect(proxy.resets).toBeGreaterThan(0)

@@ -59,7 +59,7 @@ describe('mldeploy push against moto with recording tools', () => {
     const images = [`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`]
     expect(calls[2]!.argv).toEqual(['-m', 'bentoml', 'build', '-o', 'tag'])
     expect(calls[2]!.env.COLUMNS).toBe('10000')
-    expect(calls[4]!.argv).toEqual([
+    expect(calls[4]!.argv.slice(0, 10)).toEqual([
       '-m',
       'bentoml',
       'containerize',
@@ -71,6 +71,12 @@ describe('mldeploy push against moto with recording tools', () => {
       '-t',
       images[1],
     ])
+    // Then the provenance labels, each as --opt label=KEY=VALUE.
+    const options = calls[4]!.argv.slice(10)
+    expect(options.filter((_, index) => index % 2 === 0).every((flag) => flag === '--opt')).toBe(true)
+    expect(options.filter((_, index) => index % 2 === 1)).toContain(
+      'label=org.opencontainers.image.title=modelA/V1',
+    )
     expect(calls[5]!.argv).toEqual(['login', '--username', 'AWS', '--password-stdin', REGISTRY])
     expect(calls[5]!.stdin).toBe(MOTO_PASSWORD)
     // The login lives in a private auth file, the same one the pushes use.
