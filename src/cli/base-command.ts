@@ -160,7 +160,7 @@ export abstract class BaseCommand extends Command {
     if (err instanceof DeployError) {
       process.exitCode = err.exitCode
       if (inGithubActions(process.env) && !this.annotated)
-        this.stderr.write(`${this.redact(annotationFor(err, this.annotationStep))}\n`)
+        this.stderr.write(`${this.redact(annotationFor(err, this.annotationStep ?? err.step))}\n`)
       if (this.jsonEnabled()) {
         this.logJson(this.toErrorJson(err))
       } else {

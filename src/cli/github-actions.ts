@@ -47,6 +47,7 @@ const STEP_OF_KIND: Record<string, string> = {
   containerize: 'containerize',
   auth: 'login',
   push: 'push',
+  interruptedSighup: 'interrupted',
   interruptedSigint: 'interrupted',
   interruptedSigterm: 'interrupted',
   internal: 'internal error',

@@ -1,4 +1,5 @@
 import type {DeployState} from '../pipeline/state.js'
+import {withoutAwsCredentials} from '../systems/aws/index.js'
 import type {PlannedCommand, Step} from '../pipeline/step.js'
 import {collectProvenance, mldeployVersion} from '../systems/bento-store.js'
 import {bentoGetArgs, bentomlEnv, modelGetArgs} from '../systems/bentoml.js'
@@ -56,7 +57,7 @@ export const labelsStep: Step<DeployState> = {
           python: config.python.value,
           bentoTag: state.bentoTag,
           target: config.target,
-          env: config.childEnv,
+          env: withoutAwsCredentials(config.childEnv),
           mldeployVersion: mldeployVersion(),
           signal: io.signal,
         })
@@ -68,7 +69,8 @@ export const labelsStep: Step<DeployState> = {
       }
     }
     if (config.backend.value === 'docker')
-      state.dockerBuildx = (await probeDockerBuilder(config.childEnv, config.target.dir)) === 'buildx'
+      state.dockerBuildx =
+        (await probeDockerBuilder(withoutAwsCredentials(config.childEnv), config.target.dir)) === 'buildx'
     for (const [key, value] of Object.entries(state.labels)) io.output(`${key}=${value}`)
   },
 }

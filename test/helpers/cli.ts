@@ -75,6 +75,7 @@ export interface FakeCall {
   cwd: string
   stdin: string
   env: Record<string, string>
+  awsCredentials: boolean
 }
 
 /** A bin folder whose python, podman and docker are the recording fake tool. */

@@ -94,8 +94,10 @@ describe('AccessDenied on each AWS call: the failing step decides the exit code'
     try {
       const s = standInProject(motoUrl, {AWS_ENDPOINT_URL: proxy.url, AWS_MAX_ATTEMPTS: '1'})
       const args = ['push', 'modelA/V1', '--skip-vpn-check', ...(each.args ?? [])]
-      const text = await runCli(args, {cwd: s.root, env: s.env})
+      // In GitHub Actions the failure is also an annotation titled with the step that failed.
+      const text = await runCli(args, {cwd: s.root, env: {...s.env, GITHUB_ACTIONS: 'true'}})
       expect(text.exitCode).toBe(each.exitCode)
+      expect(text.stderr).toMatch(new RegExp(`^::error title=mldeploy ${each.step}::`, 'm'))
       const errorLine = text.stderr.split('\n').find((line) => line.startsWith('Error: '))
       expect(errorLine).toContain(each.operation)
       expect(errorLine).toContain('AccessDenied')

@@ -56,6 +56,8 @@ describe('mldeploy push against moto with recording tools', () => {
       'podman push',
     ])
     for (const call of calls) expect(call.cwd).toBe(target)
+    // Only create_bento_model.py (MLflow artifacts may live in S3) gets the AWS credentials.
+    expect(calls.filter((call) => call.awsCredentials).map((call) => call.step)).toEqual(['import'])
     const images = [`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`]
     expect(calls[2]!.argv).toEqual(['-m', 'bentoml', 'build', '-o', 'tag'])
     expect(calls[2]!.env.COLUMNS).toBe('10000')
