@@ -319,6 +319,13 @@ export function doctorChecks(
         )
       },
     },
+    {
+      // ecr.sh disagreements, .env typos, a git-ignored .env (src/project/warnings.ts).
+      id: 'project',
+      title: 'Project files',
+      timeoutMs: 15_000,
+      run: async (signal) => (await import('../project/warnings.js')).projectOutcome(settings, signal),
+    },
   ]
   return {checks, close}
 }
