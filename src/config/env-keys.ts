@@ -34,7 +34,7 @@ export function envKeyWarnings(files: readonly Pick<EnvFile, 'shown' | 'values'>
       if (key.startsWith('MLDEPLOY_') && !mldeploy.includes(key)) {
         const suggestion = closest(key, mldeploy)
         warnings.push(
-          `${file.shown}: unknown setting ${key}${suggestion === undefined ? '' : `; did you mean ${suggestion}?`} mldeploy ignores it.`,
+          `${file.shown}: unknown setting ${key}${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}, ignored.`,
         )
         continue
       }
