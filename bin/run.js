@@ -5,12 +5,17 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 // `mldeploy --version` is asked often (scripts, bug reports): answer it in oclif's format without
 // loading oclif, which is most of the start-up time.
 // With --json (in any order), one JSON object like every other answer.
+// `mldeploy version` is the same answer (src/commands/version.ts gives it when oclif runs).
 const args = process.argv.slice(2)
-if (args.includes('--version') && args.every((arg) => arg === '--version' || arg === '--json')) {
+const asked = args[0] === 'version' ? args.slice(1) : args
+if (
+  (args[0] === 'version' || asked.includes('--version')) &&
+  asked.every((arg) => arg === '--version' || arg === '--json')
+) {
   const {readFileSync} = await import('node:fs')
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(
-    args.includes('--json')
+    asked.includes('--json')
       ? `${JSON.stringify({version: pkg.version}, null, 2)}\n`
       : `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )

@@ -29,7 +29,8 @@ It resolves settings exactly as push does (flags, environment, .env files, --sta
 
   static override args = {
     target: Args.string({
-      description: 'Deploy target as <model>/<version>, to check its repository and settings too.',
+      description:
+        'Deploy target as <model>/<version>, to check its repository and settings too; inside a target folder, that one (or `.`).',
       required: false,
     }),
   }
@@ -40,7 +41,10 @@ It resolves settings exactly as push does (flags, environment, .env files, --sta
     const {args, flags} = await this.parse(Doctor)
     const {resolveDoctorSettings} = await import('../doctor/settings.js')
     const {formatDoctor, runDoctor} = await import('../doctor/doctor.js')
-    const settings = resolveDoctorSettings(args.target, flags, process.env, process.cwd())
+    // Inside deploy/<model>/<version>/, no target means that one.
+    const {targetHere} = await import('../project/target.js')
+    const target = args.target ?? targetHere(flags.root, process.cwd())
+    const settings = resolveDoctorSettings(target, flags, process.env, process.cwd())
     const result = await this.interruptible(async (signal) => {
       const checked = await runDoctor({
         settings,

@@ -23,8 +23,8 @@ The repository is resolved as push resolves it. Exit codes: 3 when the tag, dige
   static override args = {
     target: Args.string({
       description:
-        'Deploy target as <model>/<version>: whose repository (as push resolves it) holds the image.',
-      required: true,
+        'Deploy target as <model>/<version>: whose repository (as push resolves it) holds the image. Inside a target folder, none or `.` means that one.',
+      required: false,
     }),
   }
 
@@ -48,7 +48,7 @@ The repository is resolved as push resolves it. Exit codes: 3 when the tag, dige
     const {formatInspect, inspectImage, resolveInspectConfig} = await import('../release/inspect.js')
     const {SecretRegistry} = await import('../secrets.js')
     const config = resolveInspectConfig(
-      args.target,
+      args.target ?? '.',
       {...flags, verbose: this.verbose},
       process.env,
       process.cwd(),

@@ -26,10 +26,14 @@ Exit 0 whatever state the targets are in; 2 when no project is found.`
 
   static override flags = flagsFor('list')
 
-  public async run(): Promise<ListResult> {
+  public async run(): Promise<ListResult & {warnings: string[]}> {
     const {flags} = await this.parse(List)
     const {formatList, listTargets} = await import('../release/list.js')
-    const result = listTargets(flags, process.env, process.cwd())
+    const listed = listTargets(flags, process.env, process.cwd())
+    const {listWarnings} = await import('../project/warnings.js')
+    const warnings = listWarnings(listed, process.env, process.cwd())
+    for (const warning of warnings) this.warnLine(warning)
+    const result = {...listed, warnings}
     const ready = result.matrix.include.map((each) => each.target)
     writeOutputs(
       process.env,

@@ -32,8 +32,8 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
   static override args = {
     target: Args.string({
       description:
-        'Deploy target as <model>/<version>: whose repository (as push resolves it) holds the tags.',
-      required: true,
+        'Deploy target as <model>/<version>: whose repository (as push resolves it) holds the tags. Inside a target folder, none or `.` means that one.',
+      required: false,
     }),
   }
 
@@ -46,7 +46,7 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
     const {formatPromote, preparePromote, promote, resolvePromoteConfig} =
       await import('../release/promote.js')
     const config = resolvePromoteConfig(
-      args.target,
+      args.target ?? '.',
       {...flags, verbose: this.verbose},
       process.env,
       process.cwd(),

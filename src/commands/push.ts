@@ -7,7 +7,7 @@ import {type PushFlags, resolvePushConfig} from '../config/push-config.js'
 import {usageError} from '../errors.js'
 import type {ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
-import {discoverTargets, resolveRoot, resolveTarget} from '../project/target.js'
+import {discoverTargets, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
 
 export default class Push extends BaseCommand {
   static override summary = 'Import, build, containerize and push a deploy target to ECR.'
@@ -41,7 +41,7 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
   static override args = {
     target: Args.string({
       description:
-        'Deploy target(s) as <model>/<version>: the folder deploy/<model>/<version>/ of the project. Several may be given.',
+        'Deploy target(s) as <model>/<version>: the folder deploy/<model>/<version>/ of the project. Several may be given; none or `.` inside a target folder means that target.',
     }),
   }
 
@@ -58,6 +58,11 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     const states: DeployState[] = []
     for (const config of configs) states.push(await prepareState(config))
     this.secrets = states[0]!.secrets
+    // An ecr.sh that disagrees, a mistyped .env key: said before anything runs, and in the result.
+    const {pushWarnings} = await import('../project/warnings.js')
+    for (const state of states) for (const warning of pushWarnings(state.config)) state.warn(warning)
+    if (!flags['dry-run'])
+      for (const warning of new Set(states.flatMap((state) => state.warnings))) this.warnLine(warning)
     for (const state of states.slice(1)) state.secrets.shareWith(this.secrets)
 
     if (flags['dry-run']) {
@@ -142,6 +147,9 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
       return names
     }
     if (argv.length === 0) {
+      // Inside deploy/<model>/<version>/ (or deeper), that target.
+      const here = targetHere(rootFlag, cwd)
+      if (here !== undefined) return [here]
       throw usageError(
         'Missing target: name one or more as <model>/<version>, or use --all.',
         'See: mldeploy push --help.',

@@ -59,7 +59,8 @@ export function resolvePushConfig(
   cwd: string,
 ): PushConfig {
   const root = resolveRoot(flags.root, cwd)
-  const target = resolveTarget(targetSpec, root)
+  // `.` is the target holding the working directory.
+  const target = resolveTarget(targetSpec, root, cwd)
   const stage = readStage(flags, processEnv)?.value
   const layers = loadLayers(processEnv, root, target.dir, stage, `${target.dir} or ${root}`)
   const read = new SettingsReader(flags, layers, {target})

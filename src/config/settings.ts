@@ -35,7 +35,7 @@ import {
  * init's .env template and the README's flag tables are all generated from this table.
  */
 
-export const COMMAND_IDS = ['push', 'promote', 'doctor', 'list', 'init'] as const
+export const COMMAND_IDS = ['push', 'promote', 'doctor', 'list', 'init', 'migrate'] as const
 export type CommandId = (typeof COMMAND_IDS)[number]
 
 /** oclif's helpGroup: `AWS FLAGS`, `BUILD FLAGS`... in --help; no group = the main FLAGS section. */
@@ -161,7 +161,7 @@ export const SETTINGS = {
     noEnv: 'the root decides which .env files are read, so it cannot come from them',
     default: {describe: 'the nearest folder above the working directory that holds deploy/'},
     help: 'Project root (the folder holding deploy/).',
-    commands: ['push', 'promote', 'doctor', 'list', 'init'],
+    commands: ['push', 'promote', 'doctor', 'list', 'init', 'migrate'],
     label: 'Project root',
   }),
   stage: string({
@@ -187,7 +187,8 @@ export const SETTINGS = {
     default: {describe: 'off', value: false},
     oclifDefault: true,
     help: 'Push every complete target under deploy/.',
-    commands: ['push'],
+    helpFor: {migrate: 'Migrate every target under deploy/ that holds an ecr.sh.'},
+    commands: ['push', 'migrate'],
     label: '--all',
   }),
   concurrency: integer({
@@ -210,8 +211,9 @@ export const SETTINGS = {
     helpFor: {
       promote: 'Show what would change, with read-only calls only; change nothing.',
       init: 'List the files it would write and write nothing.',
+      migrate: 'Show each .env change as a unified diff and write nothing.',
     },
-    commands: ['push', 'promote', 'init'],
+    commands: ['push', 'promote', 'init', 'migrate'],
     label: '--dry-run',
   }),
   json: boolean({

@@ -1,4 +1,5 @@
 import {statfs} from 'node:fs/promises'
+import {setMaxListeners} from 'node:events'
 import {existsSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -68,6 +69,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
   // Aborted when doctor ends: no request or child outlives it (an open socket would keep it alive).
   const done = new AbortController()
   const signal = AbortSignal.any([done.signal, ...(options.signal === undefined ? [] : [options.signal])])
+  // Every check (and its children) listens on it: more than Node's default 10 is expected here.
+  setMaxListeners(50, signal)
   const limit = options.timeoutMs ?? DOCTOR_TIMEOUT_MS
   const {checks, close} = doctorChecks(options, signal)
   let results: CheckResult[]
@@ -318,6 +321,13 @@ export function doctorChecks(
           info.dataDir === undefined ? `${settings.backend.value} default` : `${settings.backend.value} info`,
         )
       },
+    },
+    {
+      // ecr.sh disagreements, .env typos, a git-ignored .env (src/project/warnings.ts).
+      id: 'project',
+      title: 'Project files',
+      timeoutMs: 15_000,
+      run: async (signal) => (await import('../project/warnings.js')).projectOutcome(settings, signal),
     },
   ]
   return {checks, close}

@@ -1,9 +1,12 @@
+import path from 'node:path'
+
 import type {PushConfig} from '../config/push-config.js'
 import {DeployError, errorMessage, usageError} from '../errors.js'
 import {platformOf} from '../image-facts.js'
 import {PLACEHOLDER} from '../images.js'
 import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
 import {headCommit} from '../systems/git.js'
+import {gitRevision} from '../systems/git-provenance.js'
 import {makePrivateDir, removePrivateDir} from '../systems/workdir.js'
 import {
   type DescribedStep,
@@ -55,8 +58,9 @@ export {resolveRegion}
 
 /** The project's commit, for --git-sha-tag (a read-only git call, so a dry run makes it too). */
 async function gitShaTag(config: PushConfig): Promise<string> {
+  let sha: string
   try {
-    return await headCommit(config.target.root, config.childEnv)
+    sha = await headCommit(config.target.root, config.childEnv)
   } catch (error) {
     // Before any step runs: a flag that cannot be honoured here is bad input (exit 2).
     throw usageError(
@@ -64,6 +68,15 @@ async function gitShaTag(config: PushConfig): Promise<string> {
       'Run it in the project checkout, or tag explicitly with --tag.',
     )
   }
+  // A commit tag on an image built from uncommitted files would name code it does not hold.
+  if ((await gitRevision(config.target.dir, config.childEnv))?.dirty === true) {
+    const folder = path.relative(config.target.root, config.target.dir)
+    throw usageError(
+      `--git-sha-tag: ${folder} has uncommitted changes, so commit ${sha} is not what the image would hold.`,
+      `Commit them (git status -- ${folder}), or tag with --tag instead.`,
+    )
+  }
+  return sha
 }
 
 export async function prepareState(config: PushConfig): Promise<DeployState> {

@@ -2,6 +2,7 @@ import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 
 import {usageError} from '../errors.js'
+import {closest} from '../suggest.js'
 
 /** The files the template requires in every deploy target (`deploy/<model>/<version>/`). */
 export const REQUIRED_TARGET_FILES = ['create_bento_model.py', 'service.py'] as const
@@ -86,15 +87,19 @@ export function parseTargetName(spec: string): {model: string; version: string} 
 }
 
 /** Resolve and validate a target against the template layout. Reads the disk, writes nothing. */
-export function resolveTarget(spec: string, root: string): Target {
-  const {model, version} = parseTargetName(spec)
+export function resolveTarget(spec: string, root: string, cwd?: string): Target {
+  const {model, version} = parseTargetName(isHere(spec) && cwd !== undefined ? targetAt(root, cwd) : spec)
   const name = `${model}/${version}`
   const deployDir = path.join(root, 'deploy')
   const dir = path.join(deployDir, model, version)
   if (!existsSync(dir)) {
+    // A typo or the wrong case (iris/v1 for iris/V1) is far likelier than a new target.
+    const suggestion = closest(name, discoverTargets(root))
     throw usageError(
-      `Target ${name} not found: ${dir} does not exist.`,
-      `Create it (mldeploy init ${name}) or pick one of the folders under deploy/.`,
+      `Target ${name} not found: ${dir} does not exist.${suggestion === undefined ? '' : ` Did you mean ${suggestion}?`}`,
+      suggestion === undefined
+        ? `Create it (mldeploy init ${name}) or pick one of the folders under deploy/.`
+        : undefined,
     )
   }
   if (!isDirectory(dir)) throw usageError(`Target ${name} is not a folder: ${dir}.`)
@@ -121,6 +126,51 @@ export function resolveTarget(spec: string, root: string): Target {
     }
   }
   return {name, model, version, dir, root}
+}
+
+/** `.` (or nothing, see targetHere): the target whose folder holds the working directory. */
+export function isHere(spec: string): boolean {
+  return spec === '.' || spec === './'
+}
+
+/**
+ * The `<model>/<version>` whose folder holds `cwd` (at any depth), so `mldeploy push` inside
+ * deploy/modelA/V1/ means modelA/V1. Throws a usage error elsewhere.
+ */
+export function targetAt(root: string, cwd: string): string {
+  const found = targetContaining(root, cwd)
+  if (found === undefined)
+    throw usageError(
+      `No target here: ${cwd} is not inside a deploy/<model>/<version>/ folder.`,
+      'Name the target as <model>/<version>, or run this inside its folder.',
+    )
+  return found
+}
+
+/** For a command whose target is optional: the one holding `cwd`, if any (never throws). */
+export function targetHere(rootFlag: string | undefined, cwd: string): string | undefined {
+  let root: string | undefined
+  try {
+    root = rootFlag === undefined ? findProjectRoot(cwd) : resolveRoot(rootFlag, cwd)
+  } catch {
+    return undefined
+  }
+  return root === undefined ? undefined : targetContaining(root, cwd)
+}
+
+/** The target whose folder holds `cwd`, or undefined (symlinks resolved on both sides). */
+export function targetContaining(root: string, cwd: string): string | undefined {
+  let deployDir: string
+  let here: string
+  try {
+    deployDir = realpathSync(path.join(root, 'deploy'))
+    here = realpathSync(cwd)
+  } catch {
+    return undefined
+  }
+  if (!isInside(here, deployDir)) return undefined
+  const [model, version] = path.relative(deployDir, here).split(path.sep)
+  return model === undefined || version === undefined ? undefined : `${model}/${version}`
 }
 
 function isInside(child: string, parent: string): boolean {

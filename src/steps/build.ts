@@ -2,6 +2,7 @@ import {CheckError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedCommand, Step} from '../pipeline/step.js'
 import {bentomlEnv, buildArgs, parseBuildTag, tagFromLine} from '../systems/bentoml.js'
+import {explainPythonFailure, PythonOutputScanner} from '../systems/python-errors.js'
 import {runPlanned} from './run-command.js'
 
 export function buildCommand(state: DeployState): PlannedCommand {
@@ -21,13 +22,18 @@ export const buildStep: Step<DeployState> = {
   describe: (state) => ({actions: [], commands: [buildCommand(state)]}),
   async run(state, io) {
     let tag: string | undefined
+    // A SyntaxError or a missing module in service.py: named with its file and line.
+    const scanner = new PythonOutputScanner()
     const result = await runPlanned(state, io, buildCommand(state), {
       step: 'build',
       doing: 'bentoml build',
       // The tag line is read as it streams by: the log itself is never held whole.
       onLine: (line) => {
         tag = tagFromLine(line) ?? tag
+        scanner.push(line)
       },
+      explain: (_tail, result) =>
+        explainPythonFailure(scanner.lines(), result, {doing: 'bentoml build', cwd: state.config.target.dir}),
     })
     tag ??= parseBuildTag(result.tail.join('\n'))
     if (tag === undefined) {

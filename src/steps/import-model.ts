@@ -1,6 +1,7 @@
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedCommand, Step} from '../pipeline/step.js'
 import {bentomlEnv} from '../systems/bentoml.js'
+import {explainPythonFailure, PythonOutputScanner} from '../systems/python-errors.js'
 import {runPlanned} from './run-command.js'
 
 /** `python create_bento_model.py` in the target folder: imports the MLflow model into BentoML's store. */
@@ -20,10 +21,16 @@ export const importStep: Step<DeployState> = {
   failure: 'import',
   describe: (state) => ({actions: [], commands: [importCommand(state)]}),
   async run(state, io) {
+    const doing = 'Importing the model (create_bento_model.py)'
+    // The cause (MLflow's missing model) often sits above the runner's short tail.
+    const scanner = new PythonOutputScanner()
     await runPlanned(state, io, importCommand(state), {
       step: 'import',
-      doing: 'Importing the model (create_bento_model.py)',
+      doing,
       awsCredentials: true,
+      onLine: scanner.push,
+      explain: (_tail, result) =>
+        explainPythonFailure(scanner.lines(), result, {doing, cwd: state.config.target.dir}),
     })
   },
 }

@@ -1,3 +1,5 @@
+import path from 'node:path'
+
 import {CheckError} from '../errors.js'
 import {runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
@@ -42,4 +44,27 @@ export async function headCommit(
     )
   }
   return sha
+}
+
+/**
+ * Whether git ignores `file` (`git check-ignore`): true or false, undefined outside a checkout
+ * or when git cannot answer (missing, hung). Never throws.
+ */
+export async function isGitIgnored(
+  file: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<boolean | undefined> {
+  const result = await runChild({
+    command: 'git',
+    args: ['check-ignore', '-q', '--', path.basename(file)],
+    cwd: path.dirname(file),
+    baseEnv: env,
+    env: {GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C'},
+    secrets: new SecretRegistry(),
+    timeoutMs: GIT_TIMEOUT_MS,
+    ...(signal === undefined ? {} : {signal}),
+  })
+  // 0: ignored, 1: not ignored, 128: not a checkout (or another fatal error).
+  return result.exitCode === 0 ? true : result.exitCode === 1 ? false : undefined
 }

@@ -106,6 +106,7 @@ describe('mldeploy doctor', () => {
       'vpn',
       'disk-bentoml',
       'disk-backend',
+      'project',
     ])
     expect(json.target).toBe('modelA/V1')
     expect(checks.node!.status).toBe(process.versions.node.startsWith('20.') ? 'warn' : 'pass')

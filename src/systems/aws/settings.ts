@@ -203,3 +203,23 @@ export function withoutAwsCredentials(env: Record<string, string>): Record<strin
   for (const name of CREDENTIAL_VARIABLES) delete rest[name]
   return rest
 }
+
+/**
+ * The AWS variables this module reads (above) and the SDK's credential chain honours, for the
+ * `.env` typo check: a key with the AWS_ prefix close to one of these is probably a typo.
+ */
+export const AWS_VARIABLES = [
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_ENDPOINT_URL',
+  ...CREDENTIAL_VARIABLES,
+  'AWS_MAX_ATTEMPTS',
+  'AWS_RETRY_MODE',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_ROLE_ARN',
+  'AWS_ROLE_SESSION_NAME',
+  'AWS_EC2_METADATA_DISABLED',
+] as const

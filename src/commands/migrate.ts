@@ -1,0 +1,45 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {flagsFor} from '../config/flags.js'
+import {usageError} from '../errors.js'
+import type {MigrateResult} from '../project/migrate.js'
+
+export default class Migrate extends BaseCommand {
+  static override summary =
+    "Carry a target's ecr.sh settings (repository, tag, backend, region, account) into its .env."
+
+  static override description = `Reads deploy/<model>/<version>/ecr.sh as the template writes it, with its hand edits: ECR_NAME, ECR_TAG, BACKEND, REGION and a literal AWS_ACCOUNT_ID become MLDEPLOY_REPOSITORY, MLDEPLOY_TAGS, MLDEPLOY_BACKEND, AWS_REGION and MLDEPLOY_ACCOUNT_ID in the target's .env, so push keeps pushing where ecr.sh did. A value the .env already has is never overwritten (it is named). Lines with no mldeploy equivalent (extra commands, options, computed values) are listed as not translated. ecr.sh itself is left in place.`
+
+  static override examples = [
+    {description: 'Migrate one target', command: '<%= config.bin %> <%= command.id %> modelA/V1'},
+    {
+      description: 'See the change to every .env as a diff, write nothing',
+      command: '<%= config.bin %> <%= command.id %> --all --dry-run',
+    },
+  ]
+
+  // Several targets may follow: `mldeploy migrate modelA/V1 modelB/V2`.
+  static override strict = false
+
+  static override args = {
+    target: Args.string({
+      description:
+        'Deploy target(s) as <model>/<version>; none or `.` inside a target folder means that one.',
+    }),
+  }
+
+  static override flags = flagsFor('migrate')
+
+  public async run(): Promise<MigrateResult> {
+    const {argv, flags} = await this.parse(Migrate)
+    const names = argv as string[]
+    const flagLike = names.find((arg) => arg.startsWith('-'))
+    if (flagLike !== undefined)
+      throw usageError(`Nonexistent flag: ${flagLike}.`, 'See: mldeploy migrate --help.')
+    const {formatMigrate, migrate} = await import('../project/migrate.js')
+    const result = migrate(names, {all: flags.all, root: flags.root, dryRun: flags['dry-run']}, process.cwd())
+    if (!this.jsonEnabled()) this.print(formatMigrate(result))
+    return result
+  }
+}
