@@ -168,6 +168,9 @@ export abstract class BaseCommand extends Command {
           `${this.redact(`Error: ${err.oneLine}${err.detail !== undefined && !this.verbose ? ' (details: --verbose)' : ''}`)}\n`,
         )
         if (this.verbose && err.detail) this.stderr.write(`${this.redact(err.detail)}\n`)
+        // A person at a terminal sees the end of the failing child's output without --verbose.
+        else if (err.detail && process.stderr.isTTY)
+          this.stderr.write(`${this.redact(err.detail.split('\n').slice(-8).join('\n'))}\n`)
       }
       return undefined
     }

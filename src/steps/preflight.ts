@@ -92,7 +92,16 @@ export const preflightStep: Step<DeployState> = {
         },
       )
     }
-    if (failures.length > 0) throw failures[0]
+    if (failures.length === 1) throw failures[0]
+    if (failures.length > 1) {
+      // Every failed check is in the error, not only the first: fix them all before the next try.
+      const first = failures[0] as {hint?: string}
+      throw new CheckError(
+        'several',
+        `${failures.length} preflight checks failed: ${failures.map((failure) => errorMessage(failure).replace(/\.$/, '')).join('; ')}.`,
+        first.hint === undefined ? {} : {hint: first.hint},
+      )
+    }
   },
 }
 

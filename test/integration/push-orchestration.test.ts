@@ -209,6 +209,28 @@ describe('mldeploy push against moto with recording tools', () => {
     expect(s.bin.calls().map((call) => call.step)).not.toContain('import')
   })
 
+  it('every failed preflight check is in the error, not only the first', async () => {
+    const s = setup()
+    const port = await freePort()
+    const result = await runCli(
+      [
+        'push',
+        'modelA/V1',
+        '--vpn-check',
+        `127.0.0.1:${port}`,
+        '--vpn-timeout',
+        '1',
+        '--repository',
+        'absent',
+      ],
+      {cwd: s.root, env: s.env},
+    )
+    expect(result.exitCode).toBe(3)
+    const error = result.stderr.split('\n').find((line) => line.startsWith('Error: '))
+    expect(error).toContain('Error: 2 preflight checks failed: The VPN looks off: 127.0.0.1:')
+    expect(error).toContain('ECR repository absent does not exist')
+  })
+
   it('the VPN check defaults to the host of MLFLOW_TRACKING_URI', async () => {
     const port = await freePort()
     const s = setup({MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`})
