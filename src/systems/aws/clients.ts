@@ -353,6 +353,42 @@ export class AwsClients {
     }
   }
 
+  // --- push-only roles (issue 12) ---
+
+  /**
+   * The digest each tag names, read with BatchGetImage (one call; a missing tag is left out): how
+   * a role without ecr:DescribeImages (AWS's documented push policy has none) verifies its tags.
+   */
+  async digestsByTag(
+    repository: string,
+    tags: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, string>> {
+    const {BatchGetImageCommand} = await import('@aws-sdk/client-ecr')
+    const client = await this.ecr()
+    const found = new Map<string, string>()
+    if (tags.length === 0) return found
+    try {
+      const out = await client.send(
+        new BatchGetImageCommand({
+          repositoryName: repository,
+          imageIds: tags.map((imageTag) => ({imageTag})),
+          acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
+        }),
+        this.signal(signal),
+      )
+      for (const image of out.images ?? []) {
+        const {imageTag, imageDigest} = image.imageId ?? {}
+        if (imageTag !== undefined && imageDigest !== undefined) found.set(imageTag, imageDigest)
+      }
+      return found
+    } catch (error) {
+      throw this.fail(error, 'ecr:BatchGetImage', `Reading the tags of ${repository} (BatchGetImage)`)
+    }
+  }
+
+  // --- end push-only roles ---
+
   /** A read that hands out nothing: proves ECR answers and the credentials may list repositories. */
   async repositoryNames(maxResults: number, signal?: AbortSignal): Promise<string[]> {
     const {DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
