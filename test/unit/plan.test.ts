@@ -33,6 +33,7 @@ describe('the plan of a dry run', () => {
       'preflight',
       'import',
       'build',
+      'reuse',
       'containerize',
       'login',
       'push',
@@ -46,26 +47,37 @@ describe('the plan of a dry run', () => {
       command: expect.stringContaining('-c'),
       when: 'the Python is on PATH',
     })
-    expect(plan[5]!.commands.slice(1).every((command) => command.when !== undefined)).toBe(true)
+    expect(plan[6]!.commands.slice(1).every((command) => command.when !== undefined)).toBe(true)
     expect(commands[0]).toBe('BENTOML_DO_NOT_TRACK=true python3 create_bento_model.py')
     expect(commands[1]).toContain('python3 -m bentoml build -o tag --version v9')
-    expect(commands[2]).toContain(
+    // Issue 12: the bento's folder for the content digest; the rest depends on what the reuse step finds.
+    expect(commands[2]).toContain("python3 -m bentoml get '<bento-tag>' -o path")
+    expect(commands).toHaveLength(3)
+    expect(plan[3]!.commands[1]).toMatchObject({
+      command:
+        "podman images --filter 'label=io.mldeploy.content-digest=<content-digest>' --format '{{.ID}}'",
+      when: 'the repository does not have it',
+    })
+    expect(plan[4]!.commands[0]!.command).toContain(
       `containerize '<bento-name>:v9' --backend podman -t ${registry}/modela/v1:latest -t ${registry}/modela/v1:prod -t ${registry}/modela/v1:v9`,
     )
-    expect(commands[3]).toMatch(
+    expect(plan[4]!.commands[0]!.when).toBe(
+      'no image with this content is in the repository or the local engine',
+    )
+    expect(plan[5]!.commands[0]!.command).toMatch(
       /podman login --username AWS --password-stdin 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com$/,
     )
     // One upload under the bento version; the other tags are added through the ECR API.
-    expect(commands.slice(4)).toHaveLength(1)
-    expect(commands[4]).toContain(`podman push --format v2s2 --digestfile`)
-    expect(commands[4]).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
-    expect(plan[6]!.actions.map((action) => action.text)).toEqual([
+    expect(plan[6]!.commands[0]!.command).toContain(`podman push --format v2s2 --digestfile`)
+    expect(plan[6]!.commands[0]!.command).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
+    expect(plan[7]!.actions.map((action) => action.text)).toEqual([
       `${registry}/modela/v1:latest -> the image's digest: ECR BatchGetImage + PutImage`,
       `${registry}/modela/v1:prod -> the image's digest: ECR BatchGetImage + PutImage`,
+      `${registry}/modela/v1:content-<content-digest> -> the image's digest: ECR BatchGetImage + PutImage`,
     ])
-    expect(plan[6]!.actions[0]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
-    expect(plan[7]!.actions[0]!.text).toContain('ECR DescribeImages')
-    expect(plan[4]!.commands[0]!.stdin).toBe('the ECR password from GetAuthorizationToken')
+    expect(plan[7]!.actions[0]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
+    expect(plan[8]!.actions[0]!.text).toContain('ECR DescribeImages')
+    expect(plan[5]!.commands[0]!.stdin).toBe('the ECR password from GetAuthorizationToken')
   })
 
   it('shows placeholders, never guesses, where the values come at run time', () => {
