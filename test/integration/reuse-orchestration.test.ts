@@ -45,7 +45,7 @@ async function push(s: StandInProject, ...args: string[]) {
 const steps = (s: StandInProject): string[] => s.bin.calls().map((call) => `${call.tool} ${call.step}`)
 const stepOf = (json: PushJson, id: string): Step => json.steps.find((step) => step.id === id)!
 
-let proxies: FaultProxy[] = []
+const proxies: FaultProxy[] = []
 
 beforeEach(async () => {
   await resetMoto(motoUrl)
