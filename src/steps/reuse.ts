@@ -77,7 +77,7 @@ function remoteActions(state: DeployState): PlannedAction[] {
   if (state.registryIsEcr) {
     if (state.denied.has(DESCRIBE_IMAGES))
       return [note(`Repository check skipped: ${DESCRIBE_IMAGES} is denied for this role`)]
-    const actions: PlannedAction[] = [{text: `${why}: ECR DescribeImages`, calls: [DESCRIBE_IMAGES]}]
+    const actions: PlannedAction[] = [{text: `${why}: ECR DescribeImages`, calls: [`aws:${DESCRIBE_IMAGES}`]}]
     if (check === 'search')
       actions.push({
         text: 'Which bento it was first built from: its labels (ECR BatchGetImage, GetDownloadUrlForLayer, GET of the config blob)',

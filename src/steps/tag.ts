@@ -155,13 +155,13 @@ export function verifyStep<S extends TagTarget>(): Step<S> {
       const denied = target.denied ?? new Set<string>()
       const byBatchGet: PlannedAction = {
         text: `Every tag (${tags.join(', ')}) points at the image: ECR BatchGetImage (the manifest digests)`,
-        calls: [BATCH_GET],
+        calls: [`aws:${BATCH_GET}`],
       }
       const actions: PlannedAction[] = []
       if (!denied.has(DESCRIBE_IMAGES))
         actions.push({
           text: `Every tag (${tags.join(', ')}) points at the image: ECR DescribeImages`,
-          calls: [DESCRIBE_IMAGES],
+          calls: [`aws:${DESCRIBE_IMAGES}`],
         })
       // Only a target that can do without a permission (push) falls back; promote fails instead.
       if (!denied.has(BATCH_GET) && target.deny !== undefined)

@@ -181,7 +181,7 @@ describe('retries', () => {
 
   it('logs in again once when the token expired between login and push', async () => {
     const s = setup({FAKE_EXPIRED: '1'})
-    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json'], {
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--skip-disk-check', '--json'], {
       cwd: s.root,
       env: s.env,
     })
@@ -190,13 +190,19 @@ describe('retries', () => {
       'probe',
       'import',
       'build',
+      // The reuse step (issue 12): the bento's folder, a local image with the same content.
+      'get',
+      'images',
+      // Provenance labels (bentoml get -o json).
+      'get',
       'containerize',
       'login',
       'push',
       'login',
       'push',
     ])
-    expect(JSON.parse(result.stdout).pushed).toHaveLength(2)
+    // The upload, latest and the content tag.
+    expect(JSON.parse(result.stdout).pushed).toHaveLength(3)
   })
 })
 
