@@ -49,6 +49,10 @@ export interface PushConfig {
   imageFormat: Sourced<ImageFormat>
   /** Where the image will run: sagemaker checks what was pushed against its rules; any: no rules. */
   deployTarget: Sourced<DeployTarget>
+  /** --rebuild: containerize even when an image with the same content exists (issue 12). */
+  rebuild: boolean
+  /** --skip-disk-check (issue 12). */
+  skipDiskCheck: boolean
 }
 
 /** Flags, then environment, then .env files (target over root), then defaults. Throws usage errors only. */
@@ -105,6 +109,8 @@ export function resolvePushConfig(
     envFiles: layers.files.map((file) => file.shown),
     imageFormat,
     deployTarget,
+    rebuild: read.must(SETTINGS.rebuild).value,
+    skipDiskCheck: flags['skip-disk-check'] ?? false,
   }
 }
 

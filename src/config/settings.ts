@@ -505,6 +505,28 @@ export const SETTINGS = {
     },
   }),
 
+  // --- reuse and disk (issue 12) ---
+  rebuild: boolean({
+    flag: 'rebuild',
+    env: ['MLDEPLOY_REBUILD'],
+    default: {describe: 'off', value: false},
+    help: 'Containerize even when an image with the same content digest is in the repository or the local engine (see "Reusing images").',
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Rebuild',
+  }),
+  skipDiskCheck: boolean({
+    flag: 'skip-disk-check',
+    noEnv: 'a check skipped for one run',
+    default: {describe: 'off', value: false},
+    oclifDefault: true,
+    help: 'Do not check the free disk space of the BentoML store and the backend storage in the preflight.',
+    group: 'ADVANCED',
+    commands: ['push'],
+    label: '--skip-disk-check',
+  }),
+  // --- end reuse and disk ---
+
   // --- tags ---
   gitShaTag: boolean({
     flag: 'git-sha-tag',

@@ -9,6 +9,8 @@ export const DEFAULT_TIMEOUTS_MS: Record<StepId, number> = {
   preflight: 2 * 60_000,
   import: 30 * 60_000,
   build: 30 * 60_000,
+  // Hashing the bento and its models (gigabytes of weights) and asking the registry.
+  reuse: 10 * 60_000,
   containerize: 90 * 60_000,
   login: 2 * 60_000,
   push: 60 * 60_000,

@@ -1,6 +1,4 @@
-import {statfs} from 'node:fs/promises'
 import {setMaxListeners} from 'node:events'
-import {existsSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -8,6 +6,7 @@ import {type ChildResult, runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
 import {AwsClients, awsSettingsFor, type Identity, resolveRegion} from '../systems/aws/index.js'
 import {type Backend} from '../systems/backend.js'
+import {bentomlStoreDir, defaultBackendDir, formatBytes, freeSpace, GIB} from '../systems/disk.js'
 import {
   BENTOML_VERSION_PROBE,
   judgeBentomlProbe,
@@ -31,7 +30,6 @@ import type {DoctorSettings} from './settings.js'
 /** Oldest Node mldeploy runs on (package.json engines), and the oldest that is still maintained. */
 export const MIN_NODE = '20.19.0'
 export const SUPPORTED_NODE = '22.0.0'
-const GIB = 1024 ** 3
 /** Free space below which a build is bound to fail, and below which it may. */
 export const DISK_FAIL_BELOW = 2 * GIB
 export const DISK_WARN_BELOW = 10 * GIB
@@ -302,9 +300,8 @@ export function doctorChecks(
       title: 'Disk (BentoML store)',
       timeoutMs: 10_000,
       async run() {
-        const home = settings.childEnv.BENTOML_HOME
-        const dir = home !== undefined && home !== '' ? home : path.join(homeDir(settings), 'bentoml')
-        return diskOutcome(dir, home ? 'BENTOML_HOME' : 'BentoML default, ~/bentoml')
+        const {dir, source} = bentomlStoreDir({...settings.childEnv, HOME: homeDir(settings)})
+        return diskOutcome(dir, source)
       },
     },
     {
@@ -465,12 +462,8 @@ function backendMissing(backend: Backend, source: string): CheckOutcome {
   }
 }
 
-export function defaultBackendDir(backend: Backend, home: string): string {
-  if (backend === 'docker') return '/var/lib/docker'
-  return process.getuid?.() === 0
-    ? '/var/lib/containers/storage'
-    : path.join(home, '.local/share/containers/storage')
-}
+// The disk helpers live in src/systems/disk.ts (the push preflight uses them too).
+export {defaultBackendDir, formatBytes}
 
 function homeDir(settings: DoctorSettings): string {
   return settings.childEnv.HOME || os.homedir()
@@ -478,11 +471,8 @@ function homeDir(settings: DoctorSettings): string {
 
 /** Free space where `dir` lives (its nearest existing folder: the store may not exist yet). */
 export async function diskOutcome(dir: string, source: string): Promise<CheckOutcome> {
-  let existing = path.resolve(dir)
-  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing)
-  const stats = await statfs(existing)
-  const free = stats.bavail * stats.bsize
-  return diskStatus(free, dir, existing, source)
+  const {measuredAt, freeBytes} = await freeSpace(dir)
+  return diskStatus(freeBytes, dir, measuredAt, source)
 }
 
 export function diskStatus(freeBytes: number, dir: string, measured: string, source: string): CheckOutcome {
@@ -506,11 +496,6 @@ export function diskStatus(freeBytes: number, dir: string, measured: string, sou
     }
   }
   return {status: 'pass', message, data}
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= GIB) return `${(bytes / GIB).toFixed(1)} GiB`
-  return `${(bytes / 1024 ** 2).toFixed(0)} MiB`
 }
 
 /** Human report: one line per check, the fix under each warn and fail, then the counts. */

@@ -6,6 +6,7 @@ import {importStep} from '../steps/import-model.js'
 import {loginStep} from '../steps/login.js'
 import {preflightStep} from '../steps/preflight.js'
 import {pushStep} from '../steps/push.js'
+import {reuseStep} from '../steps/reuse.js'
 import {tagStep, verifyStep} from '../steps/tag.js'
 import type {DeployState} from './state.js'
 import type {Step} from './step.js'
@@ -15,6 +16,8 @@ export const PUSH_PLAN: readonly Step<DeployState>[] = [
   preflightStep,
   importStep,
   buildStep,
+  // Issue 12: decides whether containerize and upload can be skipped (same content already built).
+  reuseStep,
   labelsStep,
   containerizeStep,
   loginStep,

@@ -19,7 +19,8 @@ import {
 } from './engine.js'
 import type {IoHost} from './io-host.js'
 import {PUSH_PLAN} from './plan.js'
-import {DeployState, type VerifiedTag} from './state.js'
+import {DeployState, type Verification, type VerifiedTag} from './state.js'
+import {backendTagCommands, runBackendTag} from '../steps/push.js'
 
 export interface PushResult {
   status: 'pushed' | 'planned'
@@ -51,6 +52,15 @@ export interface PushResult {
   envFiles: string[]
   warnings: string[]
   plan?: DescribedStep[]
+  // --- reuse and push-only roles (issue 12) ---
+  /** `sha256:` of what the image is made of (see "Reusing images"); null before the build. */
+  contentDigest: string | null
+  /** `content-<12 hex>`; null when left off (see warnings) or unknown. */
+  contentTag: string | null
+  /** An existing image was used instead of containerizing: from the repository (no upload) or the local engine. */
+  reused: {source: 'repository' | 'local'; digest: string | null; builtFromBento: string | null} | null
+  /** How the tags were read back; `verified: false` names the permission that would verify them. */
+  verification: Verification | null
 }
 
 /** Region: flag, AWS_REGION, AWS_DEFAULT_REGION (read by the aws CLI, not by the SDK), profile, default. */
@@ -97,6 +107,8 @@ export async function prepareState(config: PushConfig): Promise<DeployState> {
     }),
   )
   const state = new DeployState(config, region, aws)
+  state.backendTagCommands = (tag) => backendTagCommands(state, tag)
+  state.runBackendTag = (tag, io) => runBackendTag(state, tag, io)
   registerAwsSecrets(config.childEnv, state.secrets)
   aws.shareSecretsWith(state.secrets)
   return state
@@ -165,6 +177,14 @@ export async function pushTargets(
 export function runResult(run: PushRun): PushResult | FailedPushResult {
   const result = toResult(run.state, run.steps)
   if (run.failure === undefined) return {...result, status: 'pushed'}
+  // Issue 12: the image built (or found) locally stays; the next run pushes it without rebuilding.
+  const {state} = run
+  const local = state.builtLocally || state.reuse?.source === 'local'
+  if (local && state.content !== undefined && state.pushed.length === 0)
+    result.warnings = [
+      ...result.warnings,
+      `The image stays in the local ${state.config.backend.value} engine (content ${state.content.digest}): the next run reuses it instead of containerizing again.`,
+    ]
   const {kind, exitCode, message, hint, reason, step} = run.failure
   return {
     ...result,
@@ -264,5 +284,17 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
     settings,
     envFiles: config.envFiles,
     warnings: state.warnings,
+    contentDigest: state.content?.digest ?? null,
+    contentTag:
+      state.content === undefined || state.contentTagOmitted !== undefined ? null : state.content.tag,
+    reused:
+      state.reuse === undefined
+        ? null
+        : {
+            source: state.reuse.source,
+            digest: state.reuse.source === 'repository' ? state.reuse.digest : (state.digest ?? null),
+            builtFromBento: state.reuse.builtFromBento,
+          },
+    verification: state.verification ?? null,
   }
 }

@@ -30,12 +30,25 @@ export function formatPlan(result: PushResult): string {
 
 /** The end of a real run: where the image is. */
 export function formatSummary(result: PushResult): string {
-  const lines = [
-    `Pushed ${result.target} (bento ${result.bentoTag ?? '?'}), one upload, ${result.images.length} tags verified`,
-  ]
+  // Issue 12: reused images and unverifiable tags are said in the first line.
+  const upload =
+    result.reused?.source === 'repository'
+      ? `no upload: reused the repository's image${result.reused.builtFromBento === null ? '' : ` first built from bento ${result.reused.builtFromBento}`}`
+      : result.reused?.source === 'local'
+        ? 'one upload of the local image with the same content (no containerize)'
+        : 'one upload'
+  const verified =
+    result.verification?.verified === false
+      ? `tags not verified (${result.verification.missingPermission ?? 'no read permission'} would verify them)`
+      : `${result.images.length} tags verified`
+  const lines = [`Pushed ${result.target} (bento ${result.bentoTag ?? '?'}), ${upload}, ${verified}`]
   for (const image of result.images) lines.push(`  ${image}`)
   lines.push(`  ${result.imageByDigest ?? '?'}`)
   lines.push(`  digest ${result.digest ?? '?'}`)
+  if (result.contentDigest !== null)
+    lines.push(
+      `  content ${result.contentDigest}${result.contentTag === null ? ' (no content tag)' : ` (${result.contentTag})`}`,
+    )
   if (result.sizeBytes !== null)
     lines.push(`  size ${(result.sizeBytes / 1e6).toFixed(1)} MB, pushed at ${result.pushedAt ?? '?'}`)
   if (result.image !== null)

@@ -1,6 +1,7 @@
 import type {Sourced} from '../config/env-layers.js'
 import type {PushConfig} from '../config/push-config.js'
 import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
+import {type ContentDigest, CONTENT_TAG_PREFIX} from '../content-digest.js'
 import {SecretRegistry} from '../secrets.js'
 import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws/index.js'
 import {splitBentoTag} from '../systems/bentoml.js'
@@ -8,6 +9,7 @@ import type {BentoInfo} from '../provenance.js'
 import type {ImageFacts} from '../image-facts.js'
 import type {RuleResult} from '../deploy-target-rules.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
+import type {PlannedCommand, StepIO} from './step.js'
 
 export type {VerifiedTag} from '../steps/tag.js'
 // The step ids live in a leaf module (settings need them without the engine); here for callers.
@@ -43,6 +45,28 @@ export class DeployState implements TagTarget {
   imageRules: RuleResult[] = []
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
+
+  // --- reuse and push-only roles (issue 12) ---
+  /** What the image will be made of (the reuse step computes it after the build). */
+  content: ContentDigest | undefined
+  /** Set by the reuse step when an image with this content exists: containerize (and upload) skip. */
+  reuse: ReuseDecision | undefined
+  /** Why the content tag is left off (--rebuild in an IMMUTABLE repository where it names another image). */
+  contentTagOmitted: string | undefined
+  /** Containerize built the image this run: a later failure leaves it for the next run to reuse. */
+  builtLocally = false
+  /** The bentoml version the preflight found (part of the content digest: its Dockerfile template). */
+  bentomlVersion: string | undefined
+  /** The last local image of this target, for the disk check (bytes). */
+  lastImageBytes: number | undefined
+  /** AWS operations this role may not call (AccessDenied seen): later steps do without them. */
+  readonly denied = new Set<string>()
+  /** How the tags were verified; `verified: false` when the role may read nothing back. */
+  verification: Verification | undefined
+  /** Set by prepareState (steps/push.ts): tags through the backend when ecr:BatchGetImage is denied. */
+  backendTagCommands?: (tag: string) => PlannedCommand[]
+  runBackendTag?: (tag: string, io: StepIO) => Promise<void>
+  // --- end reuse and push-only roles ---
 
   constructor(
     readonly config: PushConfig,
@@ -91,6 +115,11 @@ export class DeployState implements TagTarget {
     return this.config.registry === undefined
   }
 
+  private verifiedBy(): string {
+    if (!this.registryIsEcr) return `registry API of ${this.registry.value}`
+    return this.denied.has('ecr:DescribeImages') ? 'ecr:BatchGetImage' : 'ecr:DescribeImages'
+  }
+
   warn(message: string): void {
     this.warnings.push(message)
   }
@@ -105,11 +134,27 @@ export class DeployState implements TagTarget {
   }
 
   tagsToPoint(): string[] {
-    return this.extraTags
+    // Reused from the repository: every tag, the bento version's too, points at that image.
+    if (this.reuse?.source === 'repository') return this.tags
+    return [...this.extraTags, ...this.contentTags]
   }
 
   tagsToVerify(): string[] {
-    return this.tags
+    return [...this.tags, ...this.contentTags]
+  }
+
+  /** `content-<12 hex>` (a placeholder until the reuse step knows it), unless it is left off. */
+  get contentTags(): string[] {
+    if (this.contentTagOmitted !== undefined) return []
+    return [this.content?.tag ?? `${CONTENT_TAG_PREFIX}<content-digest>`]
+  }
+
+  deny(operation: string): void {
+    this.denied.add(operation)
+  }
+
+  onUnverified(verification: Verification): void {
+    this.verification = verification
   }
 
   onTagged(reference: string): void {
@@ -117,10 +162,24 @@ export class DeployState implements TagTarget {
   }
 
   onVerified(tag: VerifiedTag, facts: {sizeBytes: number | null; pushedAt: string | null}): void {
+    this.verification ??= {verified: true, by: this.verifiedBy()}
     this.verified.push(tag)
     if (tag.tag === this.bentoVersion) {
       this.sizeBytes = facts.sizeBytes
       this.pushedAt = facts.pushedAt
     }
   }
+}
+
+/** An image with this content already exists: where, and which bento it was first built from. */
+export type ReuseDecision =
+  | {source: 'repository'; digest: string; builtFromBento: string | null}
+  | {source: 'local'; imageId: string; builtFromBento: string | null}
+
+export interface Verification {
+  verified: boolean
+  /** What read the tags back: `ecr:DescribeImages`, `ecr:BatchGetImage`, the registry API. */
+  by: string | null
+  /** When not verified: the permission that would have verified it. */
+  missingPermission?: string
 }

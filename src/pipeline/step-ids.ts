@@ -6,6 +6,7 @@ export const STEP_IDS = [
   'preflight',
   'import',
   'build',
+  'reuse',
   'containerize',
   'login',
   'push',

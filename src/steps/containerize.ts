@@ -1,6 +1,8 @@
+import {CONTENT_LABEL} from '../content-digest.js'
 import {PLACEHOLDER} from '../images.js'
 import type {DeployState} from '../pipeline/state.js'
-import type {PlannedCommand, Step} from '../pipeline/step.js'
+import {note, type PlannedCommand, type Step, type StepDescription} from '../pipeline/step.js'
+import {tagArgs} from '../systems/backend.js'
 import {bentomlEnv, containerizeArgs, containerizeOptions} from '../systems/bentoml.js'
 import {runPlanned} from './run-command.js'
 
@@ -14,22 +16,80 @@ export function containerizeCommand(state: DeployState): PlannedCommand {
     args: [
       ...python.prefix,
       ...containerizeArgs(bentoTag, config.backend.value, state.images, config.platform?.value),
-      ...containerizeOptions({labels: state.labels, dockerBuildx: state.dockerBuildx}),
+      ...containerizeOptions({labels: imageLabels(state), dockerBuildx: state.dockerBuildx}),
     ],
     cwd: config.target.dir,
     env: {...python.env, ...bentomlEnv()},
   }
 }
 
+// --- reuse (issue 12) ---
+
+/** Provenance labels plus the content digest, which the local reuse lookup filters on. */
+function imageLabels(state: DeployState): Record<string, string> {
+  return state.content === undefined ? state.labels : {...state.labels, [CONTENT_LABEL]: state.content.digest}
+}
+
+/** Local reuse: the image with this content gets the name the push uploads. */
+export function localTagCommand(state: DeployState): PlannedCommand {
+  const source = state.reuse?.source === 'local' ? state.reuse.imageId : '<local-image-id>'
+  return {
+    command: state.config.backend.value,
+    args: tagArgs(source, state.uploadImage),
+    cwd: state.config.target.dir,
+  }
+}
+
+function describeContainerize(state: DeployState): StepDescription {
+  const reuse = state.reuse
+  if (reuse?.source === 'repository')
+    return {
+      actions: [note(`Skipped: the repository already has this content (${reuse.digest})`)],
+      commands: [],
+    }
+  if (reuse?.source === 'local')
+    return {
+      actions: [note(`Skipped: the local engine has image ${reuse.imageId} with this content`)],
+      commands: [localTagCommand(state)],
+    }
+  // Before the reuse step has decided (the dry run): both possibilities, each with its condition.
+  if (state.content === undefined && !state.config.rebuild)
+    return {
+      actions: [],
+      commands: [
+        {
+          ...containerizeCommand(state),
+          when: 'no image with this content is in the repository or the local engine',
+        },
+        {...localTagCommand(state), when: 'only the local engine has an image with this content'},
+      ],
+    }
+  return {actions: [], commands: [containerizeCommand(state)]}
+}
+// --- end reuse ---
+
 export const containerizeStep: Step<DeployState> = {
   id: 'containerize',
   title: 'Containerize',
   failure: 'containerize',
-  describe: (state) => ({actions: [], commands: [containerizeCommand(state)]}),
+  describe: describeContainerize,
   async run(state, io) {
+    if (state.reuse?.source === 'repository') {
+      io.output(`skipped: ${state.config.repository.value} already has this content (${state.reuse.digest}).`)
+      return
+    }
+    if (state.reuse?.source === 'local') {
+      io.output(`skipped: reusing local image ${state.reuse.imageId} (same content).`)
+      await runPlanned(state, io, localTagCommand(state), {
+        step: 'containerize',
+        doing: `Naming the local image ${state.reuse.imageId} ${state.uploadImage}`,
+      })
+      return
+    }
     await runPlanned(state, io, containerizeCommand(state), {
       step: 'containerize',
       doing: `bentoml containerize (${state.config.backend.value})`,
     })
+    state.builtLocally = true
   },
 }

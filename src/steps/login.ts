@@ -28,8 +28,30 @@ export const loginStep: Step<DeployState> = {
   id: 'login',
   title: 'Log in to the registry',
   failure: 'auth',
-  describe: (state) => ({actions: [], commands: [loginCommand(state)]}),
-  run: runLogin,
+  describe: (state) =>
+    state.reuse?.source === 'repository'
+      ? {
+          actions: [
+            {text: 'Skipped: nothing to upload (the image is reused from the repository)', calls: []},
+          ],
+          commands: [],
+        }
+      : {
+          actions: [],
+          commands: [
+            state.content === undefined && !state.config.rebuild
+              ? {...loginCommand(state), when: 'the image is not reused from the repository'}
+              : loginCommand(state),
+          ],
+        },
+  async run(state, io) {
+    // Reused from the repository (issue 12): tags go through the API, no backend login needed.
+    if (state.reuse?.source === 'repository') {
+      io.output('skipped: nothing to upload.')
+      return
+    }
+    await runLogin(state, io)
+  },
 }
 
 export async function runLogin(state: DeployState, io: StepIO): Promise<void> {

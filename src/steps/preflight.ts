@@ -1,7 +1,28 @@
+import os from 'node:os'
+
 import {formatDuration} from '../config/timeouts.js'
-import {CheckError, errorMessage} from '../errors.js'
+import {AwsError, CheckError, errorMessage} from '../errors.js'
+import {LABELS} from '../provenance.js'
+import {firstImageId, imagesByLabelArgs} from '../systems/backend.js'
+import {
+  backendDataDirArgs,
+  bentomlStoreDir,
+  defaultBackendDir,
+  diskNeed,
+  freeSpace,
+  judgeDisk,
+  parseHumanSize,
+  remoteEngine,
+} from '../systems/disk.js'
 import type {DeployState} from '../pipeline/state.js'
-import type {PlannedAction, PlannedCommand, Step, StepDescription, StepIO} from '../pipeline/step.js'
+import {
+  note,
+  type PlannedAction,
+  type PlannedCommand,
+  type Step,
+  type StepDescription,
+  type StepIO,
+} from '../pipeline/step.js'
 import {runChild} from '../process.js'
 import {checkAccount} from '../systems/account.js'
 import {withoutAwsCredentials} from '../systems/aws/index.js'
@@ -60,7 +81,21 @@ export const preflightStep: Step<DeployState> = {
             calls: [vpnCall(config.vpnCheck.value)],
           },
     ]
-    return {actions, commands: [{...bentomlProbeCommand(state), when: 'the Python is on PATH'}]}
+    // --- disk check (issue 12) ---
+    const commands: PlannedCommand[] = [{...bentomlProbeCommand(state), when: 'the Python is on PATH'}]
+    if (config.skipDiskCheck) actions.push(note('Disk check: skipped (--skip-disk-check)'))
+    else {
+      actions.push(
+        note(
+          `Disk check: free space for the BentoML store and the ${config.backend.value} storage, at least twice the last image of this target (else 10 GiB)`,
+        ),
+      )
+      commands.push(
+        ...diskCommands(state).map((command) => ({...command, when: `${config.backend.value} is on PATH`})),
+      )
+    }
+    // --- end disk check ---
+    return {actions, commands}
   },
 
   async run(state: DeployState, io: StepIO): Promise<void> {
@@ -71,6 +106,9 @@ export const preflightStep: Step<DeployState> = {
       ['AWS identity and repository', () => checkIdentityAndRepository(state, signal)],
       ['ECR login token', () => fetchAuthorization(state, signal)],
       ['Executables', () => checkExecutables(state, signal)],
+      ...(state.config.skipDiskCheck
+        ? []
+        : ([['Disk', () => checkDisk(state, signal)]] as Array<[string, () => Promise<string>]>)),
     ]
     const results = await Promise.allSettled(checks.map(([, check]) => check()))
     const failures: unknown[] = []
@@ -116,7 +154,18 @@ async function checkIdentityAndRepository(state: DeployState, signal: AbortSigna
   checkAccount(identity, state.config.accountId)
   state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
   const {repository, createRepository} = state.config
-  const facts = await state.aws.repository(repository.value, identity.account, createRepository, signal)
+  let facts
+  try {
+    facts = await state.aws.repository(repository.value, identity.account, createRepository, signal)
+  } catch (error) {
+    // A push-only role (issue 12): go on, the upload will say whether the repository exists.
+    if (!isDenied(error, 'ecr:DescribeRepositories')) throw error
+    state.deny('ecr:DescribeRepositories')
+    state.warn(
+      `ecr:DescribeRepositories is denied: whether ${repository.value} exists is learned from the upload, and the immutable-tag check is skipped.`,
+    )
+    return `account ${identity.account} (${identity.arn}); repository ${repository.value} not checked (ecr:DescribeRepositories denied)`
+  }
   state.repositoryFacts = facts
   if (facts.mutability === 'IMMUTABLE') await assertTagsFree(state, signal)
   return `account ${identity.account} (${identity.arn}); repository ${repository.value} ${facts.created ? `created (${facts.mutability}, scan on push ${createRepository?.scanOnPush ? 'on' : 'off'})` : `exists (${facts.mutability})`}`
@@ -128,7 +177,17 @@ async function checkIdentityAndRepository(state: DeployState, signal: AbortSigna
  */
 export async function assertTagsFree(state: DeployState, signal: AbortSignal): Promise<void> {
   const tags = state.tags.filter((tag) => !tag.startsWith('<'))
-  const taken = await state.aws.imagesByTag(state.config.repository.value, tags, signal)
+  let taken
+  try {
+    taken = await state.aws.imagesByTag(state.config.repository.value, tags, signal)
+  } catch (error) {
+    if (!isDenied(error, 'ecr:DescribeImages')) throw error
+    state.deny('ecr:DescribeImages')
+    state.warn(
+      `ecr:DescribeImages is denied: the immutable-tag check and the search for an image with the same content are skipped.`,
+    )
+    return
+  }
   if (taken.size > 0) {
     const [tag, image] = [...taken.entries()][0]!
     throw new CheckError(
@@ -186,5 +245,73 @@ async function checkExecutables(state: DeployState, signal: AbortSignal): Promis
       ...(verdict.detail === undefined ? {} : {detail: verdict.detail}),
     })
   }
+  state.bentomlVersion = verdict.version
   return `${python.description}, bentoml ${verdict.version} (>= ${MIN_BENTOML_VERSION}), ${config.backend.value}`
 }
+
+// --- push-only roles and disk check (issue 12) ---
+
+function isDenied(error: unknown, operation: string): boolean {
+  return error instanceof AwsError && error.reason === 'access-denied' && error.operation === operation
+}
+
+/** Where the backend keeps images, and the size of the last image of this target. */
+function diskCommands(state: DeployState): PlannedCommand[] {
+  const {config} = state
+  const backend = config.backend.value
+  return [
+    {command: backend, args: backendDataDirArgs(backend), cwd: config.target.dir},
+    {
+      command: backend,
+      args: imagesByLabelArgs(LABELS.title, config.target.name, '{{.ID}} {{.Size}}'),
+      cwd: config.target.dir,
+    },
+  ]
+}
+
+/**
+ * Free space where the long steps write, before they start: the BentoML store and the backend's
+ * storage, against twice the last image of this target (else 10 GiB). A remote engine's disk is
+ * not ours to measure.
+ */
+async function checkDisk(state: DeployState, signal: AbortSignal): Promise<string> {
+  const {config} = state
+  const env = config.childEnv
+  const backend = config.backend.value
+  const store = bentomlStoreDir(env)
+  const places = [{...(await freeSpace(store.dir)), what: 'BentoML store', source: store.source}]
+  const remote = remoteEngine(backend, env)
+  if (findExecutable(backend, env, config.target.dir) !== undefined && remote === undefined) {
+    const [dataDir, images] = diskCommands(state)
+    const run = (command: PlannedCommand) =>
+      runChild({
+        ...command,
+        baseEnv: withoutAwsCredentials(env),
+        secrets: state.secrets,
+        signal,
+        timeoutMs: 30_000,
+      })
+    const info = await run(dataDir!)
+    const reported = info.exitCode === 0 ? info.tail.at(-1)?.trim() : undefined
+    const dir = reported || defaultBackendDir(backend, env.HOME || os.homedir())
+    places.push({
+      ...(await freeSpace(dir)),
+      what: `${backend} storage`,
+      source: reported ? `${backend} info` : `${backend} default`,
+    })
+    const listed = await run(images!)
+    const [id, ...size] = (
+      listed.exitCode === 0
+        ? (listed.tail.find((line) => firstImageId([line.split(' ')[0] ?? ''])) ?? '')
+        : ''
+    ).split(' ')
+    state.lastImageBytes = id ? parseHumanSize(size.join(' ')) : undefined
+  }
+  // One filesystem measured twice is one constraint.
+  const unique = places.filter(
+    (place, index) => places.findIndex((other) => other.measuredAt === place.measuredAt) === index,
+  )
+  const verdict = judgeDisk(unique, diskNeed(state.lastImageBytes))
+  return remote === undefined ? verdict : `${verdict}; ${backend} builds on ${remote} (not measured)`
+}
+// --- end push-only roles and disk check ---

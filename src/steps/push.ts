@@ -4,8 +4,9 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {CheckError, RegistryError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
-import type {PlannedCommand, Step, StepIO} from '../pipeline/step.js'
-import {digestFromPushLine, isDigest, pushArgs} from '../systems/backend.js'
+import type {PlannedAction, PlannedCommand, Step, StepIO} from '../pipeline/step.js'
+import {imageReference} from '../images.js'
+import {digestFromPushLine, isDigest, pushArgs, pushAsArgs, tagArgs} from '../systems/backend.js'
 import {explainRegistryFailure} from '../systems/registry-errors.js'
 import {backendAuthEnv, loginCommand, runLogin} from './login.js'
 import {runPlanned} from './run-command.js'
@@ -29,11 +30,57 @@ export function pushCommands(state: DeployState): PlannedCommand[] {
   }))
 }
 
+// --- reuse and push-only roles (issue 12) ---
+
+/**
+ * Another tag through the backend, for roles without ecr:BatchGetImage: the blobs are in the
+ * registry already, so only the manifest travels. docker names the image locally first.
+ */
+export function backendTagCommands(state: DeployState, tag: string): PlannedCommand[] {
+  const backend = state.config.backend.value
+  const destination = imageReference(state.registry.value, state.config.repository.value, tag)
+  const base = {command: backend, cwd: state.config.target.dir, env: backendAuthEnv(state)}
+  const push = {
+    ...base,
+    args: pushAsArgs(backend, state.uploadImage, destination, state.config.imageFormat.value),
+  }
+  return backend === 'docker' ? [{...base, args: tagArgs(state.uploadImage, destination)}, push] : [push]
+}
+
+export async function runBackendTag(state: DeployState, tag: string, io: StepIO): Promise<void> {
+  for (const command of backendTagCommands(state, tag))
+    await runPlanned(state, io, command, {
+      step: 'tag',
+      doing: `Tagging ${tag} through ${state.config.backend.value}`,
+      explain: (tail) => explainRegistryFailure(tail, `Pushing the tag ${tag}`),
+    })
+}
+
+const reusedRemotely = (state: DeployState): boolean => state.reuse?.source === 'repository'
+// --- end reuse and push-only roles ---
+
 export const pushStep: Step<DeployState> = {
   id: 'push',
   title: 'Push the image',
   failure: 'push',
-  describe: (state) => ({
+  describe: (state) =>
+    reusedRemotely(state)
+      ? {
+          actions: [{text: 'Skipped: the repository already has this image (no upload)', calls: []}],
+          commands: [],
+        }
+      : describePush(state),
+  async run(state, io) {
+    if (reusedRemotely(state)) {
+      io.output('skipped: the repository already has this image.')
+      return
+    }
+    await runPush(state, io)
+  },
+}
+
+function describePush(state: DeployState): {actions: PlannedAction[]; commands: PlannedCommand[]} {
+  const described = {
     actions: [
       {
         text: 'A fresh ECR login token (GetAuthorizationToken) and a new login, once, if the registry says the token expired',
@@ -49,52 +96,57 @@ export const pushStep: Step<DeployState> = {
         when: `a transient failure (network reset, 5xx): up to ${PUSH_ATTEMPTS - 1} more tries`,
       })),
     ],
-  }),
-  async run(state, io) {
-    const commands = pushCommands(state)
-    const images = [state.uploadImage]
-    let loggedInAgain = false
-    for (const [index, command] of commands.entries()) {
-      const image = images[index] ?? ''
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const digest = await pushOnce(state, io, command, image, index)
-          if (state.digest !== undefined && state.digest !== digest) {
-            throw new CheckError(
-              'digest-changed',
-              `${image} was pushed as ${digest}, but the first tag as ${state.digest}.`,
-              {
-                hint: 'The local image changed between pushes; run again.',
-              },
-            )
-          }
-          state.digest = digest
-          state.pushed.push(image)
-          io.output(`${image} -> ${digest}`)
-          break
-        } catch (error) {
-          if (!(error instanceof RegistryError) || io.signal.aborted) throw error
-          // Only an expired token is worth a new login, and only once.
-          if (error.reason === 'login-expired' && !loggedInAgain) {
-            loggedInAgain = true
-            io.output('The login token expired: fetching a new one and logging in again.')
-            state.authorization = await state.aws.authorization(state.secrets, io.signal)
-            await runLogin(state, io)
-            attempt--
-            continue
-          }
-          // Auth, permission, missing repository, immutable tag: retrying cannot help.
-          if (error.reason !== 'transient' || attempt >= PUSH_ATTEMPTS) throw error
-          const pause = RETRY_BASE_MS * 2 ** (attempt - 1)
-          io.output(
-            `${error.message} Trying again in ${pause / 1000} s (attempt ${attempt + 1} of ${PUSH_ATTEMPTS}).`,
+  }
+  // The dry run does not know yet whether the reuse step will find the image in the repository.
+  if (state.content === undefined && !state.config.rebuild)
+    described.commands[0] = {...described.commands[0]!, when: 'the image is not reused from the repository'}
+  return described
+}
+
+async function runPush(state: DeployState, io: StepIO): Promise<void> {
+  const commands = pushCommands(state)
+  const images = [state.uploadImage]
+  let loggedInAgain = false
+  for (const [index, command] of commands.entries()) {
+    const image = images[index] ?? ''
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const digest = await pushOnce(state, io, command, image, index)
+        if (state.digest !== undefined && state.digest !== digest) {
+          throw new CheckError(
+            'digest-changed',
+            `${image} was pushed as ${digest}, but the first tag as ${state.digest}.`,
+            {
+              hint: 'The local image changed between pushes; run again.',
+            },
           )
-          await sleep(pause, undefined, {signal: io.signal}).catch(() => undefined)
-          if (io.signal.aborted) throw error
         }
+        state.digest = digest
+        state.pushed.push(image)
+        io.output(`${image} -> ${digest}`)
+        break
+      } catch (error) {
+        if (!(error instanceof RegistryError) || io.signal.aborted) throw error
+        // Only an expired token is worth a new login, and only once.
+        if (error.reason === 'login-expired' && !loggedInAgain) {
+          loggedInAgain = true
+          io.output('The login token expired: fetching a new one and logging in again.')
+          state.authorization = await state.aws.authorization(state.secrets, io.signal)
+          await runLogin(state, io)
+          attempt--
+          continue
+        }
+        // Auth, permission, missing repository, immutable tag: retrying cannot help.
+        if (error.reason !== 'transient' || attempt >= PUSH_ATTEMPTS) throw error
+        const pause = RETRY_BASE_MS * 2 ** (attempt - 1)
+        io.output(
+          `${error.message} Trying again in ${pause / 1000} s (attempt ${attempt + 1} of ${PUSH_ATTEMPTS}).`,
+        )
+        await sleep(pause, undefined, {signal: io.signal}).catch(() => undefined)
+        if (io.signal.aborted) throw error
       }
     }
-  },
+  }
 }
 
 async function pushOnce(

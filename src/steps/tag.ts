@@ -1,6 +1,6 @@
-import {CheckError} from '../errors.js'
+import {AwsError, CheckError} from '../errors.js'
 import {imageReference} from '../images.js'
-import type {EngineState, PlannedAction, Step} from '../pipeline/step.js'
+import type {EngineState, PlannedAction, PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import type {AwsClients} from '../systems/aws/index.js'
 import {manifestDigest, type RegistryAccess, registryCalls, retagManifest} from '../systems/registry-api.js'
 
@@ -33,6 +33,25 @@ export interface TagTarget extends EngineState {
   tagsToVerify(): string[]
   onTagged(reference: string, tag: string): void
   onVerified(tag: VerifiedTag, facts: {sizeBytes: number | null; pushedAt: string | null}): void
+
+  // --- push-only roles (issue 12): optional, push provides them, promote does not ---
+  /** AWS operations refused so far: later calls do without them. */
+  readonly denied?: ReadonlySet<string>
+  deny?(operation: string): void
+  warn?(message: string): void
+  /** Add a tag through the backend (only the manifest travels) when ecr:BatchGetImage is denied. */
+  backendTagCommands?(tag: string): PlannedCommand[]
+  runBackendTag?(tag: string, io: StepIO): Promise<void>
+  /** Nothing may read the tags back: the result says so instead of failing. */
+  onUnverified?(verification: {verified: false; by: null; missingPermission: string}): void
+}
+
+const BATCH_GET = 'ecr:BatchGetImage'
+const DESCRIBE_IMAGES = 'ecr:DescribeImages'
+
+/** An AccessDenied for `operation`: the role lacks that permission (other failures stay failures). */
+export function deniedFor(error: unknown, operation: string): boolean {
+  return error instanceof AwsError && error.reason === 'access-denied' && error.operation === operation
 }
 
 /** The registry's own API, with this run's ECR token, for pushes that do not go to ECR's endpoint. */
@@ -69,19 +88,44 @@ export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upl
     failure: 'push',
     describe(target) {
       const tags = target.tagsToPoint()
+      if (tags.length === 0) return {actions: [{text: 'no other tags', calls: []}], commands: []}
+      const backend = target.registryIsEcr && target.backendTagCommands !== undefined
+      // A role without ecr:BatchGetImage: the backend pushes the manifest under each tag.
+      if (backend && target.denied?.has(BATCH_GET) === true)
+        return {actions: [], commands: tags.flatMap((tag) => target.backendTagCommands!(tag))}
       return {
-        actions:
-          tags.length > 0 ? tags.map((tag) => tagAction(target, tag)) : [{text: 'no other tags', calls: []}],
-        commands: [],
+        actions: tags.map((tag) => tagAction(target, tag)),
+        commands: backend
+          ? tags.flatMap((tag) =>
+              target.backendTagCommands!(tag).map((command) => ({
+                ...command,
+                when: `${BATCH_GET} is denied (a push-only role)`,
+              })),
+            )
+          : [],
       }
     },
     async run(target, io) {
       const digest = target.digest
       if (digest === undefined) throw new CheckError('no-image', 'There is no image to tag.')
       for (const tag of target.tagsToPoint()) {
-        if (target.registryIsEcr) await target.aws.retag(target.repository, digest, tag, io.signal)
-        else await retagManifest(registryAccess(target), target.repository, digest, tag, io.signal)
         const reference = imageReference(target.registry.value, target.repository, tag)
+        if (!target.registryIsEcr) {
+          await retagManifest(registryAccess(target), target.repository, digest, tag, io.signal)
+        } else if (target.runBackendTag !== undefined && target.denied?.has(BATCH_GET) === true) {
+          await target.runBackendTag(tag, io)
+        } else {
+          try {
+            await target.aws.retag(target.repository, digest, tag, io.signal)
+          } catch (error) {
+            if (!deniedFor(error, BATCH_GET) || target.runBackendTag === undefined) throw error
+            target.deny?.(BATCH_GET)
+            target.warn?.(
+              `${BATCH_GET} is denied: the other tags are pushed through the backend (only the manifest travels).`,
+            )
+            await target.runBackendTag(tag, io)
+          }
+        }
         target.onTagged(reference, tag)
         io.output(`${reference} -> ${digest}`)
       }
@@ -97,42 +141,48 @@ export function verifyStep<S extends TagTarget>(): Step<S> {
     failure: 'push',
     describe(target) {
       const tags = target.tagsToVerify()
-      const action: PlannedAction = target.registryIsEcr
-        ? {
-            text: `Every tag (${tags.join(', ')}) points at the image: ECR DescribeImages`,
-            calls: ['aws:ecr:DescribeImages'],
-          }
-        : {
-            text: `Every tag (${tags.join(', ')}) points at the image: registry API of ${target.registry.value} (HEAD manifest)`,
-            calls: [registryCalls.headManifest(target.repository)],
-          }
-      return {actions: [action], commands: []}
+      if (!target.registryIsEcr) {
+        return {
+          actions: [
+            {
+              text: `Every tag (${tags.join(', ')}) points at the image: registry API of ${target.registry.value} (HEAD manifest)`,
+              calls: [registryCalls.headManifest(target.repository)],
+            },
+          ],
+          commands: [],
+        }
+      }
+      const denied = target.denied ?? new Set<string>()
+      const byBatchGet: PlannedAction = {
+        text: `Every tag (${tags.join(', ')}) points at the image: ECR BatchGetImage (the manifest digests)`,
+        calls: [`aws:${BATCH_GET}`],
+      }
+      const actions: PlannedAction[] = []
+      if (!denied.has(DESCRIBE_IMAGES))
+        actions.push({
+          text: `Every tag (${tags.join(', ')}) points at the image: ECR DescribeImages`,
+          calls: [`aws:${DESCRIBE_IMAGES}`],
+        })
+      // Only a target that can do without a permission (push) falls back; promote fails instead.
+      if (!denied.has(BATCH_GET) && target.deny !== undefined)
+        actions.push(
+          denied.has(DESCRIBE_IMAGES) ? byBatchGet : {...byBatchGet, when: `${DESCRIBE_IMAGES} is denied`},
+        )
+      if (actions.length === 0)
+        actions.push({
+          text: `Not verified: ${DESCRIBE_IMAGES} and ${BATCH_GET} are denied (the result says verified: false)`,
+          calls: [],
+        })
+      return {actions, commands: []}
     },
     async run(target, io) {
       const digest = target.digest
       if (digest === undefined) throw new CheckError('no-image', 'There is no image to verify.')
       const tags = target.tagsToVerify()
-      const found = new Map<
-        string,
-        {digest: string | undefined; sizeBytes: number | null; pushedAt: string | null}
-      >()
-      if (target.registryIsEcr) {
-        const images = await target.aws.imagesByTag(target.repository, tags, io.signal)
-        for (const tag of tags) {
-          const facts = images.get(tag)
-          found.set(tag, {
-            digest: facts?.digest,
-            sizeBytes: facts?.sizeBytes ?? null,
-            pushedAt: facts?.pushedAt ?? null,
-          })
-        }
-      } else {
-        const access = registryAccess(target)
-        for (const tag of tags) {
-          const actual = await manifestDigest(access, target.repository, tag, io.signal)
-          found.set(tag, {digest: actual, sizeBytes: null, pushedAt: null})
-        }
-      }
+      const found = target.registryIsEcr
+        ? await readEcrTags(target, tags, io)
+        : await readRegistryTags(target, tags, io)
+      if (found === undefined) return
       for (const [tag, facts] of found) {
         if (facts.digest !== digest) {
           throw new CheckError(
@@ -150,4 +200,65 @@ export function verifyStep<S extends TagTarget>(): Step<S> {
       }
     },
   }
+}
+
+type TagFacts = Map<string, {digest: string | undefined; sizeBytes: number | null; pushedAt: string | null}>
+
+async function readRegistryTags(target: TagTarget, tags: string[], io: StepIO): Promise<TagFacts> {
+  const found: TagFacts = new Map()
+  const access = registryAccess(target)
+  for (const tag of tags) {
+    const actual = await manifestDigest(access, target.repository, tag, io.signal)
+    found.set(tag, {digest: actual, sizeBytes: null, pushedAt: null})
+  }
+  return found
+}
+
+/**
+ * DescribeImages (digest, size, push time); when the role may not, BatchGetImage (the manifest's
+ * digest); when it may do neither, undefined: the target is told nothing could verify the tags.
+ */
+async function readEcrTags(target: TagTarget, tags: string[], io: StepIO): Promise<TagFacts | undefined> {
+  const found: TagFacts = new Map()
+  const denied = target.denied ?? new Set<string>()
+  if (!denied.has(DESCRIBE_IMAGES)) {
+    try {
+      const images = await target.aws.imagesByTag(target.repository, tags, io.signal)
+      for (const tag of tags) {
+        const facts = images.get(tag)
+        found.set(tag, {
+          digest: facts?.digest,
+          sizeBytes: facts?.sizeBytes ?? null,
+          pushedAt: facts?.pushedAt ?? null,
+        })
+      }
+      return found
+    } catch (error) {
+      if (!deniedFor(error, DESCRIBE_IMAGES) || target.deny === undefined) throw error
+      target.deny(DESCRIBE_IMAGES)
+      io.output(`${DESCRIBE_IMAGES} is denied: verifying with ${BATCH_GET}.`)
+    }
+  }
+  if (!(target.denied ?? denied).has(BATCH_GET)) {
+    try {
+      const digests = await target.aws.digestsByTag(target.repository, tags, io.signal)
+      for (const tag of tags) found.set(tag, {digest: digests.get(tag), sizeBytes: null, pushedAt: null})
+      return found
+    } catch (error) {
+      if (!deniedFor(error, BATCH_GET) || target.deny === undefined) throw error
+      target.deny(BATCH_GET)
+    }
+  }
+  if (target.onUnverified === undefined)
+    throw new CheckError(
+      'unverified',
+      `No permission to read the tags back (${DESCRIBE_IMAGES}, ${BATCH_GET}).`,
+    )
+  const missingPermission = `${BATCH_GET} (or ${DESCRIBE_IMAGES})`
+  target.onUnverified({verified: false, by: null, missingPermission})
+  target.warn?.(
+    `The tags were not verified: this role may not read them back. ${missingPermission} would verify them.`,
+  )
+  io.output(`not verified: ${DESCRIBE_IMAGES} and ${BATCH_GET} are denied`)
+  return undefined
 }

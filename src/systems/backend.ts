@@ -46,3 +46,35 @@ export function digestFromPushLine(line: string): string | undefined {
 export function isDigest(value: string): boolean {
   return /^sha256:[a-f0-9]{64}$/.test(value)
 }
+
+// --- reuse and push-only roles (issue 12) ---
+
+/** Local images carrying `label=value`, newest first, one ID per line (podman and docker alike). */
+export function imagesByLabelArgs(label: string, value: string, format = '{{.ID}}'): string[] {
+  return ['images', '--filter', `label=${label}=${value}`, '--format', format]
+}
+
+/** Give a local image another name (podman and docker alike). */
+export function tagArgs(source: string, target: string): string[] {
+  return ['tag', source, target]
+}
+
+/**
+ * Push an image that is already in the registry under another tag: only the manifest travels (the
+ * blobs are there). podman pushes SOURCE to DESTINATION directly; docker needs a local tag first
+ * (see `tagArgs`), then pushes that name.
+ */
+export function pushAsArgs(
+  backend: Backend,
+  source: string,
+  destination: string,
+  format: 'docker' | 'oci' = 'docker',
+): string[] {
+  if (backend === 'docker') return ['push', destination]
+  return ['push', '--format', format === 'docker' ? 'v2s2' : 'oci', source, destination]
+}
+
+/** The first image ID in `images --format {{.ID}}` output. */
+export function firstImageId(lines: readonly string[]): string | undefined {
+  return lines.map((line) => line.trim()).find((line) => /^[a-f0-9]{12,64}$/.test(line))
+}

@@ -1,5 +1,8 @@
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
+import path from 'node:path'
 
+import {modelTagsOfBentoYaml} from '../content-digest.js'
 import {CheckError} from '../errors.js'
 import {runChild} from '../process.js'
 import {
@@ -126,4 +129,57 @@ export function mldeployVersion(): string {
   } catch {
     return 'unknown'
   }
+}
+
+// --- content digest (issue 12) ---
+
+/** `bentoml get <tag> -o path`: the bento's folder in the store (read-only). */
+export function bentoPathArgs(bentoTag: string): string[] {
+  return ['-m', 'bentoml', 'get', bentoTag, '-o', 'path']
+}
+
+/**
+ * The bento's folder and its models' folders in the BentoML store: `bentoml get -o path` names the
+ * bento's (`<home>/bentos/<name>/<version>`); the models sit in the same store,
+ * `<home>/models/<name>/<version>`, as bento.yaml names them.
+ */
+export async function locateBento(options: {
+  python: PythonCommand
+  bentoTag: string
+  cwd: string
+  env: Record<string, string>
+  signal?: AbortSignal
+}): Promise<{bentoDir: string; models: Array<{tag: string; dir: string}>}> {
+  const {python, bentoTag, cwd, env, signal} = options
+  const lines: string[] = []
+  const result = await runChild({
+    command: python.command,
+    args: [...python.prefix, ...bentoPathArgs(bentoTag)],
+    cwd,
+    baseEnv: env,
+    env: {...python.env, ...bentomlEnv()},
+    secrets: new SecretRegistry(),
+    onLine: (line) => lines.push(line),
+    timeoutMs: 120_000,
+    ...(signal === undefined ? {} : {signal}),
+  })
+  const bentoDir = lines.map((line) => line.trim()).findLast((line) => path.isAbsolute(line))
+  if (result.exitCode !== 0 || bentoDir === undefined || !existsSync(path.join(bentoDir, 'bento.yaml')))
+    throw new CheckError('bentoml-store', `bentoml get ${bentoTag} -o path named no bento folder.`, {
+      detail: result.tail.join('\n'),
+    })
+  const home = path.dirname(path.dirname(path.dirname(bentoDir)))
+  const yaml = await readFile(path.join(bentoDir, 'bento.yaml'), 'utf8')
+  const models = modelTagsOfBentoYaml(yaml).map((tag) => {
+    const [name = '', version = ''] = tag.split(':')
+    return {tag, dir: path.join(home, 'models', name, version)}
+  })
+  for (const model of models)
+    if (!existsSync(path.join(model.dir, 'model.yaml')))
+      throw new CheckError(
+        'bentoml-store',
+        `Model ${model.tag} of bento ${bentoTag} is not in the BentoML store (${model.dir}).`,
+        {hint: 'Import the model again (run without --bento-version, or check BENTOML_HOME).'},
+      )
+  return {bentoDir, models}
 }

@@ -101,6 +101,7 @@ describe('network faults during the push, against the real registry', () => {
     expect(result.exitCode).toBe(0)
     expect(proxy.resets).toBeGreaterThan(0)
     const version = json.bentoTag.split(':')[1]
-    expect(await registryTags(registry, repository)).toEqual([version, 'latest'].sort())
+    // Issue 12: the content tag too.
+    expect(await registryTags(registry, repository)).toEqual([version, 'latest', json.contentTag].sort())
   })
 })

@@ -98,7 +98,8 @@ describe('images that run where they are deployed, for real', () => {
     const started = performance.now()
     await createRepository(stack.AWS_ENDPOINT_URL!, REPOSITORY)
     const pushed = await runCli(
-      ['push', 'iris/V1', '--repository', REPOSITORY, '--backend', 'podman', '--json'],
+      // --rebuild (issue 12): the labels checked below are this build's, not a reused image's.
+      ['push', 'iris/V1', '--repository', REPOSITORY, '--backend', 'podman', '--json', '--rebuild'],
       {
         cwd: EXAMPLE,
         env: env(),

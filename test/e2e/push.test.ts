@@ -30,6 +30,9 @@ interface PushJson {
   verified: Array<{tag: string; digest: string}>
   steps: Array<{id: string; status: string}>
   error?: {message: string; exitCode: number}
+  // Issue 12: every push carries a content tag; an unchanged target is reused.
+  contentTag: string
+  reused: {source: string; digest: string | null} | null
 }
 
 /** The machine's environment (CA bundles, proxies: bentoml locks packages against PyPI) under the stack's. */
@@ -104,19 +107,25 @@ describe('mldeploy push, for real', () => {
     const version = bentoTag.split(':')[1]!
     // The tag mldeploy parsed is the bento the store has.
     expect(await bentoExists(bentoTag)).toMatchObject({name: 'iris_v1', version})
-    expect(await registryTags(registry, repo('podman'))).toEqual([version, 'latest'].sort())
+    expect(await registryTags(registry, repo('podman'))).toEqual(
+      [version, 'latest', first.json.contentTag].sort(),
+    )
     expect(await registryDigest(registry, repo('podman'), 'latest')).toBe(digest)
     expect(await registryDigest(registry, repo('podman'), version)).toBe(digest)
     expect(await predict('podman', first.json.images[0]!)).toEqual({
       prediction: ['setosa', 'versicolor', 'virginica'],
     })
 
-    // A second push of the same target: a new bento version, and latest moves to it.
+    // A second push of the unchanged target (issue 12): a new bento version pointing at the same
+    // image, reused from the repository (nothing containerized or uploaded; test/e2e/reuse.test.ts).
     const second = await push(repo('podman'), ['--backend', 'podman'])
     expect(second.exitCode).toBe(0)
     const secondVersion = second.json.bentoTag.split(':')[1]!
     expect(secondVersion).not.toBe(version)
-    expect(await registryTags(registry, repo('podman'))).toEqual([version, secondVersion, 'latest'].sort())
+    expect(second.json.reused).toMatchObject({source: 'repository', digest})
+    expect(await registryTags(registry, repo('podman'))).toEqual(
+      [version, secondVersion, 'latest', first.json.contentTag].sort(),
+    )
     expect(await registryDigest(registry, repo('podman'), 'latest')).toBe(second.json.digest)
     expect(await registryDigest(registry, repo('podman'), version)).toBe(digest)
   })
@@ -134,7 +143,9 @@ describe('mldeploy push, for real', () => {
     expect(result.json.error).toBeUndefined()
     expect(result.exitCode).toBe(0)
     const version = result.json.bentoTag.split(':')[1]!
-    expect(await registryTags(registry, repo('docker'))).toEqual([version, 'candidate', 'latest'].sort())
+    expect(await registryTags(registry, repo('docker'))).toEqual(
+      [version, 'candidate', 'latest', result.json.contentTag].sort(),
+    )
     for (const tag of ['latest', 'candidate', version]) {
       expect(await registryDigest(registry, repo('docker'), tag)).toBe(result.json.digest)
     }

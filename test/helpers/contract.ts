@@ -9,11 +9,14 @@ export interface ReportedStep {
   ran?: string[]
 }
 
-/** A described call or command as a pattern: `<placeholders>` (quoted or not) stand for one word. */
+/** Shell quoting differs with what a word holds (a placeholder's `<` is quoted, a digest is not). */
+const unquoted = (text: string): string => text.replaceAll("'", '')
+
+/** A described call or command as a pattern: `<placeholders>` stand for the value that ran. */
 function pattern(described: string): RegExp {
-  const parts = described.split(/'?<[^<>\s]+>'?/)
+  const parts = unquoted(described).split(/<[^<>\s]+>/)
   const escaped = parts.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-  return new RegExp(`^${escaped.join('\\S+')}$`)
+  return new RegExp(`^${escaped.join('[^\\s]+')}$`)
 }
 
 /**
@@ -28,9 +31,9 @@ export function contractBreaches(step: ReportedStep): {undescribed: string[]; mi
     ...described.actions.flatMap((action) => action.calls.map((call) => ({text: call, when: action.when}))),
   ]
   const patterns = all.map((each) => ({...each, regex: pattern(each.text)}))
-  const undescribed = ran.filter((entry) => !patterns.some((each) => each.regex.test(entry)))
+  const undescribed = ran.filter((entry) => !patterns.some((each) => each.regex.test(unquoted(entry))))
   const missing = patterns
-    .filter((each) => each.when === undefined && !ran.some((entry) => each.regex.test(entry)))
+    .filter((each) => each.when === undefined && !ran.some((entry) => each.regex.test(unquoted(entry))))
     .map((each) => each.text)
   return {undescribed, missing}
 }

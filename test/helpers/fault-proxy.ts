@@ -91,3 +91,44 @@ export async function startFaultProxy(motoUrl: string, rules: FaultRule[]): Prom
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
 }
+
+// --- push-only roles (issue 12) ---
+
+/** AWS's documented push policy for ECR, plus sts:GetCallerIdentity (which needs no permission). */
+export const PUSH_POLICY = [
+  'GetAuthorizationToken',
+  'BatchCheckLayerAvailability',
+  'InitiateLayerUpload',
+  'UploadLayerPart',
+  'CompleteLayerUpload',
+  'PutImage',
+  'BatchGetImage',
+  'GetCallerIdentity',
+]
+
+/** The ECR operations mldeploy may call: what a policy that grants only some of them denies. */
+const ECR_OPERATIONS = [
+  'DescribeRepositories',
+  'CreateRepository',
+  'DescribeImages',
+  'BatchGetImage',
+  'PutImage',
+  'GetAuthorizationToken',
+  'GetDownloadUrlForLayer',
+]
+
+/**
+ * Rules that answer every call of an operation outside `allowed` as IAM does: HTTP 400
+ * AccessDeniedException naming the action — an ECR stand-in that grants exactly that policy.
+ */
+export function grantOnly(allowed: readonly string[]): FaultRule[] {
+  return ECR_OPERATIONS.filter((operation) => !allowed.includes(operation)).map((operation) => ({
+    operation,
+    times: Number.POSITIVE_INFINITY,
+    status: 400,
+    body: JSON.stringify({
+      __type: 'AccessDeniedException',
+      message: `User: arn:aws:iam::123456789012:user/ci-push is not authorized to perform: ecr:${operation} on resource: arn:aws:ecr:us-east-1:123456789012:repository/modela/v1 because no identity-based policy allows the ecr:${operation} action`,
+    }),
+  }))
+}

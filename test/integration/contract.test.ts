@@ -64,7 +64,13 @@ describe('every step runs what it described', () => {
         `tcp:127.0.0.1:${vpnPort}`,
       ]),
     )
-    expect(ran('tag')).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
+    // Two extra tags (release and the content tag), each BatchGetImage + PutImage, no upload.
+    expect(ran('tag')).toEqual([
+      'aws:ecr:BatchGetImage',
+      'aws:ecr:PutImage',
+      'aws:ecr:BatchGetImage',
+      'aws:ecr:PutImage',
+    ])
     expect(ran('push')).toHaveLength(1)
     expect(ran('push')[0]).toMatch(/ push --format v2s2 --digestfile /)
     // Secrets redacted in both records.

@@ -171,7 +171,7 @@ describe('retries', () => {
 
   it('logs in again once when the token expired between login and push', async () => {
     const s = setup({FAKE_EXPIRED: '1'})
-    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json'], {
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--skip-disk-check', '--json'], {
       cwd: s.root,
       env: s.env,
     })
@@ -180,6 +180,10 @@ describe('retries', () => {
       'probe',
       'import',
       'build',
+      // The reuse step (issue 12): the bento's folder, a local image with the same content.
+      'get',
+      'images',
+      // Provenance labels (bentoml get -o json).
       'get',
       'containerize',
       'login',
@@ -187,7 +191,8 @@ describe('retries', () => {
       'login',
       'push',
     ])
-    expect(JSON.parse(result.stdout).pushed).toHaveLength(2)
+    // The upload, latest and the content tag.
+    expect(JSON.parse(result.stdout).pushed).toHaveLength(3)
   })
 })
 

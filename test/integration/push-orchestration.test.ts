@@ -18,7 +18,11 @@ function setup(extraEnv: Record<string, string> = {}, files: Record<string, stri
 }
 
 function push(s: Setup, ...args: string[]) {
-  return runCli(['push', 'modelA/V1', '--skip-vpn-check', ...args], {cwd: s.root, env: s.env})
+  // The disk check (issue 12) runs its own children concurrently: reuse-orchestration tests it.
+  return runCli(['push', 'modelA/V1', '--skip-vpn-check', '--skip-disk-check', ...args], {
+    cwd: s.root,
+    env: s.env,
+  })
 }
 
 function expectNoSecret(s: Setup, ...texts: string[]): void {
@@ -49,6 +53,9 @@ describe('mldeploy push against moto with recording tools', () => {
       'python probe',
       'python import',
       'python build',
+      // Issue 12: the bento's folder for the content digest, then a local image with that content.
+      'python get',
+      'podman images',
       // Provenance labels: bentoml get (the bento's models and routes) before containerize.
       'python get',
       'python containerize',
@@ -61,7 +68,7 @@ describe('mldeploy push against moto with recording tools', () => {
     const images = [`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`]
     expect(calls[2]!.argv).toEqual(['-m', 'bentoml', 'build', '-o', 'tag'])
     expect(calls[2]!.env.COLUMNS).toBe('10000')
-    expect(calls[4]!.argv.slice(0, 10)).toEqual([
+    expect(calls[6]!.argv.slice(0, 10)).toEqual([
       '-m',
       'bentoml',
       'containerize',
@@ -73,22 +80,24 @@ describe('mldeploy push against moto with recording tools', () => {
       '-t',
       images[1],
     ])
-    // Then the provenance labels, each as --opt label=KEY=VALUE.
-    const options = calls[4]!.argv.slice(10)
+    // Then the provenance labels, each as --opt label=KEY=VALUE, the content label (issue 12) too.
+    const options = calls[6]!.argv.slice(10)
     expect(options.filter((_, index) => index % 2 === 0).every((flag) => flag === '--opt')).toBe(true)
     expect(options.filter((_, index) => index % 2 === 1)).toContain(
       'label=org.opencontainers.image.title=modelA/V1',
     )
-    expect(calls[5]!.argv).toEqual(['login', '--username', 'AWS', '--password-stdin', REGISTRY])
-    expect(calls[5]!.stdin).toBe(MOTO_PASSWORD)
+    expect(calls[6]!.argv.at(-1)).toMatch(/^label=io\.mldeploy\.content-digest=sha256:[a-f0-9]{64}$/)
+    expect(calls[7]!.argv).toEqual(['login', '--username', 'AWS', '--password-stdin', REGISTRY])
+    expect(calls[7]!.stdin).toBe(MOTO_PASSWORD)
     // The login lives in a private auth file, the same one the pushes use.
-    const authFile = calls[5]!.env.REGISTRY_AUTH_FILE
+    const authFile = calls[7]!.env.REGISTRY_AUTH_FILE
     expect(authFile).toMatch(/mldeploy-.*\/auth\.json$/)
-    expect(calls[6]!.env.REGISTRY_AUTH_FILE).toBe(authFile)
+    expect(calls[8]!.env.REGISTRY_AUTH_FILE).toBe(authFile)
     // One upload, under the bento version; latest is added through the ECR API (no upload).
-    expect(calls[6]!.argv.at(-1)).toBe(images[1])
+    expect(calls[8]!.argv.at(-1)).toBe(images[1])
     expect(result.stdout).toMatch(/digest sha256:[a-f0-9]{64}/)
     expect(result.stdout).toContain('one upload, 2 tags verified')
+    expect(result.stdout).toMatch(/content sha256:[a-f0-9]{64} \(content-[a-f0-9]{12}\)/)
     for (const image of images) expect(result.stdout).toContain(image)
     expectNoSecret(s, result.stdout, result.stderr)
   })
@@ -116,6 +125,7 @@ describe('mldeploy push against moto with recording tools', () => {
       'preflight:done',
       'import:done',
       'build:done',
+      'reuse:done',
       'labels:done',
       'containerize:done',
       'login:done',
@@ -127,15 +137,16 @@ describe('mldeploy push against moto with recording tools', () => {
     expect(json.digest).toMatch(/^sha256:[a-f0-9]{64}$/)
     expect(json.imageByDigest).toBe(`${REGISTRY}/modela/v1@${json.digest}`)
     expect(json.verified.map((each: {tag: string; digest: string}) => `${each.tag}=${each.digest}`)).toEqual(
-      ['latest', 'git-abc123', 'f3k2qyq5lsoaaaab'].map((tag) => `${tag}=${json.digest}`),
+      ['latest', 'git-abc123', 'f3k2qyq5lsoaaaab', json.contentTag].map((tag) => `${tag}=${json.digest}`),
     )
     expect(json.pushedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/)
     for (const step of json.steps) expect(typeof step.durationMs).toBe('number')
     const calls = s.bin.calls()
     const docker = calls.filter((call) => call.tool === 'docker')
     // `docker buildx version`: which builder containerize will use (issue 11).
-    expect(docker.map((call) => call.step)).toEqual(['buildx', 'login', 'push'])
-    expect(docker[1]!.env.DOCKER_CONFIG).toMatch(/mldeploy-/)
+    // `docker images --filter label=...`: a local image with the same content (issue 12).
+    expect(docker.map((call) => call.step)).toEqual(['images', 'buildx', 'login', 'push'])
+    expect(docker[2]!.env.DOCKER_CONFIG).toMatch(/mldeploy-/)
     expect(result.stderr).toContain('bentoml')
     expectNoSecret(s, result.stdout, result.stderr)
   })
@@ -361,6 +372,7 @@ describe('mldeploy push --dry-run', () => {
       'preflight',
       'import',
       'build',
+      'reuse',
       'labels',
       'containerize',
       'login',

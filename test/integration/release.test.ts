@@ -73,9 +73,12 @@ describe('repositories', () => {
     })
     expect(result.exitCode).toBe(0)
     expect(s.bin.calls().filter((call) => call.step === 'push')).toHaveLength(1)
-    expect(JSON.parse(result.stdout).verified.map((each: {tag: string}) => each.tag)).toEqual([
+    // Issue 12: the content tag is added (and verified) like the other extra tags.
+    const json = JSON.parse(result.stdout)
+    expect(json.verified.map((each: {tag: string}) => each.tag)).toEqual([
       'v1.0.0',
       'f3k2qyq5lsoaaaab',
+      json.contentTag,
     ])
   })
 })
@@ -92,11 +95,12 @@ describe('tags', () => {
     expect(result.exitCode).toBe(0)
     const json = JSON.parse(result.stdout)
     expect(s.bin.calls().filter((call) => call.step === 'push')).toHaveLength(1)
-    expect(json.verified).toHaveLength(6)
+    // Five tags, the bento version and the content tag (issue 12).
+    expect(json.verified).toHaveLength(7)
     expect(new Set(json.verified.map((each: {digest: string}) => each.digest))).toEqual(
       new Set([json.digest]),
     )
-    expect(json.pushed).toHaveLength(6)
+    expect(json.pushed).toHaveLength(7)
   })
 
   it('--git-sha-tag adds the project commit', async () => {
@@ -122,10 +126,12 @@ describe('tags', () => {
       env: s.env,
     })
     expect(result.exitCode).toBe(0)
-    expect(JSON.parse(result.stdout).verified.map((each: {tag: string}) => each.tag)).toEqual([
+    const json = JSON.parse(result.stdout)
+    expect(json.verified.map((each: {tag: string}) => each.tag)).toEqual([
       'latest',
       sha,
       'f3k2qyq5lsoaaaab',
+      json.contentTag,
     ])
   })
 
@@ -198,7 +204,7 @@ describe('many targets', () => {
     expect(
       json.targets.map((each: {target: string; status: string}) => `${each.target}:${each.status}`),
     ).toEqual(['modelA/V1:pushed', 'modelB/V2:failed'])
-    expect(json.targets[0].verified).toHaveLength(2)
+    expect(json.targets[0].verified).toHaveLength(3)
   })
 
   it('refuses targets together with --all, and --all in a project without targets', async () => {

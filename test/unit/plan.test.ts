@@ -33,6 +33,7 @@ describe('the plan of a dry run', () => {
       'preflight',
       'import',
       'build',
+      'reuse',
       'labels',
       'containerize',
       'login',
@@ -58,23 +59,33 @@ describe('the plan of a dry run', () => {
     ).toBe(true)
     expect(always('import')).toEqual(['BENTOML_DO_NOT_TRACK=true python3 create_bento_model.py'])
     expect(always('build')[0]).toContain('python3 -m bentoml build -o tag --version v9')
+    // Issue 12: the bento's folder for the content digest; the rest depends on what the reuse step finds.
+    expect(always('reuse')[0]).toContain("python3 -m bentoml get '<bento-tag>' -o path")
+    expect(step('reuse').commands[1]).toMatchObject({
+      command:
+        "podman images --filter 'label=io.mldeploy.content-digest=<content-digest>' --format '{{.ID}}'",
+      when: 'the repository does not have it',
+    })
     // The labels step reads the store and git; the bento tag is known only after the build.
     expect(always('labels')[0]).toContain("-m bentoml get '<bento-tag>' -o json")
-    expect(always('containerize')[0]).toContain(
+    expect(step('containerize').commands[0]!.command).toContain(
       `containerize '<bento-name>:v9' --backend podman -t ${registry}/modela/v1:latest -t ${registry}/modela/v1:prod -t ${registry}/modela/v1:v9`,
     )
-    expect(always('login')[0]).toMatch(
+    expect(step('containerize').commands[0]!.when).toBe(
+      'no image with this content is in the repository or the local engine',
+    )
+    expect(step('login').commands[0]!.command).toMatch(
       /podman login --username AWS --password-stdin 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com$/,
     )
     // One upload under the bento version; the other tags are added through the ECR API.
-    expect(always('push')).toHaveLength(1)
-    expect(always('push')[0]).toContain(`podman push --format v2s2 --digestfile`)
-    expect(always('push')[0]).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
+    expect(step('push').commands[0]!.command).toContain(`podman push --format v2s2 --digestfile`)
+    expect(step('push').commands[0]!.command).toMatch(new RegExp(`${registry}/modela/v1:v9$`))
     // The check reads the pushed image back before any tag moves.
     expect(step('check').actions.flatMap((action) => action.calls)).toContain('aws:ecr:BatchGetImage')
     expect(step('tag').actions.map((action) => action.text)).toEqual([
       `${registry}/modela/v1:latest -> the image's digest: ECR BatchGetImage + PutImage`,
       `${registry}/modela/v1:prod -> the image's digest: ECR BatchGetImage + PutImage`,
+      `${registry}/modela/v1:content-<content-digest> -> the image's digest: ECR BatchGetImage + PutImage`,
     ])
     expect(step('tag').actions[0]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
     expect(step('verify').actions[0]!.text).toContain('ECR DescribeImages')

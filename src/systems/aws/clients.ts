@@ -353,6 +353,45 @@ export class AwsClients {
     }
   }
 
+  // --- push-only roles (issue 12) ---
+
+  /**
+   * The digest each tag names, read with BatchGetImage (a missing tag is left out): how
+   * a role without ecr:DescribeImages (AWS's documented push policy has none) verifies its tags.
+   */
+  async digestsByTag(
+    repository: string,
+    tags: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, string>> {
+    const {BatchGetImageCommand} = await import('@aws-sdk/client-ecr')
+    const client = await this.ecr()
+    const found = new Map<string, string>()
+    // One call per tag: the answer's imageId is then the tag's image (moto names every image by
+    // the last tag it was given, so a batched answer cannot be matched back reliably).
+    await Promise.all(
+      tags.map(async (tag) => {
+        try {
+          const out = await client.send(
+            new BatchGetImageCommand({
+              repositoryName: repository,
+              imageIds: [{imageTag: tag}],
+              acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
+            }),
+            this.signal(signal),
+          )
+          const digest = out.images?.[0]?.imageId?.imageDigest
+          if (digest !== undefined) found.set(tag, digest)
+        } catch (error) {
+          throw this.fail(error, 'ecr:BatchGetImage', `Reading ${repository}:${tag} (BatchGetImage)`)
+        }
+      }),
+    )
+    return found
+  }
+
+  // --- end push-only roles ---
+
   /** A read that hands out nothing: proves ECR answers and the credentials may list repositories. */
   async repositoryNames(maxResults: number, signal?: AbortSignal): Promise<string[]> {
     const {DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
