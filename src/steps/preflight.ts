@@ -1,7 +1,7 @@
 import os from 'node:os'
 
 import {formatDuration} from '../config/timeouts.js'
-import {AwsError, CheckError, errorMessage} from '../errors.js'
+import {AwsError, CheckError, errorMessage, MldeployError} from '../errors.js'
 import {LABELS} from '../provenance.js'
 import {firstImageId, imagesByLabelArgs} from '../systems/backend.js'
 import {
@@ -133,12 +133,14 @@ export const preflightStep: Step<DeployState> = {
     if (failures.length === 1) throw failures[0]
     if (failures.length > 1) {
       // Every failed check is in the error, not only the first: fix them all before the next try.
-      const first = failures[0] as {hint?: string}
-      throw new CheckError(
-        'several',
-        `${failures.length} preflight checks failed: ${failures.map((failure) => errorMessage(failure).replace(/\.$/, '')).join('; ')}.`,
-        first.hint === undefined ? {} : {hint: first.hint},
-      )
+      // The first failure keeps its kind (the `reason` in --json) and its hint.
+      const combined = `${failures.length} preflight checks failed: ${failures.map((failure) => errorMessage(failure).replace(/\.$/, '')).join('; ')}.`
+      const first = failures[0]
+      if (first instanceof MldeployError) {
+        first.message = combined
+        throw first
+      }
+      throw new CheckError('several', combined)
     }
   },
 }
