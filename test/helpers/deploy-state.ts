@@ -19,13 +19,22 @@ export const REGISTRY = `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`
 export const PASSWORD = 'fake-ecr-password-0123456789'
 export const DIGEST = `sha256:${'ab'.repeat(32)}`
 
-type Answer<T> = T | Error | (() => T | Promise<T>)
+/** A value, an error to throw, or a function of the call's signal (answers that change or hang). */
+type Answer<T> = T | Error | ((signal?: AbortSignal) => T | Promise<T>)
 
-async function answer<T>(value: Answer<T>): Promise<T> {
+async function answer<T>(value: Answer<T>, signal?: AbortSignal): Promise<T> {
   if (value instanceof Error) throw value
-  if (typeof value === 'function') return (value as () => T | Promise<T>)()
+  if (typeof value === 'function') return (value as (signal?: AbortSignal) => T | Promise<T>)(signal)
   return value
 }
+
+/** An answer that never comes: the call ends only when its signal aborts (a closed network). */
+export const hang = <T>(signal?: AbortSignal): Promise<T> =>
+  new Promise((_, reject) => {
+    signal?.addEventListener('abort', () => reject(new Error(`aborted: ${String(signal.reason)}`)), {
+      once: true,
+    })
+  })
 
 /**
  * A stand-in for `AwsClients` with the methods the steps call. Each answer is a value, an error
@@ -50,38 +59,43 @@ export class FakeAws {
   passwords = [PASSWORD]
   closed = false
 
-  async identity(): Promise<Identity> {
+  async identity(signal?: AbortSignal): Promise<Identity> {
     this.calls.push('identity')
-    return answer(this.identityAnswer)
+    return answer(this.identityAnswer, signal)
   }
 
   async repository(
     name: string,
     account: string,
     create: RepositorySettings | undefined,
+    signal?: AbortSignal,
   ): Promise<RepositoryFacts> {
     this.calls.push(
       `repository ${name} ${account}${create === undefined ? '' : ` create ${create.mutability}`}`,
     )
-    return answer(this.repositoryAnswer)
+    return answer(this.repositoryAnswer, signal)
   }
 
-  async imagesByTag(repository: string, tags: readonly string[]): Promise<Map<string, ImageFacts>> {
+  async imagesByTag(
+    repository: string,
+    tags: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, ImageFacts>> {
     this.calls.push(`imagesByTag ${repository} ${tags.join(',')}`)
-    if (this.imagesAnswer !== undefined) return answer(this.imagesAnswer)
+    if (this.imagesAnswer !== undefined) return answer(this.imagesAnswer, signal)
     return new Map([...this.images].filter(([tag]) => tags.includes(tag)))
   }
 
-  async retag(repository: string, digest: string, tag: string): Promise<void> {
+  async retag(repository: string, digest: string, tag: string, signal?: AbortSignal): Promise<void> {
     this.calls.push(`retag ${repository} ${digest} ${tag}`)
-    await answer(this.retagAnswer)
+    await answer(this.retagAnswer, signal)
     this.images.set(tag, {digest, sizeBytes: 1234, pushedAt: '2026-01-01T00:00:00.000Z', tags: [tag]})
   }
 
   /** Each call hands out the next password (a fresh token after an expiry), registered as ECR's is. */
-  async authorization(secrets: SecretRegistry): Promise<Authorization> {
+  async authorization(secrets: SecretRegistry, signal?: AbortSignal): Promise<Authorization> {
     this.calls.push('authorization')
-    const base = await answer(this.authorizationAnswer)
+    const base = await answer(this.authorizationAnswer, signal)
     const password = this.passwords.length > 1 ? this.passwords.shift()! : this.passwords[0]!
     secrets.add(password)
     return {...base, password}
