@@ -4,8 +4,8 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-import {EnvLayers} from '../../src/config/env-layers.js'
-import {flagsFor} from '../../src/config/flags.js'
+import {EnvLayers} from '../../../src/config/env-layers.js'
+import {flagsFor} from '../../../src/config/flags.js'
 import {
   COMMAND_IDS,
   describeFlag,
@@ -15,9 +15,9 @@ import {
   settingsOf,
   SETTINGS,
   SettingsReader,
-} from '../../src/config/settings.js'
-import {renderSettings, withSettings} from '../../scripts/readme-settings.js'
-import {makeProject, REPO_ROOT, tempDir} from '../helpers/cli.js'
+} from '../../../src/config/settings.js'
+import {renderSettings, withSettings} from '../../../scripts/readme-settings.js'
+import {makeProject, REPO_ROOT, tempDir} from '../../helpers/cli.js'
 
 describe('the settings table', () => {
   it('gives every flag an environment variable or a stated reason not to', () => {
