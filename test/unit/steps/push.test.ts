@@ -1,4 +1,4 @@
-import {describe, expect, it} from 'vitest'
+import {beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {classify, ExitCode} from '../../../src/errors.js'
 import {newRun, runPlans} from '../../../src/pipeline/engine.js'
@@ -16,6 +16,19 @@ import {
   stepFixture,
 } from '../../helpers/deploy-state.js'
 import {RecordingHost, recordingIo} from '../../helpers/recording-host.js'
+
+/** The pauses between tries, as asked for: recorded instead of waited (the real ones take 3 s). */
+const pauses: number[] = []
+vi.mock('node:timers/promises', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('node:timers/promises')>()),
+  setTimeout: async (ms: number, _value?: unknown, options?: {signal?: AbortSignal}) => {
+    pauses.push(ms)
+    if (options?.signal?.aborted) throw options.signal.reason
+  },
+}))
+beforeEach(() => {
+  pauses.length = 0
+})
 
 const EXPIRED =
   'Error: writing blob: denied: Your authorization token has expired. Reauthenticate and try again.'
@@ -117,6 +130,7 @@ describe('the push step', () => {
       'Pushing ' +
         `${REGISTRY}/modela/v1:v1 failed: The registry connection failed (network error or server error). Trying again in 2 s (attempt 3 of 3).`,
     ])
+    expect(pauses).toEqual([1000, 2000])
     expect(fixture.state.digest).toBe(DIGEST)
   })
 
@@ -125,6 +139,7 @@ describe('the push step', () => {
     const error = await pushFailure(fixture.state)
     expect(error).toMatchObject({kind: 'push', exitCode: 8, reason: 'registry:transient', step: 'push'})
     expect(pushes(fixture)).toHaveLength(PUSH_ATTEMPTS)
+    expect(pauses).toEqual([1000, 2000])
     expect(fixture.state.pushed).toEqual([])
   })
 
@@ -134,6 +149,7 @@ describe('the push step', () => {
     expect(error).toMatchObject({kind: 'push', reason: 'registry:not-found'})
     expect(error.message).toContain('ECR repository modela/v1 does not exist in account 123456789012.')
     expect(pushes(fixture)).toHaveLength(1)
+    expect(pauses).toEqual([])
   })
 
   it('does not retry an unrecognised child failure either', async () => {
