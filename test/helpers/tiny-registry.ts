@@ -11,6 +11,8 @@ export interface TinyRegistry {
   host: string
   /** `<repository>:<reference>` -> manifest body and media type. */
   manifests: Map<string, {body: Buffer; mediaType: string}>
+  /** Blobs by digest (an image config). */
+  blobs: Map<string, Buffer>
   requests: string[]
   status: number | undefined
   put(repository: string, tag: string, body: string, mediaType?: string): string
@@ -25,6 +27,7 @@ export async function startTinyRegistry(credentials: {
   password: string
 }): Promise<TinyRegistry> {
   const manifests = new Map<string, {body: Buffer; mediaType: string}>()
+  const blobs = new Map<string, Buffer>()
   const requests: string[] = []
   const expected = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
   const registry = {status: undefined as number | undefined}
@@ -40,6 +43,21 @@ export async function startTinyRegistry(credentials: {
     for await (const chunk of request) chunks.push(chunk as Buffer)
     if (registry.status !== undefined) return void response.writeHead(registry.status).end()
     if (request.headers.authorization !== expected) return void response.writeHead(401).end()
+    const blob = /^\/v2\/.+\/blobs\/([^/]+)$/.exec(request.url ?? '')
+    if (blob !== null) {
+      const found = blobs.get(blob[1]!)
+      return void (found === undefined ? response.writeHead(404).end() : response.writeHead(200).end(found))
+    }
+    const list = /^\/v2\/(.+)\/tags\/list(?:\?.*)?$/.exec(request.url ?? '')
+    if (list !== null) {
+      const prefix = `${list[1]}:`
+      const tags = [...manifests.keys()]
+        .filter((key) => key.startsWith(prefix) && !key.slice(prefix.length).startsWith('sha256:'))
+        .map((key) => key.slice(prefix.length))
+      return void response
+        .writeHead(200, {'content-type': 'application/json'})
+        .end(JSON.stringify({name: list[1], tags}))
+    }
     const match = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(request.url ?? '')
     if (match === null) return void response.writeHead(404).end()
     const [, repository, reference] = match as unknown as [string, string, string]
@@ -65,6 +83,7 @@ export async function startTinyRegistry(credentials: {
   return {
     host: `127.0.0.1:${port}`,
     manifests,
+    blobs,
     requests,
     get status() {
       return registry.status
