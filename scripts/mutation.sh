@@ -32,7 +32,8 @@ if [ ! -f "$STAMP" ]; then
   rm -rf "$STRYKER_DIR" && mkdir -p "$STRYKER_DIR" || die "cannot create $STRYKER_DIR"
   # npm itself runs on Node 24, so the engines check passes for Stryker's >= 22. No peers: the
   # runner must use the project's own vitest (below), the one the test files import.
-  PATH="$NODE24_BIN:$PATH" "$NODE24" "$(command -v npm)" install --prefix "$STRYKER_DIR" --no-save --no-package-lock \
+  # MLDEPLOY_MUTATION=1: the few unit tests that run a script as a child skip themselves.
+PATH="$NODE24_BIN:$PATH" MLDEPLOY_MUTATION=1 "$NODE24" "$(command -v npm)" install --prefix "$STRYKER_DIR" --no-save --no-package-lock \
     --legacy-peer-deps --no-audit --no-fund --cache "$MLDEPLOY_CACHE/npm" \
     "@stryker-mutator/core@$STRYKER_VERSION" "@stryker-mutator/vitest-runner@$STRYKER_VERSION" >/dev/null ||
     die "installing Stryker failed"
@@ -45,4 +46,5 @@ args=()
 if [ $# -gt 0 ]; then args=(--mutate "$(IFS=,; echo "$*")"); fi
 log "Stryker on Node $("$NODE24" --version)"
 # Stryker finds its vitest runner plugin next to itself, in its own install folder.
-PATH="$NODE24_BIN:$PATH" "$NODE24" "$STRYKER_DIR/node_modules/@stryker-mutator/core/bin/stryker.js" run stryker.config.json "${args[@]}"
+# MLDEPLOY_MUTATION=1: the few unit tests that run a script as a child skip themselves.
+PATH="$NODE24_BIN:$PATH" MLDEPLOY_MUTATION=1 "$NODE24" "$STRYKER_DIR/node_modules/@stryker-mutator/core/bin/stryker.js" run stryker.config.json "${args[@]}"

@@ -68,4 +68,31 @@ describe('the build step', () => {
     expect(error).toMatchObject({kind: 'build', exitCode: 5, reason: 'child:exit'})
     expect(error.message).toContain('bentoml build failed (exit code 1): Error: [bentos] `build` failed')
   })
+
+  it('reads the tag as it streams by, even when 50 more lines push it out of the kept tail', async () => {
+    const {state, bin} = stepFixture()
+    state.config.python.value.command = scriptTool(
+      bin.dir,
+      'chatty-python',
+      "console.log('__tag__:svc:v5'); for (let i = 0; i < 50; i++) console.log('service.py says ' + i)",
+    )
+    await buildStep.run(state, recordingIo())
+    expect(state.bentoTag).toBe('svc:v5')
+  })
+
+  it('no tag: the message, the hint, and only the last 12 lines as detail', async () => {
+    const {state, bin} = stepFixture()
+    state.config.python.value.command = scriptTool(
+      bin.dir,
+      'quiet-python',
+      "for (let i = 0; i < 20; i++) console.log('line ' + i)",
+    )
+    const error = await failure(buildStep.run(state, recordingIo()))
+    expect(error.message).toBe('bentoml build succeeded but printed no bento tag.')
+    expect(error.detail).toBe(Array.from({length: 12}, (_, i) => `line ${i + 8}`).join('\n'))
+  })
+
+  it('is titled for the task list', () => {
+    expect(buildStep.title).toBe('Build the bento')
+  })
 })

@@ -95,4 +95,25 @@ describe('the containerize step', () => {
     expect(failure).toMatchObject({kind: 'containerize', exitCode: 6, reason: 'child:exit'})
     expect(failure.message).toMatch(/^bentoml containerize \(podman\) failed \(exit code 1\): ERROR: /)
   })
+
+  it('the provenance labels reach bentoml containerize as --opt label=K=V', async () => {
+    const {state, bin} = stepFixture()
+    state.bentoTag = 'iris_service:v1'
+    // A python whose store lookups answer; containerize itself prints its arguments.
+    state.config.python.value.command = scriptTool(
+      bin.dir,
+      'store-python',
+      `const a = process.argv.slice(2)
+if (a[2] === 'get') console.log(JSON.stringify({name: 'iris_service', version: 'v1', models: [], services: []}))
+else if (a[2] === 'containerize') console.log('ARGS ' + JSON.stringify(a))
+else process.exit(1)`,
+    )
+    const io = recordingIo()
+    await containerizeStep.run(state, io)
+    expect(state.warnings).toEqual([])
+    expect(state.labels['io.mldeploy.bento']).toBe('iris_service:v1')
+    const args = JSON.parse(io.lines.find((line) => line.startsWith('ARGS '))!.slice(5)) as string[]
+    expect(args).toContain('label=io.mldeploy.bento=iris_service:v1')
+    expect(containerizeStep.title).toBe('Containerize')
+  })
 })

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {classify, ExitCode} from '../../../src/errors.js'
 import {newRun, runPlans} from '../../../src/pipeline/engine.js'
 import {importCommand, importStep} from '../../../src/steps/import-model.js'
-import {stepFixture} from '../../helpers/deploy-state.js'
+import {scriptTool, stepFixture} from '../../helpers/deploy-state.js'
 import {RecordingHost, recordingIo} from '../../helpers/recording-host.js'
 
 describe('the import step', () => {
@@ -52,5 +52,20 @@ describe('the import step', () => {
     const {state} = stepFixture({env: {MLDEPLOY_PYTHON: '/nonexistent/python'}})
     const error = await importStep.run(state, recordingIo()).catch((caught: unknown) => caught)
     expect(classify(error, importStep.failure)).toMatchObject({kind: 'import', reason: 'child:missing'})
+  })
+
+  it('is the one child that sees the AWS credentials of the target', async () => {
+    const {state, bin} = stepFixture({
+      env: {AWS_ACCESS_KEY_ID: 'AKIAFAKEIMPORT', AWS_SECRET_ACCESS_KEY: 'import-secret'},
+    })
+    state.config.python.value.command = scriptTool(
+      bin.dir,
+      'env-python',
+      "console.log('key=' + (process.env.AWS_ACCESS_KEY_ID ?? 'none'))",
+    )
+    const io = recordingIo()
+    await importStep.run(state, io)
+    expect(io.lines).toContain('key=AKIAFAKEIMPORT')
+    expect(importStep.title).toBe('Import the model into BentoML')
   })
 })

@@ -67,4 +67,12 @@ describe('the login step', () => {
     expect(failure).toMatchObject({kind: 'auth', reason: 'child:exit'})
     expect(failure.message).toBe(`podman login to ${REGISTRY} failed (exit code 1): something odd`)
   })
+
+  it('says why there is no token, and is titled for the task list', async () => {
+    const {state} = stepFixture()
+    await expect(loginStep.run(state, recordingIo())).rejects.toThrow(
+      'No ECR login token: the preflight did not fetch one.',
+    )
+    expect(loginStep.title).toBe('Log in to the registry')
+  })
 })

@@ -284,4 +284,45 @@ describe('the preflight step', () => {
       ...Array(PUSH_PLAN.length - 1).fill('skipped'),
     ])
   })
+
+  it('describes every check in words', () => {
+    const {state, bin} = stepFixture()
+    expect(preflightStep.describe(state).actions.map((action) => action.text)).toEqual([
+      'AWS identity: STS GetCallerIdentity (region us-east-1)',
+      'ECR repository modela/v1 exists: ECR DescribeRepositories',
+      'None of the tags exists yet: ECR DescribeImages',
+      'ECR login token and registry host: ECR GetAuthorizationToken',
+      `Executables on PATH: ${bin.dir}/python, podman`,
+      'VPN check: skipped (no --vpn-check and no http(s) MLFLOW_TRACKING_URI)',
+    ])
+    expect(preflightStep.title).toBe('Preflight checks')
+  })
+
+  it('with --registry, says the token is for ECR and the push goes elsewhere', async () => {
+    const {state} = stepFixture({flags: {registry: '127.0.0.1:5000'}})
+    const io = recordingIo()
+    await preflightStep.run(state, io)
+    expect(io.lines[2]).toBe(
+      `ok   ECR login token: token for ${REGISTRY}; pushing to 127.0.0.1:5000 (flag --registry)`,
+    )
+  })
+
+  it('the hints of a timeout and of missing executables', async () => {
+    const timed = stepFixture({flags: {timeout: ['preflight=1s']}})
+    timed.aws.identityAnswer = hang
+    expect((await preflightFailure(timed.state)).hint).toBe(
+      'Something did not answer (AWS endpoint, VPN, Python): see the checks above, or raise --timeout preflight=<duration>.',
+    )
+    const missing = stepFixture({env: {MLDEPLOY_PYTHON: '/nonexistent/python'}})
+    expect((await preflightFailure(missing.state)).hint).toBe(
+      'Install them, or choose the Python with --python and the backend with --backend.',
+    )
+  })
+
+  it('describes the creation with scan on push off', () => {
+    const {state} = stepFixture({flags: {'create-repository': true, 'scan-on-push': false}})
+    expect(preflightStep.describe(state).actions[2]!.text).toBe(
+      'Create it (MUTABLE, scan on push off): ECR CreateRepository',
+    )
+  })
 })

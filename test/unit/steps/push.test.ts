@@ -19,15 +19,19 @@ import {RecordingHost, recordingIo} from '../../helpers/recording-host.js'
 
 /** The pauses between tries, as asked for: recorded instead of waited (the real ones take 3 s). */
 const pauses: number[] = []
+/** Whether each pause was given a signal to end early on. */
+const pauseSignals: boolean[] = []
 vi.mock('node:timers/promises', async (importOriginal) => ({
   ...(await importOriginal<typeof import('node:timers/promises')>()),
   setTimeout: async (ms: number, _value?: unknown, options?: {signal?: AbortSignal}) => {
     pauses.push(ms)
+    pauseSignals.push(options?.signal !== undefined)
     if (options?.signal?.aborted) throw options.signal.reason
   },
 }))
 beforeEach(() => {
   pauses.length = 0
+  pauseSignals.length = 0
 })
 
 const EXPIRED =
@@ -236,5 +240,66 @@ describe('the push step', () => {
     const io = recordingIo()
     await pushStep.run(fixture.state, io).catch(() => undefined)
     expect(io.lines.join('\n')).not.toContain(PASSWORD)
+  })
+
+  it('pushing the same image again under a run that already knows its digest is fine', async () => {
+    const fixture = await readyToPush()
+    fixture.state.digest = DIGEST
+    await pushStep.run(fixture.state, recordingIo())
+    expect(fixture.state.pushed).toEqual([`${REGISTRY}/modela/v1:v1`])
+  })
+
+  it('the image changed: the message and what to do', async () => {
+    const fixture = await readyToPush()
+    fixture.state.digest = `sha256:${'cd'.repeat(32)}`
+    const error = await pushFailure(fixture.state)
+    expect(error.hint).toBe('The local image changed between pushes; run again.')
+  })
+
+  it("reads podman's digest file, trailing newline and all", async () => {
+    const fixture = await readyToPush()
+    scriptTool(
+      fixture.bin.dir,
+      'podman',
+      `const a = process.argv; require('node:fs').writeFileSync(a[a.indexOf('--digestfile') + 1], '${DIGEST}\\n')`,
+    )
+    await pushStep.run(fixture.state, recordingIo())
+    expect(fixture.state.digest).toBe(DIGEST)
+  })
+
+  it('a digest file with something else in it is no digest', async () => {
+    const fixture = await readyToPush()
+    scriptTool(
+      fixture.bin.dir,
+      'podman',
+      "const a = process.argv; require('node:fs').writeFileSync(a[a.indexOf('--digestfile') + 1], 'sha256:short')",
+    )
+    const error = await pushFailure(fixture.state)
+    expect(error.reason).toBe('check:no-digest')
+    expect(error.message).toBe(`Pushed ${REGISTRY}/modela/v1:v1 but could not read its digest.`)
+  })
+
+  it('a fresh login does not use up a try: an expiry, then two transient failures, still pushes', async () => {
+    const fixture = await readyToPush({env: {FAKE_EXPIRED: '1', FAKE_TRANSIENT: '2'}})
+    await pushStep.run(fixture.state, recordingIo())
+    expect(fixture.bin.calls().map((call) => call.step)).toEqual(['push', 'login', 'push', 'push', 'push'])
+    expect(fixture.state.digest).toBe(DIGEST)
+  })
+
+  it('an interrupt during the pause runs no further push (the ledger shows one)', async () => {
+    const fixture = await readyToPush({env: {FAKE_TRANSIENT: '5'}})
+    const controller = new AbortController()
+    const host = new RecordingHost((event) => {
+      if (event.type === 'stepOutput' && event.text.includes('Trying again')) controller.abort('SIGINT')
+    })
+    const run = newRun([pushStep], fixture.state)
+    await runPlans([pushStep], [run], {host, signal: controller.signal})
+    expect(run.steps[0]!.ran!.filter((call) => call.includes(' push '))).toHaveLength(1)
+    // The pause was handed the interrupt, so it ends at once rather than after its full length.
+    expect(pauseSignals.every((signal) => signal === true)).toBe(true)
+    expect(pushStep.title).toBe('Push the image')
+    expect(pushStep.describe(fixture.state).actions[0]!.text).toBe(
+      'A fresh ECR login token (GetAuthorizationToken) and a new login, once, if the registry says the token expired',
+    )
   })
 })

@@ -238,4 +238,31 @@ describe('the tag and verify steps on another registry (--registry)', () => {
     await registry.close()
     expect(await failureOf(tag, fixture.state)).toMatchObject({kind: 'push', reason: 'registry:unreachable'})
   })
+
+  describe('the words of the tag and verify steps', () => {
+    it('titles, messages and hints', async () => {
+      const {state, aws} = await pushed()
+      expect(verify.title).toBe('Verify the tags')
+      const digest = state.digest
+      state.digest = undefined
+      await expect(tag.run(state, recordingIo())).rejects.toThrow('There is no image to tag.')
+      await expect(verify.run(state, recordingIo())).rejects.toThrow('There is no image to verify.')
+      state.digest = digest
+      aws.images.set('latest', {digest: 'sha256:other', sizeBytes: 1, pushedAt: null, tags: []})
+      const error = await failureOf(verify, state)
+      expect(error.hint).toBe(
+        'Another push may have moved it at the same time; check the repository and run again.',
+      )
+    })
+
+    it('describes the verification through another registry', async () => {
+      const fixture = await afterPreflight(
+        stepFixture({flags: {tag: ['latest'], registry: '127.0.0.1:5000'}}),
+      )
+      fixture.state.bentoTag = 'svc:v1'
+      expect(verify.describe(fixture.state).actions[0]!.text).toBe(
+        'Every tag (latest, v1) points at the image: registry API of 127.0.0.1:5000 (HEAD manifest)',
+      )
+    })
+  })
 })
