@@ -10,7 +10,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     setupFiles: ['test/setup.ts'],
-    include: ['test/unit/**/*.test.ts'],
+    // MLDEPLOY_MUTATION_TESTS (comma-separated globs) narrows the run to the tests of one folder:
+    // a static mutant (module-level code) reruns every included test, which is what makes runs long.
+    include: process.env.MLDEPLOY_MUTATION_TESTS?.split(',') ?? ['test/unit/**/*.test.ts'],
     // test/unit/systems/aws/http.test.ts talks to the moto stand-in.
     globalSetup: ['test/global-setup.ts'],
   },

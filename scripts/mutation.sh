@@ -4,8 +4,9 @@
 # stays clean): it is installed here, at run time, into $MLDEPLOY_CACHE/stryker with the Node 24
 # binary from the npm registry (as scripts/test.sh does), and run with Node 24 first on PATH.
 #
-#   bash scripts/mutation.sh                      # every file in stryker.config.json's `mutate`
-#   bash scripts/mutation.sh src/steps/**/*.ts    # one folder (or file): shorter runs
+#   bash scripts/mutation.sh                           # every file in stryker.config.json's `mutate`
+#   bash scripts/mutation.sh 'src/steps/**/*.ts'       # one folder (or file): shorter runs
+#   bash scripts/mutation.sh --ignoreStatic 'src/config/**/*.ts'   # options go to Stryker
 #
 # Only the unit tests run (vitest.mutation.config.ts): process-level tests cannot kill mutants.
 set -uo pipefail
@@ -43,7 +44,14 @@ fi
 ln -sfn "$(cd node_modules/vitest && pwd -P)" "$STRYKER_DIR/node_modules/vitest"
 
 args=()
-if [ $# -gt 0 ]; then args=(--mutate "$(IFS=,; echo "$*")"); fi
+patterns=()
+for arg in "$@"; do
+  case "$arg" in
+    --*) args+=("$arg") ;;
+    *) patterns+=("$arg") ;;
+  esac
+done
+if [ ${#patterns[@]} -gt 0 ]; then args+=(--mutate "$(IFS=,; echo "${patterns[*]}")"); fi
 log "Stryker on Node $("$NODE24" --version)"
 # Stryker finds its vitest runner plugin next to itself, in its own install folder.
 # MLDEPLOY_MUTATION=1: the few unit tests that run a script as a child skip themselves.
