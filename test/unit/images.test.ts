@@ -136,3 +136,33 @@ describe('image rules, at their edges', () => {
     expect(defaultRepository('-a-', '.b.')).toBe('a/b')
   })
 })
+
+describe('image rules: longer parts and the hints', () => {
+  it('separators join parts of any length', () => {
+    expect(validateRepository('team_abc/model-xyz.v12', 'Repository')).toBe('team_abc/model-xyz.v12')
+    expect(defaultRepository('a!!b', 'c  d')).toBe('a-b/c-d')
+  })
+
+  it('only a leading scheme is removed from a registry host', () => {
+    expect(() => normalizeRegistryHost('host/https://', 'Registry')).toThrow(/is not a registry host/)
+  })
+
+  it('each refusal says what a valid value looks like', () => {
+    const hintOf = (attempt: () => unknown): string | undefined => {
+      try {
+        attempt()
+      } catch (error) {
+        return (error as {hint?: string}).hint
+      }
+      return undefined
+    }
+    expect(hintOf(() => validateImageTag('-x', 'Tag'))).toBe(
+      'Use up to 128 letters, digits, "_", "." and "-", not starting with "." or "-".',
+    )
+    expect(hintOf(() => validateRegion('x', 'Region'))).toBe('Use a region code such as us-east-1 or eu-west-1.')
+    expect(hintOf(() => validateAccountId('x', 'Account'))).toBe('It is 12 digits.')
+    expect(hintOf(() => normalizeRegistryHost('a b', 'Registry'))).toBe(
+      'Use host[:port], e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com.',
+    )
+  })
+})

@@ -95,3 +95,9 @@ describe('redactCredentialHeaders', () => {
     )
   })
 })
+
+describe('REDACTED', () => {
+  it('is eight stars: visibly a redaction, and never the length of the secret', () => {
+    expect(REDACTED).toBe('********')
+  })
+})
