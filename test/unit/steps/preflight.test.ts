@@ -325,4 +325,12 @@ describe('the preflight step', () => {
       'Create it (MUTABLE, scan on push off): ECR CreateRepository',
     )
   })
+
+  it('reports a repository it created with scan on push off', async () => {
+    const {state, aws} = stepFixture({flags: {'create-repository': true, 'scan-on-push': false}})
+    aws.repositoryAnswer = {uri: 'x', mutability: 'MUTABLE', created: true}
+    const io = recordingIo()
+    await preflightStep.run(state, io)
+    expect(io.lines[1]).toMatch(/repository modela\/v1 created \(MUTABLE, scan on push off\)$/)
+  })
 })

@@ -302,4 +302,12 @@ describe('the push step', () => {
       'A fresh ECR login token (GetAuthorizationToken) and a new login, once, if the registry says the token expired',
     )
   })
+
+  it('an unrecognised failure names the image in its message', async () => {
+    const fixture = await readyToPush({env: {FAKE_PUSH_ERROR: 'Error: something nobody knows'}})
+    const error = await pushFailure(fixture.state)
+    expect(error.message).toBe(
+      `Pushing ${REGISTRY}/modela/v1:v1 failed (exit code 125): Error: something nobody knows`,
+    )
+  })
 })

@@ -170,4 +170,25 @@ describe("runPlanned (the steps' one way to run a child)", () => {
   it('re-exports lastMeaningfulLine', () => {
     expect(lastMeaningfulLine(['a', 'ValueError: boom', '  '])).toBe('ValueError: boom')
   })
+
+  it('a chunk of several lines reaches the output as lines', async () => {
+    const {state, bin} = fixture()
+    const tool = scriptTool(bin.dir, 'burst', "process.stdout.write('one\\ntwo\\nthree\\n')")
+    const io = recordingIo()
+    await runPlanned(
+      state,
+      io,
+      {command: tool, args: [], cwd: state.config.target.dir},
+      {step: 'build', doing: 'x'},
+    )
+    expect(io.lines.slice(1)).toEqual(['one', 'two', 'three'])
+  })
+
+  it('a child that succeeds is never "explained" into a failure, whatever it printed', async () => {
+    const {state, tool} = fixture()
+    const explain = vi.fn(() => new RegistryError('login-refused', 'explained'))
+    const command = {command: tool, args: ['unauthorized'], cwd: state.config.target.dir}
+    await runPlanned(state, recordingIo(), command, {step: 'push', doing: 'Pushing', explain})
+    expect(explain).not.toHaveBeenCalled()
+  })
 })
