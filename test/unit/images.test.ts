@@ -159,7 +159,9 @@ describe('image rules: longer parts and the hints', () => {
     expect(hintOf(() => validateImageTag('-x', 'Tag'))).toBe(
       'Use up to 128 letters, digits, "_", "." and "-", not starting with "." or "-".',
     )
-    expect(hintOf(() => validateRegion('x', 'Region'))).toBe('Use a region code such as us-east-1 or eu-west-1.')
+    expect(hintOf(() => validateRegion('x', 'Region'))).toBe(
+      'Use a region code such as us-east-1 or eu-west-1.',
+    )
     expect(hintOf(() => validateAccountId('x', 'Account'))).toBe('It is 12 digits.')
     expect(hintOf(() => normalizeRegistryHost('a b', 'Registry'))).toBe(
       'Use host[:port], e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com.',
