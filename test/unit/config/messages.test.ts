@@ -5,7 +5,13 @@ import {describe, expect, it} from 'vitest'
 
 import {EnvLayers, parseEnvFile} from '../../../src/config/env-layers.js'
 import {resolveImageSettings} from '../../../src/config/image-settings.js'
-import {type AnySetting, describeFlag, parseValue, SettingsReader} from '../../../src/config/settings.js'
+import {
+  type AnySetting,
+  describeFlag,
+  parseValue,
+  readStage,
+  SettingsReader,
+} from '../../../src/config/settings.js'
 import {parseDuration, resolveTimeouts} from '../../../src/config/timeouts.js'
 import {tempDir} from '../../helpers/cli.js'
 
@@ -93,6 +99,12 @@ describe('what a refusal tells the user to do', () => {
     expect(
       refusal(() => parseValue(row({kind: 'integer', min: 1, max: 5}), {value: 9, source: 's'})).hint,
     ).toBe('Use a whole number from 1 to 5.')
+  })
+
+  it('a refused --stage names the flag', () => {
+    expect(refusal(() => readStage({stage: 'no spaces allowed'}, {})).message).toBe(
+      '--stage "no spaces allowed" is not a stage name.',
+    )
   })
 
   it('a flag without a default says none', () => {
