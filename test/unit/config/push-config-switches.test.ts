@@ -8,7 +8,12 @@ const resolve = (flags: Parameters<typeof resolvePushConfig>[1], env: Record<str
 
 describe('push configuration: switches and combinations', () => {
   it('per-run switches are off unless given', () => {
-    expect(resolve({})).toMatchObject({keepLogin: false, dryRun: false, verbose: false, createRepository: undefined})
+    expect(resolve({})).toMatchObject({
+      keepLogin: false,
+      dryRun: false,
+      verbose: false,
+      createRepository: undefined,
+    })
     expect(resolve({'keep-login': true, 'dry-run': true, verbose: true})).toMatchObject({
       keepLogin: true,
       dryRun: true,
@@ -17,9 +22,13 @@ describe('push configuration: switches and combinations', () => {
   })
 
   it('--create-repository carries the mutability and scan-on-push settings', () => {
-    expect(resolve({'create-repository': true}).createRepository).toEqual({mutability: 'MUTABLE', scanOnPush: true})
+    expect(resolve({'create-repository': true}).createRepository).toEqual({
+      mutability: 'MUTABLE',
+      scanOnPush: true,
+    })
     expect(
-      resolve({'create-repository': true, 'image-tag-mutability': 'IMMUTABLE', 'scan-on-push': false}).createRepository,
+      resolve({'create-repository': true, 'image-tag-mutability': 'IMMUTABLE', 'scan-on-push': false})
+        .createRepository,
     ).toEqual({mutability: 'IMMUTABLE', scanOnPush: false})
     expect(resolve({}, {MLDEPLOY_CREATE_REPOSITORY: 'true'}).createRepository?.mutability).toBe('MUTABLE')
   })
@@ -46,7 +55,9 @@ describe('push configuration: switches and combinations', () => {
     expect(() => resolve({backend: 'docker', 'image-format': 'oci'}, {DOCKER_BUILDKIT: '0'})).toThrow(
       /--backend docker cannot make an OCI image here/,
     )
-    expect(resolve({backend: 'docker', 'image-format': 'oci'}, {DOCKER_BUILDKIT: '1'}).imageFormat.value).toBe('oci')
+    expect(
+      resolve({backend: 'docker', 'image-format': 'oci'}, {DOCKER_BUILDKIT: '1'}).imageFormat.value,
+    ).toBe('oci')
     expect(resolve({backend: 'docker', 'image-format': 'oci'}).imageFormat.value).toBe('oci')
   })
 
