@@ -24,6 +24,9 @@ export default tseslint.config(
       'coverage/',
       'examples/',
       'oclif.manifest.json',
+      // Mutation testing's sandbox copy and reports (npm run mutation).
+      '.stryker-tmp/',
+      'reports/',
     ],
   },
   js.configs.recommended,

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {REDACTED, SecretRegistry} from '../../src/secrets.js'
+import {REDACTED, redactCredentialHeaders, SecretRegistry} from '../../src/secrets.js'
 
 describe('SecretRegistry.redact', () => {
   const redact = (text: string) => new SecretRegistry().redact(text)
@@ -31,5 +31,73 @@ describe('SecretRegistry.redact', () => {
     const secrets = new SecretRegistry()
     secrets.add('hunter2-password')
     expect(secrets.redact('pw hunter2-password')).toBe(`pw ${REDACTED}`)
+  })
+})
+
+describe('SecretRegistry', () => {
+  it('ignores strings too short to be a real secret (they would redact ordinary words)', () => {
+    const secrets = new SecretRegistry()
+    secrets.add('12345')
+    secrets.add('abcdef')
+    expect(secrets.redact('12345 abcdef')).toBe(`12345 ${REDACTED}`)
+    expect(secrets.longestLength()).toBe(6)
+  })
+
+  it('replaces every occurrence of every secret', () => {
+    const secrets = new SecretRegistry()
+    secrets.add('first-secret')
+    secrets.add('second-secret')
+    expect(secrets.redact('first-secret second-secret first-secret')).toBe(
+      `${REDACTED} ${REDACTED} ${REDACTED}`,
+    )
+  })
+
+  it('knows the longest secret (for output cut in pieces), 0 when there is none', () => {
+    const secrets = new SecretRegistry()
+    expect(secrets.longestLength()).toBe(0)
+    secrets.add('a-longer-secret')
+    secrets.add('short1')
+    expect(secrets.longestLength()).toBe('a-longer-secret'.length)
+  })
+
+  it('shares what it knows, and what it learns later, with another registry', () => {
+    const target = new SecretRegistry()
+    const printer = new SecretRegistry()
+    target.add('known-before')
+    target.shareWith(printer)
+    target.add('learned-after')
+    expect(printer.redact('known-before learned-after')).toBe(`${REDACTED} ${REDACTED}`)
+    // Sharing goes one way.
+    printer.add('printer-only')
+    expect(target.redact('printer-only')).toBe('printer-only')
+  })
+})
+
+describe('redactCredentialHeaders', () => {
+  it('stops at the end of the value: a quote, a backslash or the end of the line', () => {
+    expect(redactCredentialHeaders('Authorization:Bearer abc\r\nHost: x')).toBe(
+      `Authorization:${REDACTED}\r\nHost: x`,
+    )
+    expect(redactCredentialHeaders(`x-amz-security-token = "tok" other`)).toBe(
+      `x-amz-security-token = "${REDACTED}" other`,
+    )
+    expect(redactCredentialHeaders('AUTHORIZATION=abc\\"rest')).toBe(`AUTHORIZATION=${REDACTED}\\"rest`)
+  })
+
+  it('needs a separator after the name: prose that mentions a header is left alone', () => {
+    expect(redactCredentialHeaders('no authorization data here')).toBe('no authorization data here')
+    expect(redactCredentialHeaders('an authorization token')).toBe('an authorization token')
+  })
+
+  it('redacts several headers in one text', () => {
+    expect(redactCredentialHeaders('authorization: a\nauthorization: b')).toBe(
+      `authorization: ${REDACTED}\nauthorization: ${REDACTED}`,
+    )
+  })
+})
+
+describe('REDACTED', () => {
+  it('is eight stars: visibly a redaction, and never the length of the secret', () => {
+    expect(REDACTED).toBe('********')
   })
 })

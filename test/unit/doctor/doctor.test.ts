@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {type Check, runChecks} from '../../src/doctor/checks.js'
+import {type Check, runChecks} from '../../../src/doctor/checks.js'
 import {
   bentomlOutcome,
   DISK_FAIL_BELOW,
@@ -11,11 +11,11 @@ import {
   diskStatus,
   nodeOutcome,
   probeBackend,
-} from '../../src/doctor/doctor.js'
-import {resolveDoctorSettings} from '../../src/doctor/settings.js'
-import {DeployError} from '../../src/errors.js'
-import type {ChildResult} from '../../src/process.js'
-import {makeProject, tempDir} from '../helpers/cli.js'
+} from '../../../src/doctor/doctor.js'
+import {resolveDoctorSettings} from '../../../src/doctor/settings.js'
+import {DeployError} from '../../../src/errors.js'
+import type {ChildResult} from '../../../src/process.js'
+import {makeProject, tempDir} from '../../helpers/cli.js'
 
 const child = (tail: string[], exitCode = 0): ChildResult => ({
   exitCode,

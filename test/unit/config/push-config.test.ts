@@ -3,11 +3,11 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {parseEnvFile} from '../../src/config/env-layers.js'
-import {resolvePushConfig} from '../../src/config/push-config.js'
-import {parseDuration} from '../../src/config/timeouts.js'
-import {UsageError} from '../../src/errors.js'
-import {makeProject} from '../helpers/cli.js'
+import {parseEnvFile} from '../../../src/config/env-layers.js'
+import {resolvePushConfig} from '../../../src/config/push-config.js'
+import {parseDuration} from '../../../src/config/timeouts.js'
+import {UsageError} from '../../../src/errors.js'
+import {makeProject} from '../../helpers/cli.js'
 
 const ENV_FILES = {
   '.env':

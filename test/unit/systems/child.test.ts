@@ -5,11 +5,11 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {ChildError, CheckError} from '../../src/errors.js'
-import type {ChildResult} from '../../src/process.js'
-import {checkChild, childFailure} from '../../src/systems/child.js'
-import {headCommit} from '../../src/systems/git.js'
-import {tempDir} from '../helpers/cli.js'
+import {ChildError, CheckError} from '../../../src/errors.js'
+import type {ChildResult} from '../../../src/process.js'
+import {checkChild, childFailure} from '../../../src/systems/child.js'
+import {headCommit} from '../../../src/systems/git.js'
+import {tempDir} from '../../helpers/cli.js'
 
 const result = (over: Partial<ChildResult>): ChildResult => ({
   exitCode: 0,

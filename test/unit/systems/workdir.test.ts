@@ -3,9 +3,9 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {EnvironmentError, exitClassOf} from '../../src/errors.js'
-import {makePrivateDir, privateDirError, removePrivateDir} from '../../src/systems/workdir.js'
-import {tempDir} from '../helpers/cli.js'
+import {EnvironmentError, exitClassOf} from '../../../src/errors.js'
+import {makePrivateDir, privateDirError, removePrivateDir} from '../../../src/systems/workdir.js'
+import {tempDir} from '../../helpers/cli.js'
 
 const saved = process.env.TMPDIR
 

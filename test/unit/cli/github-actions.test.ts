@@ -13,10 +13,10 @@ import {
   inGithubActions,
   stepOutputs,
   writeStepOutputs,
-} from '../../src/cli/github-actions.js'
-import {DeployError} from '../../src/errors.js'
-import {SecretRegistry} from '../../src/secrets.js'
-import {tempDir} from '../helpers/cli.js'
+} from '../../../src/cli/github-actions.js'
+import {DeployError} from '../../../src/errors.js'
+import {SecretRegistry} from '../../../src/secrets.js'
+import {tempDir} from '../../helpers/cli.js'
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`
 const REPO = '123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1'

@@ -3,13 +3,13 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {parseBuildTag} from '../../src/systems/bentoml.js'
-import {exitClassOf} from '../../src/errors.js'
-import {explainRegistryFailure} from '../../src/systems/registry-errors.js'
+import {parseBuildTag} from '../../../src/systems/bentoml.js'
+import {exitClassOf} from '../../../src/errors.js'
+import {explainRegistryFailure} from '../../../src/systems/registry-errors.js'
 
 // Real outputs captured from bentoml 1.4.40, podman 4.3.1 and docker 28 on this machine
 // (test/fixtures/*/README.md says how each was made).
-const FIXTURES = path.resolve(import.meta.dirname, '../fixtures')
+const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures')
 const read = (file: string): string => readFileSync(path.join(FIXTURES, file), 'utf8')
 
 describe('tag parsing on real bentoml build output', () => {

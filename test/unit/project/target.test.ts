@@ -3,9 +3,9 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {UsageError} from '../../src/errors.js'
-import {findProjectRoot, parseTargetName, resolveRoot, resolveTarget} from '../../src/project/target.js'
-import {makeProject, tempDir} from '../helpers/cli.js'
+import {UsageError} from '../../../src/errors.js'
+import {findProjectRoot, parseTargetName, resolveRoot, resolveTarget} from '../../../src/project/target.js'
+import {makeProject, tempDir} from '../../helpers/cli.js'
 
 function usage(fn: () => unknown): UsageError {
   try {

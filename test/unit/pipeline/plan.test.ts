@@ -1,13 +1,13 @@
 import {describe, expect, it} from 'vitest'
 
-import {resolvePushConfig} from '../../src/config/push-config.js'
-import {describePlan} from '../../src/pipeline/engine.js'
-import {PUSH_PLAN} from '../../src/pipeline/plan.js'
-import {formatPlan} from '../../src/pipeline/report.js'
-import {toResult} from '../../src/pipeline/push.js'
-import {DeployState} from '../../src/pipeline/state.js'
-import {AwsClients} from '../../src/systems/aws/index.js'
-import {makeProject} from '../helpers/cli.js'
+import {resolvePushConfig} from '../../../src/config/push-config.js'
+import {describePlan} from '../../../src/pipeline/engine.js'
+import {PUSH_PLAN} from '../../../src/pipeline/plan.js'
+import {formatPlan} from '../../../src/pipeline/report.js'
+import {toResult} from '../../../src/pipeline/push.js'
+import {DeployState} from '../../../src/pipeline/state.js'
+import {AwsClients} from '../../../src/systems/aws/index.js'
+import {makeProject} from '../../helpers/cli.js'
 
 function dryState(flags = {}): DeployState {
   const root = makeProject()

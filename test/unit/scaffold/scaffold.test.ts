@@ -3,17 +3,17 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {parseEnvFile} from '../../src/config/env-layers.js'
-import {UsageError} from '../../src/errors.js'
+import {parseEnvFile} from '../../../src/config/env-layers.js'
+import {UsageError} from '../../../src/errors.js'
 import {
   defaultBentoModel,
   defaultServiceClass,
   parseColumns,
   swapVersion,
   validateModelUri,
-} from '../../src/scaffold/names.js'
-import {planInit, setEnv, writePlan} from '../../src/scaffold/scaffold.js'
-import {tempDir} from '../helpers/cli.js'
+} from '../../../src/scaffold/names.js'
+import {planInit, setEnv, writePlan} from '../../../src/scaffold/scaffold.js'
+import {tempDir} from '../../helpers/cli.js'
 
 function emptyProject(): string {
   const root = tempDir('scaffold')

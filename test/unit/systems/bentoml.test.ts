@@ -7,7 +7,7 @@ import {
   splitBentoTag,
   tagFromLine,
   versionAtLeast,
-} from '../../src/systems/bentoml.js'
+} from '../../../src/systems/bentoml.js'
 
 // Shapes of real `bentoml build` output (BentoML 1.4): a banner, the success line, next steps.
 // The fixtures captured from real runs on this machine are checked in bentoml-fixtures.test.ts.

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {chooseRenderer} from '../../src/cli/renderer.js'
+import {chooseRenderer} from '../../../src/cli/renderer.js'
 
 describe('renderer choice', () => {
   const tty = {stdoutIsTTY: true, stderrIsTTY: true, env: {}, json: false}

@@ -1,0 +1,268 @@
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {AwsError, classify, ExitCode, RegistryError} from '../../../src/errors.js'
+import {newRun, runPlans} from '../../../src/pipeline/engine.js'
+import type {DeployState} from '../../../src/pipeline/state.js'
+import type {Step} from '../../../src/pipeline/step.js'
+import {registryAccess, tagStep, verifyStep} from '../../../src/steps/tag.js'
+import {
+  afterPreflight,
+  DIGEST,
+  PASSWORD,
+  REGISTRY,
+  type StepFixture,
+  stepFixture,
+} from '../../helpers/deploy-state.js'
+import {RecordingHost, recordingIo} from '../../helpers/recording-host.js'
+import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
+
+const tag = tagStep<DeployState>()
+const verify = verifyStep<DeployState>()
+
+/** After the push: the image is up under the bento version v1; latest and prod still to add. */
+async function pushed(flags: Record<string, unknown> = {}): Promise<StepFixture> {
+  const fixture = await afterPreflight(stepFixture({flags: {tag: ['latest', 'prod'], ...flags}}))
+  fixture.state.bentoTag = 'iris_service:v1'
+  fixture.state.digest = DIGEST
+  fixture.aws.images.set('v1', {
+    digest: DIGEST,
+    sizeBytes: 4321,
+    pushedAt: '2026-01-02T00:00:00.000Z',
+    tags: ['v1'],
+  })
+  return fixture
+}
+
+async function failureOf(step: Step<DeployState>, state: DeployState) {
+  const error = await step.run(state, recordingIo()).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  expect(error, 'the step failed').toBeDefined()
+  return classify(error, step.failure, {step: step.id})
+}
+
+describe('the tag step, on ECR', () => {
+  it('describes one BatchGetImage + PutImage per other tag', async () => {
+    const {state} = await pushed()
+    expect(tag.describe(state)).toEqual({
+      actions: ['latest', 'prod'].map((name) => ({
+        text: `${REGISTRY}/modela/v1:${name} -> the image's digest: ECR BatchGetImage + PutImage`,
+        calls: ['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'],
+      })),
+      commands: [],
+    })
+    expect(tag).toMatchObject({id: 'tag', failure: 'push', title: 'Add the other tags (no upload)'})
+    expect(tagStep('Point the tags').title).toBe('Point the tags')
+  })
+
+  it('says so when there is no other tag', async () => {
+    const fixture = await afterPreflight(stepFixture({flags: {tag: ['v1']}}))
+    fixture.state.bentoTag = 'svc:v1'
+    expect(tag.describe(fixture.state).actions).toEqual([{text: 'no other tags', calls: []}])
+  })
+
+  it('points every other tag at the digest, without upload, and reports each', async () => {
+    const {state, aws} = await pushed()
+    const io = recordingIo()
+    await tag.run(state, io)
+    expect(aws.calls).toEqual([`retag modela/v1 ${DIGEST} latest`, `retag modela/v1 ${DIGEST} prod`])
+    expect(state.pushed).toEqual([`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:prod`])
+    expect(io.lines).toEqual([
+      `${REGISTRY}/modela/v1:latest -> ${DIGEST}`,
+      `${REGISTRY}/modela/v1:prod -> ${DIGEST}`,
+    ])
+  })
+
+  it('no image: check:no-image, class push (8)', async () => {
+    const {state} = await pushed()
+    state.digest = undefined
+    expect(await failureOf(tag, state)).toMatchObject({kind: 'push', reason: 'check:no-image'})
+    expect(await failureOf(verify, state)).toMatchObject({kind: 'push', reason: 'check:no-image'})
+  })
+
+  it('AccessDenied from PutImage is a push failure (8); what was tagged before is kept', async () => {
+    const {state, aws} = await pushed()
+    let calls = 0
+    aws.retagAnswer = () => {
+      if (++calls === 2) throw new AwsError('access-denied', 'ecr:PutImage', 'PutImage denied')
+    }
+    const error = await failureOf(tag, state)
+    expect(error).toMatchObject({
+      kind: 'push',
+      exitCode: ExitCode.push,
+      reason: 'aws:access-denied',
+      step: 'tag',
+    })
+    expect(state.pushed).toEqual([`${REGISTRY}/modela/v1:latest`])
+  })
+
+  it('the registry refusing the token is an authentication failure (7) here too', async () => {
+    const {state, aws} = await pushed()
+    aws.retagAnswer = new RegistryError('login-refused', 'refused')
+    expect(await failureOf(tag, state)).toMatchObject({kind: 'auth', exitCode: 7})
+  })
+})
+
+describe('the verify step, on ECR', () => {
+  it('reads every tag back with DescribeImages and records the upload size', async () => {
+    const {state, aws} = await pushed()
+    await tag.run(state, recordingIo())
+    aws.calls.length = 0
+    const io = recordingIo()
+    await verify.run(state, io)
+    expect(aws.calls).toEqual(['imagesByTag modela/v1 latest,prod,v1'])
+    expect(state.verified).toEqual(
+      ['latest', 'prod', 'v1'].map((name) => ({
+        tag: name,
+        digest: DIGEST,
+        reference: `${REGISTRY}/modela/v1:${name}`,
+        byDigest: `${REGISTRY}/modela/v1@${DIGEST}`,
+      })),
+    )
+    // The bento version's tag is the upload: its size and time are the image's.
+    expect(state.sizeBytes).toBe(4321)
+    expect(state.pushedAt).toBe('2026-01-02T00:00:00.000Z')
+    expect(io.lines.at(-1)).toBe(`ok ${REGISTRY}/modela/v1:v1 = ${DIGEST}`)
+    expect(verify.describe(state).actions).toEqual([
+      {
+        text: 'Every tag (latest, prod, v1) points at the image: ECR DescribeImages',
+        calls: ['aws:ecr:DescribeImages'],
+      },
+    ])
+    expect(verify).toMatchObject({id: 'verify', failure: 'push'})
+  })
+
+  it('a tag that is missing or points elsewhere: check:tag-moved, class push (8)', async () => {
+    const {state, aws} = await pushed()
+    let error = await failureOf(verify, state)
+    expect(error).toMatchObject({kind: 'push', reason: 'check:tag-moved'})
+    expect(error.message).toBe(`Tag latest points at nothing, not at ${DIGEST}.`)
+    aws.images.set('latest', {digest: 'sha256:other', sizeBytes: 1, pushedAt: null, tags: []})
+    aws.images.set('prod', {digest: DIGEST, sizeBytes: 1, pushedAt: null, tags: []})
+    error = await failureOf(verify, state)
+    expect(error.message).toBe(`Tag latest points at sha256:other, not at ${DIGEST}.`)
+    expect(state.verified).toEqual([])
+  })
+
+  it('sizes ECR does not report stay null', async () => {
+    const {state, aws} = await pushed()
+    for (const name of ['latest', 'prod', 'v1'])
+      aws.images.set(name, {digest: DIGEST, sizeBytes: null, pushedAt: null, tags: []})
+    await verify.run(state, recordingIo())
+    expect(state.sizeBytes).toBeNull()
+    expect(state.pushedAt).toBeNull()
+  })
+
+  it('DescribeImages denied in the verify step is class push (8)', async () => {
+    const {state, aws} = await pushed()
+    aws.imagesAnswer = new AwsError('access-denied', 'ecr:DescribeImages', 'denied')
+    expect(await failureOf(verify, state)).toMatchObject({
+      kind: 'push',
+      reason: 'aws:access-denied',
+      step: 'verify',
+    })
+  })
+})
+
+describe('the tag and verify steps on another registry (--registry)', () => {
+  let registry: TinyRegistry | undefined
+  afterEach(async () => {
+    await registry?.close()
+    registry = undefined
+  })
+
+  async function onRegistry(): Promise<{fixture: StepFixture; registry: TinyRegistry}> {
+    registry = await startTinyRegistry({username: 'AWS', password: PASSWORD})
+    const fixture = await pushed({registry: registry.host})
+    fixture.state.digest = registry.put('modela/v1', 'v1', '{"schemaVersion":2}')
+    return {fixture, registry}
+  }
+
+  it('tags through the registry API (GET + PUT manifest) and verifies with HEAD', async () => {
+    const {fixture, registry} = await onRegistry()
+    const {state} = fixture
+    expect(state.registryIsEcr).toBe(false)
+    expect(tag.describe(state).actions[0]).toEqual({
+      text: `${registry.host}/modela/v1:latest -> the image's digest: registry API of ${registry.host} (GET + PUT manifest)`,
+      calls: ['http:GET /v2/modela/v1/manifests', 'http:PUT /v2/modela/v1/manifests'],
+    })
+    expect(verify.describe(state).actions[0]!.calls).toEqual(['http:HEAD /v2/modela/v1/manifests'])
+    const host = new RecordingHost()
+    const run = newRun([tag, verify], state)
+    await runPlans([tag, verify], [run], {host, signal: new AbortController().signal})
+    expect(run.failure).toBeUndefined()
+    expect(registry.manifests.get('modela/v1:latest')?.body.toString()).toBe('{"schemaVersion":2}')
+    expect(registry.manifests.get('modela/v1:latest')?.mediaType).toBe(
+      'application/vnd.docker.distribution.manifest.v2+json',
+    )
+    expect(run.steps[0]!.ran).toEqual([
+      'http:GET /v2/modela/v1/manifests',
+      'http:PUT /v2/modela/v1/manifests',
+      'http:GET /v2/modela/v1/manifests',
+      'http:PUT /v2/modela/v1/manifests',
+    ])
+    expect(run.steps[1]!.ran).toEqual(Array(3).fill('http:HEAD /v2/modela/v1/manifests'))
+    expect(state.verified.map((entry) => entry.tag)).toEqual(['latest', 'prod', 'v1'])
+    expect(state.sizeBytes).toBeNull()
+    expect(fixture.aws.calls).toEqual([])
+  })
+
+  it('a tag missing on the registry fails the verification', async () => {
+    const {fixture} = await onRegistry()
+    const error = await failureOf(verify, fixture.state)
+    expect(error.message).toBe(`Tag latest points at nothing, not at ${fixture.state.digest}.`)
+  })
+
+  it.each([
+    [401, 'auth', 'registry:login-refused'],
+    [403, 'push', 'registry:denied'],
+    [500, 'push', 'registry:transient'],
+    [400, 'push', 'registry:failed'],
+  ] as const)('HTTP %i from the registry: class %s (%s)', async (status, kind, reason) => {
+    const {fixture, registry} = await onRegistry()
+    registry.status = status
+    expect(await failureOf(tag, fixture.state)).toMatchObject({kind, reason})
+    expect(await failureOf(verify, fixture.state)).toMatchObject({kind, reason})
+  })
+
+  it('needs the ECR token for the registry API: check:no-token otherwise', async () => {
+    const {fixture} = await onRegistry()
+    fixture.state.authorization = undefined
+    expect(() => registryAccess(fixture.state)).toThrow('No ECR login token')
+    expect(await failureOf(tag, fixture.state)).toMatchObject({reason: 'check:no-token'})
+  })
+
+  it('a registry that is not there: registry:unreachable, class push (8)', async () => {
+    const {fixture, registry} = await onRegistry()
+    await registry.close()
+    expect(await failureOf(tag, fixture.state)).toMatchObject({kind: 'push', reason: 'registry:unreachable'})
+  })
+
+  describe('the words of the tag and verify steps', () => {
+    it('titles, messages and hints', async () => {
+      const {state, aws} = await pushed()
+      expect(verify.title).toBe('Verify the tags')
+      const digest = state.digest
+      state.digest = undefined
+      await expect(tag.run(state, recordingIo())).rejects.toThrow('There is no image to tag.')
+      await expect(verify.run(state, recordingIo())).rejects.toThrow('There is no image to verify.')
+      state.digest = digest
+      aws.images.set('latest', {digest: 'sha256:other', sizeBytes: 1, pushedAt: null, tags: []})
+      const error = await failureOf(verify, state)
+      expect(error.hint).toBe(
+        'Another push may have moved it at the same time; check the repository and run again.',
+      )
+    })
+
+    it('describes the verification through another registry', async () => {
+      const fixture = await afterPreflight(
+        stepFixture({flags: {tag: ['latest'], registry: '127.0.0.1:5000'}}),
+      )
+      fixture.state.bentoTag = 'svc:v1'
+      expect(verify.describe(fixture.state).actions[0]!.text).toBe(
+        'Every tag (latest, v1) points at the image: registry API of 127.0.0.1:5000 (HEAD manifest)',
+      )
+    })
+  })
+})

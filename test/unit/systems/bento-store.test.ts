@@ -1,0 +1,148 @@
+import {execFileSync} from 'node:child_process'
+import {readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {LABELS} from '../../../src/provenance.js'
+import {
+  collectProvenance,
+  mldeployVersion,
+  readBentoInfo,
+  readModelMlflow,
+} from '../../../src/systems/bento-store.js'
+import {gitRemoteUrl, gitRevision} from '../../../src/systems/git-provenance.js'
+import type {PythonCommand} from '../../../src/systems/python.js'
+import {REPO_ROOT, tempDir} from '../../helpers/cli.js'
+import {scriptTool} from '../../helpers/deploy-state.js'
+
+const GET_JSON = readFileSync(path.join(REPO_ROOT, 'test/fixtures/bentoml/get.json'), 'utf8')
+const MODEL_JSON = JSON.stringify({
+  name: 'iris-classifier',
+  metadata: {mlflow_run_id: 'abc123'},
+  labels: {mlflow_model_uri: 'runs:/abc123/model'},
+})
+
+/** A python whose `-m bentoml get` and `models get` print JSON after some noise; anything else fails. */
+function python(): {python: PythonCommand; env: Record<string, string>} {
+  const dir = tempDir('py')
+  writeFileSync(path.join(dir, 'get.json'), GET_JSON)
+  writeFileSync(path.join(dir, 'model.json'), MODEL_JSON)
+  const command = scriptTool(
+    dir,
+    'python',
+    `const fs = require('node:fs'); const a = process.argv.slice(2)
+console.log('a banner line')
+if (a[2] === 'get' && a.at(-1) === 'json' && a.at(-2) === '-o') console.log(fs.readFileSync('${dir}/get.json', 'utf8'))
+else if (a[2] === 'models' && a[3] === 'get') console.log(fs.readFileSync('${dir}/model.json', 'utf8'))
+else if (a[2] === 'noise') console.log('no json here')
+else { console.error('Bento not found'); process.exit(1) }`,
+  )
+  return {
+    python: {command, prefix: [], env: {}, description: command},
+    env: {PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir},
+  }
+}
+
+function gitRepo(): string {
+  const dir = tempDir('git')
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {cwd: dir, env: {...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: dir}})
+  git('init', '-q')
+  git('config', 'user.email', 't@example.com')
+  git('config', 'user.name', 'T')
+  writeFileSync(path.join(dir, 'service.py'), 'x = 1\n')
+  git('add', '.')
+  git('commit', '-qm', 'first')
+  git('remote', 'add', 'origin', 'https://user:token@example.com/team/project.git')
+  return dir
+}
+
+describe('the BentoML store lookups', () => {
+  it('reads the bento and its model origin from the JSON, whatever is printed before it', async () => {
+    const {python: py, env} = python()
+    const bento = await readBentoInfo(py, 'iris_v1:ek4lxkhjukdhyax4', tempDir('cwd'), env)
+    expect(bento.tag).toBe('iris_v1:ek4lxkhjukdhyax4')
+    expect(bento.models).toEqual(['iris-classifier:dzm5tghjukp5yax4'])
+    expect(bento.routes).toContain('/predict')
+    expect(await readModelMlflow(py, 'iris-classifier:x', tempDir('cwd'), env)).toEqual({
+      runId: 'abc123',
+      modelUri: 'runs:/abc123/model',
+    })
+  })
+
+  it('a failed lookup is check:bentoml-store with the output as detail', async () => {
+    const {python: py, env} = python()
+    const broken = {...py, prefix: ['x']}
+    const error = await readBentoInfo(broken, 'a:b', tempDir('cwd'), env).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({
+      domain: 'check',
+      reason: 'bentoml-store',
+      message: 'bentoml get a:b failed.',
+    })
+    expect((error as {detail: string}).detail).toContain('Bento not found')
+  })
+
+  it('output without JSON is check:bentoml-store too', async () => {
+    const {python: py, env} = python()
+    const error = await readBentoInfo(
+      {...py, prefix: ['-m', 'bentoml', 'noise', '#']},
+      'a:b',
+      tempDir('cwd'),
+      env,
+    ).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({reason: 'bentoml-store'})
+    expect((error as Error).message).toMatch(/printed no JSON\.$/)
+  })
+})
+
+describe('git provenance', () => {
+  it('the commit, clean or dirty, and the remote URL', async () => {
+    const dir = gitRepo()
+    const env = {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir}
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], {cwd: dir}).toString().trim()
+    expect(await gitRevision(dir, env)).toEqual({sha, dirty: false})
+    writeFileSync(path.join(dir, 'new.py'), '')
+    expect(await gitRevision(dir, env)).toEqual({sha, dirty: true})
+    expect(await gitRemoteUrl(dir, env)).toBe('https://user:token@example.com/team/project.git')
+  })
+
+  it('outside a repository, nothing', async () => {
+    const dir = tempDir('nogit')
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      GIT_CEILING_DIRECTORIES: path.dirname(dir),
+    }
+    expect(await gitRevision(dir, env)).toBeUndefined()
+    expect(await gitRemoteUrl(dir, env)).toBeUndefined()
+  })
+})
+
+describe('collectProvenance', () => {
+  it('gathers every label: bento, models, MLflow run, commit, source without credentials, version', async () => {
+    const {python: py, env} = python()
+    const dir = gitRepo()
+    const {labels, bento} = await collectProvenance({
+      python: py,
+      bentoTag: 'iris_v1:ek4lxkhjukdhyax4',
+      target: {name: 'modelA/V1', dir},
+      env: {...env, PATH: `${env.PATH}:${process.env.PATH}`},
+      mldeployVersion: '9.9.9',
+      now: new Date('2026-01-02T03:04:05Z'),
+    })
+    expect(bento.models).toEqual(['iris-classifier:dzm5tghjukp5yax4'])
+    expect(labels[LABELS.bento]).toBe('iris_v1:ek4lxkhjukdhyax4')
+    expect(labels[LABELS.models]).toBe('iris-classifier:dzm5tghjukp5yax4')
+    expect(labels[LABELS.mlflowRunId]).toBe('abc123')
+    expect(labels[LABELS.mldeployVersion]).toBe('9.9.9')
+    expect(labels[LABELS.created]).toBe('2026-01-02T03:04:05.000Z')
+    expect(labels[LABELS.revision]).toMatch(/^[0-9a-f]{40}$/)
+    expect(labels[LABELS.source]).toBe('https://example.com/team/project.git')
+  })
+
+  it('mldeploy knows its own version', () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string}
+    expect(mldeployVersion()).toBe(pkg.version)
+  })
+})

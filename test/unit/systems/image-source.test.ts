@@ -1,0 +1,149 @@
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {RegistryError} from '../../../src/errors.js'
+import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
+import {
+  declaredMediaType,
+  readCapped,
+  RegistryImageSource,
+  registryTagsOf,
+  sha256Digest,
+} from '../../../src/systems/image-source.js'
+import type {RegistryAccess} from '../../../src/systems/registry-api.js'
+import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
+
+const CREDENTIALS = {username: 'AWS', password: 'registry-password-123'}
+const MANIFEST = JSON.stringify({
+  schemaVersion: 2,
+  mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+})
+let registry: TinyRegistry | undefined
+afterEach(async () => {
+  await registry?.close()
+  registry = undefined
+})
+
+async function source(): Promise<{
+  access: RegistryAccess
+  images: RegistryImageSource
+  registry: TinyRegistry
+}> {
+  registry = await startTinyRegistry(CREDENTIALS)
+  const access = {scheme: 'http', host: registry.host, ...CREDENTIALS}
+  return {access, images: new RegistryImageSource(access, 'team/model'), registry}
+}
+
+async function registryFailure(promise: Promise<unknown>): Promise<RegistryError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  expect(error).toBeInstanceOf(RegistryError)
+  return error as RegistryError
+}
+
+describe('reading an image from a registry', () => {
+  it('reads a manifest by tag or digest, its digest checked, the media type from the body', async () => {
+    const {images, registry} = await source()
+    const digest = registry.put('team/model', 'v1', MANIFEST, 'text/plain')
+    const ledger = new Ledger()
+    const byTag = await withLedger(ledger, () => images.manifest('v1'))
+    expect(byTag).toEqual({
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      digest,
+      raw: Buffer.from(MANIFEST),
+    })
+    expect(ledger.entries).toEqual([{kind: 'http', call: 'http:GET /v2/team/model/manifests/v1'}])
+    expect((await images.manifest(digest)).digest).toBe(digest)
+  })
+
+  it('takes the content type when the body names none', async () => {
+    const {images, registry} = await source()
+    registry.put(
+      'team/model',
+      'v1',
+      '{"schemaVersion":2}',
+      'application/vnd.oci.image.manifest.v1+json; charset=x',
+    )
+    expect((await images.manifest('v1')).mediaType).toBe('application/vnd.oci.image.manifest.v1+json')
+  })
+
+  it('a missing manifest is not-found; 401 login-refused; 403 denied; 5xx transient', async () => {
+    const {images, registry} = await source()
+    const missing = await registryFailure(images.manifest('nope'))
+    expect(missing.reason).toBe('not-found')
+    expect(missing.message).toBe(
+      `Reading the manifest of team/model:nope from ${registry.host}: not found (HTTP 404).`,
+    )
+    for (const [status, reason] of [
+      [401, 'login-refused'],
+      [403, 'denied'],
+      [502, 'transient'],
+      [418, 'failed'],
+    ] as const) {
+      registry.status = status
+      expect((await registryFailure(images.manifest('v1'))).reason, String(status)).toBe(reason)
+    }
+  })
+
+  it('reads a blob and checks its digest', async () => {
+    const {images, registry} = await source()
+    const config = Buffer.from('{"architecture":"amd64"}')
+    registry.blobs.set(sha256Digest(config), config)
+    const wrong = `sha256:${'1'.repeat(64)}`
+    registry.blobs.set(wrong, Buffer.from('other bytes'))
+    expect(await images.blob(sha256Digest(config))).toEqual(config)
+    const error = await registryFailure(images.blob(wrong))
+    expect(error.reason).toBe('malformed')
+    expect(error.message).toContain('the bytes do not hash to the digest')
+    expect((await registryFailure(images.blob(`sha256:${'2'.repeat(64)}`))).reason).toBe('not-found')
+  })
+
+  it('lists the tags that point at a digest, sorted', async () => {
+    const {access, registry} = await source()
+    const digest = registry.put('team/model', 'v1', MANIFEST)
+    registry.put('team/model', 'latest', MANIFEST)
+    registry.put('team/model', 'old', '{"other":1}')
+    const ledger = new Ledger()
+    expect(await withLedger(ledger, () => registryTagsOf(access, 'team/model', digest))).toEqual([
+      'latest',
+      'v1',
+    ])
+    expect(ledger.entries[0]).toEqual({kind: 'http', call: 'http:GET /v2/team/model/tags/list'})
+    registry.status = 401
+    expect((await registryFailure(registryTagsOf(access, 'team/model', digest))).reason).toBe('login-refused')
+  })
+
+  it('an unreachable registry is named', async () => {
+    const {images, registry} = await source()
+    await registry.close()
+    const error = await registryFailure(images.manifest('v1'))
+    expect(error.reason).toBe('unreachable')
+    expect(error.message).toContain(`could not be reached (ECONNREFUSED)`)
+  })
+})
+
+describe('bodies', () => {
+  it('declaredMediaType reads the field, or nothing', () => {
+    expect(declaredMediaType(Buffer.from('{"mediaType":"x"}'))).toBe('x')
+    expect(declaredMediaType(Buffer.from('{"mediaType":3}'))).toBeUndefined()
+    expect(declaredMediaType(Buffer.from('not json'))).toBeUndefined()
+  })
+
+  it('readCapped refuses a declared or an actual size over the cap', async () => {
+    await expect(readCapped(new Response('12345'), 5, 'Body')).resolves.toEqual(Buffer.from('12345'))
+    const declared = new Response('123456', {headers: {'content-length': '6'}})
+    await expect(readCapped(declared, 5, 'Body')).rejects.toThrow('Body is 6 bytes, more than the 5 allowed.')
+    const stream = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new Uint8Array(4))
+        controller.enqueue(new Uint8Array(4))
+        controller.close()
+      },
+    })
+    await expect(readCapped(new Response(stream), 5, 'Body')).rejects.toThrow(
+      'Body is more than the 5 bytes allowed.',
+    )
+    await expect(readCapped(new Response(null), 5, 'Body')).resolves.toEqual(Buffer.alloc(0))
+  })
+})

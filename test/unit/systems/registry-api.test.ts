@@ -1,0 +1,167 @@
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {RegistryError} from '../../../src/errors.js'
+import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
+import {MANIFEST_MEDIA_TYPES} from '../../../src/systems/aws/index.js'
+import {
+  manifestDigest,
+  type RegistryAccess,
+  registryCalls,
+  registryScheme,
+  retagManifest,
+} from '../../../src/systems/registry-api.js'
+import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
+
+const CREDENTIALS = {username: 'AWS', password: 'registry-password-123'}
+let registry: TinyRegistry | undefined
+afterEach(async () => {
+  await registry?.close()
+  registry = undefined
+})
+
+async function access(): Promise<RegistryAccess> {
+  registry = await startTinyRegistry(CREDENTIALS)
+  return {scheme: 'http', host: registry.host, ...CREDENTIALS}
+}
+
+async function failure(promise: Promise<unknown>): Promise<RegistryError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  expect(error).toBeInstanceOf(RegistryError)
+  return error as RegistryError
+}
+
+describe('registryScheme', () => {
+  it('an explicit scheme wins, in any case; loopback is http, anything else https', () => {
+    expect(registryScheme('HTTP://registry.example.com')).toBe('http')
+    expect(registryScheme('https://127.0.0.1:5000')).toBe('https')
+    for (const host of ['localhost', 'localhost:5000', '127.0.0.1', '127.1.2.3:5000', '[::1]:5000'])
+      expect(registryScheme(host), host).toBe('http')
+    for (const host of ['registry.example.com', '10.0.0.1:5000', 'localhost.example.com', 'my-localhost', ''])
+      expect(registryScheme(host), host).toBe('https')
+  })
+})
+
+describe('the registry API', () => {
+  it('reads a digest with HEAD, basic auth and every manifest type accepted', async () => {
+    const a = await access()
+    const digest = registry!.put('team/model', 'v1', '{"a":1}')
+    const ledger = new Ledger()
+    expect(await withLedger(ledger, () => manifestDigest(a, 'team/model', 'v1'))).toBe(digest)
+    expect(ledger.entries).toEqual([{kind: 'http', call: registryCalls.headManifest('team/model')}])
+    expect(registryCalls.headManifest('team/model')).toBe('http:HEAD /v2/team/model/manifests')
+    expect(registry!.requests).toEqual(['HEAD /v2/team/model/manifests/v1'])
+    expect(MANIFEST_MEDIA_TYPES.length).toBeGreaterThan(1)
+  })
+
+  it('a missing tag has no digest', async () => {
+    const a = await access()
+    expect(await manifestDigest(a, 'team/model', 'nope')).toBeUndefined()
+  })
+
+  it('retags: the same manifest bytes and media type under the new tag', async () => {
+    const a = await access()
+    const body = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+    const digest = registry!.put('team/model', 'v1', body, 'application/vnd.oci.image.manifest.v1+json')
+    const ledger = new Ledger()
+    await withLedger(ledger, () => retagManifest(a, 'team/model', digest, 'latest'))
+    expect(registry!.manifests.get('team/model:latest')).toEqual({
+      body: Buffer.from(body),
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    })
+    expect(await manifestDigest(a, 'team/model', 'latest')).toBe(digest)
+    expect(ledger.entries.map((entry) => entry.call)).toEqual([
+      registryCalls.getManifest('team/model'),
+      registryCalls.putManifest('team/model'),
+    ])
+    expect(registry!.requests.slice(0, 2)).toEqual([
+      `GET /v2/team/model/manifests/${digest}`,
+      'PUT /v2/team/model/manifests/latest',
+    ])
+  })
+
+  it('wrong credentials: login-refused (HTTP 401), on reads and on tagging', async () => {
+    const a = {...(await access()), password: 'wrong-password'}
+    registry!.put('team/model', 'v1', '{}')
+    const read = await failure(manifestDigest(a, 'team/model', 'v1'))
+    expect(read.reason).toBe('login-refused')
+    expect(read.message).toBe(
+      `Reading team/model:v1 from ${registry!.host} failed: the registry refused the credentials (HTTP 401).`,
+    )
+    const tag = await failure(retagManifest(a, 'team/model', 'sha256:x', 'latest'))
+    expect(tag.message).toBe(
+      `Reading the manifest of team/model@sha256:x from ${registry!.host} failed: the registry refused the credentials (HTTP 401).`,
+    )
+  })
+
+  it('a digest the registry does not have: HTTP 404 is "failed", not retried', async () => {
+    const a = await access()
+    const error = await failure(retagManifest(a, 'team/model', 'sha256:none', 'latest'))
+    expect(error.reason).toBe('failed')
+    expect(error.message).toContain('failed: HTTP 404.')
+  })
+
+  it.each([
+    [403, 'denied', 'the registry denied the request (HTTP 403)'],
+    [500, 'transient', 'HTTP 500'],
+    [503, 'transient', 'HTTP 503'],
+    [499, 'failed', 'HTTP 499'],
+  ] as const)('HTTP %i: %s', async (status, reason, text) => {
+    const a = await access()
+    registry!.status = status
+    const error = await failure(manifestDigest(a, 'team/model', 'v1'))
+    expect(error.reason).toBe(reason)
+    expect(error.message).toContain(text)
+  })
+
+  it('a refused PUT names the tagging', async () => {
+    const a = await access()
+    const digest = registry!.put('team/model', 'v1', '{}')
+    // Reads pass, the write is refused: a registry that lets this user pull but not push.
+    const original = registry!.status
+    let calls = 0
+    const realFetch = globalThis.fetch
+    globalThis.fetch = async (input, init) => {
+      calls++
+      if (init?.method === 'PUT') return new Response(null, {status: 403})
+      return realFetch(input, init)
+    }
+    try {
+      const error = await failure(retagManifest(a, 'team/model', digest, 'latest'))
+      expect(error.reason).toBe('denied')
+      expect(error.message).toBe(
+        `Tagging team/model@${digest} as latest on ${registry!.host} failed: the registry denied the request (HTTP 403).`,
+      )
+    } finally {
+      globalThis.fetch = realFetch
+    }
+    expect(calls).toBe(2)
+    expect(original).toBeUndefined()
+  })
+
+  it('a registry that is not there: unreachable, naming where it looked', async () => {
+    const a = await access()
+    await registry!.close()
+    const error = await failure(manifestDigest(a, 'team/model', 'v1'))
+    expect(error.reason).toBe('unreachable')
+    expect(error.message).toBe(
+      `Reading team/model:v1 failed: the registry at http://${a.host} could not be reached (ECONNREFUSED).`,
+    )
+    registry = undefined
+  })
+
+  it('an abort (AbortError) is passed through as it is, not as unreachable', async () => {
+    // With the engine's signal (reason 'SIGINT') fetch rejects with the reason itself, which
+    // becomes "unreachable" here; the engine then reports the interrupt anyway (engine.test.ts).
+    const a = await access()
+    const controller = new AbortController()
+    controller.abort()
+    const error = await manifestDigest(a, 'team/model', 'v1', controller.signal).catch(
+      (caught: unknown) => caught,
+    )
+    expect(error).not.toBeInstanceOf(RegistryError)
+    expect((error as Error).name).toBe('AbortError')
+  })
+})
