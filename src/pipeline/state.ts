@@ -146,7 +146,10 @@ export class DeployState implements TagTarget {
   /** `content-<12 hex>` (a placeholder until the reuse step knows it), unless it is left off. */
   get contentTags(): string[] {
     if (this.contentTagOmitted !== undefined) return []
-    return [this.content?.tag ?? `${CONTENT_TAG_PREFIX}<content-digest>`]
+    if (this.content !== undefined) return [this.content.tag]
+    // Unknown content (the reuse step could not compute it): a dry run shows where it will go, a
+    // real run adds no tag rather than a placeholder.
+    return this.config.dryRun ? [`${CONTENT_TAG_PREFIX}<content-digest>`] : []
   }
 
   deny(operation: string): void {

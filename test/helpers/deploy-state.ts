@@ -105,6 +105,21 @@ export class FakeAws {
     this.closed = true
   }
 
+  /** BatchGetImage's digests per tag (the verify step's fallback when DescribeImages is denied). */
+  digestsAnswer: Answer<Map<string, string>> | undefined
+
+  async digestsByTag(
+    repository: string,
+    tags: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, string>> {
+    this.calls.push(`digests ${repository} ${tags.join(',')}`)
+    if (this.digestsAnswer !== undefined) return answer(this.digestsAnswer, signal)
+    return new Map(
+      [...this.images].filter(([tag]) => tags.includes(tag)).map(([tag, facts]) => [tag, facts.digest]),
+    )
+  }
+
   get asClients(): AwsClients {
     return this as unknown as AwsClients
   }
@@ -136,7 +151,7 @@ export function stepFixture(
     MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
     ...options.env,
   }
-  const config = resolvePushConfig('modelA/V1', options.flags ?? {}, env, root)
+  const config = resolvePushConfig('modelA/V1', {'skip-disk-check': true, ...options.flags}, env, root)
   const aws = new FakeAws()
   const state = new DeployState(config, {value: 'us-east-1', source: 'test'}, aws.asClients)
   return {state, aws, root, bin, env}

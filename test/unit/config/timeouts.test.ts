@@ -16,6 +16,7 @@ describe('step time limits', () => {
       preflight: 120_000,
       import: 1_800_000,
       build: 1_800_000,
+      reuse: 600_000,
       containerize: 5_400_000,
       login: 120_000,
       push: 3_600_000,
@@ -70,7 +71,7 @@ describe('step time limits', () => {
       resolveTimeouts([item], 'T')
     } catch (error) {
       expect((error as {hint: string}).hint).toBe(
-        'Steps: preflight, import, build, containerize, login, push, tag, verify; e.g. --timeout containerize=2h.',
+        'Steps: preflight, import, build, reuse, containerize, login, push, tag, verify; e.g. --timeout containerize=2h.',
       )
     }
   })

@@ -43,7 +43,7 @@ describe('the import step', () => {
       step: 'import',
     })
     expect(run.failure!.message).toBe(
-      "Importing the model (create_bento_model.py) failed (exit code 1): mlflow.exceptions.MlflowException: Run 'abc' not found",
+      "Importing the model (create_bento_model.py) failed (exit code 1): mlflow.exceptions.MlflowException: Run 'abc' not found (create_bento_model.py, line 3)",
     )
     expect(host.ends).toEqual([['import', 'failed']])
   })

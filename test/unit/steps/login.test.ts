@@ -19,7 +19,10 @@ describe('the login step', () => {
       env: {REGISTRY_AUTH_FILE: path.join('/tmp/mldeploy-private', 'auth.json')},
       stdinDescription: 'the ECR password from GetAuthorizationToken',
     })
-    expect(loginStep.describe(state).commands).toEqual([loginCommand(state)])
+    // Before the reuse step decides, the login is conditional: a reused image needs none.
+    expect(loginStep.describe(state).commands).toEqual([
+      {...loginCommand(state), when: 'the image is not reused from the repository'},
+    ])
     const io = recordingIo()
     await loginStep.run(state, io)
     const [call] = bin.calls()

@@ -93,12 +93,15 @@ describe('the preflight step', () => {
       ['aws:ecr:GetAuthorizationToken'],
       [],
       [],
+      [],
     ])
     expect(description.actions[0]!.text).toBe('AWS identity: STS GetCallerIdentity (region us-east-1)')
     expect(description.actions[2]!.when).toBe('the repository is IMMUTABLE')
-    expect(description.actions.at(-1)!.text).toBe(
+    expect(description.actions.at(-2)!.text).toBe(
       'VPN check: skipped (no --vpn-check and no http(s) MLFLOW_TRACKING_URI)',
     )
+    // The step fixtures skip the disk check (its own tests are in systems/disk).
+    expect(description.actions.at(-1)!.text).toBe('Disk check: skipped (--skip-disk-check)')
     expect(description.commands).toEqual([{...bentomlProbeCommand(state), when: 'the Python is on PATH'}])
     expect(preflightStep).toMatchObject({id: 'preflight', failure: 'preflight'})
   })
@@ -117,7 +120,7 @@ describe('the preflight step', () => {
       calls: ['aws:ecr:CreateRepository', 'aws:ecr:DescribeRepositories'],
       when: 'the repository is missing',
     })
-    expect(description.actions.at(-1)).toEqual({
+    expect(description.actions.at(-2)).toEqual({
       text: 'VPN check: TCP connect to mlflow.internal:443 within 3 s (from flag --vpn-check)',
       calls: ['tcp:mlflow.internal:443'],
     })
@@ -132,7 +135,7 @@ describe('the preflight step', () => {
     expect(io.lines[1]).toMatch(/repository modela\/v1 created \(MUTABLE, scan on push (on|off)\)$/)
   })
 
-  it('AccessDenied from DescribeRepositories is a preflight failure (3); the other checks still report', async () => {
+  it('AccessDenied from DescribeRepositories (a push-only role) is a warning naming the permission', async () => {
     const {state, aws} = stepFixture()
     aws.repositoryAnswer = new AwsError(
       'access-denied',
@@ -140,15 +143,23 @@ describe('the preflight step', () => {
       'Not allowed to describe.',
     )
     const io = recordingIo()
+    await preflightStep.run(state, io)
+    expect(state.warnings.join('\n')).toContain('ecr:DescribeRepositories')
+    expect(io.lines.some((line) => line.startsWith('FAIL'))).toBe(false)
+  })
+
+  it('another AWS failure of the repository check stays a preflight failure (3)', async () => {
+    const {state, aws} = stepFixture()
+    aws.repositoryAnswer = new AwsError('credentials-expired', 'ecr:DescribeRepositories', 'Expired.')
+    const io = recordingIo()
     const error = await preflightFailure(state, io)
     expect(error).toMatchObject({
       kind: 'preflight',
       exitCode: ExitCode.preflight,
-      reason: 'aws:access-denied',
+      reason: 'aws:credentials-expired',
     })
-    expect(io.lines[1]).toBe('FAIL AWS identity and repository: Not allowed to describe.')
+    expect(io.lines[1]).toBe('FAIL AWS identity and repository: Expired.')
     expect(io.lines[2]).toMatch(/^ok {3}ECR login token/)
-    expect(io.lines[3]).toMatch(/^ok {3}Executables/)
   })
 
   it('the first failure, in the order of the checks, is the one reported', async () => {
@@ -294,6 +305,7 @@ describe('the preflight step', () => {
       'ECR login token and registry host: ECR GetAuthorizationToken',
       `Executables on PATH: ${bin.dir}/python, podman`,
       'VPN check: skipped (no --vpn-check and no http(s) MLFLOW_TRACKING_URI)',
+      'Disk check: skipped (--skip-disk-check)',
     ])
     expect(preflightStep.title).toBe('Preflight checks')
   })

@@ -86,7 +86,7 @@ describe('the push step', () => {
       expect.objectContaining({calls: ['aws:ecr:GetAuthorizationToken'], when: 'the login token expired'}),
     ])
     expect(description.commands.map((command) => [command.args[0], command.when])).toEqual([
-      ['push', undefined],
+      ['push', 'the image is not reused from the repository'],
       ['login', 'the login token expired (then the push runs again)'],
       ['push', 'a transient failure (network reset, 5xx): up to 2 more tries'],
     ])

@@ -129,6 +129,11 @@ describe('the verify step, on ECR', () => {
         text: 'Every tag (latest, prod, v1) points at the image: ECR DescribeImages',
         calls: ['aws:ecr:DescribeImages'],
       },
+      {
+        text: 'Every tag (latest, prod, v1) points at the image: ECR BatchGetImage (the manifest digests)',
+        calls: ['aws:ecr:BatchGetImage'],
+        when: 'ecr:DescribeImages is denied',
+      },
     ])
     expect(verify).toMatchObject({id: 'verify', failure: 'push'})
   })
@@ -154,12 +159,31 @@ describe('the verify step, on ECR', () => {
     expect(state.pushedAt).toBeNull()
   })
 
-  it('DescribeImages denied in the verify step is class push (8)', async () => {
+  it('DescribeImages denied: verify reads the digests with BatchGetImage instead (push-only roles)', async () => {
     const {state, aws} = await pushed()
     aws.imagesAnswer = new AwsError('access-denied', 'ecr:DescribeImages', 'denied')
+    for (const name of ['latest', 'prod', 'v1'])
+      aws.images.set(name, {digest: DIGEST, sizeBytes: null, pushedAt: null, tags: []})
+    await verify.run(state, recordingIo())
+    expect(aws.calls.some((call) => call.startsWith('digests '))).toBe(true)
+    expect(state.verified.map((each) => each.tag)).toEqual(['latest', 'prod', 'v1'])
+  })
+
+  it('DescribeImages and BatchGetImage both denied: not verified, said so, not a failure (push-only roles)', async () => {
+    const {state, aws} = await pushed()
+    aws.imagesAnswer = new AwsError('access-denied', 'ecr:DescribeImages', 'denied')
+    aws.digestsAnswer = new AwsError('access-denied', 'ecr:BatchGetImage', 'denied')
+    await verify.run(state, recordingIo())
+    expect(state.verified).toEqual([])
+    expect(state.warnings.join('\n')).toContain('ecr:BatchGetImage')
+  })
+
+  it('another failure of the verify read is class push (8)', async () => {
+    const {state, aws} = await pushed()
+    aws.imagesAnswer = new AwsError('throttled', 'ecr:DescribeImages', 'Rate exceeded.')
     expect(await failureOf(verify, state)).toMatchObject({
       kind: 'push',
-      reason: 'aws:access-denied',
+      reason: 'aws:throttled',
       step: 'verify',
     })
   })
@@ -185,9 +209,11 @@ describe('the tag and verify steps on another registry (--registry)', () => {
     expect(state.registryIsEcr).toBe(false)
     expect(tag.describe(state).actions[0]).toEqual({
       text: `${registry.host}/modela/v1:latest -> the image's digest: registry API of ${registry.host} (GET + PUT manifest)`,
-      calls: ['http:GET /v2/modela/v1/manifests', 'http:PUT /v2/modela/v1/manifests'],
+      calls: ['http:GET /v2/modela/v1/manifests/<reference>', 'http:PUT /v2/modela/v1/manifests/<reference>'],
     })
-    expect(verify.describe(state).actions[0]!.calls).toEqual(['http:HEAD /v2/modela/v1/manifests'])
+    expect(verify.describe(state).actions[0]!.calls).toEqual([
+      'http:HEAD /v2/modela/v1/manifests/<reference>',
+    ])
     const host = new RecordingHost()
     const run = newRun([tag, verify], state)
     await runPlans([tag, verify], [run], {host, signal: new AbortController().signal})
@@ -196,13 +222,18 @@ describe('the tag and verify steps on another registry (--registry)', () => {
     expect(registry.manifests.get('modela/v1:latest')?.mediaType).toBe(
       'application/vnd.docker.distribution.manifest.v2+json',
     )
+    // The ledger has the paths as sent (the descriptions name the references with placeholders).
     expect(run.steps[0]!.ran).toEqual([
-      'http:GET /v2/modela/v1/manifests',
-      'http:PUT /v2/modela/v1/manifests',
-      'http:GET /v2/modela/v1/manifests',
-      'http:PUT /v2/modela/v1/manifests',
+      expect.stringMatching(/^http:GET \/v2\/modela\/v1\/manifests\/sha256:[a-f0-9]{64}$/),
+      'http:PUT /v2/modela/v1/manifests/latest',
+      expect.stringMatching(/^http:GET \/v2\/modela\/v1\/manifests\/sha256:[a-f0-9]{64}$/),
+      'http:PUT /v2/modela/v1/manifests/prod',
     ])
-    expect(run.steps[1]!.ran).toEqual(Array(3).fill('http:HEAD /v2/modela/v1/manifests'))
+    expect(run.steps[1]!.ran).toEqual([
+      'http:HEAD /v2/modela/v1/manifests/latest',
+      'http:HEAD /v2/modela/v1/manifests/prod',
+      'http:HEAD /v2/modela/v1/manifests/v1',
+    ])
     expect(state.verified.map((entry) => entry.tag)).toEqual(['latest', 'prod', 'v1'])
     expect(state.sizeBytes).toBeNull()
     expect(fixture.aws.calls).toEqual([])

@@ -50,8 +50,9 @@ describe('the registry API', () => {
     const digest = registry!.put('team/model', 'v1', '{"a":1}')
     const ledger = new Ledger()
     expect(await withLedger(ledger, () => manifestDigest(a, 'team/model', 'v1'))).toBe(digest)
-    expect(ledger.entries).toEqual([{kind: 'http', call: registryCalls.headManifest('team/model')}])
-    expect(registryCalls.headManifest('team/model')).toBe('http:HEAD /v2/team/model/manifests')
+    // The ledger has the path as sent; a description names the reference with a placeholder.
+    expect(ledger.entries).toEqual([{kind: 'http', call: 'http:HEAD /v2/team/model/manifests/v1'}])
+    expect(registryCalls.headManifest('team/model')).toBe('http:HEAD /v2/team/model/manifests/<reference>')
     expect(registry!.requests).toEqual(['HEAD /v2/team/model/manifests/v1'])
     expect(MANIFEST_MEDIA_TYPES.length).toBeGreaterThan(1)
   })
@@ -73,8 +74,8 @@ describe('the registry API', () => {
     })
     expect(await manifestDigest(a, 'team/model', 'latest')).toBe(digest)
     expect(ledger.entries.map((entry) => entry.call)).toEqual([
-      registryCalls.getManifest('team/model'),
-      registryCalls.putManifest('team/model'),
+      `http:GET /v2/team/model/manifests/${digest}`,
+      'http:PUT /v2/team/model/manifests/latest',
     ])
     expect(registry!.requests.slice(0, 2)).toEqual([
       `GET /v2/team/model/manifests/${digest}`,
@@ -96,11 +97,11 @@ describe('the registry API', () => {
     )
   })
 
-  it('a digest the registry does not have: HTTP 404 is "failed", not retried', async () => {
+  it('a digest the registry does not have: HTTP 404 is "not-found", not retried', async () => {
     const a = await access()
     const error = await failure(retagManifest(a, 'team/model', 'sha256:none', 'latest'))
-    expect(error.reason).toBe('failed')
-    expect(error.message).toContain('failed: HTTP 404.')
+    expect(error.reason).toBe('not-found')
+    expect(error.message).toContain('not found (HTTP 404).')
   })
 
   it.each([
