@@ -56,10 +56,11 @@ The repository is resolved as push resolves it. Exit codes: 3 when the tag, dige
     this.secrets = new SecretRegistry()
     let result: InspectResult
     try {
-      result = await inspectImage(config, this.secrets)
+      const secrets = this.secrets
+      result = await this.interruptible((signal) => inspectImage(config, secrets, signal))
     } catch (error) {
-      // A missing tag or repository, or AWS refusing, is a preflight failure (exit 3); the lead
-      // ports this onto the engine.
+      // Inspect only reads: a missing tag or repository, or AWS refusing, is a preflight failure
+      // (exit 3); an interrupt keeps its own code.
       throw classify(error, 'preflight', {
         doing: `Inspecting ${config.push.repository.value}:${config.reference}`,
       })
