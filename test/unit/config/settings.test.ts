@@ -223,12 +223,14 @@ describe('the README flag tables', () => {
       writeFileSync(file, '# x\n\n<!-- settings:start -->\n| old table |\n<!-- settings:end -->\n')
       const script = path.join(REPO_ROOT, 'scripts/readme-settings.ts')
       const tsx = path.join(REPO_ROOT, 'node_modules/.bin/tsx')
-      const stale = await execa(tsx, [script, '--check', file], {reject: false})
+      // tsx keeps a compile cache in the temp folder: give it one this test removes.
+      const options = {reject: false, env: {TMPDIR: tempDir('tsx')}} as const
+      const stale = await execa(tsx, [script, '--check', file], options)
       expect(stale.exitCode).toBe(1)
       expect(stale.stderr).toContain('Run: npm run readme')
-      expect((await execa(tsx, [script, file], {reject: false})).exitCode).toBe(0)
+      expect((await execa(tsx, [script, file], options)).exitCode).toBe(0)
       expect(readFileSync(file, 'utf8')).toContain('#### `mldeploy promote`')
-      expect((await execa(tsx, [script, '--check', file], {reject: false})).exitCode).toBe(0)
+      expect((await execa(tsx, [script, '--check', file], options)).exitCode).toBe(0)
     },
   )
 })
