@@ -5,6 +5,7 @@ import type {RepositorySettings} from '../systems/aws/index.js'
 import {resolvePython, type PythonCommand} from '../systems/python.js'
 import {registryScheme} from '../systems/registry-api.js'
 import type {HostPort} from '../systems/vpn.js'
+import {backendOfBuilder, type Builder, describeBuilder} from './builder.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
 import type {FlagValuesFor} from './flags.js'
 import {checkBackendFormat, checkTargetFormat, type DeployTarget, type ImageFormat} from './image-settings.js'
@@ -19,6 +20,8 @@ export type PushFlags = FlagValuesFor<'push'> & {verbose?: boolean}
 export interface PushConfig {
   target: Target
   backend: Sourced<Backend>
+  /** Where containerize, login and push run (issue 13). */
+  builder: Sourced<Builder>
   repository: Sourced<string>
   tags: Sourced<string[]>
   /** Undefined until the AWS profile is consulted (see resolveRegion). */
@@ -69,7 +72,8 @@ export function resolvePushConfig(
   const layers = loadLayers(processEnv, root, target.dir, stage, `${target.dir} or ${root}`)
   const read = new SettingsReader(flags, layers, {target})
 
-  const backend = read.must(SETTINGS.backend)
+  const builder = read.must(SETTINGS.builder)
+  const backend = backendForBuilder(read.must(SETTINGS.backend), builder)
   const imageFormat = read.must(SETTINGS.imageFormat)
   const deployTarget = read.must(SETTINGS.deployTarget)
   // Before anything runs: sagemaker + oci, and docker + oci with the classic builder (DOCKER_BUILDKIT=0;
@@ -86,6 +90,7 @@ export function resolvePushConfig(
   return {
     target,
     backend,
+    builder,
     repository: read.must(SETTINGS.repository),
     tags: read.must(SETTINGS.tags),
     region: read.get(SETTINGS.region),
@@ -130,6 +135,21 @@ export function loadLayers(
   if (stage !== undefined && !layers.files.some((file) => file.path.endsWith(`.env.${stage}`)))
     throw usageError(`--stage ${stage}: no .env.${stage} in ${where}.`, hint)
   return layers
+}
+
+/**
+ * A remote engine or CodeBuild fixes the backend: a backend left at its default follows the
+ * builder; one set to the other backend is bad input.
+ */
+function backendForBuilder(backend: Sourced<Backend>, builder: Sourced<Builder>): Sourced<Backend> {
+  const needed = backendOfBuilder(builder.value)
+  if (needed === undefined || needed === backend.value) return backend
+  if (backend.source === 'default')
+    return {value: needed, source: `needed by builder ${describeBuilder(builder.value)}`}
+  throw usageError(
+    `Builder ${describeBuilder(builder.value)} (from ${builder.source}) runs ${needed}, but the backend is ${backend.value} (from ${backend.source}).`,
+    `Use --backend ${needed}, or another builder.`,
+  )
 }
 
 function resolveCreateRepository(read: SettingsReader, flags: PushFlags): RepositorySettings | undefined {

@@ -18,6 +18,7 @@ import {
 import {type Backend, BACKENDS} from '../systems/backend.js'
 import {BENTO_VERSION} from '../systems/bentoml.js'
 import {formatHostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
+import {BUILDER_FORMS, DEFAULT_BUILDER, parseBuilder} from './builder.js'
 import type {EnvLayers, Sourced} from './env-layers.js'
 import {DEFAULT_TIMEOUTS_MS, formatDuration, resolveTimeouts} from './timeouts.js'
 import {
@@ -444,6 +445,19 @@ export const SETTINGS = {
     group: 'BUILD',
     commands: RESOLVING.filter((id) => id !== 'promote'),
     label: 'Python',
+  }),
+  builder: string({
+    flag: 'builder',
+    env: ['MLDEPLOY_BUILDER'],
+    default: {describe: DEFAULT_BUILDER, value: DEFAULT_BUILDER},
+    help: `Where containerize, login and push run: ${BUILDER_FORMS.join(', ')} (see "Remote builds").`,
+    group: 'BUILD',
+    commands: ['push', 'doctor'],
+    label: 'Builder',
+    parse: (raw, source) => parseBuilder(raw, source),
+    dotenv: {
+      comment: 'Builder: local, a remote engine (docker-host:<url>, podman-url:<url>, ...) or codebuild',
+    },
   }),
   imageFormat: option({
     flag: 'image-format',

@@ -33,6 +33,21 @@ describe('push configuration: switches and combinations', () => {
     expect(resolve({}, {MLDEPLOY_CREATE_REPOSITORY: 'true'}).createRepository?.mutability).toBe('MUTABLE')
   })
 
+  it('a builder that needs a backend: a default backend follows it, another one set is bad input', () => {
+    expect(resolve({}).builder).toEqual({value: {kind: 'local'}, source: 'default'})
+    const remote = resolve({builder: 'docker-host:tcp://127.0.0.1:2375'})
+    expect(remote.backend).toEqual({
+      value: 'docker',
+      source: 'needed by builder docker-host:tcp://127.0.0.1:2375',
+    })
+    expect(resolve({}, {MLDEPLOY_BUILDER: 'codebuild'}).backend.value).toBe('docker')
+    expect(resolve({builder: 'podman-url:unix:///s.sock', backend: 'podman'}).backend.value).toBe('podman')
+    expect(() => resolve({builder: 'podman-connection:box', backend: 'docker'})).toThrow(
+      'Builder podman-connection:box (from flag --builder) runs podman, but the backend is docker (from flag --backend).',
+    )
+    expect(() => resolve({backend: 'podman'}, {MLDEPLOY_BUILDER: 'codebuild'})).toThrow(/runs docker/)
+  })
+
   it('--image-tag-mutability without --create-repository is bad input', () => {
     expect(() => resolve({'image-tag-mutability': 'IMMUTABLE'})).toThrow(
       '--image-tag-mutability only applies with --create-repository.',
