@@ -1,5 +1,6 @@
 import type {TestProject} from 'vitest/node'
 
+import {startEcrLayers} from './helpers/ecr-layers.js'
 import {startMoto} from './helpers/moto.js'
 
 declare module 'vitest' {
@@ -8,9 +9,16 @@ declare module 'vitest' {
   }
 }
 
-/** One moto server (the ECR/STS stand-in) on loopback for the whole run, stopped by pid at the end. */
+/**
+ * One moto server (the ECR/STS stand-in) on loopback for the whole run, stopped by pid at the end,
+ * reached through a front that adds ECR's GetDownloadUrlForLayer for the fake tool's image config.
+ */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const moto = await startMoto()
-  project.provide('motoUrl', moto.url)
-  return () => moto.stop()
+  const front = await startEcrLayers(moto.url)
+  project.provide('motoUrl', front.url)
+  return async () => {
+    await front.close()
+    await moto.stop()
+  }
 }

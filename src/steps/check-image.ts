@@ -5,7 +5,7 @@ import {
   readImageFacts,
   type RuleResult,
 } from '../deploy-target-rules.js'
-import {CheckError, errorMessage} from '../errors.js'
+import {AwsError, CheckError, RegistryError} from '../errors.js'
 import {platformOf} from '../image-facts.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedAction, Step} from '../pipeline/step.js'
@@ -60,11 +60,67 @@ async function imageSource(state: DeployState): Promise<ImageSource> {
   return state.aws.imageSource(repository, state.account?.value)
 }
 
+/** The read permission each part of the check needs (ECR's API, or the registry API with an ECR token). */
+const READ_PERMISSION = {manifest: 'ecr:BatchGetImage', config: 'ecr:GetDownloadUrlForLayer'} as const
+type Reading = keyof typeof READ_PERMISSION
+
+/** The source, noting which read is under way (the manifest, then the config blob). */
+function watched(source: ImageSource): {source: ImageSource; reading: () => Reading} {
+  let reading: Reading = 'manifest'
+  return {
+    reading: () => reading,
+    source: {
+      manifest: (reference, signal) => {
+        reading = 'manifest'
+        return source.manifest(reference, signal)
+      },
+      blob: (digest, signal) => {
+        reading = 'config'
+        return source.blob(digest, signal)
+      },
+    },
+  }
+}
+
+/** The permission a refused read lacked: ECR's AccessDenied, or the registry's 403 to an ECR token. */
+function deniedPermission(error: unknown, reading: Reading): string | undefined {
+  if (error instanceof AwsError && error.reason === 'access-denied') return error.operation
+  if (error instanceof RegistryError && error.reason === 'denied') return READ_PERMISSION[reading]
+  return undefined
+}
+
+/** A failed read, said as the check's failure (same class and reason: the exit code stays 8). */
+function readFailure(error: unknown, what: string, hint: string | undefined): unknown {
+  const text = `The pushed image could not be checked: reading its ${what} failed: ${(error as Error).message}`
+  const options = {
+    ...(hint === undefined ? {} : {hint}),
+    detail: (error as {detail?: string}).detail ?? (error as Error).message,
+    cause: error,
+  }
+  if (error instanceof AwsError) return new AwsError(error.reason, error.operation, text, options)
+  if (error instanceof RegistryError) return new RegistryError(error.reason, text, options)
+  return error
+}
+
+const HINTS: Partial<Record<string, string>> = {
+  'not-found':
+    'The registry does not have what it just accepted: another writer may have deleted it, or the registry lost it; push again.',
+  malformed:
+    'The registry answered with something that is not the image pushed: check --registry and any proxy on the way.',
+  unreachable:
+    'Check the network, --registry and AWS_ENDPOINT_URL, then push again (the upload is done: it is not repeated).',
+  transient:
+    'The registry kept failing after the retries: push again (the upload is done: it is not repeated).',
+  throttled: 'AWS kept throttling after the retries: push again, or raise AWS_MAX_ATTEMPTS.',
+}
+
 /**
  * After the upload and before any tag moves: read what the registry holds (no pull) and check it
  * against the requested format and the deploy target's rules, so an image that will not run where
- * it is deployed fails here (exit 8) instead of at deploy time. Without a deploy target, a read
- * the role may not make (GetDownloadUrlForLayer, say) is a warning: the push itself is fine.
+ * it is deployed fails here (exit 8) instead of at deploy time. A read the role may not make
+ * (push-only roles lack ecr:GetDownloadUrlForLayer, some ecr:BatchGetImage) is a warning, unless a
+ * --deploy-target asks for the check; any other failed read (unreachable, not found, malformed,
+ * throttled after the SDK's retries) fails the step: the registry is not answering as it should.
  */
 export const checkImageStep: Step<DeployState> = {
   id: 'check',
@@ -88,13 +144,27 @@ export const checkImageStep: Step<DeployState> = {
     if (digest === undefined) throw new CheckError('no-image', 'There is no image to check.')
     const {imageFormat, deployTarget} = state.config
     const strict = deployTarget.value !== 'any'
+    const reads = watched(await imageSource(state))
     let facts
     try {
-      facts = await readImageFacts(await imageSource(state), digest, io.signal)
+      facts = await readImageFacts(reads.source, digest, io.signal)
     } catch (error) {
-      if (strict) throw error
+      if (io.signal.aborted) throw error
+      const what = reads.reading() === 'manifest' ? 'manifest' : 'config (labels, platform)'
+      const permission = deniedPermission(error, reads.reading())
+      if (permission === undefined) {
+        const reason = (error as {reason?: string}).reason ?? ''
+        throw readFailure(error, what, HINTS[reason] ?? (error as {hint?: string}).hint)
+      }
+      state.deny(permission)
+      if (strict)
+        throw readFailure(
+          error,
+          what,
+          `--deploy-target ${deployTarget.value} needs ${permission} to check the image before it is deployed: allow it on the repository, or push without --deploy-target.`,
+        )
       state.warn(
-        `The pushed image could not be read back, so its format was not checked: ${errorMessage(error)}`,
+        `${permission} is denied: the pushed image was not read back, so its format (--image-format ${imageFormat.value}) was not checked. Allow ${permission} to check it.`,
       )
       return
     }

@@ -12,6 +12,7 @@ import type {
   RepositoryFacts,
   RepositorySettings,
 } from '../../src/systems/aws/index.js'
+import type {ImageSource} from '../../src/systems/image-source.js'
 import {fakeBin, makeProject} from './cli.js'
 
 export const ACCOUNT = '123456789012'
@@ -118,6 +119,14 @@ export class FakeAws {
     return new Map(
       [...this.images].filter(([tag]) => tags.includes(tag)).map(([tag, facts]) => [tag, facts.digest]),
     )
+  }
+
+  /** What the check step reads the pushed image through (ECR BatchGetImage + GetDownloadUrlForLayer). */
+  imageSourceAnswer: Answer<ImageSource> = new Error('no image source in this test')
+
+  async imageSource(repository: string, registryId?: string): Promise<ImageSource> {
+    this.calls.push(`imageSource ${repository} ${registryId ?? ''}`.trimEnd())
+    return answer(this.imageSourceAnswer)
   }
 
   get asClients(): AwsClients {

@@ -15,6 +15,8 @@ export interface TinyRegistry {
   blobs: Map<string, Buffer>
   requests: string[]
   status: number | undefined
+  /** Forces the answer to blob reads only (a role that may read manifests, not layers). */
+  blobStatus: number | undefined
   put(repository: string, tag: string, body: string, mediaType?: string): string
   close(): Promise<void>
 }
@@ -30,7 +32,7 @@ export async function startTinyRegistry(credentials: {
   const blobs = new Map<string, Buffer>()
   const requests: string[] = []
   const expected = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
-  const registry = {status: undefined as number | undefined}
+  const registry = {status: undefined as number | undefined, blobStatus: undefined as number | undefined}
   const store = (repository: string, tag: string, body: Buffer, mediaType: string): string => {
     const digest = digestOf(body)
     manifests.set(`${repository}:${tag}`, {body, mediaType})
@@ -45,6 +47,7 @@ export async function startTinyRegistry(credentials: {
     if (request.headers.authorization !== expected) return void response.writeHead(401).end()
     const blob = /^\/v2\/.+\/blobs\/([^/]+)$/.exec(request.url ?? '')
     if (blob !== null) {
+      if (registry.blobStatus !== undefined) return void response.writeHead(registry.blobStatus).end()
       const found = blobs.get(blob[1]!)
       return void (found === undefined ? response.writeHead(404).end() : response.writeHead(200).end(found))
     }
@@ -90,6 +93,12 @@ export async function startTinyRegistry(credentials: {
     },
     set status(value) {
       registry.status = value
+    },
+    get blobStatus() {
+      return registry.blobStatus
+    },
+    set blobStatus(value) {
+      registry.blobStatus = value
     },
     put: (repository, tag, body, mediaType = 'application/vnd.docker.distribution.manifest.v2+json') =>
       store(repository, tag, Buffer.from(body), mediaType),

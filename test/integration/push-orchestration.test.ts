@@ -313,8 +313,9 @@ describe('mldeploy push against moto with recording tools', () => {
   })
 
   it('--registry overrides the host from the token for login, push and the registry API', async () => {
-    // Nothing listens on 5999: login and push (stand-ins) go there, then tagging through that
-    // registry's own API fails clearly. The success path runs against a real registry in test/e2e.
+    // Nothing listens on 5999: login and push (stand-ins) go there, then reading the image back
+    // through that registry's own API fails clearly (an unreachable registry is no warning: issue
+    // 12 §2) and no tag moves. The success path runs against a real registry in test/e2e.
     const s = setup()
     const result = await push(s, '--registry', 'https://127.0.0.1:5999/', '--json')
     const calls = s.bin.calls()
@@ -325,8 +326,11 @@ describe('mldeploy push against moto with recording tools', () => {
     const json = JSON.parse(result.stdout)
     expect(json.images[0]).toBe('127.0.0.1:5999/modela/v1:latest')
     expect(result.exitCode).toBe(8)
-    expect(json.error.message).toMatch(/registry at https:\/\/127\.0\.0\.1:5999 could not be reached/)
-    expect(json.steps.find((step: {id: string}) => step.id === 'tag').status).toBe('failed')
+    expect(json.error.message).toMatch(
+      /^The pushed image could not be checked: reading its manifest failed: .*registry at https:\/\/127\.0\.0\.1:5999 could not be reached/,
+    )
+    expect(json.error.step).toBe('check')
+    expect(json.steps.find((step: {id: string}) => step.id === 'tag').status).toBe('skipped')
   })
 })
 

@@ -2,6 +2,7 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 
 import {AwsError, type AwsFailure} from '../../errors.js'
 import {recordAction} from '../../pipeline/ledger.js'
+import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
 import {
   ACCEPT_MANIFESTS,
   declaredMediaType,
@@ -149,6 +150,7 @@ export class EcrImageSource implements ImageSource {
 
 function ecrError(error: unknown, operation: string, doing: string): AwsError {
   const name = (error as {name?: string} | undefined)?.name ?? ''
+  const code = (error as {code?: string} | undefined)?.code
   const message = error instanceof Error ? error.message : String(error)
   const reason: AwsFailure =
     name === 'RepositoryNotFoundException' ||
@@ -156,13 +158,17 @@ function ecrError(error: unknown, operation: string, doing: string): AwsError {
     name === 'LayersNotFoundException' ||
     name === 'LayerInaccessibleException'
       ? 'not-found'
-      : /AccessDenied|UnauthorizedOperation/.test(name)
+      : /AccessDenied|UnauthorizedOperation|NotAuthorized/.test(name)
         ? 'access-denied'
         : /Credentials|Could not load credentials/i.test(`${name} ${message}`)
           ? 'credentials-missing'
-          : name === 'ThrottlingException'
+          : /Throttl|TooManyRequests|RequestLimitExceeded/.test(name)
             ? 'throttled'
-            : 'failed'
+            : (code !== undefined && UNREACHABLE_CODES.has(code)) || name === 'TimeoutError'
+              ? 'unreachable'
+              : error instanceof EndpointAnswerError && error.status < 500
+                ? 'malformed'
+                : 'failed'
   const hint =
     reason === 'access-denied'
       ? `Allow ${operation} (a read permission push-only roles often lack).`

@@ -42,7 +42,8 @@ function formatBytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MB` : `${bytes} bytes`
 }
 
-const UNREACHABLE_CODES = new Set([
+/** Node's network failure codes: the endpoint was not reached (or the connection broke). */
+export const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ENOTFOUND',

@@ -6,6 +6,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
 import {EcrImageSource} from '../../../../src/systems/aws/index.js'
+import {EndpointAnswerError} from '../../../../src/systems/aws/errors.js'
 import {sha256Digest} from '../../../../src/systems/image-source.js'
 
 /** An ECR client stand-in: answers by command name, records the inputs. */
@@ -123,6 +124,32 @@ describe('reading an image through the ECR API', () => {
       expect(error.hint).toBe('Allow ecr:BatchGetImage (a read permission push-only roles often lack).')
     else expect(error.hint).toBeUndefined()
   })
+
+  it.each([
+    [
+      'a refused connection',
+      Object.assign(sdkError('Error', 'connect ECONNREFUSED 127.0.0.1:1'), {code: 'ECONNREFUSED'}),
+      'unreachable',
+    ],
+    ['a request timeout', sdkError('TimeoutError'), 'unreachable'],
+    ['TooManyRequestsException', sdkError('TooManyRequestsException'), 'throttled'],
+    [
+      "a proxy's HTML 403 page",
+      new EndpointAnswerError('not-aws', 403, 'text/html', '<html>', 0),
+      'malformed',
+    ],
+    ["a proxy's HTML 502 page", new EndpointAnswerError('not-aws', 502, 'text/html', '<html>', 0), 'failed'],
+  ] as const)(
+    '%s is %s (the check after the push tells these from a denied read)',
+    async (_, thrown, reason) => {
+      const {client} = fakeClient({
+        BatchGetImageCommand: () => {
+          throw thrown
+        },
+      })
+      expect((await awsFailure(new EcrImageSource(client, 'r').manifest('v1'))).reason).toBe(reason)
+    },
+  )
 
   it('describes an image: tags sorted, size and time, nulls when absent', async () => {
     const {client} = fakeClient({
