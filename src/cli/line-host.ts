@@ -10,13 +10,23 @@ function clock(): string {
   return `[${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}]`
 }
 
+export const PROGRESS_EVERY_MS = 10_000
+
+const progressKey = (step: StepRef): string => `${step.target ?? ''}\u0000${step.id}`
+
 /**
  * Progress as timestamped lines on stderr, for CI logs, pipes and --json: one line when a step
  * starts and ends, and a child's output as it comes, a chunk at a time (one timestamp and one
  * write per chunk, so a 500 MB build log passes at the child's pace). Nothing is dropped.
  */
 export class LineHost implements IoHost {
-  constructor(private readonly stderr: Writer) {}
+  /** When each running step started or last printed its progress (one line per 10 s at most). */
+  private readonly progressShown = new Map<string, number>()
+
+  constructor(
+    private readonly stderr: Writer,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   private label(step: StepRef): string {
     return step.target === undefined ? '' : `[${step.target}] `
@@ -25,6 +35,7 @@ export class LineHost implements IoHost {
   runStarted(): void {}
 
   stepStarted(step: StepRef): void {
+    this.progressShown.set(progressKey(step), this.now())
     this.stderr.write(`${clock()} ▶ ${this.label(step)}${step.title}\n`)
   }
 
@@ -33,7 +44,17 @@ export class LineHost implements IoHost {
     this.stderr.write(`${prefix}${text.includes('\n') ? text.replaceAll('\n', `\n${prefix}`) : text}\n`)
   }
 
+  /** A CI log gets a progress line when 10 s have passed since the step started or the last one. */
+  stepProgress(step: StepRef, text: string): void {
+    const key = progressKey(step)
+    const last = this.progressShown.get(key) ?? this.now()
+    if (this.now() - last < PROGRESS_EVERY_MS) return
+    this.progressShown.set(key, this.now())
+    this.stderr.write(`${clock()}   ${this.label(step)}${text}\n`)
+  }
+
   stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError): void {
+    this.progressShown.delete(progressKey(step))
     if (end === 'skipped') return
     const took = `${(durationMs / 1000).toFixed(1)} s`
     const why = end === 'done' || error === undefined ? '' : `: ${error.message}`
@@ -55,5 +76,6 @@ export class LineHost implements IoHost {
 export class QuietHost extends LineHost {
   override stepStarted(): void {}
   override stepOutput(): void {}
+  override stepProgress(): void {}
   override stepEnded(): void {}
 }

@@ -99,6 +99,12 @@ export class ListrHost implements IoHost {
     if (task !== undefined) task.output = text.slice(text.lastIndexOf('\n') + 1)
   }
 
+  /** The step's title carries the latest counts (and keeps the last ones when it ends). */
+  stepProgress(step: StepRef, text: string): void {
+    const task = this.steps.get(keyOf(step))?.task
+    if (task !== undefined) task.title = `${step.title} (${text})`
+  }
+
   stepEnded(step: StepRef, end: StepEnd, _durationMs: number, error?: DeployError): void {
     this.steps.get(keyOf(step))?.end(end, error)
   }

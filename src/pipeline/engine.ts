@@ -3,7 +3,7 @@ import {formatCommand} from '../process.js'
 import type {SecretRegistry} from '../secrets.js'
 import type {IoHost, StepRef} from './io-host.js'
 import {Ledger, withLedger} from './ledger.js'
-import type {EngineState, Step, StepDescription} from './step.js'
+import type {EngineState, Step, StepDescription, StepProgress} from './step.js'
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted'
 
@@ -24,6 +24,17 @@ export interface StepRecord {
   described?: DescribedStep
   /** What actually ran, as the boundaries recorded it (spawns, AWS calls, HTTP calls, probes). */
   ran?: string[]
+  /** The last counts a step reported (the push's layers), with the time they were reported at. */
+  progress?: StepProgress & {elapsedMs: number}
+}
+
+/** `7/13 layers done (4 already there), 1m 05s` */
+export function progressText(progress: StepProgress, elapsedMs: number): string {
+  const seconds = Math.floor(elapsedMs / 1000)
+  const clock =
+    seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, '0')}s`
+  const existing = progress.existing > 0 ? ` (${progress.existing} already there)` : ''
+  return `${progress.done}/${progress.total} ${progress.unit} done${existing}, ${clock}`
 }
 
 /** One target walking a plan: its state, its step records and, when a step failed, why. */
@@ -113,8 +124,17 @@ async function walk<S extends EngineState>(
     const ledger = new Ledger()
     try {
       record.described = describeStep(step, step.describe(run.state), secrets)
+      const progress = (counts: StepProgress): void => {
+        const elapsedMs = Math.round(performance.now() - started)
+        record.progress = {...counts, elapsedMs}
+        host.stepProgress(ref, progressText(counts, elapsedMs))
+      }
       await withLedger(ledger, () =>
-        step.run(run.state, {output: (text) => host.stepOutput(ref, secrets.redact(text)), signal}),
+        step.run(run.state, {
+          output: (text) => host.stepOutput(ref, secrets.redact(text)),
+          progress,
+          signal,
+        }),
       )
       if (signal.aborted) throw interruption(signal, step.id)
       record.status = 'done'

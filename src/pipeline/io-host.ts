@@ -21,6 +21,11 @@ export interface IoHost {
   stepStarted(step: StepRef): void
   /** Lines of live output (a child's, a check's result), already redacted. */
   stepOutput(step: StepRef, text: string): void
+  /**
+   * How far a long action is, as one short text (`7/13 layers done (4 already there), 1m 05s`),
+   * updated as it goes; a host shows the latest (a task list) or some (CI logs: one every 10 s).
+   */
+  stepProgress(step: StepRef, text: string): void
   stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError): void
   /** The run of steps is over (the task list closes). */
   runEnded(): Promise<void>

@@ -27,9 +27,22 @@ export interface StepDescription {
   commands: PlannedCommand[]
 }
 
+/** Counted progress of a step's long action (the push's layers): shown by the host, kept in the step's record. */
+export interface StepProgress {
+  /** What is counted, plural: `layers`. */
+  unit: string
+  done: number
+  /** Known so far. */
+  total: number
+  /** Of `done`, those that needed no work (layers the registry already had). */
+  existing: number
+}
+
 export interface StepIO {
   /** Live progress: one or more lines (a child's output chunk, a check's result). */
   output(text: string): void
+  /** Counts so far; the engine adds the elapsed time. Called again unchanged to move the clock. */
+  progress?(progress: StepProgress): void
   signal: AbortSignal
 }
 

@@ -6,7 +6,14 @@ import {CheckError, RegistryError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedAction, PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import {imageReference} from '../images.js'
-import {digestFromPushLine, isDigest, pushArgs, pushAsArgs, tagArgs} from '../systems/backend.js'
+import {
+  digestFromPushLine,
+  isDigest,
+  LayerProgress,
+  pushArgs,
+  pushAsArgs,
+  tagArgs,
+} from '../systems/backend.js'
 import {explainRegistryFailure} from '../systems/registry-errors.js'
 import {backendAuthEnv, loginCommand, runLogin} from './login.js'
 import {runPlanned} from './run-command.js'
@@ -14,6 +21,8 @@ import {runPlanned} from './run-command.js'
 /** Tries per image for transient failures (network resets, 5xx), with doubling pauses between. */
 export const PUSH_ATTEMPTS = 3
 export const RETRY_BASE_MS = 1000
+/** How often the layer counts are reported again while nothing changes (the elapsed time moves on). */
+export const PROGRESS_TICK_MS = 5000
 
 export function digestFile(state: DeployState, index: number): string {
   return path.join(state.workDir ?? path.join('$TMPDIR', 'mldeploy-XXXXXX'), `digest-${index}`)
@@ -157,14 +166,23 @@ async function pushOnce(
   index: number,
 ): Promise<string> {
   let printed: string | undefined
-  await runPlanned(state, io, command, {
-    step: 'push',
-    doing: `Pushing ${image}`,
-    onLine: (line) => {
-      printed = digestFromPushLine(line) ?? printed
-    },
-    explain: (tail) => explainRegistryFailure(tail, `Pushing ${image}`),
-  })
+  // Layers done/total as the backend's output says them, reported again every few seconds.
+  const layers = new LayerProgress()
+  const report = (): void => io.progress?.({unit: 'layers', ...layers.counts})
+  const ticker = setInterval(report, PROGRESS_TICK_MS)
+  try {
+    await runPlanned(state, io, command, {
+      step: 'push',
+      doing: `Pushing ${image}`,
+      onLine: (line) => {
+        printed = digestFromPushLine(line) ?? printed
+        if (layers.read(line)) report()
+      },
+      explain: (tail) => explainRegistryFailure(tail, `Pushing ${image}`),
+    })
+  } finally {
+    clearInterval(ticker)
+  }
   const digest =
     state.config.backend.value === 'podman' ? await readDigest(digestFile(state, index)) : printed
   if (digest === undefined || !isDigest(digest)) {

@@ -78,3 +78,86 @@ export function pushAsArgs(
 export function firstImageId(lines: readonly string[]): string | undefined {
   return lines.map((line) => line.trim()).find((line) => /^[a-f0-9]{12,64}$/.test(line))
 }
+
+// --- push progress (issue 12 §3) ---
+
+/** Layers of one push: how many the backend named, how many are done, how many the registry had. */
+export interface LayerCounts {
+  done: number
+  total: number
+  /** Of `done`, the layers the registry already had (nothing uploaded). */
+  existing: number
+}
+
+type LayerState = 'started' | 'done' | 'existing'
+
+// podman: "Copying blob sha256:<digest>" when a copy starts (not at a terminal, which is how
+// mldeploy runs it: no line says when it ends); at a terminal "Copying blob <12 hex> done" or
+// "... skipped: already exists". Real lines in test/fixtures/push/.
+const PODMAN_BLOB = /^Copying blob (?:sha256:)?([a-f0-9]{12,64})\b(.*)$/
+const PODMAN_END = /^(?:Copying config |Writing manifest to image destination)/
+// docker: "<12 hex>: Preparing|Waiting|Pushing|Pushed|Layer already exists|Mounted from <repo>".
+const DOCKER_LAYER =
+  /^([a-f0-9]{12}): (Preparing|Waiting|Pushing|Pushed|Layer already exists|Mounted from .*|Retrying in .*)$/
+
+/**
+ * Counts layers from a push's output, line by line. podman (not at a terminal) names each layer
+ * as its copy starts and says nothing when it ends, so its layers count as done when the config
+ * is copied (after every layer); docker says each layer's end.
+ */
+export class LayerProgress {
+  private readonly layers = new Map<string, LayerState>()
+
+  /** Reads one line of the push's output; true when the counts changed. */
+  read(line: string): boolean {
+    const text = line.trim()
+    const podman = PODMAN_BLOB.exec(text)
+    if (podman !== null) {
+      const rest = podman[2]!
+      return this.set(
+        podman[1]!.slice(0, 12),
+        /skipped: already exists/.test(rest) ? 'existing' : /\bdone\b/.test(rest) ? 'done' : 'started',
+      )
+    }
+    const docker = DOCKER_LAYER.exec(text)
+    if (docker !== null) {
+      const status = docker[2]!
+      return this.set(
+        docker[1]!,
+        status === 'Pushed'
+          ? 'done'
+          : status === 'Layer already exists' || status.startsWith('Mounted from')
+            ? 'existing'
+            : 'started',
+      )
+    }
+    if (PODMAN_END.test(text) || digestFromPushLine(text) !== undefined) {
+      let changed = false
+      for (const [id, state] of this.layers)
+        if (state === 'started') {
+          this.layers.set(id, 'done')
+          changed = true
+        }
+      return changed
+    }
+    return false
+  }
+
+  get counts(): LayerCounts {
+    const states = [...this.layers.values()]
+    const existing = states.filter((state) => state === 'existing').length
+    return {
+      done: existing + states.filter((state) => state === 'done').length,
+      total: states.length,
+      existing,
+    }
+  }
+
+  private set(id: string, state: LayerState): boolean {
+    const before = this.layers.get(id)
+    // A layer that ended stays ended (docker may print "Pushing" progress after the fact).
+    if (before === state || (before !== undefined && before !== 'started')) return false
+    this.layers.set(id, state)
+    return true
+  }
+}

@@ -1,12 +1,13 @@
 import type {DeployError} from '../../src/errors.js'
 import type {IoHost, StepEnd, StepRef} from '../../src/pipeline/io-host.js'
-import type {StepIO} from '../../src/pipeline/step.js'
+import type {StepIO, StepProgress} from '../../src/pipeline/step.js'
 
 /** One thing the engine told the host, in the order it did. */
 export type HostEvent =
   | {type: 'runStarted'; targets: Array<{target: string | undefined; steps: StepRef[]}>}
   | {type: 'stepStarted'; step: StepRef}
   | {type: 'stepOutput'; step: StepRef; text: string}
+  | {type: 'stepProgress'; step: StepRef; text: string}
   | {type: 'stepEnded'; step: StepRef; end: StepEnd; durationMs: number; error?: DeployError}
   | {type: 'runEnded'}
   | {type: 'warn'; message: string}
@@ -40,6 +41,10 @@ export class RecordingHost implements IoHost {
 
   stepOutput(step: StepRef, text: string): void {
     this.push({type: 'stepOutput', step, text})
+  }
+
+  stepProgress(step: StepRef, text: string): void {
+    this.push({type: 'stepProgress', step, text})
   }
 
   stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError): void {
@@ -97,8 +102,17 @@ export class RecordingHost implements IoHost {
   }
 }
 
-/** A StepIO for calling `step.run(state, io)` directly: output is collected as lines. */
-export function recordingIo(signal: AbortSignal = new AbortController().signal): StepIO & {lines: string[]} {
+/** A StepIO for calling `step.run(state, io)` directly: output is collected as lines, progress as reported. */
+export function recordingIo(
+  signal: AbortSignal = new AbortController().signal,
+): StepIO & {lines: string[]; progressed: StepProgress[]} {
   const lines: string[] = []
-  return {lines, signal, output: (text) => lines.push(...text.split('\n'))}
+  const progressed: StepProgress[] = []
+  return {
+    lines,
+    progressed,
+    signal,
+    output: (text) => lines.push(...text.split('\n')),
+    progress: (counts) => progressed.push(counts),
+  }
 }

@@ -1,3 +1,6 @@
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+
 import {beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {classify, ExitCode} from '../../../src/errors.js'
@@ -77,6 +80,46 @@ describe('the push step', () => {
     expect(io.lines.at(-1)).toBe(`${image} -> ${DIGEST}`)
     expect(pushes(fixture)).toHaveLength(1)
     expect(fixture.aws.calls).toEqual([])
+  })
+
+  it('reports layers done/total as the output says them (real podman and docker lines), and in the record', async () => {
+    const fixture = await readyToPush()
+    const podman = readFileSync(
+      path.resolve(import.meta.dirname, '../../fixtures/push/podman-first.txt'),
+      'utf8',
+    )
+    scriptTool(
+      fixture.bin.dir,
+      'podman',
+      `const fs = require('node:fs')
+process.stderr.write(${JSON.stringify(podman)})
+fs.writeFileSync(process.argv[process.argv.indexOf('--digestfile') + 1], ${JSON.stringify(DIGEST)})`,
+    )
+    const host = new RecordingHost()
+    const run = newRun([pushStep], fixture.state)
+    await runPlans([pushStep], [run], {host, signal: new AbortController().signal})
+    const shown = host.events.flatMap((event) => (event.type === 'stepProgress' ? [event.text] : []))
+    expect(shown[0]).toMatch(/^0\/1 layers done, \d+s$/)
+    expect(shown.at(-1)).toMatch(/^13\/13 layers done, \d+s$/)
+    expect(run.steps[0]!.progress).toMatchObject({unit: 'layers', done: 13, total: 13, existing: 0})
+    expect(run.steps[0]!.progress!.elapsedMs).toBeGreaterThanOrEqual(0)
+  })
+
+  it('with docker: layers the registry had are counted apart', async () => {
+    const fixture = await readyToPush({flags: {backend: 'docker', tag: ['latest']}})
+    const docker = readFileSync(
+      path.resolve(import.meta.dirname, '../../fixtures/push/docker-again.txt'),
+      'utf8',
+    )
+    scriptTool(
+      fixture.bin.dir,
+      'docker',
+      `process.stdout.write(${JSON.stringify(docker.replace(/sha256:[a-f0-9]{64}/, DIGEST))})`,
+    )
+    const io = recordingIo()
+    await pushStep.run(fixture.state, io)
+    expect(io.progressed.at(-1)).toEqual({unit: 'layers', done: 3, total: 3, existing: 3})
+    expect(fixture.state.digest).toBe(DIGEST)
   })
 
   it('describes the upload, then the conditional re-login and retries', () => {

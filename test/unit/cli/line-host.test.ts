@@ -1,0 +1,56 @@
+import {describe, expect, it} from 'vitest'
+
+import {LineHost, PROGRESS_EVERY_MS, QuietHost} from '../../../src/cli/line-host.js'
+import type {Writer} from '../../../src/cli/writer.js'
+
+const PUSH = {target: undefined, id: 'push', title: 'Push the image'}
+
+function host(kind: typeof LineHost = LineHost) {
+  const written: string[] = []
+  const clock = {now: 0}
+  const writer = {write: (text: string) => written.push(text)} as unknown as Writer
+  return {host: new kind(writer, () => clock.now), written, clock}
+}
+
+const progressLines = (written: string[]): string[] =>
+  written.filter((text) => text.includes('layers')).map((text) => text.replace(/^\[[\d:]+\] {3}/, ''))
+
+describe('progress in CI logs (LineHost)', () => {
+  it('prints at most one progress line per 10 s of a step, the latest text', () => {
+    const {host: lines, written, clock} = host()
+    lines.stepStarted(PUSH)
+    lines.stepProgress(PUSH, '0/13 layers done, 0s')
+    clock.now = PROGRESS_EVERY_MS - 1
+    lines.stepProgress(PUSH, '0/13 layers done, 9s')
+    clock.now = PROGRESS_EVERY_MS
+    lines.stepProgress(PUSH, '2/13 layers done, 10s')
+    clock.now = PROGRESS_EVERY_MS + 5000
+    lines.stepProgress(PUSH, '3/13 layers done, 15s')
+    clock.now = 2 * PROGRESS_EVERY_MS + 1
+    lines.stepProgress(PUSH, '13/13 layers done, 20s')
+    expect(progressLines(written)).toEqual(['2/13 layers done, 10s\n', '13/13 layers done, 20s\n'])
+  })
+
+  it('counts from each step start, and per target', () => {
+    const {host: lines, written, clock} = host()
+    const other = {...PUSH, target: 'modelB/V1'}
+    lines.stepStarted(PUSH)
+    clock.now = 8000
+    lines.stepStarted(other)
+    clock.now = 10_000
+    lines.stepProgress(PUSH, '1/2 layers done, 10s')
+    lines.stepProgress(other, '1/5 layers done, 2s')
+    expect(progressLines(written)).toEqual(['1/2 layers done, 10s\n'])
+    clock.now = 18_000
+    lines.stepProgress(other, '4/5 layers done, 10s')
+    expect(progressLines(written).at(-1)).toBe('[modelB/V1] 4/5 layers done, 10s\n')
+  })
+
+  it('--quiet shows no progress', () => {
+    const {host: quiet, written, clock} = host(QuietHost)
+    quiet.stepStarted(PUSH)
+    clock.now = 60_000
+    quiet.stepProgress(PUSH, '1/2 layers done, 60s')
+    expect(written).toEqual([])
+  })
+})
