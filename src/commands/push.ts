@@ -4,7 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} from '../cli/github-actions.js'
 import {flagsFor} from '../config/flags.js'
 import {type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {usageError} from '../errors.js'
+import {DeployError, usageError} from '../errors.js'
 import type {ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
 import {discoverTargets, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
@@ -49,6 +49,8 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
 
   public async run(): Promise<PushResult | ManyResult> {
     const {argv, flags} = await this.parse(Push)
+    if (flags.offline && !flags['dry-run'])
+      throw usageError('--offline only applies to a dry run.', 'Add --dry-run, or leave --offline out.')
     const names = this.targetNames(argv as string[], flags.all, flags.root, process.cwd())
     // Every target's configuration is checked before anything runs: a typo fails fast, alone.
     const configs = names.map((name) =>
@@ -68,13 +70,26 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     if (flags['dry-run']) {
       const {formatPlan} = await import('../pipeline/report.js')
       return this.interruptible(async (signal) => {
-        const results = []
-        for (const state of states) results.push(await planOnly(state, signal))
+        const planned = []
+        for (const state of states) planned.push(await planOnly(state, signal))
+        const results = planned.map(({result}) => result)
         for (const warning of new Set(results.flatMap((result) => result.warnings))) this.warnLine(warning)
         if (!this.jsonEnabled()) this.print(results.map((result) => formatPlan(result)).join('\n\n'))
-        return states.length === 1
-          ? results[0]!
-          : {status: 'planned' as const, dryRun: true, targets: results}
+        const result =
+          states.length === 1 ? results[0]! : {status: 'planned' as const, dryRun: true, targets: results}
+        // A failed check fails the dry run with the preflight's exit code, the plan still printed.
+        const failed = planned.find((each) => each.failure !== undefined)
+        if (failed !== undefined) {
+          this.partialResult = result as unknown as Record<string, unknown>
+          throw states.length === 1
+            ? failed.failure!
+            : new DeployError(failed.failure!.kind, `${failed.result.target}: ${failed.failure!.message}`, {
+                ...(failed.failure!.hint === undefined ? {} : {hint: failed.failure!.hint}),
+                ...(failed.failure!.reason === undefined ? {} : {reason: failed.failure!.reason}),
+                step: 'preflight',
+              })
+        }
+        return result
       })
     }
 

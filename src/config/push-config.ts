@@ -44,6 +44,8 @@ export interface PushConfig {
   /** Per step, in milliseconds. */
   timeouts: Record<StepId, number>
   dryRun: boolean
+  /** --offline: the dry run prints the plan only (no AWS call, no child, no probe). */
+  offline: boolean
   verbose: boolean
   /** Environment for every child process: the process environment over the .env files. */
   childEnv: Record<string, string>
@@ -109,6 +111,7 @@ export function resolvePushConfig(
     stage,
     timeouts: read.must(SETTINGS.timeouts).value,
     dryRun: flags['dry-run'] ?? false,
+    offline: flags.offline ?? false,
     verbose: flags.verbose ?? false,
     childEnv,
     envFiles: layers.files.map((file) => file.shown),

@@ -208,7 +208,7 @@ export const SETTINGS = {
     noEnv: PER_RUN,
     default: {describe: 'off', value: false},
     oclifDefault: true,
-    help: 'Print the plan (commands, image references) and run nothing.',
+    help: 'Print the plan (commands, image references) and run only the read-only checks it marks (AWS identity, repository, tags, tools, VPN); change nothing.',
     helpFor: {
       promote: 'Show what would change, with read-only calls only; change nothing.',
       init: 'List the files it would write and write nothing.',
@@ -216,6 +216,15 @@ export const SETTINGS = {
     },
     commands: ['push', 'promote', 'init', 'migrate'],
     label: '--dry-run',
+  }),
+  offline: boolean({
+    flag: 'offline',
+    noEnv: PER_RUN,
+    default: {describe: 'off', value: false},
+    oclifDefault: true,
+    help: 'With --dry-run: print the plan only, with no AWS call, no child process and no network probe.',
+    commands: ['push'],
+    label: '--offline',
   }),
   json: boolean({
     flag: 'json',

@@ -11,8 +11,8 @@ export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' |
 export interface DescribedStep {
   id: string
   title: string
-  actions: Array<{text: string; calls: string[]; when?: string}>
-  commands: Array<{command: string; cwd: string; stdin?: string; when?: string}>
+  actions: Array<{text: string; calls: string[]; when?: string; dryRun?: true}>
+  commands: Array<{command: string; cwd: string; stdin?: string; when?: string; dryRun?: true}>
 }
 
 export interface StepRecord {
@@ -65,12 +65,14 @@ export function describeStep<S extends EngineState>(
       text: secrets.redact(action.text),
       calls: action.calls,
       ...(action.when === undefined ? {} : {when: action.when}),
+      ...(action.dryRun === true ? {dryRun: true as const} : {}),
     })),
     commands: description.commands.map((command) => ({
       command: formatCommand(command, secrets),
       cwd: command.cwd,
       ...(command.stdinDescription === undefined ? {} : {stdin: command.stdinDescription}),
       ...(command.when === undefined ? {} : {when: command.when}),
+      ...(command.dryRun === true ? {dryRun: true as const} : {}),
     })),
   }
 }

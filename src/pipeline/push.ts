@@ -1,7 +1,7 @@
 import path from 'node:path'
 
 import type {PushConfig} from '../config/push-config.js'
-import {DeployError, errorMessage, usageError} from '../errors.js'
+import {classify, DeployError, errorMessage, usageError} from '../errors.js'
 import {platformOf} from '../image-facts.js'
 import {PLACEHOLDER} from '../images.js'
 import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
@@ -21,6 +21,8 @@ import type {IoHost} from './io-host.js'
 import {PUSH_PLAN} from './plan.js'
 import {DeployState, type Verification, type VerifiedTag} from './state.js'
 import {backendTagCommands, runBackendTag} from '../steps/push.js'
+import {type CheckResult, type DryRunChecks, runDryRunChecks} from '../steps/dry-run-checks.js'
+import {preflightStep} from '../steps/preflight.js'
 
 export interface PushResult {
   status: 'pushed' | 'planned'
@@ -52,6 +54,8 @@ export interface PushResult {
   envFiles: string[]
   warnings: string[]
   plan?: DescribedStep[]
+  /** A dry run's read-only checks and what they ran; null with --offline (absent in a real run). */
+  checks?: {results: CheckResult[]; ran: string[]} | null
   // --- reuse and push-only roles (issue 12) ---
   /** `sha256:` of what the image is made of (see "Reusing images"); null before the build. */
   contentDigest: string | null
@@ -115,28 +119,43 @@ export async function prepareState(config: PushConfig): Promise<DeployState> {
 }
 
 /**
- * A dry run resolves what it can without side effects: the account comes from a read-only STS
- * call when credentials are at hand, else from --account-id, else stays a placeholder.
+ * A dry run resolves what it can without side effects and runs the preflight's read-only checks
+ * (the ones its description marks `dryRun`); `--offline` makes no call and starts nothing. The
+ * account comes from STS when credentials are at hand, else from --account-id, else stays a
+ * placeholder. A failed check is in `checks` and `failure`; the plan is complete either way.
  */
-export async function planOnly(state: DeployState, signal: AbortSignal): Promise<PushResult> {
-  if (state.account === undefined) {
-    try {
-      const identity = await state.aws.identity(AbortSignal.any([signal, AbortSignal.timeout(8000)]))
-      state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
-    } catch (error) {
-      state.warn(
-        `No AWS account could be read (${errorMessage(error).split('\n')[0]}); showing ${PLACEHOLDER.account}. Pass --account-id to see the real image references.`,
-      )
-    }
+export async function planOnly(
+  state: DeployState,
+  signal: AbortSignal,
+): Promise<{result: PushResult; failure: DeployError | undefined}> {
+  let failure: DeployError | undefined
+  let checks: DryRunChecks | undefined
+  if (!state.config.offline) {
+    checks = await runDryRunChecks(state, signal)
+    // An interrupt is the ending, not the checks it cut short.
+    if (checks.failure !== undefined && !signal.aborted)
+      failure = classify(checks.failure, preflightStep.failure, {
+        step: preflightStep.id,
+        doing: preflightStep.title,
+      })
   }
+  if (state.account === undefined)
+    state.warn(
+      `${state.config.offline ? 'No AWS account is read with --offline' : 'No AWS account could be read'}; showing ${PLACEHOLDER.account}. Pass --account-id to see the real image references.`,
+    )
   if (state.config.bentoVersion === undefined) {
     state.warn(
       `The bento version is set by bentoml build at run time; the plan shows ${PLACEHOLDER.bentoVersion}. Pin it with --bento-version to see it.`,
     )
   }
   state.aws.close()
-  const result = toResult(state)
-  return {...result, status: 'planned', plan: describePlan(PUSH_PLAN, state)}
+  const result: PushResult = {
+    ...toResult(state),
+    status: 'planned',
+    plan: describePlan(PUSH_PLAN, state),
+    checks: checks === undefined ? null : {results: checks.results, ran: checks.ran},
+  }
+  return {result, failure}
 }
 
 /** Several targets at once: each gets its result; a failure of one leaves the others running. */

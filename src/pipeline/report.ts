@@ -1,9 +1,13 @@
 import type {FailedPushResult, PushResult} from './push.js'
 
-/** The dry run's plan as text: settings with where each came from, images, then each step. */
+/** The dry run's plan as text: settings with where each came from, images, each step, the checks. */
 export function formatPlan(result: PushResult): string {
   const lines: string[] = []
-  lines.push(`Plan for ${result.target} (dry run: nothing was run, built or pushed)`, '')
+  const checked = result.checks !== undefined && result.checks !== null
+  lines.push(
+    `Plan for ${result.target} (dry run: ${checked ? 'read-only checks only' : 'offline: nothing was run'}; nothing was built or pushed)`,
+    '',
+  )
   const width = Math.max(...Object.keys(result.settings).map((key) => key.length), 'env files'.length)
   for (const [key, {value, source}] of Object.entries(result.settings)) {
     const shown = Array.isArray(value) ? value.join(', ') : String(value)
@@ -14,16 +18,27 @@ export function formatPlan(result: PushResult): string {
   )
   lines.push('', 'Images:')
   for (const image of result.images) lines.push(`  ${image}`)
+  // Which of the preflight's checks this dry run made (or, offline, would make without --offline).
+  const marker = checked ? '[checked now] ' : '[checked by a dry run without --offline] '
   for (const [index, step] of (result.plan ?? []).entries()) {
     lines.push('', `${index + 1}. ${step.title}`)
     for (const action of step.actions)
-      lines.push(`   - ${action.when === undefined ? '' : `only when ${action.when}: `}${action.text}`)
+      lines.push(
+        `   - ${action.dryRun ? marker : ''}${action.when === undefined ? '' : `only when ${action.when}: `}${action.text}`,
+      )
     for (const command of step.commands) {
       lines.push(`   $ ${command.command}`)
       const stdin = command.stdin === undefined ? '' : `; stdin: ${command.stdin}`
       const when = command.when === undefined ? '' : `; only when ${command.when}`
-      lines.push(`     in ${command.cwd}${stdin}${when}`)
+      lines.push(`     in ${command.cwd}${stdin}${when}${command.dryRun ? `; ${marker.slice(1, -2)}` : ''}`)
     }
+  }
+  if (checked) {
+    lines.push('', 'Checks (read-only, made by this dry run):')
+    for (const check of result.checks!.results)
+      lines.push(
+        `  ${{ok: 'ok  ', failed: 'FAIL', skipped: 'skip'}[check.status]} ${check.check}: ${check.message}`,
+      )
   }
   return lines.join('\n')
 }

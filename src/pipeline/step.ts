@@ -8,6 +8,8 @@ export interface PlannedCommand extends ChildCommand {
   stdinDescription?: string
   /** Set when the command runs only under a condition (a retry, a fresh login): the condition. */
   when?: string
+  /** A read-only probe that `--dry-run` runs too (unless --offline). */
+  dryRun?: true
 }
 
 /**
@@ -20,6 +22,8 @@ export interface PlannedAction {
   calls: string[]
   /** Set when the action happens only under a condition: the condition. */
   when?: string
+  /** A read-only check that `--dry-run` makes too (unless --offline). */
+  dryRun?: true
 }
 
 export interface StepDescription {

@@ -451,7 +451,8 @@ export function toInitResult(plan: InitPlan, dryRun: boolean): InitResult {
       plan.from === null
         ? `Edit deploy/${plan.target}/common.py, example_input.csv and the python_packages of service.py for your model.`
         : `Review the copied files in deploy/${plan.target}/.`,
-      `mldeploy push ${plan.target} --dry-run`,
+      `mldeploy doctor ${plan.target}  (credentials, tools, VPN; whether the repository exists)`,
+      `mldeploy push ${plan.target} --dry-run  (the plan and the same read-only checks; add --create-repository for a new repository)`,
     ],
   }
 }

@@ -47,10 +47,12 @@ export const preflightStep: Step<DeployState> = {
       {
         text: `AWS identity: STS GetCallerIdentity (region ${state.region.value})`,
         calls: ['aws:sts:GetCallerIdentity'],
+        dryRun: true,
       },
       {
         text: `ECR repository ${repository} exists: ECR DescribeRepositories`,
         calls: ['aws:ecr:DescribeRepositories'],
+        dryRun: true,
       },
       ...(config.createRepository === undefined
         ? []
@@ -65,6 +67,7 @@ export const preflightStep: Step<DeployState> = {
         text: 'None of the tags exists yet: ECR DescribeImages',
         calls: ['aws:ecr:DescribeImages'],
         when: 'the repository is IMMUTABLE',
+        dryRun: true,
       },
       {
         text: 'ECR login token and registry host: ECR GetAuthorizationToken',
@@ -73,16 +76,20 @@ export const preflightStep: Step<DeployState> = {
       {
         text: `Executables on PATH: ${config.python.value.description}, ${config.backend.value}`,
         calls: [],
+        dryRun: true,
       },
       config.vpnCheck === undefined
         ? {text: 'VPN check: skipped (no --vpn-check and no http(s) MLFLOW_TRACKING_URI)', calls: []}
         : {
             text: `VPN check: TCP connect to ${formatHostPort(config.vpnCheck.value)} within ${config.vpnTimeoutMs / 1000} s (from ${config.vpnCheck.source})`,
             calls: [vpnCall(config.vpnCheck.value)],
+            dryRun: true,
           },
     ]
     // --- disk check (issue 12) ---
-    const commands: PlannedCommand[] = [{...bentomlProbeCommand(state), when: 'the Python is on PATH'}]
+    const commands: PlannedCommand[] = [
+      {...bentomlProbeCommand(state), when: 'the Python is on PATH', dryRun: true},
+    ]
     if (config.skipDiskCheck) actions.push(note('Disk check: skipped (--skip-disk-check)'))
     else {
       actions.push(
@@ -145,7 +152,7 @@ export const preflightStep: Step<DeployState> = {
   },
 }
 
-async function vpnCheck(state: DeployState, signal: AbortSignal): Promise<string> {
+export async function vpnCheck(state: DeployState, signal: AbortSignal): Promise<string> {
   const check = state.config.vpnCheck
   if (check === undefined) return 'skipped'
   return checkVpn(check.value, check.source, state.config.vpnTimeoutMs, signal)
@@ -218,7 +225,7 @@ export function bentomlProbeCommand(state: DeployState): PlannedCommand {
   }
 }
 
-async function checkExecutables(state: DeployState, signal: AbortSignal): Promise<string> {
+export async function checkExecutables(state: DeployState, signal: AbortSignal): Promise<string> {
   const {config} = state
   const env = config.childEnv
   const cwd = config.target.dir

@@ -94,6 +94,36 @@ describe('every step runs what it described', () => {
     expect(plain.find((step) => step.id === 'push')!.ran).toHaveLength(1)
   })
 
+  it('a dry run runs only what its plan marks as checked by a dry run, and all of it', async () => {
+    const s = standInProject(motoUrl)
+    const result = await runCli(
+      ['push', 'modelA/V1', '--dry-run', '--json', '--vpn-check', `127.0.0.1:${vpnPort}`],
+      {cwd: s.root, env: s.env},
+    )
+    expect(result.exitCode, result.stderr).toBe(0)
+    const json = JSON.parse(result.stdout) as {
+      plan: Array<Required<ReportedStep>['described'] & {id: string}>
+      checks: {ran: string[]}
+    }
+    // The marked actions and commands of every step: only the preflight has any.
+    const marked = json.plan.map((step) => ({
+      id: step.id,
+      actions: step.actions.filter((action) => (action as {dryRun?: true}).dryRun),
+      commands: step.commands.filter((command) => (command as {dryRun?: true}).dryRun),
+    }))
+    expect(
+      marked.filter((step) => step.actions.length + step.commands.length > 0).map((step) => step.id),
+    ).toEqual(['preflight'])
+    const preflight = marked.find((step) => step.id === 'preflight')!
+    expect(
+      contractBreaches({id: 'dry-run', status: 'done', described: preflight, ran: json.checks.ran}),
+    ).toEqual({undescribed: [], missing: []})
+    expect(json.checks.ran).toEqual(
+      expect.arrayContaining([`tcp:127.0.0.1:${vpnPort}`, 'aws:sts:GetCallerIdentity']),
+    )
+    expect(s.bin.calls().map((call) => call.step)).toEqual(['probe'])
+  })
+
   it('catches a breach: an undescribed call and a described certain call that did not run', () => {
     const step: ReportedStep = {
       id: 'x',

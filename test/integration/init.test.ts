@@ -6,7 +6,7 @@ import {describe, expect, it} from 'vitest'
 
 import {baseEnv, runCli, tempDir} from '../helpers/cli.js'
 
-// The real CLI as a process: init writes a target, then push --dry-run accepts it as it is.
+// The real CLI as a process: init writes a target, then push --dry-run --offline plans it.
 function project(): string {
   const root = tempDir('init')
   mkdirSync(path.join(root, 'deploy'))
@@ -22,7 +22,7 @@ function listTree(dir: string): string[] {
 }
 
 describe('mldeploy init', () => {
-  it('scaffolds a target that push --dry-run accepts, with the .env settings in force', async () => {
+  it('scaffolds a target that push --dry-run --offline plans, with the .env settings in force', async () => {
     const root = project()
     const result = await init(
       root,
@@ -38,7 +38,10 @@ describe('mldeploy init', () => {
     )
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toContain('Created deploy/modelA/V1/ (BentoML model modela-v1):')
+    expect(result.stdout).toContain('mldeploy doctor modelA/V1')
     expect(result.stdout).toContain('mldeploy push modelA/V1 --dry-run')
+    // A new target does not pass "as it is": the repository may not exist yet.
+    expect(result.stdout).toContain('--create-repository')
     const dir = path.join(root, 'deploy/modelA/V1')
     expect(listTree(dir)).toEqual([
       '.env',
@@ -49,10 +52,13 @@ describe('mldeploy init', () => {
     ])
     expect(readFileSync(path.join(dir, 'example_input.csv'), 'utf8')).toBe('sepal_length,sepal_width\n0,0\n')
 
-    const push = await runCli(['push', 'modelA/V1', '--dry-run', '--json', '--account-id', '123456789012'], {
-      cwd: root,
-      env,
-    })
+    const push = await runCli(
+      ['push', 'modelA/V1', '--dry-run', '--offline', '--json', '--account-id', '123456789012'],
+      {
+        cwd: root,
+        env,
+      },
+    )
     expect(push.exitCode).toBe(0)
     const plan = JSON.parse(push.stdout)
     expect(plan.status).toBe('planned')
@@ -121,7 +127,7 @@ describe('mldeploy init', () => {
     expect(listTree(path.join(root, 'deploy'))).toEqual(before)
   })
 
-  it('--from V1 starts V2: names follow the version, push --dry-run picks the new repository', async () => {
+  it('--from V1 starts V2: names follow the version, push --dry-run --offline picks the new repository', async () => {
     const root = project()
     expect((await init(root, 'iris/V1', '--columns', 'a,b')).exitCode).toBe(0)
     const result = await init(root, 'iris/V2', '--from', 'iris/V1', '--json')
@@ -137,10 +143,13 @@ describe('mldeploy init', () => {
     const service = readFileSync(path.join(root, 'deploy/iris/V2/service.py'), 'utf8')
     expect(service).toContain('class IrisV2:')
     expect(service).not.toContain('iris-v1')
-    const push = await runCli(['push', 'iris/V2', '--dry-run', '--json', '--account-id', '123456789012'], {
-      cwd: root,
-      env,
-    })
+    const push = await runCli(
+      ['push', 'iris/V2', '--dry-run', '--offline', '--json', '--account-id', '123456789012'],
+      {
+        cwd: root,
+        env,
+      },
+    )
     expect(push.exitCode).toBe(0)
     expect(JSON.parse(push.stdout).repository).toBe('iris/v2')
   })

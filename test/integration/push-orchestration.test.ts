@@ -335,28 +335,61 @@ describe('mldeploy push against moto with recording tools', () => {
 })
 
 describe('mldeploy push --dry-run', () => {
-  it('prints the full plan with no AWS credentials, runs no child, warns about the placeholder', async () => {
+  it('--offline prints the full plan with no AWS call, runs no child, warns about the placeholder', async () => {
+    const s = setup()
+    const result = await runCli(
+      ['push', 'modelA/V1', '--dry-run', '--offline', '--vpn-check', '127.0.0.1:9'],
+      {
+        cwd: s.root,
+        env: {...s.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9'},
+      },
+    )
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(s.bin.calls()).toEqual([])
+    expect(result.stdout).toContain('offline: nothing was run')
+    expect(result.stdout).toContain('<aws-account-id>.dkr.ecr.us-east-1.amazonaws.com/modela/v1:latest')
+    expect(result.stdout).not.toContain('Checks (read-only')
+    expect(result.stderr).toContain('Pass --account-id')
+    expect(result.stdout).toContain('--password-stdin')
+    const json = JSON.parse(
+      (await runCli(['push', 'modelA/V1', '--dry-run', '--offline', '--json'], {cwd: s.root, env: s.env}))
+        .stdout,
+    )
+    // Nothing ran: no checks recorded, no account read (moto holds it, but nobody asked).
+    expect(json.checks).toBeNull()
+    expect(json.account).toBeNull()
+    expect(s.bin.calls()).toEqual([])
+  })
+
+  it('--offline belongs to a dry run: alone it is bad input', async () => {
+    const s = setup()
+    const result = await push(s, '--offline')
+    expect(result.exitCode).toBe(2)
+    expect(result.stderr).toContain('--offline only applies to a dry run')
+    expect(s.bin.calls()).toEqual([])
+  })
+
+  it('without credentials: the AWS checks are skipped and said so, the others run, the plan is printed', async () => {
     const s = setup()
     const env = {...s.env}
     delete env.AWS_ACCESS_KEY_ID
     delete env.AWS_SECRET_ACCESS_KEY
-    const result = await runCli(['push', 'modelA/V1', '--dry-run'], {cwd: s.root, env})
-    expect(result.exitCode).toBe(0)
-    expect(s.bin.calls()).toEqual([])
+    const result = await runCli(['push', 'modelA/V1', '--dry-run', '--skip-vpn-check'], {cwd: s.root, env})
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/skip AWS identity and repository: no AWS credentials found/)
+    expect(result.stdout).toMatch(/ok {3}Executables: .*bentoml/)
     expect(result.stdout).toContain('<aws-account-id>.dkr.ecr.us-east-1.amazonaws.com/modela/v1:latest')
-    expect(result.stderr).toContain('Pass --account-id')
-    expect(result.stdout).toContain('--password-stdin')
+    // The one child a dry run may start: the bentoml version probe its plan marks.
+    expect(s.bin.calls().map((call) => call.step)).toEqual(['probe'])
   })
 
   it('shows the real references with --account-id and --bento-version, same plan in JSON', async () => {
     const s = setup()
-    const env = {...s.env}
-    delete env.AWS_ACCESS_KEY_ID
-    delete env.AWS_SECRET_ACCESS_KEY
     const args = [
       'push',
       'modelA/V1',
       '--dry-run',
+      '--offline',
       '--account-id',
       '210987654321',
       '--bento-version',
@@ -364,11 +397,11 @@ describe('mldeploy push --dry-run', () => {
       '--region',
       'eu-west-1',
     ]
-    const text = await runCli(args, {cwd: s.root, env})
+    const text = await runCli(args, {cwd: s.root, env: s.env})
     expect(text.exitCode).toBe(0)
     const image = '210987654321.dkr.ecr.eu-west-1.amazonaws.com/modela/v1:v7'
     expect(text.stdout).toContain(image)
-    const json = await runCli([...args, '--json'], {cwd: s.root, env})
+    const json = await runCli([...args, '--json'], {cwd: s.root, env: s.env})
     const parsed = JSON.parse(json.stdout)
     expect(parsed.status).toBe('planned')
     expect(parsed.images).toEqual(['210987654321.dkr.ecr.eu-west-1.amazonaws.com/modela/v1:latest', image])
@@ -388,11 +421,74 @@ describe('mldeploy push --dry-run', () => {
     expect(s.bin.calls()).toEqual([])
   })
 
-  it('reads the account from STS when credentials are there (a read-only call)', async () => {
+  it('with credentials: reads the account, checks repository, tools and VPN, lists every result', async () => {
     const s = setup()
-    const result = await runCli(['push', 'modelA/V1', '--dry-run', '--json'], {cwd: s.root, env: s.env})
-    expect(result.exitCode).toBe(0)
-    expect(JSON.parse(result.stdout).account).toBe(MOTO_ACCOUNT)
-    expect(s.bin.calls()).toEqual([])
+    const result = await runCli(
+      [
+        'push',
+        'modelA/V1',
+        '--dry-run',
+        '--json',
+        '--vpn-check',
+        `127.0.0.1:${await freePort()}`,
+        '--vpn-timeout',
+        '1',
+      ],
+      {
+        cwd: s.root,
+        env: s.env,
+      },
+    )
+    // The VPN probe fails (nothing listens): exit 3, with the other checks' results next to it.
+    expect(result.exitCode, result.stderr).toBe(3)
+    const json = JSON.parse(result.stdout)
+    expect(json.status).toBe('failed')
+    expect(json.error.step).toBe('preflight')
+    expect(json.account).toBe(MOTO_ACCOUNT)
+    expect(json.plan.length).toBeGreaterThan(5)
+    expect(
+      json.checks.results.map((check: {check: string; status: string}) => `${check.check} ${check.status}`),
+    ).toEqual(['VPN failed', 'AWS identity and repository ok', 'Executables ok'])
+    expect(json.checks.results[1].message).toContain('repository modela/v1 exists (MUTABLE)')
+    // Only read-only calls and the one probe: no login token, no disk probes, no CreateRepository.
+    expect(json.checks.ran).toHaveLength(4)
+    expect(json.checks.ran).toEqual(
+      expect.arrayContaining([
+        'aws:sts:GetCallerIdentity',
+        'aws:ecr:DescribeRepositories',
+        expect.stringMatching(/^tcp:127\.0\.0\.1:\d+$/),
+        expect.stringMatching(/python -c /),
+      ]),
+    )
+    expect(s.bin.calls().map((call) => call.step)).toEqual(['probe'])
+  })
+
+  it('a missing repository fails the dry run with exit 3, every check listed, the plan still printed', async () => {
+    const s = setup()
+    await resetMoto(motoUrl)
+    const result = await runCli(['push', 'modelA/V1', '--dry-run', '--skip-vpn-check'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode).toBe(3)
+    expect(result.stdout).toContain(`Plan for modelA/V1`)
+    expect(result.stdout).toContain(`${REGISTRY}/modela/v1:latest`)
+    expect(result.stdout).toMatch(
+      /FAIL AWS identity and repository: ECR repository modela\/v1 does not exist/,
+    )
+    expect(result.stdout).toMatch(/ok {3}Executables/)
+    expect(result.stdout).toMatch(/skip VPN: no --vpn-check/)
+    expect(result.stderr).toMatch(/Error: ECR repository modela\/v1 does not exist .*--create-repository/)
+    // With --create-repository the dry run says the push creates it, and creates nothing.
+    const create = await runCli(
+      ['push', 'modelA/V1', '--dry-run', '--skip-vpn-check', '--create-repository', '--json'],
+      {
+        cwd: s.root,
+        env: s.env,
+      },
+    )
+    expect(create.exitCode, create.stdout).toBe(0)
+    expect(JSON.parse(create.stdout).checks.results[1].message).toContain('the push creates it')
+    expect(JSON.parse(create.stdout).checks.ran).not.toContain('aws:ecr:CreateRepository')
   })
 })
