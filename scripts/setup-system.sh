@@ -6,7 +6,9 @@
 #                as localhost/mldeploy-base:bookworm
 #   docker-import  the same tarball into the docker engine at $DOCKER_HOST
 #                (stack.sh start calls this once its dockerd is up)
-# Usage: scripts/setup-system.sh [all|apt|venv|base-image|docker-import]...
+#   podman-import  the same tarball into the podman service at $CONTAINER_HOST
+#                (a remote engine's store, test/e2e/remote-engines.test.ts)
+# Usage: scripts/setup-system.sh [all|apt|venv|base-image|docker-import|podman-import]...
 #   (default: all = apt venv base-image, plus docker-import if a daemon answers)
 set -euo pipefail
 LOG_PREFIX=setup
@@ -174,6 +176,13 @@ do_docker_import() {
   import_into docker
 }
 
+do_podman_import() {
+  [ -f "$BASE_DIR/rootfs.tar" ] || do_rootfs
+  [ -n "${CONTAINER_HOST:-}" ] || die "podman-import: set CONTAINER_HOST to the podman service (podman system service)"
+  # CONTAINER_HOST makes podman a remote client: the import lands in that service's store.
+  import_into podman
+}
+
 main() {
   local phases=("$@")
   [ "${#phases[@]}" -gt 0 ] || phases=(all)
@@ -191,8 +200,9 @@ main() {
       venv) phase venv do_venv ;;
       base-image) phase base-image do_base_image ;;
       docker-import) phase docker-import do_docker_import ;;
-      -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-      *) die "unknown phase '$p' (all|apt|venv|base-image|docker-import)" ;;
+      podman-import) phase podman-import do_podman_import ;;
+      -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+      *) die "unknown phase '$p' (all|apt|venv|base-image|docker-import|podman-import)" ;;
     esac
   done
   log "total $(( $(date +%s) - t0 ))s"

@@ -8,6 +8,8 @@ import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../
 import {headCommit} from '../systems/git.js'
 import {gitRevision} from '../systems/git-provenance.js'
 import {makePrivateDir, removePrivateDir} from '../systems/workdir.js'
+import {describeEngine, engineOfBuilder, isRemoteEngine} from '../systems/engine.js'
+import {describeBuilder} from '../config/builder.js'
 import {
   type DescribedStep,
   describePlan,
@@ -111,6 +113,9 @@ export async function prepareState(config: PushConfig): Promise<DeployState> {
     }),
   )
   const state = new DeployState(config, region, aws)
+  // Issue 13: an engine named by URL is known now; a context or connection is resolved by the preflight.
+  const builder = config.builder.value
+  if (isRemoteEngine(builder)) state.engine = engineOfBuilder(builder)
   state.backendTagCommands = (tag) => backendTagCommands(state, tag)
   state.runBackendTag = (tag, io) => runBackendTag(state, tag, io)
   registerAwsSecrets(config.childEnv, state.secrets)
@@ -263,6 +268,9 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
       source: config.vpnCheck.source,
     },
     bentoVersion: config.bentoVersion,
+    // Issue 13: the builder, and the endpoint its docker context / podman connection resolved to.
+    builder: {value: describeBuilder(config.builder.value), source: config.builder.source},
+    engine: state.engine && {value: state.engine.url, source: describeEngine(state.engine)},
     stage:
       config.stage === undefined
         ? undefined

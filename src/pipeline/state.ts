@@ -7,6 +7,7 @@ import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws/in
 import {splitBentoTag} from '../systems/bentoml.js'
 import type {BentoInfo} from '../provenance.js'
 import type {ImageFacts} from '../image-facts.js'
+import type {Engine} from '../systems/engine.js'
 import type {RuleResult} from '../deploy-target-rules.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
 import type {PlannedCommand, StepIO} from './step.js'
@@ -45,6 +46,8 @@ export class DeployState implements TagTarget {
   imageRules: RuleResult[] = []
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
+  /** Issue 13: the remote engine (--builder), its context or connection resolved by the preflight. */
+  engine: Engine | undefined
 
   // --- reuse and push-only roles (issue 12) ---
   /** What the image will be made of (the reuse step computes it after the build). */

@@ -4,6 +4,7 @@ import type {DeployState} from '../pipeline/state.js'
 import {note, type PlannedCommand, type Step, type StepDescription} from '../pipeline/step.js'
 import {tagArgs} from '../systems/backend.js'
 import {bentomlEnv, containerizeArgs, containerizeOptions} from '../systems/bentoml.js'
+import {backendCommand, backendEngineEnv} from './engine-command.js'
 import {runPlanned} from './run-command.js'
 
 export function containerizeCommand(state: DeployState): PlannedCommand {
@@ -19,7 +20,8 @@ export function containerizeCommand(state: DeployState): PlannedCommand {
       ...containerizeOptions({labels: imageLabels(state), dockerBuildx: state.dockerBuildx}),
     ],
     cwd: config.target.dir,
-    env: {...python.env, ...bentomlEnv()},
+    // bentoml starts the backend CLI itself: the remote engine reaches it through the environment.
+    env: {...python.env, ...bentomlEnv(), ...backendEngineEnv(state)},
   }
 }
 
@@ -33,11 +35,7 @@ function imageLabels(state: DeployState): Record<string, string> {
 /** Local reuse: the image with this content gets the name the push uploads. */
 export function localTagCommand(state: DeployState): PlannedCommand {
   const source = state.reuse?.source === 'local' ? state.reuse.imageId : '<local-image-id>'
-  return {
-    command: state.config.backend.value,
-    args: tagArgs(source, state.uploadImage),
-    cwd: state.config.target.dir,
-  }
+  return backendCommand(state, tagArgs(source, state.uploadImage))
 }
 
 function describeContainerize(state: DeployState): StepDescription {

@@ -5,6 +5,7 @@ import type {DeployState} from '../pipeline/state.js'
 import type {PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import {authEnv, loginArgs} from '../systems/backend.js'
 import {explainRegistryFailure} from '../systems/registry-errors.js'
+import {backendCommand} from './engine-command.js'
 import {runPlanned} from './run-command.js'
 
 /** Where this run keeps its login: a private folder, unless the user wants to keep the login. */
@@ -16,10 +17,7 @@ export function backendAuthEnv(state: DeployState): Record<string, string> {
 
 export function loginCommand(state: DeployState): PlannedCommand {
   return {
-    command: state.config.backend.value,
-    args: loginArgs(state.registry.value),
-    cwd: state.config.target.dir,
-    env: backendAuthEnv(state),
+    ...backendCommand(state, loginArgs(state.registry.value), backendAuthEnv(state)),
     stdinDescription: 'the ECR password from GetAuthorizationToken',
   }
 }

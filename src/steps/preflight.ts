@@ -29,6 +29,9 @@ import {withoutAwsCredentials} from '../systems/aws/index.js'
 import {BENTOML_VERSION_PROBE, judgeBentomlProbe, MIN_BENTOML_VERSION} from '../systems/bentoml.js'
 import {findExecutable} from '../systems/executables.js'
 import {checkVpn, formatHostPort, vpnCall} from '../systems/vpn.js'
+import {describeBuilder} from '../config/builder.js'
+import {isRemoteEngine} from '../systems/engine.js'
+import {checkEngine, describeEngineCheck} from './engine-command.js'
 
 /**
  * Everything that can fail cheaply is checked before the long steps, all at once: the AWS
@@ -90,7 +93,16 @@ export const preflightStep: Step<DeployState> = {
     const commands: PlannedCommand[] = [
       {...bentomlProbeCommand(state), when: 'the Python is on PATH', dryRun: true},
     ]
-    if (config.skipDiskCheck) actions.push(note('Disk check: skipped (--skip-disk-check)'))
+    const engine = describeEngineCheck(state)
+    if (engine !== undefined) {
+      actions.push(...engine.actions)
+      commands.push(...engine.commands)
+      actions.push(
+        note(
+          `Disk check: none (builder ${describeBuilder(config.builder.value)} builds on its engine's disk, not this machine's)`,
+        ),
+      )
+    } else if (config.skipDiskCheck) actions.push(note('Disk check: skipped (--skip-disk-check)'))
     else {
       actions.push(
         note(
@@ -113,12 +125,19 @@ export const preflightStep: Step<DeployState> = {
       ['AWS identity and repository', () => checkIdentityAndRepository(state, signal)],
       ['ECR login token', () => fetchAuthorization(state, signal)],
       ['Executables', () => checkExecutables(state, signal)],
-      ...(state.config.skipDiskCheck
+      ...(isRemoteEngine(state.config.builder.value)
+        ? ([['Engine', () => checkEngine(state, signal)]] as Array<[string, () => Promise<string>]>)
+        : []),
+      ...(state.config.skipDiskCheck || isRemoteEngine(state.config.builder.value)
         ? []
         : ([['Disk', () => checkDisk(state, signal)]] as Array<[string, () => Promise<string>]>)),
     ]
     const results = await Promise.allSettled(checks.map(([, check]) => check()))
     const failures: unknown[] = []
+    if (isRemoteEngine(state.config.builder.value))
+      io.output(
+        `skip Disk: builder ${describeBuilder(state.config.builder.value)} builds on its engine's disk (not measured)`,
+      )
     for (const [index, result] of results.entries()) {
       const name = checks[index]?.[0] ?? ''
       if (result.status === 'fulfilled') {

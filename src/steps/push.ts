@@ -15,8 +15,11 @@ import {
   tagArgs,
 } from '../systems/backend.js'
 import {explainRegistryFailure} from '../systems/registry-errors.js'
+import {manifestDigest, registryCalls} from '../systems/registry-api.js'
 import {backendAuthEnv, loginCommand, runLogin} from './login.js'
+import {backendCommand, runEngine} from './engine-command.js'
 import {runPlanned} from './run-command.js'
+import {registryAccess} from './tag.js'
 
 /** Tries per image for transient failures (network resets, 5xx), with doubling pauses between. */
 export const PUSH_ATTEMPTS = 3
@@ -31,13 +34,47 @@ export function digestFile(state: DeployState, index: number): string {
 /** One upload, under the bento version's tag; the other tags are added by the tag step. */
 export function pushCommands(state: DeployState): PlannedCommand[] {
   const backend = state.config.backend.value
-  return [state.uploadImage].map((image, index) => ({
-    command: backend,
-    args: pushArgs(backend, image, digestFile(state, index), state.config.imageFormat.value),
-    cwd: state.config.target.dir,
-    env: backendAuthEnv(state),
-  }))
+  return [state.uploadImage].map((image, index) =>
+    backendCommand(
+      state,
+      pushArgs(
+        backend,
+        image,
+        digestFromRegistry(state) ? undefined : digestFile(state, index),
+        state.config.imageFormat.value,
+      ),
+      backendAuthEnv(state),
+    ),
+  )
 }
+
+// --- remote engines (issue 13) ---
+
+/** `podman --remote push` (4.3) has no --digestfile: the registry says what the tag points at. */
+export function digestFromRegistry(state: DeployState): boolean {
+  return state.config.backend.value === 'podman' && runEngine(state) !== undefined
+}
+
+function registryDigestAction(state: DeployState): PlannedAction {
+  const reference = state.uploadImage
+  return state.registryIsEcr
+    ? {
+        text: `The pushed digest of ${reference}, from the registry (podman --remote push has no --digestfile): ECR DescribeImages`,
+        calls: ['aws:ecr:DescribeImages'],
+      }
+    : {
+        text: `The pushed digest of ${reference}, from the registry (podman --remote push has no --digestfile): registry API of ${state.registry.value} (HEAD manifest)`,
+        calls: [registryCalls.headManifest(state.config.repository.value)],
+      }
+}
+
+async function registryDigest(state: DeployState, signal: AbortSignal): Promise<string | undefined> {
+  const repository = state.config.repository.value
+  const tag = state.bentoVersion
+  if (!state.registryIsEcr) return manifestDigest(registryAccess(state), repository, tag, signal)
+  return (await state.aws.imagesByTag(repository, [tag], signal)).get(tag)?.digest
+}
+// --- end remote engines ---
 
 // --- reuse and push-only roles (issue 12) ---
 
@@ -48,12 +85,9 @@ export function pushCommands(state: DeployState): PlannedCommand[] {
 export function backendTagCommands(state: DeployState, tag: string): PlannedCommand[] {
   const backend = state.config.backend.value
   const destination = imageReference(state.registry.value, state.config.repository.value, tag)
-  const base = {command: backend, cwd: state.config.target.dir, env: backendAuthEnv(state)}
-  const push = {
-    ...base,
-    args: pushAsArgs(backend, state.uploadImage, destination, state.config.imageFormat.value),
-  }
-  return backend === 'docker' ? [{...base, args: tagArgs(state.uploadImage, destination)}, push] : [push]
+  const command = (args: string[]) => backendCommand(state, args, backendAuthEnv(state))
+  const push = command(pushAsArgs(backend, state.uploadImage, destination, state.config.imageFormat.value))
+  return backend === 'docker' ? [command(tagArgs(state.uploadImage, destination)), push] : [push]
 }
 
 export async function runBackendTag(state: DeployState, tag: string, io: StepIO): Promise<void> {
@@ -91,6 +125,7 @@ export const pushStep: Step<DeployState> = {
 function describePush(state: DeployState): {actions: PlannedAction[]; commands: PlannedCommand[]} {
   const described = {
     actions: [
+      ...(digestFromRegistry(state) ? [registryDigestAction(state)] : []),
       {
         text: 'A fresh ECR login token (GetAuthorizationToken) and a new login, once, if the registry says the token expired',
         calls: ['aws:ecr:GetAuthorizationToken'],
@@ -183,8 +218,11 @@ async function pushOnce(
   } finally {
     clearInterval(ticker)
   }
-  const digest =
-    state.config.backend.value === 'podman' ? await readDigest(digestFile(state, index)) : printed
+  const digest = digestFromRegistry(state)
+    ? await registryDigest(state, io.signal)
+    : state.config.backend.value === 'podman'
+      ? await readDigest(digestFile(state, index))
+      : printed
   if (digest === undefined || !isDigest(digest)) {
     throw new CheckError('no-digest', `Pushed ${image} but could not read its digest.`)
   }

@@ -15,6 +15,7 @@ import {bentoPathArgs, locateBento} from '../systems/bento-store.js'
 import {bentomlEnv} from '../systems/bentoml.js'
 import {RegistryImageSource, type ImageSource} from '../systems/image-source.js'
 import {manifestDigest, registryCalls} from '../systems/registry-api.js'
+import {backendCommand} from './engine-command.js'
 import {runPlanned} from './run-command.js'
 import {deniedFor, registryAccess} from './tag.js'
 
@@ -38,11 +39,7 @@ export function bentoPathCommand(state: DeployState): PlannedCommand {
 }
 
 export function localLookupCommand(state: DeployState): PlannedCommand {
-  return {
-    command: state.config.backend.value,
-    args: imagesByLabelArgs(CONTENT_LABEL, state.content?.digest ?? '<content-digest>'),
-    cwd: state.config.target.dir,
-  }
+  return backendCommand(state, imagesByLabelArgs(CONTENT_LABEL, state.content?.digest ?? '<content-digest>'))
 }
 
 /** The settings that change the image without changing a file of the bento. */

@@ -19,7 +19,7 @@ export function loginArgs(registry: string): string[] {
 export function pushArgs(
   backend: Backend,
   image: string,
-  digestFile: string,
+  digestFile: string | undefined,
   format: 'docker' | 'oci' = 'docker',
 ): string[] {
   // podman writes the digest of what it pushed; docker prints it ("<tag>: digest: sha256:... size: N").
@@ -27,7 +27,9 @@ export function pushArgs(
   // BentoML's podman backend builds OCI (BUILDAH_FORMAT=oci); podman converts on the way out, one
   // upload of the same gzip layers, and --digestfile names the converted manifest (checked against
   // the registry's own sha256 of what it serves for the tag, test/e2e/images.test.ts).
-  return ['push', '--format', format === 'docker' ? 'v2s2' : 'oci', '--digestfile', digestFile, image]
+  // A remote podman (podman --remote, 4.3) has no --digestfile: then the registry says (issue 13).
+  const digest = digestFile === undefined ? [] : ['--digestfile', digestFile]
+  return ['push', '--format', format === 'docker' ? 'v2s2' : 'oci', ...digest, image]
 }
 
 /** Environment that points the backend at this run's private credentials. */
