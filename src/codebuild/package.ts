@@ -118,3 +118,16 @@ function isDirectory(file: string): boolean {
     return false
   }
 }
+
+/** The installed mldeploy package's root (where its package.json is), packed for the build. */
+export function mldeployPackageRoot(from = import.meta.dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {name?: string}
+      if (manifest.name === 'mldeploy') return dir
+    } catch {
+      // not here: one folder up
+    }
+    if (path.dirname(dir) === dir) throw new Error(`No mldeploy package.json above ${from}`)
+  }
+}

@@ -495,6 +495,17 @@ export const SETTINGS = {
     label: 'CodeBuild bucket',
     parse: (raw, source) => parseBucketName(raw, source),
   }),
+  codebuildPoll: integer({
+    flag: 'codebuild-poll',
+    env: ['MLDEPLOY_CODEBUILD_POLL_SECONDS'],
+    min: 1,
+    max: 60,
+    default: {describe: '5', value: 5},
+    help: "Seconds between reads of the CodeBuild build's status and log, with --builder codebuild.",
+    group: 'ADVANCED',
+    commands: ['push'],
+    label: 'CodeBuild poll interval',
+  }),
   codebuildRoleArn: string({
     flag: 'role-arn',
     env: ['MLDEPLOY_CODEBUILD_ROLE_ARN'],
