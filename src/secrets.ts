@@ -53,3 +53,18 @@ export function redactCredentialHeaders(text: string): string {
     (_match, name: string, separator: string) => `${name}${separator}${REDACTED}`,
   )
 }
+
+/** Names of variables that hold credentials by convention (`MLFLOW_TRACKING_PASSWORD`, `HF_TOKEN`, ...). */
+const SECRET_NAME =
+  /(?:SECRET|PASSWORD|PASSWD|PASSPHRASE|TOKEN|CREDENTIAL|PRIVATE_KEY|API_?KEY|ACCESS_KEY|AUTH|SESSION|COOKIE|SIGNATURE)/i
+
+/** A URL with a user or password in it (`https://user:token@mlflow.example.com`). */
+const URL_WITH_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]+@/i
+
+/**
+ * Whether a `.env` entry holds a secret: by its name (the conventions above) or by its value (a
+ * URL carrying credentials). Such entries never leave the machine in a source package.
+ */
+export function isSecretEntry(name: string, value: string): boolean {
+  return SECRET_NAME.test(name) || URL_WITH_USERINFO.test(value.trim())
+}

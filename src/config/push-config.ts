@@ -22,6 +22,8 @@ export interface PushConfig {
   backend: Sourced<Backend>
   /** Where containerize, login and push run (issue 13). */
   builder: Sourced<Builder>
+  /** With --builder codebuild: the project, the bucket (default from the account) and the poll interval. */
+  codebuild: {project: Sourced<string>; bucket: Sourced<string> | undefined; pollSeconds: number} | undefined
   repository: Sourced<string>
   tags: Sourced<string[]>
   /** Undefined until the AWS profile is consulted (see resolveRegion). */
@@ -93,6 +95,14 @@ export function resolvePushConfig(
     target,
     backend,
     builder,
+    codebuild:
+      builder.value.kind === 'codebuild'
+        ? {
+            project: read.must(SETTINGS.codebuildProject),
+            bucket: read.get(SETTINGS.codebuildBucket),
+            pollSeconds: read.must(SETTINGS.codebuildPoll).value,
+          }
+        : undefined,
     repository: read.must(SETTINGS.repository),
     tags: read.must(SETTINGS.tags),
     region: read.get(SETTINGS.region),

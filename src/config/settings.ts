@@ -19,6 +19,16 @@ import {type Backend, BACKENDS} from '../systems/backend.js'
 import {BENTO_VERSION} from '../systems/bentoml.js'
 import {formatHostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
 import {BUILDER_FORMS, DEFAULT_BUILDER, parseBuilder} from './builder.js'
+import {
+  CODEBUILD_PREFIX,
+  COMPUTE_TYPES,
+  DEFAULT_CODEBUILD_PROJECT,
+  DEFAULT_COMPUTE_TYPE,
+  parseBucketName,
+  parseProjectName,
+  parseRoleArn,
+  parseVpcConfig,
+} from './codebuild-settings.js'
 import type {EnvLayers, Sourced} from './env-layers.js'
 import {DEFAULT_TIMEOUTS_MS, formatDuration, resolveTimeouts} from './timeouts.js'
 import {
@@ -36,7 +46,7 @@ import {
  * init's .env template and the README's flag tables are all generated from this table.
  */
 
-export const COMMAND_IDS = ['push', 'promote', 'doctor', 'list', 'init', 'migrate'] as const
+export const COMMAND_IDS = ['push', 'promote', 'doctor', 'list', 'init', 'migrate', 'builder setup'] as const
 export type CommandId = (typeof COMMAND_IDS)[number]
 
 /** oclif's helpGroup: `AWS FLAGS`, `BUILD FLAGS`... in --help; no group = the main FLAGS section. */
@@ -213,8 +223,9 @@ export const SETTINGS = {
       promote: 'Show what would change, with read-only calls only; change nothing.',
       init: 'List the files it would write and write nothing.',
       migrate: 'Show each .env change as a unified diff and write nothing.',
+      'builder setup': 'Show every API call it would make (read-only lookups included) and change nothing.',
     },
-    commands: ['push', 'promote', 'init', 'migrate'],
+    commands: ['push', 'promote', 'init', 'migrate', 'builder setup'],
     label: '--dry-run',
   }),
   offline: boolean({
@@ -370,7 +381,7 @@ export const SETTINGS = {
     default: {describe: `the profile's, else ${DEFAULT_REGION}`},
     help: 'AWS region.',
     group: 'AWS',
-    commands: ['push', 'promote', 'doctor', 'init'],
+    commands: ['push', 'promote', 'doctor', 'init', 'builder setup'],
     label: 'Region',
     parse: (raw, source) => validateRegion(raw, `Region (from ${source})`),
     dotenv: {example: DEFAULT_REGION},
@@ -381,7 +392,7 @@ export const SETTINGS = {
     default: {describe: "the SDK's default credential chain"},
     help: 'AWS named profile (SSO and credential_process included).',
     group: 'AWS',
-    commands: RESOLVING,
+    commands: [...RESOLVING, 'builder setup'],
     label: 'Profile',
   }),
   accountId: string({
@@ -467,6 +478,72 @@ export const SETTINGS = {
     dotenv: {
       comment: 'Builder: local, a remote engine (docker-host:<url>, podman-url:<url>, ...) or codebuild',
     },
+  }),
+  // --- CodeBuild (issue 13) ---
+  codebuildProject: string({
+    flag: 'project',
+    env: ['MLDEPLOY_CODEBUILD_PROJECT'],
+    default: {describe: DEFAULT_CODEBUILD_PROJECT, value: DEFAULT_CODEBUILD_PROJECT},
+    help: 'CodeBuild project that runs the build with --builder codebuild (made by mldeploy builder setup codebuild).',
+    helpFor: {'builder setup': 'CodeBuild project to create, or update when it exists.'},
+    group: 'BUILD',
+    commands: ['push', 'builder setup'],
+    label: 'CodeBuild project',
+    parse: (raw, source) => parseProjectName(raw, source),
+  }),
+  codebuildBucket: string({
+    flag: 'bucket',
+    env: ['MLDEPLOY_CODEBUILD_BUCKET'],
+    default: {describe: 'mldeploy-codebuild-<account>-<region>'},
+    help: `S3 bucket that carries sources to CodeBuild and results back (under ${CODEBUILD_PREFIX}), with --builder codebuild.`,
+    helpFor: {
+      'builder setup': `S3 bucket for sources and results (under ${CODEBUILD_PREFIX}); created when missing.`,
+    },
+    group: 'BUILD',
+    commands: ['push', 'builder setup'],
+    label: 'CodeBuild bucket',
+    parse: (raw, source) => parseBucketName(raw, source),
+  }),
+  codebuildPoll: integer({
+    flag: 'codebuild-poll',
+    env: ['MLDEPLOY_CODEBUILD_POLL_SECONDS'],
+    min: 1,
+    max: 60,
+    default: {describe: '5', value: 5},
+    help: "Seconds between reads of the CodeBuild build's status and log, with --builder codebuild.",
+    group: 'ADVANCED',
+    commands: ['push'],
+    label: 'CodeBuild poll interval',
+  }),
+  codebuildRoleArn: string({
+    flag: 'role-arn',
+    env: ['MLDEPLOY_CODEBUILD_ROLE_ARN'],
+    help: 'IAM role the CodeBuild project builds with (ECR push, S3 on the prefix, CloudWatch Logs). Required.',
+    group: 'AWS',
+    commands: ['builder setup'],
+    label: 'CodeBuild role',
+    parse: (raw, source) => parseRoleArn(raw, source),
+  }),
+  codebuildComputeType: option({
+    flag: 'compute-type',
+    env: ['MLDEPLOY_CODEBUILD_COMPUTE_TYPE'],
+    options: COMPUTE_TYPES,
+    upperCase: true,
+    default: {describe: DEFAULT_COMPUTE_TYPE, value: DEFAULT_COMPUTE_TYPE},
+    help: 'CodeBuild compute type (memory and vCPUs of the build machine).',
+    group: 'BUILD',
+    commands: ['builder setup'],
+    label: 'Compute type',
+  }),
+  codebuildVpcConfig: string({
+    flag: 'vpc-config',
+    env: ['MLDEPLOY_CODEBUILD_VPC_CONFIG'],
+    default: {describe: 'none (the build reaches the internet, not your VPC)'},
+    help: 'Run builds in your VPC (to reach an MLflow server behind the VPN): vpcId=vpc-...,subnets=subnet-a,subnet-b,securityGroupIds=sg-...',
+    group: 'AWS',
+    commands: ['builder setup'],
+    label: 'VPC config',
+    parse: (raw, source) => parseVpcConfig(raw, source),
   }),
   imageFormat: option({
     flag: 'image-format',

@@ -21,6 +21,9 @@ import {
 } from './engine.js'
 import type {IoHost} from './io-host.js'
 import {PUSH_PLAN} from './plan.js'
+import {codebuildPlanned, codebuildResult, CODEBUILD_PLAN} from './codebuild-plan.js'
+import {CodeBuildState} from './codebuild-state.js'
+import type {Step} from './step.js'
 import {DeployState, type Verification, type VerifiedTag} from './state.js'
 import {backendTagCommands, runBackendTag} from '../steps/push.js'
 import {type CheckResult, type DryRunChecks, runDryRunChecks} from '../steps/dry-run-checks.js'
@@ -112,7 +115,11 @@ export async function prepareState(config: PushConfig): Promise<DeployState> {
       quick: config.dryRun,
     }),
   )
-  const state = new DeployState(config, region, aws)
+  // Issue 13: with --builder codebuild the build runs in AWS; this machine packages and follows it.
+  const state =
+    config.builder.value.kind === 'codebuild'
+      ? new CodeBuildState(config, region, aws)
+      : new DeployState(config, region, aws)
   // Issue 13: an engine named by URL is known now; a context or connection is resolved by the preflight.
   const builder = config.builder.value
   if (isRemoteEngine(builder)) state.engine = engineOfBuilder(builder)
@@ -157,8 +164,9 @@ export async function planOnly(
   const result: PushResult = {
     ...toResult(state),
     status: 'planned',
-    plan: describePlan(PUSH_PLAN, state),
+    plan: describePlan(planFor([state]), state),
     checks: checks === undefined ? null : {results: checks.results, ran: checks.ran},
+    ...(state instanceof CodeBuildState ? codebuildPlanned(state) : {}),
   }
   return {result, failure}
 }
@@ -186,20 +194,34 @@ export async function pushTargets(
   options: {host: IoHost; signal: AbortSignal; concurrency: number},
 ): Promise<PushRun[]> {
   const label = states.length > 1
-  const runs = states.map((state) => newRun(PUSH_PLAN, state, label ? state.config.target.name : undefined))
+  const plan = planFor(states)
+  const runs = states.map((state) => newRun(plan, state, label ? state.config.target.name : undefined))
   try {
     // A private folder per run (auth file, digest files), mode 0700.
     for (const state of states) state.workDir = await makePrivateDir('mldeploy-')
-    await runPlans(PUSH_PLAN, runs, options)
+    await runPlans(plan, runs, options)
   } finally {
     for (const state of states) if (state.workDir !== undefined) await removePrivateDir(state.workDir)
   }
   return runs
 }
 
+/** The plan of these targets: CodeBuild's or the local one (one run of targets uses one builder kind). */
+function planFor(states: readonly DeployState[]): readonly Step<DeployState>[] {
+  const remote = states.filter((state) => state instanceof CodeBuildState).length
+  if (remote === 0) return PUSH_PLAN
+  if (remote < states.length)
+    throw usageError(
+      'Some of these targets build with --builder codebuild and some do not.',
+      'Push them in separate runs (or give them the same builder).',
+    )
+  return CODEBUILD_PLAN as unknown as readonly Step<DeployState>[]
+}
+
 /** A run's result: pushed, or failed with its error (what it pushed before failing is in `pushed`). */
 export function runResult(run: PushRun): PushResult | FailedPushResult {
   const result = toResult(run.state, run.steps)
+  if (run.state instanceof CodeBuildState) return codebuildResult(run.state, result, run.failure)
   if (run.failure === undefined) return {...result, status: 'pushed'}
   // Issue 12: the image built (or found) locally stays; the next run pushes it without rebuilding.
   const {state} = run

@@ -154,6 +154,27 @@ export class AwsClients {
     return client
   }
 
+  /**
+   * Another service's client, built as ECR's and STS's are (this target's endpoint, credentials,
+   * retries, the recording response guard): for the modules beside this one (S3, Logs, CodeBuild).
+   */
+  serviceClient<T extends {destroy(): void; middlewareStack: {add: (...args: never[]) => void}}>(
+    service: string,
+    make: (config: Record<string, unknown>) => T,
+  ): T {
+    return this.track(make(this.clientConfig(service)), service)
+  }
+
+  /** The abort options for a call: the caller's signal and close(), whichever comes first. */
+  callOptions(signal?: AbortSignal): {abortSignal: AbortSignal} {
+    return this.signal(signal)
+  }
+
+  /** An SDK failure as a typed AwsError (redacted, with region and profile). */
+  failure(error: unknown, operation: string, doing: string): AwsError {
+    return this.fail(error, operation, doing)
+  }
+
   /** The repository's images read through ECR's API (manifest, config blob, tags, size). */
   async imageSource(repository: string, registryId?: string): Promise<EcrImageSource> {
     return new EcrImageSource(await this.ecr(), repository, registryId)
