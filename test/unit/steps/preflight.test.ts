@@ -102,7 +102,10 @@ describe('the preflight step', () => {
     )
     // The step fixtures skip the disk check (its own tests are in systems/disk).
     expect(description.actions.at(-1)!.text).toBe('Disk check: skipped (--skip-disk-check)')
-    expect(description.commands).toEqual([{...bentomlProbeCommand(state), when: 'the Python is on PATH'}])
+    // dryRun: the checking dry run starts this read-only probe too (issue 16 §3).
+    expect(description.commands).toEqual([
+      {...bentomlProbeCommand(state), when: 'the Python is on PATH', dryRun: true},
+    ])
     expect(preflightStep).toMatchObject({id: 'preflight', failure: 'preflight'})
   })
 
@@ -123,6 +126,7 @@ describe('the preflight step', () => {
     expect(description.actions.at(-2)).toEqual({
       text: 'VPN check: TCP connect to mlflow.internal:443 within 3 s (from flag --vpn-check)',
       calls: ['tcp:mlflow.internal:443'],
+      dryRun: true,
     })
   })
 
