@@ -154,7 +154,7 @@ export function loadLayers(
  * A remote engine or CodeBuild fixes the backend: a backend left at its default follows the
  * builder; one set to the other backend is bad input.
  */
-function backendForBuilder(backend: Sourced<Backend>, builder: Sourced<Builder>): Sourced<Backend> {
+export function backendForBuilder(backend: Sourced<Backend>, builder: Sourced<Builder>): Sourced<Backend> {
   const needed = backendOfBuilder(builder.value)
   if (needed === undefined || needed === backend.value) return backend
   if (backend.source === 'default')

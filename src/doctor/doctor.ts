@@ -16,6 +16,8 @@ import {
 import {checkAccount} from '../systems/account.js'
 import {findExecutable} from '../systems/executables.js'
 import {checkVpn, formatHostPort} from '../systems/vpn.js'
+import {isRemoteEngine, probeEngine, resolveEngine} from '../systems/engine.js'
+import {describeBuilder} from '../config/builder.js'
 import {
   type Check,
   type CheckOutcome,
@@ -84,6 +86,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
   const counts = countStatuses(results)
   const out: Record<string, {value: unknown; source: string} | undefined> = {
     backend: settings.backend,
+    builder: {value: describeBuilder(settings.builder.value), source: settings.builder.source},
     python: {value: settings.python.value.description, source: settings.python.source},
     repository: settings.repository,
     region: settings.region,
@@ -131,6 +134,7 @@ export function doctorChecks(
   const pythonPath = findExecutable(python.command, settings.childEnv, settings.cwd)
   const backendPath = findExecutable(settings.backend.value, settings.childEnv, settings.cwd)
   let backendInfo: Promise<BackendInfo> | undefined
+  const remote = isRemoteEngine(settings.builder.value)
   const backend = (signal: AbortSignal) =>
     (backendInfo ??= probeBackend(settings.backend.value, (args) =>
       child(settings.backend.value, args, signal),
@@ -213,8 +217,20 @@ export function doctorChecks(
       timeoutMs: 20_000,
       async run(signal) {
         if (backendPath === undefined) return backendMissing(settings.backend.value, settings.backend.source)
+        // A remote builder's engine is checked below: this machine only needs the client.
+        if (remote)
+          return {
+            status: 'pass',
+            message: `${settings.backend.value} client at ${backendPath}; the engine is the builder's (below).`,
+          }
         return (await backend(signal)).outcome
       },
+    },
+    {
+      id: 'builder',
+      title: `Builder (${describeBuilder(settings.builder.value)})`,
+      timeoutMs: 40_000,
+      run: (signal) => builderOutcome(settings, backendPath !== undefined, signal),
     },
     {
       id: 'aws',
@@ -309,6 +325,11 @@ export function doctorChecks(
       title: `Disk (${settings.backend.value} storage)`,
       timeoutMs: 20_000,
       async run(signal) {
+        if (remote)
+          return {
+            status: 'skip',
+            message: `Builder ${describeBuilder(settings.builder.value)} builds on its engine's disk (not measured).`,
+          }
         if (backendPath === undefined)
           return {status: 'skip', message: `Needs ${settings.backend.value} (see above).`}
         const info = await backend(signal)
@@ -328,6 +349,36 @@ export function doctorChecks(
     },
   ]
   return {checks, close}
+}
+
+/**
+ * The builder (issue 13): a remote engine is resolved (context, connection) and probed with the
+ * same functions as the push preflight; local and codebuild have their own checks.
+ */
+export async function builderOutcome(
+  settings: Pick<DoctorSettings, 'builder' | 'backend' | 'childEnv' | 'cwd'>,
+  clientFound: boolean,
+  signal: AbortSignal,
+): Promise<CheckOutcome> {
+  const builder = settings.builder.value
+  if (!isRemoteEngine(builder)) {
+    if (builder.kind === 'local')
+      return {
+        status: 'pass',
+        message: `local: containerize, login and push run on this machine's ${settings.backend.value} (from ${settings.builder.source}).`,
+      }
+    return {status: 'skip', message: `${describeBuilder(builder)}: checked by the push preflight.`}
+  }
+  if (!clientFound)
+    return {status: 'skip', message: `Needs the ${settings.backend.value} client (see above).`}
+  const context = {env: settings.childEnv, cwd: settings.cwd, signal}
+  try {
+    const engine = await resolveEngine(builder, context)
+    const answered = await probeEngine(engine, context)
+    return {status: 'pass', message: `${answered}.`, data: {builder: engine.builder, url: engine.url}}
+  } catch (error) {
+    return failedOutcome(error)
+  }
 }
 
 export function nodeOutcome(version: string): CheckOutcome {

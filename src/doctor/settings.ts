@@ -1,6 +1,7 @@
 import {EnvLayers, type Sourced} from '../config/env-layers.js'
 import type {FlagValuesFor} from '../config/flags.js'
-import {loadLayers, type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import type {Builder} from '../config/builder.js'
+import {backendForBuilder, loadLayers, type PushFlags, resolvePushConfig} from '../config/push-config.js'
 import {readStage, SETTINGS, SettingsReader} from '../config/settings.js'
 import {usageError} from '../errors.js'
 import {findProjectRoot, resolveRoot} from '../project/target.js'
@@ -18,6 +19,8 @@ export interface DoctorSettings {
   /** Where probes run: the target folder, else the project root, else the working directory. */
   cwd: string
   backend: Sourced<Backend>
+  /** Where containerize, login and push run (issue 13). */
+  builder: Sourced<Builder>
   repository: Sourced<string> | undefined
   region: Sourced<string> | undefined
   profile: Sourced<string> | undefined
@@ -51,6 +54,7 @@ export function resolveDoctorSettings(
       root: config.target.root,
       cwd: config.target.dir,
       backend: config.backend,
+      builder: config.builder,
       repository: config.repository,
       region: config.region,
       profile: config.profile,
@@ -95,11 +99,13 @@ function resolveWithoutTarget(
   const read = new SettingsReader(flags, layers)
   const childEnv = layers.childEnv()
   const skipVpnCheck = flags['skip-vpn-check'] ?? false
+  const builder = read.must(SETTINGS.builder)
   return {
     target: undefined,
     root,
     cwd: root ?? cwd,
-    backend: read.must(SETTINGS.backend),
+    backend: backendForBuilder(read.must(SETTINGS.backend), builder),
+    builder,
     repository: read.get(SETTINGS.repository),
     region: read.get(SETTINGS.region),
     profile: read.get(SETTINGS.profile),

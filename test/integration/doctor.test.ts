@@ -101,6 +101,7 @@ describe('mldeploy doctor', () => {
       'python',
       'bentoml',
       'backend',
+      'builder',
       'aws',
       'ecr',
       'vpn',

@@ -350,3 +350,39 @@ describe('the preflight step', () => {
     expect(io.lines[1]).toMatch(/repository modela\/v1 created \(MUTABLE, scan on push off\)$/)
   })
 })
+
+// Issue 13: a remote engine is resolved and probed here; no local disk check applies.
+describe('the preflight with a remote engine (--builder)', () => {
+  it('describes the resolution and the probe; the name stands for the endpoint until then', () => {
+    const {state} = stepFixture({flags: {builder: 'docker-context:build'}})
+    const {actions, commands} = preflightStep.describe(state)
+    expect(actions.map((action) => action.text)).toContain(
+      "Disk check: none (builder docker-context:build builds on its engine's disk, not this machine's)",
+    )
+    expect(commands.slice(1).map((command) => [command.command, ...command.args])).toEqual([
+      ['docker', 'context', 'inspect', 'build', '--format', '{{json .}}'],
+      [
+        'docker',
+        '--host',
+        '<endpoint-of-docker-context:build>',
+        'version',
+        '--format',
+        '{{.Server.Version}}',
+      ],
+    ])
+  })
+
+  it('a context that is not there fails the preflight (exit 3) with one line naming it', async () => {
+    // The real docker CLI, against an empty docker config folder.
+    const fixture = stepFixture({flags: {builder: 'docker-context:gone'}})
+    fixture.state.config.childEnv.PATH = `/usr/bin:${fixture.state.config.childEnv.PATH}`
+    fixture.state.config.childEnv.DOCKER_CONFIG = tempDir('docker-config')
+    const io = recordingIo()
+    const failure = await preflightFailure(fixture.state, io)
+    expect(failure).toMatchObject({exitCode: ExitCode.preflight, reason: 'check:engine'})
+    expect(failure.message).toMatch(/^Builder docker-context:gone: it could not be resolved \(.+\)\.$/)
+    expect(io.lines).toContain(
+      "skip Disk: builder docker-context:gone builds on its engine's disk (not measured)",
+    )
+  })
+})

@@ -1,0 +1,103 @@
+import path from 'node:path'
+
+import {execa} from 'execa'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+
+import {REPO_ROOT, runCli} from '../helpers/cli.js'
+import {type RemoteEngine, startDockerd, startPodmanService} from '../helpers/remote-engines.js'
+import {type Registry, registryDigest} from './registry.js'
+
+// Issue 13, for real: a second dockerd and a `podman system service`, each on its own socket with
+// its own storage, started here and used as the "remote" engine of a push (--builder). The real
+// bentoml containerizes through them, the real registry receives the push, moto is the AWS side.
+// What is checked: the image is in that engine and not in the local one, and the registry holds
+// the digest mldeploy reports (for podman --remote, read from the registry: no --digestfile).
+const stack = inject('stackEnv')
+const registry: Registry = {host: stack.MLDEPLOY_REGISTRY!, password: stack.MLDEPLOY_REGISTRY_PASSWORD!}
+const EXAMPLE = path.join(REPO_ROOT, 'examples/project')
+const RUN = Date.now().toString(36)
+
+function env(): Record<string, string> {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  )
+  return {...base, ...stack}
+}
+
+interface PushJson {
+  status: string
+  digest: string
+  images: string[]
+  settings: Record<string, {value: unknown; source: string}>
+  steps: Array<{id: string; status: string; ran?: string[]}>
+  error?: {message: string}
+}
+
+async function push(repository: string, builder: string) {
+  const result = await runCli(
+    ['push', 'iris/V1', '--repository', repository, '--create-repository', '--builder', builder, '--json'],
+    {cwd: EXAMPLE, env: env()},
+  )
+  return {...result, json: JSON.parse(result.stdout) as PushJson}
+}
+
+const ran = (json: PushJson, step: string): string[] => json.steps.find((each) => each.id === step)?.ran ?? []
+
+describe('remote engines (--builder)', () => {
+  let dockerd: RemoteEngine | undefined
+  let podman: RemoteEngine | undefined
+
+  beforeAll(async () => {
+    // Both at once: each imports the base image (~0.5 GB) into its own store.
+    const started = await Promise.allSettled([startDockerd(env()), startPodmanService(env())])
+    if (started[0].status === 'fulfilled') dockerd = started[0].value
+    if (started[1].status === 'fulfilled') podman = started[1].value
+    for (const each of started) if (each.status === 'rejected') throw each.reason
+  })
+
+  afterAll(async () => {
+    await Promise.all([dockerd?.stop(), podman?.stop()])
+  })
+
+  it('docker-host: containerize, login and push go to the second dockerd; the registry has the push', async () => {
+    const repository = `remote-${RUN}/docker`
+    const {json, exitCode, stderr} = await push(repository, `docker-host:${dockerd!.url}`)
+    expect(json.error, stderr.slice(-3000)).toBeUndefined()
+    expect(exitCode).toBe(0)
+    expect(json.settings.builder).toMatchObject({value: `docker-host:${dockerd!.url}`})
+    // Every backend command was addressed to that engine; bentoml got it through DOCKER_HOST.
+    for (const line of [...ran(json, 'login'), ...ran(json, 'push')])
+      expect(line).toContain(`docker --host ${dockerd!.url}`)
+    expect(ran(json, 'containerize').join('\n')).toContain(`DOCKER_HOST=${dockerd!.url}`)
+    expect(ran(json, 'preflight').join('\n')).toContain(`docker --host ${dockerd!.url} version`)
+
+    const image = json.images.find((each) => !each.endsWith(':latest'))!
+    const inRemote = await execa('docker', ['-H', dockerd!.url, 'image', 'inspect', image], {reject: false})
+    expect(inRemote.exitCode).toBe(0)
+    const inLocal = await execa('docker', ['image', 'inspect', image], {env: env(), reject: false})
+    expect(inLocal.exitCode).not.toBe(0)
+    expect(await registryDigest(registry, repository, image.split(':').at(-1)!)).toBe(json.digest)
+  })
+
+  it('podman-url: the same through a podman service; the digest comes from the registry', async () => {
+    const repository = `remote-${RUN}/podman`
+    const {json, exitCode, stderr} = await push(repository, `podman-url:${podman!.url}`)
+    expect(json.error, stderr.slice(-3000)).toBeUndefined()
+    expect(exitCode).toBe(0)
+    const pushed = ran(json, 'push')
+    expect(pushed.some((line) => line.includes(`podman --remote --url ${podman!.url} push`))).toBe(true)
+    expect(pushed.join('\n')).not.toContain('--digestfile')
+    expect(pushed.some((line) => line.startsWith('http:HEAD'))).toBe(true)
+    expect(ran(json, 'containerize').join('\n')).toContain(`CONTAINER_HOST=${podman!.url}`)
+
+    const image = json.images.find((each) => !each.endsWith(':latest'))!
+    const inRemote = await execa('podman', ['--remote', '--url', podman!.url, 'image', 'exists', image], {
+      env: env(),
+      reject: false,
+    })
+    expect(inRemote.exitCode).toBe(0)
+    const inLocal = await execa('podman', ['image', 'exists', image], {env: env(), reject: false})
+    expect(inLocal.exitCode).not.toBe(0)
+    expect(await registryDigest(registry, repository, image.split(':').at(-1)!)).toBe(json.digest)
+  })
+})

@@ -1,0 +1,190 @@
+import {spawn} from 'node:child_process'
+import {mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {execa} from 'execa'
+
+import {REPO_ROOT} from './cli.js'
+
+/**
+ * "Remote" container engines on this machine (issue 13): a second dockerd and a `podman system
+ * service`, each on its own unix socket with its own storage, so a push through them leaves the
+ * stack's own engines untouched. They live under /tmp (a unix socket path is limited to 108
+ * bytes) and `stop` removes everything: the process (by its pid), its mounts and its folder.
+ */
+export interface RemoteEngine {
+  url: string
+  dir: string
+  /** The engine's log, for a failure message. */
+  log(): string
+  stop(): Promise<void>
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, log: () => string, seconds = 90) {
+  for (let i = 0; i < seconds * 4; i++) {
+    if (await check()) return
+    await sleep(250)
+  }
+  throw new Error(`${what} did not answer within ${seconds} s:\n${log().slice(-2000)}`)
+}
+
+/** Overlay mounts an engine left under its folder (a killed engine does not unmount). */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((point) => point.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length)
+  for (const point of mounts) await execa('umount', ['-l', point], {reject: false})
+}
+
+function startDaemon(dir: string, command: string, args: string[], env: Record<string, string>): number {
+  const out = openSync(path.join(dir, 'engine.log'), 'a')
+  const child = spawn(command, args, {env, stdio: ['ignore', out, out], detached: true})
+  child.unref()
+  if (child.pid === undefined) throw new Error(`${command} could not be started`)
+  writeFileSync(path.join(dir, 'engine.pid'), String(child.pid))
+  return child.pid
+}
+
+async function stopDaemon(pid: number, dir: string): Promise<void> {
+  if (alive(pid)) {
+    process.kill(pid, 'SIGTERM')
+    for (let i = 0; i < 120 && alive(pid); i++) await sleep(250)
+    if (alive(pid)) process.kill(pid, 'SIGKILL')
+  }
+  await unmountUnder(dir)
+  rmSync(dir, {recursive: true, force: true})
+}
+
+/** The stack's dockerd bridge, shared (its upper half) so builds in the second engine reach PyPI. */
+async function stackBridge(env: Record<string, string>): Promise<string[]> {
+  const inspect = await execa(
+    'docker',
+    [
+      'network',
+      'inspect',
+      'bridge',
+      '--format',
+      '{{(index .IPAM.Config 0).Subnet}} {{index .Options "com.docker.network.bridge.name"}}',
+    ],
+    {env, reject: false},
+  )
+  const [subnet, bridge] = inspect.stdout.trim().split(' ')
+  const match = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(subnet ?? '')
+  if (inspect.exitCode !== 0 || match === null || !bridge) return ['--bridge=none']
+  // The stack's dockerd owns the NAT rules for the whole /24: this one takes addresses from .128 up.
+  return ['--bridge', bridge, '--fixed-cidr', `${match[1]}.128/25`]
+}
+
+/**
+ * A second Docker engine (as scripts/stack.sh starts the private one: its own config file, data
+ * root, exec root and pidfile, no iptables), with the base image imported into it.
+ */
+export async function startDockerd(stackEnv: Record<string, string>): Promise<RemoteEngine> {
+  const dir = mkdtempSync('/tmp/mld-dockerd-')
+  const socket = path.join(dir, 'docker.sock')
+  const url = `unix://${socket}`
+  mkdirSync(path.join(dir, 'data'))
+  mkdirSync(path.join(dir, 'exec'))
+  writeFileSync(path.join(dir, 'daemon.json'), '{}')
+  const driver = (
+    await execa('docker', ['info', '--format', '{{.Driver}}'], {env: stackEnv, reject: false})
+  ).stdout.trim()
+  const log = () => readFileSync(path.join(dir, 'engine.log'), 'utf8')
+  const pid = startDaemon(
+    dir,
+    'dockerd',
+    [
+      '--config-file',
+      path.join(dir, 'daemon.json'),
+      '--storage-driver',
+      driver === 'overlay2' ? 'overlay2' : 'vfs',
+      '--iptables=false',
+      '--ip6tables=false',
+      ...(await stackBridge(stackEnv)),
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'dockerd.pid'),
+      '-H',
+      url,
+    ],
+    {...stackEnv, DOCKER_HOST: url},
+  )
+  const engine = {url, dir, log, stop: () => stopDaemon(pid, dir)}
+  try {
+    await waitFor(
+      'the second dockerd',
+      async () => (await execa('docker', ['-H', url, 'version'], {reject: false})).exitCode === 0,
+      log,
+    )
+    await execa('bash', [path.join(REPO_ROOT, 'scripts/setup-system.sh'), 'docker-import'], {
+      env: {...stackEnv, DOCKER_HOST: url},
+    })
+  } catch (error) {
+    await engine.stop()
+    throw error
+  }
+  return engine
+}
+
+/** `podman system service` on its own socket and storage (--root/--runroot), with the base image. */
+export async function startPodmanService(
+  stackEnv: Record<string, string>,
+  options: {baseImage?: boolean} = {},
+): Promise<RemoteEngine> {
+  const dir = mkdtempSync('/tmp/mld-podman-')
+  const url = `unix://${path.join(dir, 'podman.sock')}`
+  const log = () => readFileSync(path.join(dir, 'engine.log'), 'utf8')
+  const driver = stackEnv.STORAGE_DRIVER === 'overlay' ? 'overlay' : 'vfs'
+  // The service builds and pushes: it needs the stack's registries.conf (the plain-http registry)
+  // and chroot isolation, as the local podman does here.
+  const pid = startDaemon(
+    dir,
+    'podman',
+    [
+      '--root',
+      path.join(dir, 'root'),
+      '--runroot',
+      path.join(dir, 'run'),
+      '--storage-driver',
+      driver,
+      'system',
+      'service',
+      '--time=0',
+      url,
+    ],
+    stackEnv,
+  )
+  const engine = {url, dir, log, stop: () => stopDaemon(pid, dir)}
+  try {
+    await waitFor(
+      'the podman service',
+      async () =>
+        (await execa('podman', ['--remote', '--url', url, 'version'], {env: stackEnv, reject: false}))
+          .exitCode === 0,
+      log,
+    )
+    if (options.baseImage !== false)
+      await execa('bash', [path.join(REPO_ROOT, 'scripts/setup-system.sh'), 'podman-import'], {
+        env: {...stackEnv, CONTAINER_HOST: url},
+      })
+  } catch (error) {
+    await engine.stop()
+    throw error
+  }
+  return engine
+}
