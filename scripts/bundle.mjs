@@ -14,7 +14,42 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const outdir = path.resolve(root, process.argv[2] ?? 'dist')
 
 rmSync(outdir, {recursive: true, force: true})
+/**
+ * oclif requires some packages when it loads that a run of this CLI rarely or never calls:
+ * tinyglobby (command discovery by pattern: ours is explicit), minimatch (plugin patterns),
+ * lilconfig (a plugin's config outside package.json), ejs (help templates: only help needs it),
+ * cli-spinners (a spinner at a terminal). Each is bundled behind a stand-in that loads it on first
+ * use. `__esModule` is answered without loading: none of them sets it except minimatch.
+ * semver only checks oclif's own engines range, from a package.json path a bundle cannot resolve
+ * (that check is skipped in a bundle either way): it is not bundled at all.
+ */
+const LAZY = {tinyglobby: false, minimatch: true, lilconfig: false, ejs: false, 'cli-spinners': false}
+const lazyPackages = {
+  name: 'lazy-packages',
+  setup(pluginBuild) {
+    const names = Object.keys(LAZY).join('|')
+    pluginBuild.onResolve({filter: new RegExp(`^(${names})$`)}, (args) =>
+      args.namespace === 'lazy' ? undefined : {path: args.path, namespace: 'lazy'},
+    )
+    pluginBuild.onLoad({filter: /.*/, namespace: 'lazy'}, (args) => ({
+      resolveDir: root,
+      contents: `let real
+const load = () => (real ??= require(${JSON.stringify(args.path)}))
+module.exports = new Proxy({}, {
+  get: (_, key) => (key === '__esModule' ? ${LAZY[args.path]} : load()[key]),
+  has: (_, key) => key in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, key) => ({...Reflect.getOwnPropertyDescriptor(load(), key), configurable: true}),
+})
+`,
+    }))
+    pluginBuild.onResolve({filter: /^semver$/}, () => ({path: 'semver', namespace: 'no-semver'}))
+    pluginBuild.onLoad({filter: /.*/, namespace: 'no-semver'}, () => ({contents: 'module.exports = {}'}))
+  },
+}
+
 const result = await build({
+  plugins: [lazyPackages],
   absWorkingDir: root,
   entryPoints: ['src/index.ts', 'src/cli/hooks/command-not-found.ts'],
   outbase: 'src',
