@@ -18,6 +18,7 @@ export default tseslint.config(
     ignores: [
       'dist/',
       'dist.next/',
+      'dist-tsc/',
       'node_modules/',
       '.cache/',
       '.cache-bench/',

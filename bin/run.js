@@ -20,6 +20,6 @@ if (
       : `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
-  const {execute} = await import('@oclif/core')
+  const {execute} = await import('../dist/index.js')
   await execute({dir: import.meta.url})
 }

@@ -23,9 +23,13 @@ export interface ChildRun extends ChildCommand {
   /** Written to stdin, then closed. Must be registered in `secrets` when it is one. */
   input?: string
   secrets: SecretRegistry
+  /** Each line (costly on a heavy log: prefer onText and look for what you need in the block). */
   onLine?: (line: string) => void
-  /** The lines of one chunk of output at once (cheaper to show than line by line). */
-  onLines?: (lines: string[]) => void
+  /**
+   * One chunk of output at once: whole lines joined by `\n` (no trailing one), ANSI removed,
+   * secrets redacted. A 500 MB log passes as a few thousand of these, never line by line.
+   */
+  onText?: (text: string) => void
   signal?: AbortSignal
   timeoutMs?: number
   /** How many of the last output lines to keep for error messages. */
@@ -102,24 +106,26 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
       text.includes('\u001b') || text.includes('\u009b') ? stripVTControlCharacters(text) : text,
     )
   const emit = (cleaned: string): void => {
-    const lines = cleaned.split('\n')
-    for (const line of lines) run.onLine?.(line)
-    run.onLines?.(lines)
-    tail.push(...lines.slice(-keep))
+    run.onText?.(cleaned)
+    if (run.onLine !== undefined) for (const line of cleaned.split('\n')) run.onLine(line)
+    tail.push(...lastLines(cleaned, keep))
     if (tail.length > keep) tail.splice(0, tail.length - keep)
   }
   const decoder = new StringDecoder('utf8')
   child.all?.on('data', (chunk: Buffer) => {
-    // \r alone (progress bars) ends a line too.
-    const raw = carry + decoder.write(chunk)
+    // \r alone (progress bars) ends a line too. A \r that ends the chunk may be the first half
+    // of a \r\n split between two chunks: it waits for the next one (else an empty line appears).
+    let raw = carry + decoder.write(chunk)
+    const held = raw.endsWith('\r') ? '\r' : ''
+    if (held !== '') raw = raw.slice(0, -1)
     const text = raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw
     const end = text.lastIndexOf('\n')
     if (end === -1 && text.length < MAX_LINE) {
-      carry = text
+      carry = text + held
       return
     }
     if (end !== -1) {
-      carry = text.slice(end + 1)
+      carry = text.slice(end + 1) + held
       emit(clean(text.slice(0, end)))
       return
     }
@@ -131,11 +137,12 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
     let cut = piece.length - hold
     // Never split a surrogate pair between two pieces.
     if (cut > 0 && /[\uD800-\uDBFF]/.test(piece[cut - 1] ?? '')) cut--
-    carry = piece.slice(cut)
+    carry = piece.slice(cut) + held
     if (cut > 0) emit(piece.slice(0, cut))
   })
   const result = await child
-  const rest = (carry + decoder.end()).replace(/\r\n?/g, '\n')
+  // A last \r ends the last line, as a last \n would.
+  const rest = (carry + decoder.end()).replace(/\r$/, '').replace(/\r\n?/g, '\n')
   if (rest !== '') emit(clean(rest))
   clearTimeout(timeoutTimer)
   clearTimeout(killTimer)
@@ -152,6 +159,19 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
     tail,
     durationMs: performance.now() - started,
   }
+}
+
+/** The last `count` lines of a block, found from its end: the rest of the block is never split. */
+export function lastLines(text: string, count: number): string[] {
+  if (count <= 0) return []
+  let start = text.length
+  let found = 0
+  while (found < count && start > 0) {
+    start = text.lastIndexOf('\n', start - 1)
+    found++
+    if (start === -1) break
+  }
+  return (start === -1 ? text : text.slice(start + 1)).split('\n')
 }
 
 /** How a command is shown to people: quoted where needed, secrets redacted. */

@@ -48,6 +48,7 @@ export class SecretRegistry {
 const CREDENTIAL_HEADER = /(authorization|x-amz-security-token)(\\?["']?\s*[:=]\s*\\?["']?)[^"'\\\r\n]+/gi
 
 export function redactCredentialHeaders(text: string): string {
+  if (!mayNameCredentialHeader(text)) return text
   return text.replace(
     CREDENTIAL_HEADER,
     (_match, name: string, separator: string) => `${name}${separator}${REDACTED}`,
@@ -67,4 +68,19 @@ const URL_WITH_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]+@/i
  */
 export function isSecretEntry(name: string, value: string): boolean {
   return SECRET_NAME.test(name) || URL_WITH_USERINFO.test(value.trim())
+}
+
+/**
+ * Whether `text` holds `authorization` or `x-amz-security-token` in any case. Both names have a
+ * `z`: looking at the few z's of a log is far cheaper than running the case-insensitive pattern
+ * over all of it (a 500 MB build log passes through here).
+ */
+function mayNameCredentialHeader(text: string): boolean {
+  for (const z of ['z', 'Z']) {
+    for (let at = text.indexOf(z); at !== -1; at = text.indexOf(z, at + 1)) {
+      if (text.slice(Math.max(at - 7, 0), at + 6).toLowerCase() === 'authorization') return true
+      if (text.slice(Math.max(at - 4, 0), at + 16).toLowerCase() === 'x-amz-security-token') return true
+    }
+  }
+  return false
 }

@@ -1,7 +1,7 @@
 import {CheckError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedCommand, Step} from '../pipeline/step.js'
-import {bentomlEnv, buildArgs, parseBuildTag, tagFromLine} from '../systems/bentoml.js'
+import {bentomlEnv, buildArgs, parseBuildTag, TAG_MARK, tagFromLine} from '../systems/bentoml.js'
 import {explainPythonFailure, PythonOutputScanner} from '../systems/python-errors.js'
 import {runPlanned} from './run-command.js'
 
@@ -27,10 +27,11 @@ export const buildStep: Step<DeployState> = {
     const result = await runPlanned(state, io, buildCommand(state), {
       step: 'build',
       doing: 'bentoml build',
-      // The tag line is read as it streams by: the log itself is never held whole.
-      onLine: (line) => {
-        tag = tagFromLine(line) ?? tag
-        scanner.push(line)
+      // The tag line is read as it streams by: the log itself is never held whole, nor split
+      // into lines where no tag line can be.
+      onText: (text) => {
+        if (text.includes(TAG_MARK)) for (const line of text.split('\n')) tag = tagFromLine(line) ?? tag
+        scanner.pushText(text)
       },
       explain: (_tail, result) =>
         explainPythonFailure(scanner.lines(), result, {doing: 'bentoml build', cwd: state.config.target.dir}),

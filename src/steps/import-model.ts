@@ -28,7 +28,7 @@ export const importStep: Step<DeployState> = {
       step: 'import',
       doing,
       awsCredentials: true,
-      onLine: scanner.push,
+      onText: scanner.pushText,
       explain: (_tail, result) =>
         explainPythonFailure(scanner.lines(), result, {doing, cwd: state.config.target.dir}),
     })

@@ -12,6 +12,8 @@ export interface RunPlannedOptions {
   doing: string
   input?: string
   onLine?: (line: string) => void
+  /** Each chunk of output as one block of whole lines (see `ChildRun.onText`). */
+  onText?: (text: string) => void
   /** Turns a failed child's output into a clearer error, when its text is recognised. */
   explain?: (tail: string[], result: ChildResult) => MldeployError | undefined
   /** The step whose time limit applies. */
@@ -40,7 +42,10 @@ export async function runPlanned(
     signal: io.signal,
     timeoutMs: state.config.timeouts[options.step],
     ...(options.onLine === undefined ? {} : {onLine: options.onLine}),
-    onLines: (lines) => io.output(lines.join('\n')),
+    onText: (text) => {
+      io.output(text)
+      options.onText?.(text)
+    },
   })
   // A recognised registry or tool message says more than the exit code does.
   if (result.exitCode !== 0 && result.spawnErrorCode === undefined && !result.canceled && !result.timedOut) {

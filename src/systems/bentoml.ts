@@ -11,6 +11,8 @@ const TAG_PART = '[a-z0-9](?:[-._a-z0-9]{0,61}[a-z0-9])?'
 export const BENTO_TAG = new RegExp(`^${TAG_PART}:${TAG_PART}$`)
 export const BENTO_VERSION = new RegExp(`^${TAG_PART}$`)
 
+/** What every `-o tag` line holds: output without it has no tag line (ANSI is removed first). */
+export const TAG_MARK = '__tag__:'
 const TAG_LINE = /^__tag__:(\S+)\s*$/
 const SUCCESS = /Successfully\s*built\s*Bento\(tag="([^"]+)"\)/
 

@@ -1,7 +1,7 @@
 import path from 'node:path'
 
 import {ChildError} from '../errors.js'
-import type {ChildResult} from '../process.js'
+import {type ChildResult, lastLines} from '../process.js'
 import {SHOWN_TAIL_LINES} from './child.js'
 
 /**
@@ -40,6 +40,8 @@ const LIBRARY = /(?:[\\/](?:site|dist)-packages[\\/]|[\\/]lib[\\/]python\d[^\\/]
 
 interface KnownCause {
   test: RegExp
+  /** Text that every match of `test` contains (case-sensitive): a block without any is skipped. */
+  hints: string[]
   explain(match: RegExpExecArray, lines: readonly string[]): Omit<RootCause, 'file' | 'line'>
 }
 
@@ -49,6 +51,7 @@ const TRACKING_HINT = 'Turn on the VPN and check MLFLOW_TRACKING_URI (mldeploy d
 const KNOWN: KnownCause[] = [
   {
     test: /RESOURCE_DOES_NOT_EXIST: (.+?)\s*$/,
+    hints: ['RESOURCE_DOES_NOT_EXIST'],
     explain: (match) => ({
       message: `MLflow: RESOURCE_DOES_NOT_EXIST: ${match[1]}`,
       hint: 'The tracking server in MLFLOW_TRACKING_URI has no such model or run: check the model URI in create_bento_model.py (models:/<name>/<version>, runs:/<run-id>/model) and MLFLOW_TRACKING_URI.',
@@ -56,6 +59,7 @@ const KNOWN: KnownCause[] = [
   },
   {
     test: /((?:Registered Model with name|Run with id)=\S+ not found)/i,
+    hints: ['='],
     explain: (match) => ({
       message: `MLflow: ${match[1]}`,
       hint: 'Check the model URI in create_bento_model.py and that MLFLOW_TRACKING_URI names the right server.',
@@ -63,6 +67,7 @@ const KNOWN: KnownCause[] = [
   },
   {
     test: /\[Errno 111\] Connection refused|ConnectionRefusedError|Connection refused/,
+    hints: ['Connection'],
     explain: (_match, lines) => ({
       message: `Cannot reach ${serverOf(lines) ?? 'the MLflow tracking server'}: connection refused.`,
       hint: TRACKING_HINT,
@@ -70,6 +75,12 @@ const KNOWN: KnownCause[] = [
   },
   {
     test: /NameResolutionError|Temporary failure in name resolution|Name or service not known|nodename nor servname/,
+    hints: [
+      'NameResolutionError',
+      'Temporary failure in name resolution',
+      'Name or service not known',
+      'nodename nor servname',
+    ],
     explain: (_match, lines) => ({
       message: `Cannot resolve the host of ${serverOf(lines) ?? 'the MLflow tracking server'}.`,
       hint: TRACKING_HINT,
@@ -77,6 +88,7 @@ const KNOWN: KnownCause[] = [
   },
   {
     test: /No module named '([^']+)'/,
+    hints: ["No module named '"],
     explain: (match) => {
       const module = match[1]!
       const top = module.split('.')[0]!
@@ -87,6 +99,12 @@ const KNOWN: KnownCause[] = [
     },
   },
 ]
+
+/** A block holding none of these has no traceback line and no known cause. */
+export const BLOCK_HINTS = ['Traceback', ...KNOWN.flatMap((known) => known.hints)]
+
+/** The known causes' tests, for the unit test that checks each hint against its pattern. */
+export const KNOWN_TESTS = KNOWN.map((known) => ({test: known.test, hints: known.hints}))
 
 /** The server an HTTP client failed to reach, as MLflow and urllib3 name it. */
 function serverOf(lines: readonly string[]): string | undefined {
@@ -217,6 +235,27 @@ export class PythonOutputScanner {
       if (this.after.length > AFTER_LINES) this.after.shift()
     }
     if (line.trim() !== '') this.lastNonBlank = line
+  }
+
+  /**
+   * A block of whole lines at once (a child's chunk). A block in which no line can be a traceback
+   * or a known cause (none of their hints is in it), outside a chain, only moves the last lines
+   * along: a 500 MB build log is not tested line by line, and a plain substring search is far
+   * cheaper than the patterns.
+   */
+  readonly pushText = (text: string): void => {
+    if (this.capturing || BLOCK_HINTS.some((hint) => text.includes(hint))) {
+      for (const line of text.split('\n')) this.push(line)
+      return
+    }
+    this.after.push(...lastLines(text, AFTER_LINES))
+    if (this.after.length > AFTER_LINES) this.after.splice(0, this.after.length - AFTER_LINES)
+    for (let i = this.after.length - 1; i >= 0; i--) {
+      if (this.after[i]!.trim() !== '') {
+        this.lastNonBlank = this.after[i]!
+        break
+      }
+    }
   }
 
   /** What was kept, in output order: known-cause lines, the chain, then the last lines. */

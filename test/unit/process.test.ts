@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {Ledger, withLedger} from '../../src/pipeline/ledger.js'
-import {formatCommand, runChild} from '../../src/process.js'
+import {formatCommand, lastLines, runChild} from '../../src/process.js'
 import {SecretRegistry} from '../../src/secrets.js'
 
 const PASSWORD = 'eyJwYXlsb2FkIjoiVGhpc0lzQVNlY3JldFBhc3N3b3Jk'
@@ -43,6 +43,42 @@ describe('runChild', () => {
     expect(result.exitCode).toBe(3)
     expect(lines).toHaveLength(101)
     expect(result.tail).toEqual(['line 96', 'line 97', 'line 98', 'line 99', 'red ********'])
+  })
+
+  it('passes output as blocks of whole lines, the same text as line by line', async () => {
+    const secrets = new SecretRegistry()
+    secrets.add(PASSWORD)
+    const lines: string[] = []
+    const blocks: string[] = []
+    const result = await runChild({
+      command: process.execPath,
+      args: [
+        '-e',
+        // ~3 MB in writes that cut lines anywhere, a secret in some of them, \r\n line ends.
+        'let s = ""; for (let i = 0; i < 30000; i++) s += `line ${i} ${i % 1000 === 0 ? process.env.PASSWORD : "x".repeat(90)}\\r\\n`; for (let i = 0; i < s.length; i += 4099) process.stdout.write(s.slice(i, i + 4099))',
+      ],
+      cwd: process.cwd(),
+      baseEnv: {PATH: process.env.PATH ?? '', PASSWORD},
+      secrets,
+      onLine: (line) => lines.push(line),
+      onText: (text) => blocks.push(text),
+    })
+    expect(result.exitCode).toBe(0)
+    expect(blocks.length).toBeGreaterThan(1)
+    expect(blocks.length).toBeLessThan(lines.length / 10)
+    expect(blocks.join('\n')).toBe(lines.join('\n'))
+    expect(lines.slice(0, 30000)).toEqual(
+      Array.from({length: 30000}, (_, i) => `line ${i} ${i % 1000 === 0 ? '********' : 'x'.repeat(90)}`),
+    )
+    expect(result.tail).toEqual(lines.slice(-40))
+  })
+
+  it('lastLines takes the last lines of a block from its end', () => {
+    expect(lastLines('a\nb\nc', 2)).toEqual(['b', 'c'])
+    expect(lastLines('a\nb\nc', 5)).toEqual(['a', 'b', 'c'])
+    expect(lastLines('a\n', 1)).toEqual([''])
+    expect(lastLines('', 3)).toEqual([''])
+    expect(lastLines('a\nb', 0)).toEqual([])
   })
 
   it('writes input to stdin and reports a missing executable', async () => {

@@ -7,6 +7,7 @@ import type {ChildResult} from '../../src/process.js'
 import {
   explainPythonFailure,
   formatRootCause,
+  KNOWN_TESTS,
   PythonOutputScanner,
   rootCause,
 } from '../../src/systems/python-errors.js'
@@ -120,6 +121,54 @@ describe('PythonOutputScanner', () => {
     }
     // The plain tail of the refused import starts mid-chain: the scanner's view does not.
     expect(scanned(fixture('import-refused.txt')).length).toBeLessThan(200)
+  })
+
+  it('keeps the same lines when fed blocks of a chunk size as when fed line by line', () => {
+    const names = [
+      'import-model-not-found.txt',
+      'import-refused.txt',
+      'build-syntax-error.txt',
+      'build-no-module.txt',
+      'import-no-module.txt',
+    ]
+    for (const name of names) {
+      const lines = [
+        ...Array.from({length: 3000}, (_, i) => (i % 7 === 0 ? '' : `INFO downloading artifact part ${i}`)),
+        ...fixture(name),
+        ...Array.from({length: 100}, (_, i) => `after ${i}`),
+      ]
+      const byLine = new PythonOutputScanner()
+      for (const line of lines) byLine.push(line)
+      for (const size of [1, 7, 64, 1000]) {
+        const byBlock = new PythonOutputScanner()
+        for (let i = 0; i < lines.length; i += size) byBlock.pushText(lines.slice(i, i + size).join('\n'))
+        expect(byBlock.lines(), `${name} in blocks of ${size}`).toEqual(byLine.lines())
+      }
+    }
+  })
+
+  it("each known cause's hints are in every text its pattern matches", () => {
+    const samples = [
+      'mlflow.exceptions.RestException: RESOURCE_DOES_NOT_EXIST: Run abc not found',
+      'MlflowException: registered model with name=churn not found',
+      'MlflowException: Run with id=abc not found',
+      'urllib3.exceptions.NewConnectionError: [Errno 111] Connection refused',
+      'ConnectionRefusedError: boom',
+      'NameResolutionError: x',
+      'socket.gaierror: [Errno -3] Temporary failure in name resolution',
+      'socket.gaierror: [Errno -2] Name or service not known',
+      'nodename nor servname provided, or not known',
+      "ModuleNotFoundError: No module named 'sklearn'",
+    ]
+    for (const sample of samples) {
+      const matching = KNOWN_TESTS.filter((known) => known.test.test(sample))
+      expect(matching.length, sample).toBeGreaterThan(0)
+      for (const known of matching)
+        expect(
+          known.hints.some((hint) => sample.includes(hint)),
+          sample,
+        ).toBe(true)
+    }
   })
 
   it('starts over at a traceback that is not chained to the previous one', () => {

@@ -89,6 +89,24 @@ describe('redactCredentialHeaders', () => {
     expect(redactCredentialHeaders('an authorization token')).toBe('an authorization token')
   })
 
+  it('finds the names in any case, among many other z letters (the fast check looks at each z)', () => {
+    const noise = 'zip size optimized Zone lazy '.repeat(200)
+    for (const name of [
+      'Authorization',
+      'AUTHORIZATION',
+      'aUtHoRiZaTiOn',
+      'X-Amz-Security-Token',
+      'x-amz-security-token',
+    ]) {
+      expect(redactCredentialHeaders(`${noise}${name}: secret-value\n${noise}`)).toBe(
+        `${noise}${name}: ${REDACTED}\n${noise}`,
+      )
+    }
+    expect(redactCredentialHeaders(`${noise}authorization: x`)).toBe(`${noise}authorization: ${REDACTED}`)
+    expect(redactCredentialHeaders('Authorization: x')).toBe(`Authorization: ${REDACTED}`)
+    expect(redactCredentialHeaders(noise)).toBe(noise)
+  })
+
   it('redacts several headers in one text', () => {
     expect(redactCredentialHeaders('authorization: a\nauthorization: b')).toBe(
       `authorization: ${REDACTED}\nauthorization: ${REDACTED}`,

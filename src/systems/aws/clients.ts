@@ -6,6 +6,7 @@ import type {AwsCredentialIdentity, AwsCredentialIdentityProvider} from '@smithy
 import {AwsError} from '../../errors.js'
 import {SecretRegistry} from '../../secrets.js'
 import {errorName, toAwsError} from './errors.js'
+import {credentialProviderModule, ecrModule, stsModule} from './sdk.js'
 import {QUIET_LOGGER, responseGuard} from './middleware.js'
 import {type AwsSettings, endpointFor} from './settings.js'
 
@@ -106,7 +107,7 @@ export class AwsClients {
     const fixed = this.settings.credentials
     if (fixed !== undefined) return fixed
     const {profile, credentialsFile, configFile} = this.settings
-    this.chain ??= import('@aws-sdk/credential-provider-node').then(({defaultProvider}) =>
+    this.chain ??= credentialProviderModule().then(({defaultProvider}) =>
       defaultProvider({
         ...(profile === undefined ? {} : {profile}),
         ...(credentialsFile === undefined ? {} : {filepath: credentialsFile}),
@@ -181,14 +182,14 @@ export class AwsClients {
   }
 
   private ecr(): Promise<ECRClient> {
-    this.ecrClient ??= import('@aws-sdk/client-ecr').then(({ECRClient}) =>
+    this.ecrClient ??= ecrModule().then(({ECRClient}) =>
       this.track(new ECRClient(this.clientConfig('ecr')), 'ecr'),
     )
     return this.ecrClient
   }
 
   private sts(): Promise<STSClient> {
-    this.stsClient ??= import('@aws-sdk/client-sts').then(({STSClient}) =>
+    this.stsClient ??= stsModule().then(({STSClient}) =>
       this.track(new STSClient(this.clientConfig('sts')), 'sts'),
     )
     return this.stsClient
@@ -207,7 +208,7 @@ export class AwsClients {
   }
 
   async identity(signal?: AbortSignal): Promise<Identity> {
-    const {GetCallerIdentityCommand} = await import('@aws-sdk/client-sts')
+    const {GetCallerIdentityCommand} = await stsModule()
     const client = await this.sts()
     try {
       const out = await client.send(new GetCallerIdentityCommand({}), this.signal(signal))
@@ -228,7 +229,7 @@ export class AwsClients {
     create: RepositorySettings | undefined,
     signal?: AbortSignal,
   ): Promise<RepositoryFacts> {
-    const {CreateRepositoryCommand, DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
+    const {CreateRepositoryCommand, DescribeRepositoriesCommand} = await ecrModule()
     const client = await this.ecr()
     try {
       const out = await client.send(
@@ -282,7 +283,7 @@ export class AwsClients {
     tags: readonly string[],
     signal?: AbortSignal,
   ): Promise<Map<string, ImageFacts>> {
-    const {DescribeImagesCommand} = await import('@aws-sdk/client-ecr')
+    const {DescribeImagesCommand} = await ecrModule()
     const client = await this.ecr()
     const found = new Map<string, ImageFacts>()
     // One call per tag: DescribeImages fails the whole call when any listed tag is missing.
@@ -316,7 +317,7 @@ export class AwsClients {
    * (BatchGetImage) and put it back under the new tag (PutImage).
    */
   async retag(repository: string, digest: string, tag: string, signal?: AbortSignal): Promise<void> {
-    const {BatchGetImageCommand, PutImageCommand} = await import('@aws-sdk/client-ecr')
+    const {BatchGetImageCommand, PutImageCommand} = await ecrModule()
     const client = await this.ecr()
     let manifest: string | undefined
     let mediaType: string | undefined
@@ -385,7 +386,7 @@ export class AwsClients {
     tags: readonly string[],
     signal?: AbortSignal,
   ): Promise<Map<string, string>> {
-    const {BatchGetImageCommand} = await import('@aws-sdk/client-ecr')
+    const {BatchGetImageCommand} = await ecrModule()
     const client = await this.ecr()
     const found = new Map<string, string>()
     // One call per tag: the answer's imageId is then the tag's image (moto names every image by
@@ -415,7 +416,7 @@ export class AwsClients {
 
   /** A read that hands out nothing: proves ECR answers and the credentials may list repositories. */
   async repositoryNames(maxResults: number, signal?: AbortSignal): Promise<string[]> {
-    const {DescribeRepositoriesCommand} = await import('@aws-sdk/client-ecr')
+    const {DescribeRepositoriesCommand} = await ecrModule()
     const client = await this.ecr()
     try {
       const out = await client.send(new DescribeRepositoriesCommand({maxResults}), this.signal(signal))
@@ -426,7 +427,7 @@ export class AwsClients {
   }
 
   async authorization(secrets: SecretRegistry, signal?: AbortSignal): Promise<Authorization> {
-    const {GetAuthorizationTokenCommand} = await import('@aws-sdk/client-ecr')
+    const {GetAuthorizationTokenCommand} = await ecrModule()
     const client = await this.ecr()
     let data
     try {

@@ -1,6 +1,7 @@
 import type {ECRClient} from '@aws-sdk/client-ecr'
 
 import {AwsError, type AwsFailure} from '../../errors.js'
+import {ecrModule} from './sdk.js'
 import {recordAction} from '../../pipeline/ledger.js'
 import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
 import {
@@ -31,7 +32,7 @@ export class EcrImageSource implements ImageSource {
   ) {}
 
   async manifest(reference: string, signal?: AbortSignal): Promise<ImageManifest> {
-    const {BatchGetImageCommand} = await import('@aws-sdk/client-ecr')
+    const {BatchGetImageCommand} = await ecrModule()
     const imageId = reference.startsWith('sha256:') ? {imageDigest: reference} : {imageTag: reference}
     const doing = `Reading the manifest of ${this.repository}:${reference} (ecr:BatchGetImage)`
     let out
@@ -73,7 +74,7 @@ export class EcrImageSource implements ImageSource {
     digest: string,
     signal?: AbortSignal,
   ): Promise<{tags: string[]; sizeBytes: number | null; pushedAt: string | null}> {
-    const {DescribeImagesCommand} = await import('@aws-sdk/client-ecr')
+    const {DescribeImagesCommand} = await ecrModule()
     try {
       const out = await this.client.send(
         new DescribeImagesCommand({
@@ -95,7 +96,7 @@ export class EcrImageSource implements ImageSource {
   }
 
   async blob(digest: string, signal?: AbortSignal): Promise<Buffer> {
-    const {GetDownloadUrlForLayerCommand} = await import('@aws-sdk/client-ecr')
+    const {GetDownloadUrlForLayerCommand} = await ecrModule()
     const doing = `Reading blob ${digest} of ${this.repository} (ecr:GetDownloadUrlForLayer)`
     let url: string | undefined
     try {
