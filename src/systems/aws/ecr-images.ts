@@ -26,31 +26,26 @@ export async function imagesByTag(
 ): Promise<Map<string, ImageFacts>> {
   const {DescribeImagesCommand} = await import('@aws-sdk/client-ecr')
   const client = await api.client()
-  const found = new Map<string, ImageFacts>()
   // One call per tag: DescribeImages fails the whole call when any listed tag is missing.
-  await Promise.all(
-    tags.map(async (tag) => {
-      try {
-        const out = await client.send(
-          new DescribeImagesCommand({repositoryName: repository, imageIds: [{imageTag: tag}]}),
-          api.options(signal),
-        )
-        const detail = out.imageDetails?.[0]
-        if (detail?.imageDigest !== undefined) {
-          found.set(tag, {
-            digest: detail.imageDigest,
-            sizeBytes: detail.imageSizeInBytes ?? null,
-            pushedAt: detail.imagePushedAt?.toISOString() ?? null,
-            tags: detail.imageTags ?? [],
-          })
-        }
-      } catch (error) {
-        if (errorName(error) === 'ImageNotFoundException') return
-        throw api.fail(error, 'ecr:DescribeImages', `Describing ${repository}:${tag} (DescribeImages)`)
+  return perTag(tags, async (tag) => {
+    try {
+      const out = await client.send(
+        new DescribeImagesCommand({repositoryName: repository, imageIds: [{imageTag: tag}]}),
+        api.options(signal),
+      )
+      const detail = out.imageDetails?.[0]
+      if (detail?.imageDigest === undefined) return undefined
+      return {
+        digest: detail.imageDigest,
+        sizeBytes: detail.imageSizeInBytes ?? null,
+        pushedAt: detail.imagePushedAt?.toISOString() ?? null,
+        tags: detail.imageTags ?? [],
       }
-    }),
-  )
-  return found
+    } catch (error) {
+      if (errorName(error) === 'ImageNotFoundException') return undefined
+      throw api.fail(error, 'ecr:DescribeImages', `Describing ${repository}:${tag} (DescribeImages)`)
+    }
+  })
 }
 
 /**
@@ -136,25 +131,35 @@ export async function digestsByTag(
 ): Promise<Map<string, string>> {
   const {BatchGetImageCommand} = await import('@aws-sdk/client-ecr')
   const client = await api.client()
-  const found = new Map<string, string>()
   // One call per tag: the answer's imageId is then the tag's image (moto names every image by
   // the last tag it was given, so a batched answer cannot be matched back reliably).
+  return perTag(tags, async (tag) => {
+    try {
+      const out = await client.send(
+        new BatchGetImageCommand({
+          repositoryName: repository,
+          imageIds: [{imageTag: tag}],
+          acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
+        }),
+        api.options(signal),
+      )
+      return out.images?.[0]?.imageId?.imageDigest
+    } catch (error) {
+      throw api.fail(error, 'ecr:BatchGetImage', `Reading ${repository}:${tag} (BatchGetImage)`)
+    }
+  })
+}
+
+/** `read` for every tag at once; the tags it finds nothing for are left out. */
+async function perTag<T>(
+  tags: readonly string[],
+  read: (tag: string) => Promise<T | undefined>,
+): Promise<Map<string, T>> {
+  const found = new Map<string, T>()
   await Promise.all(
     tags.map(async (tag) => {
-      try {
-        const out = await client.send(
-          new BatchGetImageCommand({
-            repositoryName: repository,
-            imageIds: [{imageTag: tag}],
-            acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
-          }),
-          api.options(signal),
-        )
-        const digest = out.images?.[0]?.imageId?.imageDigest
-        if (digest !== undefined) found.set(tag, digest)
-      } catch (error) {
-        throw api.fail(error, 'ecr:BatchGetImage', `Reading ${repository}:${tag} (BatchGetImage)`)
-      }
+      const value = await read(tag)
+      if (value !== undefined) found.set(tag, value)
     }),
   )
   return found
