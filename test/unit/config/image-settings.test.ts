@@ -94,6 +94,9 @@ describe('the docker builder', () => {
     expect(() => checkBackendFormat('docker', oci, 'classic')).toThrow(
       '--backend docker cannot make an OCI image here (image format oci from flag --image-format)',
     )
+    expect(() => checkBackendFormat('docker', oci, 'classic')).toThrow(
+      expect.objectContaining({hint: 'Use --image-format docker, or --backend podman for OCI.'}),
+    )
     expect(() => checkBackendFormat('docker', oci, 'buildx')).not.toThrow()
     expect(() => checkBackendFormat('docker', oci, undefined)).not.toThrow()
     expect(() => checkBackendFormat('podman', oci, 'classic')).not.toThrow()
