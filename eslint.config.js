@@ -26,7 +26,7 @@ export default tseslint.config(
       'examples/',
       'oclif.manifest.json',
       // Mutation testing's sandbox copy and reports (npm run mutation).
-      '.stryker-tmp/',
+      '.stryker-tmp*/',
       'reports/',
     ],
   },

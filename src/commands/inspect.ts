@@ -1,9 +1,8 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {classify} from '../errors.js'
+import {flagsFor} from '../config/flags.js'
 import type {InspectResult} from '../release/inspect.js'
-import Push from './push.js'
 
 export default class Inspect extends BaseCommand {
   static override summary = 'Show what an image in the repository is, without pulling it.'
@@ -28,42 +27,27 @@ The repository is resolved as push resolves it. Exit codes: 3 when the tag, dige
     }),
   }
 
-  static override flags = {
-    tag: Flags.string({description: 'The tag to inspect. [default: latest]'}),
-    digest: Flags.string({description: 'The image digest (sha256:...) to inspect, instead of a tag.'}),
-    repository: Push.flags.repository,
-    region: Push.flags.region,
-    profile: Push.flags.profile,
-    'account-id': Push.flags['account-id'],
-    registry: Flags.string({
-      description:
-        "Registry host to read through its own API with an ECR login token, instead of ECR's API. [env: MLDEPLOY_REGISTRY]",
-    }),
-    stage: Push.flags.stage,
-    root: Push.flags.root,
-  }
+  static override flags = flagsFor('inspect')
+
+  protected override annotationStep = 'inspect'
 
   public async run(): Promise<InspectResult> {
     const {args, flags} = await this.parse(Inspect)
-    const {formatInspect, inspectImage, resolveInspectConfig} = await import('../release/inspect.js')
-    const {SecretRegistry} = await import('../secrets.js')
+    const {formatInspect, inspectImage, prepareInspect, resolveInspectConfig} =
+      await import('../release/inspect.js')
     const config = resolveInspectConfig(
       args.target ?? '.',
       {...flags, verbose: this.verbose},
       process.env,
       process.cwd(),
     )
-    this.secrets = new SecretRegistry()
-    let result: InspectResult
-    try {
-      const secrets = this.secrets
-      result = await this.interruptible((signal) => inspectImage(config, secrets, signal))
-    } catch (error) {
-      // Inspect only reads: a missing tag or repository, or AWS refusing, is a preflight failure
-      // (exit 3); an interrupt keeps its own code.
-      throw classify(error, 'preflight', {
-        doing: `Inspecting ${config.push.repository.value}:${config.reference}`,
-      })
+    const state = await prepareInspect(config)
+    this.secrets = state.secrets
+    const host = await this.runHost(1)
+    const {result, steps, failure} = await inspectImage(state, {host, signal: this.interruptSignal})
+    if (failure !== undefined || result === undefined) {
+      this.partialResult = {target: config.push.target.name, steps}
+      throw failure ?? new Error('inspect read nothing and reported no failure.')
     }
     for (const warning of result.warnings) this.warnLine(warning)
     if (!this.jsonEnabled()) this.print(formatInspect(result))

@@ -15,58 +15,6 @@ export type DeployTarget = (typeof DEPLOY_TARGETS)[number]
 export const DEFAULT_IMAGE_FORMAT: ImageFormat = 'docker'
 export const DEFAULT_DEPLOY_TARGET: DeployTarget = 'any'
 
-export interface ImageSettings {
-  imageFormat: Sourced<ImageFormat>
-  deployTarget: Sourced<DeployTarget>
-}
-
-/** A flag's value, else the environment's (already layered), else undefined. */
-export type SettingLookup = (
-  flagValue: string | undefined,
-  flag: string,
-  envName: string,
-) => Sourced<string> | undefined
-
-function pick<T extends string>(
-  raw: Sourced<string> | undefined,
-  allowed: readonly T[],
-  what: string,
-  fallback: T,
-): Sourced<T> {
-  if (raw === undefined) return {value: fallback, source: 'default'}
-  const value = raw.value.trim().toLowerCase()
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new UsageError(`Unknown ${what} ${JSON.stringify(raw.value.slice(0, 40))} (from ${raw.source}).`, {
-      hint: `Use one of: ${allowed.join(', ')}.`,
-    })
-  }
-  return {value: value as T, source: raw.source}
-}
-
-/**
- * `--image-format` (MLDEPLOY_IMAGE_FORMAT) and `--deploy-target` (MLDEPLOY_DEPLOY_TARGET), checked
- * together: a combination that cannot run where it is meant to is bad input before anything runs.
- */
-export function resolveImageSettings(
-  flags: {'image-format'?: string; 'deploy-target'?: string},
-  lookup: SettingLookup,
-): ImageSettings {
-  const imageFormat = pick(
-    lookup(flags['image-format'], 'image-format', 'MLDEPLOY_IMAGE_FORMAT'),
-    IMAGE_FORMATS,
-    'image format',
-    DEFAULT_IMAGE_FORMAT,
-  )
-  const deployTarget = pick(
-    lookup(flags['deploy-target'], 'deploy-target', 'MLDEPLOY_DEPLOY_TARGET'),
-    DEPLOY_TARGETS,
-    'deploy target',
-    DEFAULT_DEPLOY_TARGET,
-  )
-  checkTargetFormat(deployTarget, imageFormat)
-  return {imageFormat, deployTarget}
-}
-
 /** SageMaker runs Docker V2 schema 2 manifests only: asking for both is bad input. */
 export function checkTargetFormat(
   deployTarget: Sourced<DeployTarget>,

@@ -46,7 +46,16 @@ import {
  * init's .env template and the README's flag tables are all generated from this table.
  */
 
-export const COMMAND_IDS = ['push', 'promote', 'doctor', 'list', 'init', 'migrate', 'builder setup'] as const
+export const COMMAND_IDS = [
+  'push',
+  'promote',
+  'inspect',
+  'doctor',
+  'list',
+  'init',
+  'migrate',
+  'builder setup',
+] as const
 export type CommandId = (typeof COMMAND_IDS)[number]
 
 /** oclif's helpGroup: `AWS FLAGS`, `BUILD FLAGS`... in --help; no group = the main FLAGS section. */
@@ -172,7 +181,7 @@ export const SETTINGS = {
     noEnv: 'the root decides which .env files are read, so it cannot come from them',
     default: {describe: 'the nearest folder above the working directory that holds deploy/'},
     help: 'Project root (the folder holding deploy/).',
-    commands: ['push', 'promote', 'doctor', 'list', 'init', 'migrate'],
+    commands: ['push', 'promote', 'inspect', 'doctor', 'list', 'init', 'migrate'],
     label: 'Project root',
   }),
   stage: string({
@@ -181,7 +190,7 @@ export const SETTINGS = {
     envSource: 'process',
     default: {describe: 'none'},
     help: 'Stage (e.g. development, production): loads .env.<stage> of the target and the root over their .env.',
-    commands: ['push', 'promote', 'doctor', 'list'],
+    commands: ['push', 'promote', 'inspect', 'doctor', 'list'],
     label: 'Stage',
     parse: (raw, source) => {
       if (!STAGE_NAME.test(raw))
@@ -278,6 +287,24 @@ export const SETTINGS = {
     parse: (raw) => [...new Set(raw.map((tag) => validateImageTag(tag, '--to')))],
   }),
 
+  // --- inspect ---
+  inspectTag: string({
+    flag: 'tag',
+    noEnv: 'names the image of this inspection',
+    default: {describe: 'latest'},
+    help: 'The tag to inspect.',
+    commands: ['inspect'],
+    label: '--tag',
+    parse: (raw) => validateImageTag(raw, '--tag'),
+  }),
+  inspectDigest: string({
+    flag: 'digest',
+    noEnv: 'names the image of this inspection',
+    help: 'The image digest (sha256:...) to inspect, instead of a tag.',
+    commands: ['inspect'],
+    label: '--digest',
+  }),
+
   // --- init (the new target's own files) ---
   initFrom: string({
     flag: 'from',
@@ -346,7 +373,7 @@ export const SETTINGS = {
     },
     help: 'ECR repository.',
     group: 'AWS',
-    commands: ['push', 'promote', 'doctor', 'init'],
+    commands: ['push', 'promote', 'inspect', 'doctor', 'init'],
     label: 'Repository',
     parse: (raw, source) => validateRepository(raw, `Repository (from ${source})`),
     dotenv: {},
@@ -381,7 +408,7 @@ export const SETTINGS = {
     default: {describe: `the profile's, else ${DEFAULT_REGION}`},
     help: 'AWS region.',
     group: 'AWS',
-    commands: ['push', 'promote', 'doctor', 'init', 'builder setup'],
+    commands: ['push', 'promote', 'inspect', 'doctor', 'init', 'builder setup'],
     label: 'Region',
     parse: (raw, source) => validateRegion(raw, `Region (from ${source})`),
     dotenv: {example: DEFAULT_REGION},
@@ -392,7 +419,7 @@ export const SETTINGS = {
     default: {describe: "the SDK's default credential chain"},
     help: 'AWS named profile (SSO and credential_process included).',
     group: 'AWS',
-    commands: [...RESOLVING, 'builder setup'],
+    commands: [...RESOLVING, 'inspect', 'builder setup'],
     label: 'Profile',
   }),
   accountId: string({
@@ -401,7 +428,7 @@ export const SETTINGS = {
     default: {describe: 'from STS'},
     help: 'Expected AWS account id: other credentials fail the preflight; a dry run without credentials uses it for the image references.',
     group: 'AWS',
-    commands: ['push', 'promote', 'doctor', 'init'],
+    commands: ['push', 'promote', 'inspect', 'doctor', 'init'],
     label: 'Account id',
     parse: (raw, source) => validateAccountId(raw, `Account id (from ${source})`),
     dotenv: {
@@ -417,9 +444,11 @@ export const SETTINGS = {
     helpFor: {
       promote:
         "Registry host holding the images, read and tagged through its own API with an ECR login token, instead of ECR's API (VPC endpoints, tests).",
+      inspect:
+        "Registry host to read through its own API with an ECR login token, instead of ECR's API (VPC endpoints, tests).",
     },
     group: 'AWS',
-    commands: ['push', 'promote'],
+    commands: ['push', 'promote', 'inspect'],
     label: 'Registry',
     parse: (raw, source) => normalizeRegistryHost(raw, `Registry (from ${source})`),
   }),

@@ -1,8 +1,11 @@
 import {locatingPushFlags, type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {usageError} from '../errors.js'
+import {type DeployError, usageError} from '../errors.js'
 import {readImageFacts} from '../deploy-target-rules.js'
 import {type IndexEntry, platformOf} from '../image-facts.js'
 import {ecrRegistryHost, PLACEHOLDER, validateImageTag} from '../images.js'
+import {newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
+import type {IoHost} from '../pipeline/io-host.js'
+import type {PlannedAction, Step} from '../pipeline/step.js'
 import {describeLabels} from '../provenance.js'
 import {SecretRegistry} from '../secrets.js'
 import {
@@ -14,6 +17,7 @@ import {
 } from '../systems/aws/index.js'
 import {isDigest} from '../systems/backend.js'
 import {type ImageSource, RegistryImageSource, registryTagsOf} from '../systems/image-source.js'
+import {registryCalls} from '../systems/registry-api.js'
 
 /**
  * `mldeploy inspect`: what an image in the repository is, without pulling it: ECR's API
@@ -57,7 +61,11 @@ export interface InspectResult {
   user: string | null
   manifests: IndexEntry[] | null
   warnings: string[]
+  steps: StepRecord[]
 }
+
+/** What the inspection reads, as a plan of one step on the engine (records, interrupts). */
+type Inspected = Omit<InspectResult, 'steps'>
 
 export function resolveInspectConfig(
   targetSpec: string,
@@ -80,24 +88,92 @@ export function resolveInspectConfig(
   return {push: resolvePushConfig(targetSpec, pushFlags, processEnv, cwd), reference}
 }
 
-/** Reads the image; throws domain errors (not-found → the command's preflight class, exit 3). */
-export async function inspectImage(
-  config: InspectConfig,
-  secrets: SecretRegistry,
-  signal?: AbortSignal,
-): Promise<InspectResult> {
+/** The one step's state: the configuration, the target's AWS clients, and what was read. */
+export class InspectState {
+  readonly secrets = new SecretRegistry()
+  inspected: Inspected | undefined
+
+  constructor(
+    readonly config: InspectConfig,
+    readonly region: string,
+    readonly aws: AwsClients,
+  ) {}
+}
+
+export async function prepareInspect(config: InspectConfig): Promise<InspectState> {
   const {push} = config
   const region = await resolveRegion(push)
-  registerAwsSecrets(push.childEnv, secrets)
+  // This target's own endpoint and credentials, from its environment record (not process.env).
   const aws = new AwsClients(
     awsSettingsFor(push.childEnv, {region: region.value, profile: push.profile?.value}),
-    secrets,
   )
+  const state = new InspectState(config, region.value, aws)
+  registerAwsSecrets(push.childEnv, state.secrets)
+  aws.shareSecretsWith(state.secrets)
+  return state
+}
+
+function readActions(state: InspectState): PlannedAction[] {
+  const {push, reference} = state.config
+  const repository = push.repository.value
+  const index = 'the manifest is an image, not an index'
+  if (push.registry === undefined)
+    return [
+      {
+        text: `Read the manifest of ${repository}:${reference}: ECR BatchGetImage`,
+        calls: ['aws:ecr:BatchGetImage'],
+      },
+      {
+        text: 'Read its config (platform, labels, ports, entrypoint): ECR GetDownloadUrlForLayer, then a GET of that URL',
+        calls: ['aws:ecr:GetDownloadUrlForLayer', 'http:GET <presigned-url-path>'],
+        when: index,
+      },
+      {text: 'Its tags, size and push time: ECR DescribeImages', calls: ['aws:ecr:DescribeImages']},
+    ]
+  return [
+    {
+      text: `A login token for the registry API of ${push.registry.value}: ECR GetAuthorizationToken`,
+      calls: ['aws:ecr:GetAuthorizationToken'],
+    },
+    {
+      text: `Read the manifest of ${repository}:${reference}: registry API of ${push.registry.value}`,
+      calls: [registryCalls.getManifest(repository)],
+    },
+    {
+      text: 'Read its config (platform, labels, ports, entrypoint): registry API',
+      calls: [`http:GET /v2/${repository}/blobs/<config-digest>`],
+      when: index,
+    },
+    {text: 'Its tags: registry API', calls: [`http:GET /v2/${repository}/tags/list`]},
+  ]
+}
+
+/** Only reads: a missing tag or repository, or AWS refusing, is a preflight failure (exit 3). */
+const inspectStep: Step<InspectState> = {
+  id: 'inspect',
+  title: 'Read the image',
+  failure: 'preflight',
+  describe: (state) => ({actions: readActions(state), commands: []}),
+  async run(state, io) {
+    state.inspected = await readInspected(state.config, state.aws, state.region, state.secrets, io.signal)
+  },
+}
+
+export const INSPECT_PLAN: readonly Step<InspectState>[] = [inspectStep]
+
+/** Reads the image on the engine; the failure (if any) carries the step's exit class. */
+export async function inspectImage(
+  state: InspectState,
+  options: {host: IoHost; signal: AbortSignal},
+): Promise<{result: InspectResult | undefined; steps: StepRecord[]; failure: DeployError | undefined}> {
+  const run = newRun(INSPECT_PLAN, state)
   try {
-    return await readInspected(config, aws, region.value, secrets, signal)
+    await runPlans(INSPECT_PLAN, [run], options)
   } finally {
-    aws.close()
+    state.aws.close()
   }
+  const result = state.inspected && {...state.inspected, steps: run.steps}
+  return {result, steps: run.steps, failure: run.failure}
 }
 
 async function readInspected(
@@ -106,7 +182,7 @@ async function readInspected(
   region: string,
   secrets: SecretRegistry,
   signal: AbortSignal | undefined,
-): Promise<InspectResult> {
+): Promise<Inspected> {
   const {push} = config
   const repository = push.repository.value
   const warnings: string[] = []

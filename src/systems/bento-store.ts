@@ -4,7 +4,7 @@ import path from 'node:path'
 
 import {modelTagsOfBentoYaml} from '../content-digest.js'
 import {CheckError} from '../errors.js'
-import {runChild} from '../process.js'
+import {type ChildResult, runChild} from '../process.js'
 import {
   type BentoInfo,
   jsonFromOutput,
@@ -22,13 +22,15 @@ import type {PythonCommand} from './python.js'
  * and the gathering of every provenance label input. Run in the target folder with the project's
  * Python, as import/build/containerize are.
  */
-async function bentomlJson(
+
+/** One bentoml command in the target folder with the project's Python: its exit and printed lines. */
+async function runBentoml(
   python: PythonCommand,
   args: string[],
   cwd: string,
   env: Record<string, string>,
   signal?: AbortSignal,
-): Promise<unknown> {
+): Promise<ChildResult & {lines: string[]}> {
   const lines: string[] = []
   const result = await runChild({
     command: python.command,
@@ -41,6 +43,17 @@ async function bentomlJson(
     timeoutMs: 120_000,
     ...(signal === undefined ? {} : {signal}),
   })
+  return {...result, lines}
+}
+
+async function bentomlJson(
+  python: PythonCommand,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<unknown> {
+  const {lines, ...result} = await runBentoml(python, args, cwd, env, signal)
   if (result.exitCode !== 0)
     throw new CheckError('bentoml-store', `bentoml ${args.slice(2, 4).join(' ')} failed.`, {
       detail: result.tail.join('\n'),
@@ -151,18 +164,7 @@ export async function locateBento(options: {
   signal?: AbortSignal
 }): Promise<{bentoDir: string; models: Array<{tag: string; dir: string}>}> {
   const {python, bentoTag, cwd, env, signal} = options
-  const lines: string[] = []
-  const result = await runChild({
-    command: python.command,
-    args: [...python.prefix, ...bentoPathArgs(bentoTag)],
-    cwd,
-    baseEnv: env,
-    env: {...python.env, ...bentomlEnv()},
-    secrets: new SecretRegistry(),
-    onLine: (line) => lines.push(line),
-    timeoutMs: 120_000,
-    ...(signal === undefined ? {} : {signal}),
-  })
+  const {lines, ...result} = await runBentoml(python, bentoPathArgs(bentoTag), cwd, env, signal)
   const bentoDir = lines.map((line) => line.trim()).findLast((line) => path.isAbsolute(line))
   if (result.exitCode !== 0 || bentoDir === undefined || !existsSync(path.join(bentoDir, 'bento.yaml')))
     throw new CheckError('bentoml-store', `bentoml get ${bentoTag} -o path named no bento folder.`, {

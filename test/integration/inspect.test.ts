@@ -31,5 +31,12 @@ describe('mldeploy inspect', () => {
     expect(result.exitCode).toBe(3)
     const json = JSON.parse(result.stdout)
     expect(json).toMatchObject({status: 'failed', error: {exitCode: 3, kind: 'preflight'}})
+    // The read is a step on the engine: its record says what it described and what actually ran.
+    expect(json.steps).toEqual([
+      expect.objectContaining({id: 'inspect', status: 'failed', ran: ['aws:ecr:BatchGetImage']}),
+    ])
+    expect(json.steps[0].described.actions.map((action: {calls: string[]}) => action.calls).flat()).toContain(
+      'aws:ecr:BatchGetImage',
+    )
   })
 })

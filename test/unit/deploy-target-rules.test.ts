@@ -3,9 +3,8 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {checkBackendFormat, dockerBuilder, resolveImageSettings} from '../../src/config/image-settings.js'
+import {checkBackendFormat, dockerBuilder} from '../../src/config/image-settings.js'
 import {checkDeployTarget, checkPushedImage, checkSageMaker} from '../../src/deploy-target-rules.js'
-import {UsageError} from '../../src/errors.js'
 import {imageFacts} from '../../src/image-facts.js'
 import {pushArgs} from '../../src/systems/backend.js'
 import {containerizeOptions} from '../../src/systems/bentoml.js'
@@ -159,32 +158,6 @@ describe('checkPushedImage', () => {
 })
 
 describe('format settings and arguments', () => {
-  const lookup =
-    (env: Record<string, string>) => (flagValue: string | undefined, flag: string, envName: string) =>
-      flagValue !== undefined
-        ? {value: flagValue, source: `flag --${flag}`}
-        : env[envName] === undefined
-          ? undefined
-          : {value: env[envName]!, source: `environment ${envName}`}
-
-  it('defaults to docker and any', () => {
-    expect(resolveImageSettings({}, lookup({}))).toEqual({
-      imageFormat: {value: 'docker', source: 'default'},
-      deployTarget: {value: 'any', source: 'default'},
-    })
-  })
-
-  it('reads the environment and refuses unknown values and sagemaker + oci', () => {
-    expect(resolveImageSettings({}, lookup({MLDEPLOY_IMAGE_FORMAT: 'OCI'})).imageFormat.value).toBe('oci')
-    expect(() => resolveImageSettings({'image-format': 'v2s2'}, lookup({}))).toThrow(UsageError)
-    expect(() => resolveImageSettings({'deploy-target': 'ecs'}, lookup({}))).toThrow(
-      expect.objectContaining({oneLine: expect.stringMatching(/Use one of: sagemaker, any/)}),
-    )
-    expect(() =>
-      resolveImageSettings({'deploy-target': 'sagemaker'}, lookup({MLDEPLOY_IMAGE_FORMAT: 'oci'})),
-    ).toThrow(/cannot run an OCI image/)
-  })
-
   it('knows which docker builder is at hand and refuses oci with the classic one', () => {
     expect(dockerBuilder({DOCKER_BUILDKIT: '0'}, true)).toBe('classic')
     expect(dockerBuilder({}, false)).toBe('classic')

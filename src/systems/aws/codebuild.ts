@@ -2,6 +2,7 @@ import type {CodeBuildClient} from '@aws-sdk/client-codebuild'
 
 import {AwsError} from '../../errors.js'
 import type {AwsClients} from './clients.js'
+import {codebuildModule} from './sdk.js'
 
 /** What `mldeploy builder setup codebuild` makes: one project, built for `push --builder codebuild`. */
 export interface ProjectSpec {
@@ -77,7 +78,7 @@ export class CodeBuild {
   constructor(private readonly aws: AwsClients) {}
 
   private codebuild(): Promise<CodeBuildClient> {
-    this.client ??= import('@aws-sdk/client-codebuild').then(({CodeBuildClient}) =>
+    this.client ??= codebuildModule().then(({CodeBuildClient}) =>
       this.aws.serviceClient('codebuild', (config) => new CodeBuildClient(config)),
     )
     return this.client
@@ -85,7 +86,7 @@ export class CodeBuild {
 
   /** Whether the project exists (BatchGetProjects lists the missing ones instead of failing). */
   async projectExists(name: string, signal?: AbortSignal): Promise<boolean> {
-    const {BatchGetProjectsCommand} = await import('@aws-sdk/client-codebuild')
+    const {BatchGetProjectsCommand} = await codebuildModule()
     const client = await this.codebuild()
     try {
       const out = await client.send(
@@ -99,7 +100,7 @@ export class CodeBuild {
   }
 
   async createProject(spec: ProjectSpec, signal?: AbortSignal): Promise<void> {
-    const {CreateProjectCommand} = await import('@aws-sdk/client-codebuild')
+    const {CreateProjectCommand} = await codebuildModule()
     const client = await this.codebuild()
     try {
       await client.send(new CreateProjectCommand(projectInput(spec)), this.aws.callOptions(signal))
@@ -109,7 +110,7 @@ export class CodeBuild {
   }
 
   async updateProject(spec: ProjectSpec, signal?: AbortSignal): Promise<void> {
-    const {UpdateProjectCommand} = await import('@aws-sdk/client-codebuild')
+    const {UpdateProjectCommand} = await codebuildModule()
     const client = await this.codebuild()
     try {
       await client.send(new UpdateProjectCommand(projectInput(spec)), this.aws.callOptions(signal))
@@ -120,7 +121,7 @@ export class CodeBuild {
 
   /** Starts a build with this run's source zip and buildspec; returns its id. */
   async startBuild(start: BuildStart, signal?: AbortSignal): Promise<string> {
-    const {StartBuildCommand} = await import('@aws-sdk/client-codebuild')
+    const {StartBuildCommand} = await codebuildModule()
     const client = await this.codebuild()
     let id: string | undefined
     try {
@@ -156,7 +157,7 @@ export class CodeBuild {
   }
 
   async build(id: string, signal?: AbortSignal): Promise<BuildFacts> {
-    const {BatchGetBuildsCommand} = await import('@aws-sdk/client-codebuild')
+    const {BatchGetBuildsCommand} = await codebuildModule()
     const client = await this.codebuild()
     let build
     try {
@@ -188,7 +189,7 @@ export class CodeBuild {
   }
 
   async stopBuild(id: string, signal?: AbortSignal): Promise<void> {
-    const {StopBuildCommand} = await import('@aws-sdk/client-codebuild')
+    const {StopBuildCommand} = await codebuildModule()
     const client = await this.codebuild()
     try {
       await client.send(new StopBuildCommand({id}), this.aws.callOptions(signal))

@@ -2,6 +2,7 @@ import type {CloudWatchLogsClient} from '@aws-sdk/client-cloudwatch-logs'
 
 import type {AwsClients} from './clients.js'
 import {errorName} from './errors.js'
+import {logsModule} from './sdk.js'
 
 /**
  * Follows one CloudWatch Logs stream (a CodeBuild build's log) with GetLogEvents from the head,
@@ -19,7 +20,7 @@ export class LogFollower {
   ) {}
 
   private logs(): Promise<CloudWatchLogsClient> {
-    this.client ??= import('@aws-sdk/client-cloudwatch-logs').then(({CloudWatchLogsClient}) =>
+    this.client ??= logsModule().then(({CloudWatchLogsClient}) =>
       this.aws.serviceClient('cloudwatch_logs', (config) => new CloudWatchLogsClient(config)),
     )
     return this.client
@@ -30,7 +31,7 @@ export class LogFollower {
    * not exist yet (the build has not started writing) gives none.
    */
   async next(signal?: AbortSignal): Promise<string[]> {
-    const {GetLogEventsCommand} = await import('@aws-sdk/client-cloudwatch-logs')
+    const {GetLogEventsCommand} = await logsModule()
     const client = await this.logs()
     const lines: string[] = []
     // A page may be followed by more: read until the token stops moving.

@@ -4,6 +4,7 @@ import {AwsError} from '../../errors.js'
 import type {AwsClients} from './clients.js'
 import {errorName} from './errors.js'
 import {endpointFor} from './settings.js'
+import {s3Module} from './sdk.js'
 
 /** The most of a build's result mldeploy reads back (a push result is a few KB). */
 export const MAX_RESULT_BYTES = 5 * 1024 * 1024
@@ -21,7 +22,7 @@ export class SourceBucket {
   ) {}
 
   private s3(): Promise<S3Client> {
-    this.client ??= import('@aws-sdk/client-s3').then(({S3Client}) =>
+    this.client ??= s3Module().then(({S3Client}) =>
       this.aws.serviceClient('s3', (config) => {
         // An endpoint override (moto, MinIO, a VPC endpoint URL) takes path-style addressing.
         const custom = endpointFor(this.aws.settings, 's3') !== undefined
@@ -33,7 +34,7 @@ export class SourceBucket {
 
   /** Whether the object is there (HeadObject): a content-addressed key present means the same bytes. */
   async has(key: string, signal?: AbortSignal): Promise<boolean> {
-    const {HeadObjectCommand} = await import('@aws-sdk/client-s3')
+    const {HeadObjectCommand} = await s3Module()
     const client = await this.s3()
     try {
       await client.send(new HeadObjectCommand({Bucket: this.bucket, Key: key}), this.aws.callOptions(signal))
@@ -46,7 +47,7 @@ export class SourceBucket {
 
   /** Upload with its SHA-256 checked by S3 on arrival. */
   async put(key: string, body: Buffer, sha256Hex: string, signal?: AbortSignal): Promise<void> {
-    const {PutObjectCommand} = await import('@aws-sdk/client-s3')
+    const {PutObjectCommand} = await s3Module()
     const client = await this.s3()
     try {
       await client.send(
@@ -66,7 +67,7 @@ export class SourceBucket {
 
   /** An object's text; undefined when it is not there. */
   async text(key: string, signal?: AbortSignal): Promise<string | undefined> {
-    const {GetObjectCommand} = await import('@aws-sdk/client-s3')
+    const {GetObjectCommand} = await s3Module()
     const client = await this.s3()
     try {
       const out = await client.send(
@@ -88,7 +89,7 @@ export class SourceBucket {
 
   /** Whether the bucket exists and may be used (HeadBucket). */
   async exists(signal?: AbortSignal): Promise<boolean> {
-    const {HeadBucketCommand} = await import('@aws-sdk/client-s3')
+    const {HeadBucketCommand} = await s3Module()
     const client = await this.s3()
     try {
       await client.send(new HeadBucketCommand({Bucket: this.bucket}), this.aws.callOptions(signal))
@@ -100,7 +101,7 @@ export class SourceBucket {
   }
 
   async create(signal?: AbortSignal): Promise<void> {
-    const {CreateBucketCommand} = await import('@aws-sdk/client-s3')
+    const {CreateBucketCommand} = await s3Module()
     const client = await this.s3()
     const {region} = this.aws.settings
     try {

@@ -14,3 +14,13 @@ export const stsModule = (): Promise<typeof import('@aws-sdk/client-sts')> =>
 
 export const credentialProviderModule = (): Promise<typeof import('@aws-sdk/credential-provider-node')> =>
   import('@aws-sdk/credential-provider-node').then(exportsOf)
+
+// The remote builder's services (issue 13), loaded only with --builder codebuild or builder setup.
+export const codebuildModule = (): Promise<typeof import('@aws-sdk/client-codebuild')> =>
+  import('@aws-sdk/client-codebuild').then(exportsOf)
+
+export const s3Module = (): Promise<typeof import('@aws-sdk/client-s3')> =>
+  import('@aws-sdk/client-s3').then(exportsOf)
+
+export const logsModule = (): Promise<typeof import('@aws-sdk/client-cloudwatch-logs')> =>
+  import('@aws-sdk/client-cloudwatch-logs').then(exportsOf)

@@ -54,7 +54,27 @@ describe('parseBuilder', () => {
   })
 
   it('describes a builder the way it was written', () => {
-    for (const raw of ['local', 'codebuild', 'docker-host:ssh://me@box', 'podman-connection:box'])
+    for (const raw of [
+      'local',
+      'codebuild',
+      'docker-host:ssh://me@box',
+      'podman-url:unix:///run/podman.sock',
+      'docker-context:ci',
+      'podman-connection:box',
+    ])
       expect(describeBuilder(parseBuilder(raw, 'x'))).toBe(raw)
+  })
+
+  it('a refusal lists the forms one by one and shows at most 80 characters of the value', () => {
+    let error: unknown
+    try {
+      parseBuilder(`k${'8'.repeat(100)}`, 'flag --builder')
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toMatchObject({
+      message: `Builder "k${'8'.repeat(79)}" (from flag --builder) is not a builder.`,
+      hint: expect.stringMatching(/^Use one of: local, docker-host:<url>, .*, codebuild\.$/),
+    })
   })
 })

@@ -4,7 +4,6 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {EnvLayers, parseEnvFile} from '../../../src/config/env-layers.js'
-import {resolveImageSettings} from '../../../src/config/image-settings.js'
 import {
   type AnySetting,
   describeFlag,
@@ -60,20 +59,6 @@ describe('what a refusal tells the user to do', () => {
   it('children get no variable the process has unset', () => {
     const env = new EnvLayers({A: undefined}, []).childEnv()
     expect('A' in env).toBe(false)
-  })
-
-  it('image settings: a long value cut at 40 characters; the fixes named', () => {
-    const lookup = (value: string) => () => ({value, source: 'env X'})
-    expect(refusal(() => resolveImageSettings({}, lookup('y'.repeat(50)))).message).toBe(
-      `Unknown image format "${'y'.repeat(40)}" (from env X).`,
-    )
-    expect(
-      refusal(() =>
-        resolveImageSettings({'image-format': 'oci', 'deploy-target': 'sagemaker'}, (flag) =>
-          flag === undefined ? undefined : {value: flag, source: 'flag'},
-        ),
-      ).hint,
-    ).toBe('Use --image-format docker (the default) with --deploy-target sagemaker.')
   })
 
   it('settings: the hints, long values cut', () => {

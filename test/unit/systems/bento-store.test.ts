@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
@@ -7,6 +7,7 @@ import {describe, expect, it} from 'vitest'
 import {LABELS} from '../../../src/provenance.js'
 import {
   collectProvenance,
+  locateBento,
   mldeployVersion,
   readBentoInfo,
   readModelMlflow,
@@ -144,5 +145,68 @@ describe('collectProvenance', () => {
   it('mldeploy knows its own version', () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string}
     expect(mldeployVersion()).toBe(pkg.version)
+  })
+})
+
+describe('locateBento (the content digest reads the store in place)', () => {
+  const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/bento-store')
+  const BENTO = 'iris_v1:75zt5whki6buoax4'
+
+  /** A copy of the fixture store, and a python whose `bentoml get <tag> -o path` prints `printed`. */
+  function store(printed: (home: string) => string, exitCode = 0) {
+    const home = tempDir('store')
+    cpSync(FIXTURE, home, {recursive: true})
+    const dir = tempDir('py')
+    const command = scriptTool(
+      dir,
+      'python',
+      `console.log('a banner line'); console.log(${JSON.stringify(printed(home))}); process.exit(${exitCode})`,
+    )
+    const python: PythonCommand = {command, prefix: [], env: {}, description: command}
+    const env = {PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir}
+    return {home, locate: () => locateBento({python, bentoTag: BENTO, cwd: dir, env})}
+  }
+
+  it('finds the bento folder from the last absolute path printed, and its models in the same store', async () => {
+    const {home, locate} = store((h) => `  ${h}/bentos/iris_v1/75zt5whki6buoax4  `)
+    expect(await locate()).toEqual({
+      bentoDir: path.join(home, 'bentos/iris_v1/75zt5whki6buoax4'),
+      models: [
+        {
+          tag: 'iris-classifier:6pxafxhki63g6ax4',
+          dir: path.join(home, 'models/iris-classifier/6pxafxhki63g6ax4'),
+        },
+      ],
+    })
+  })
+
+  it('a failed lookup, or a path without bento.yaml, names the bento and shows the output', async () => {
+    for (const {printed, exitCode} of [
+      {printed: (h: string) => `${h}/bentos/iris_v1/75zt5whki6buoax4`, exitCode: 1},
+      {printed: (h: string) => `${h}/bentos/iris_v1`, exitCode: 0},
+      {printed: () => 'relative/path', exitCode: 0},
+    ]) {
+      const error = await store(printed, exitCode)
+        .locate()
+        .catch((caught: unknown) => caught)
+      expect(error).toMatchObject({
+        domain: 'check',
+        reason: 'bentoml-store',
+        message: `bentoml get ${BENTO} -o path named no bento folder.`,
+      })
+      expect((error as {detail: string}).detail).toContain('a banner line')
+    }
+  })
+
+  it('a model the bento names but the store lacks: say which, where, and how to fix it', async () => {
+    const {home, locate} = store((h) => `${h}/bentos/iris_v1/75zt5whki6buoax4`)
+    const modelDir = path.join(home, 'models/iris-classifier/6pxafxhki63g6ax4')
+    rmSync(path.join(modelDir, 'model.yaml'))
+    const error = await locate().catch((caught: unknown) => caught)
+    expect(error).toMatchObject({
+      reason: 'bentoml-store',
+      message: `Model iris-classifier:6pxafxhki63g6ax4 of bento ${BENTO} is not in the BentoML store (${modelDir}).`,
+      hint: 'Import the model again (run without --bento-version, or check BENTOML_HOME).',
+    })
   })
 })

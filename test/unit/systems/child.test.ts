@@ -7,7 +7,7 @@ import {describe, expect, it} from 'vitest'
 
 import {ChildError, CheckError} from '../../../src/errors.js'
 import type {ChildResult} from '../../../src/process.js'
-import {checkChild, childFailure} from '../../../src/systems/child.js'
+import {checkChild, childFailure, lastMeaningfulLine} from '../../../src/systems/child.js'
 import {headCommit} from '../../../src/systems/git.js'
 import {tempDir} from '../../helpers/cli.js'
 
@@ -79,6 +79,16 @@ describe('childFailure', () => {
       'Building the bento failed (exit code 2): no output',
     )
     expect(() => checkChild(result({exitCode: 3}), context)).toThrow(ChildError)
+  })
+})
+
+describe('lastMeaningfulLine', () => {
+  it('the last line with text, trimmed; a line of 300 characters whole, a longer one cut to 300', () => {
+    expect(lastMeaningfulLine(['first', '  last  ', '', '   '])).toBe('last')
+    expect(lastMeaningfulLine(['only'])).toBe('only')
+    expect(lastMeaningfulLine([])).toBe('no output')
+    expect(lastMeaningfulLine(['y'.repeat(300)])).toBe('y'.repeat(300))
+    expect(lastMeaningfulLine(['z'.repeat(301)])).toBe(`${'z'.repeat(297)}...`)
   })
 })
 

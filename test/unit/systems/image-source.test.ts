@@ -95,7 +95,9 @@ describe('reading an image from a registry', () => {
     expect(await images.blob(sha256Digest(config))).toEqual(config)
     const error = await registryFailure(images.blob(wrong))
     expect(error.reason).toBe('malformed')
-    expect(error.message).toContain('the bytes do not hash to the digest')
+    expect(error.message).toBe(
+      `Reading blob ${wrong} of team/model from ${registry.host}: the bytes do not hash to the digest.`,
+    )
     expect((await registryFailure(images.blob(`sha256:${'2'.repeat(64)}`))).reason).toBe('not-found')
   })
 
@@ -111,7 +113,59 @@ describe('reading an image from a registry', () => {
     ])
     expect(ledger.entries[0]).toEqual({kind: 'http', call: 'http:GET /v2/team/model/tags/list'})
     registry.status = 401
-    expect((await registryFailure(registryTagsOf(access, 'team/model', digest))).reason).toBe('login-refused')
+    const refused = await registryFailure(registryTagsOf(access, 'team/model', digest))
+    expect(refused.reason).toBe('login-refused')
+    expect(refused.message).toBe(
+      `Listing the tags of team/model on ${registry.host} failed: the registry refused the credentials (HTTP 401).`,
+    )
+  })
+
+  it('bytes that do not match the digest the registry names, or the digest asked for, are malformed', async () => {
+    const {images, registry} = await source()
+    const digest = registry.put('team/model', 'v1', MANIFEST)
+    const other = `sha256:${'3'.repeat(64)}`
+    const realFetch = globalThis.fetch
+    // A proxy that rewrites the digest header, then one that serves other bytes for a digest.
+    let rewrite: (response: Response) => Response = (response) => response
+    globalThis.fetch = async (input, init) => rewrite(await realFetch(input, init))
+    try {
+      rewrite = (response) =>
+        new Response(response.body, {
+          status: response.status,
+          headers: {'docker-content-digest': other},
+        })
+      expect((await registryFailure(images.manifest('v1'))).message).toBe(
+        `Reading the manifest of team/model:v1 from ${registry.host}: the registry says ${other}, the bytes hash to ${digest}.`,
+      )
+      rewrite = (response) => new Response(response.body, {status: response.status})
+      registry.put('team/model', other, MANIFEST)
+      const mismatch = await registryFailure(images.manifest(other))
+      expect(mismatch).toMatchObject({
+        reason: 'malformed',
+        message: `Reading the manifest of team/model:${other} from ${registry.host}: the bytes hash to ${digest}.`,
+      })
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
+  it('a registry with no tags lists none; at most 100 tags are looked at', async () => {
+    const {access, registry} = await source()
+    const digest = registry.put('team/model', 'v1', MANIFEST)
+    const realFetch = globalThis.fetch
+    let tags: unknown = null
+    globalThis.fetch = async (input, init) =>
+      String(input).includes('/tags/list')
+        ? new Response(JSON.stringify({name: 'team/model', tags}))
+        : realFetch(input, init)
+    try {
+      expect(await registryTagsOf(access, 'team/model', digest)).toEqual([])
+      tags = [...Array.from({length: 100}, (_, index) => `t${index}`), 'v1']
+      // v1 is the 101st tag: it is not looked at.
+      expect(await registryTagsOf(access, 'team/model', digest)).toEqual([])
+    } finally {
+      globalThis.fetch = realFetch
+    }
   })
 
   it('an unreachable registry is named', async () => {
@@ -145,5 +199,8 @@ describe('bodies', () => {
       'Body is more than the 5 bytes allowed.',
     )
     await expect(readCapped(new Response(null), 5, 'Body')).resolves.toEqual(Buffer.alloc(0))
+    // Exactly the cap is fine.
+    const full = new Response('12345', {headers: {'content-length': '5'}})
+    await expect(readCapped(full, 5, 'Body')).resolves.toEqual(Buffer.from('12345'))
   })
 })

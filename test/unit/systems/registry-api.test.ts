@@ -37,10 +37,19 @@ describe('registryScheme', () => {
   it('an explicit scheme wins, in any case; loopback is http, anything else https', () => {
     expect(registryScheme('HTTP://registry.example.com')).toBe('http')
     expect(registryScheme('https://127.0.0.1:5000')).toBe('https')
-    for (const host of ['localhost', 'localhost:5000', '127.0.0.1', '127.1.2.3:5000', '[::1]:5000'])
+    for (const host of [
+      'localhost',
+      'localhost:5000',
+      '127.0.0.1',
+      '127.1.2.3:5000',
+      '127.10.200.30:5000',
+      '[::1]:5000',
+    ])
       expect(registryScheme(host), host).toBe('http')
     for (const host of ['registry.example.com', '10.0.0.1:5000', 'localhost.example.com', 'my-localhost', ''])
       expect(registryScheme(host), host).toBe('https')
+    // Only a scheme at the start counts: `http://` inside a value is not a scheme.
+    expect(registryScheme('registry.example.com/http://x')).toBe('https')
   })
 })
 
@@ -81,6 +90,24 @@ describe('the registry API', () => {
       `GET /v2/team/model/manifests/${digest}`,
       'PUT /v2/team/model/manifests/latest',
     ])
+  })
+
+  it('retags a manifest the registry serves without a content type as the first accepted type', async () => {
+    const a = await access()
+    const digest = registry!.put('team/model', 'v1', '{"schemaVersion":2}')
+    const realFetch = globalThis.fetch
+    globalThis.fetch = async (input, init) => {
+      const response = await realFetch(input, init)
+      if ((init?.method ?? 'GET') !== 'GET') return response
+      // The same bytes, with no content-type header.
+      return new Response(new Uint8Array(await response.arrayBuffer()), {status: response.status})
+    }
+    try {
+      await retagManifest(a, 'team/model', digest, 'latest')
+    } finally {
+      globalThis.fetch = realFetch
+    }
+    expect(registry!.manifests.get('team/model:latest')?.mediaType).toBe(MANIFEST_MEDIA_TYPES[0])
   })
 
   it('wrong credentials: login-refused (HTTP 401), on reads and on tagging', async () => {

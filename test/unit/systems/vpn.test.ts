@@ -57,6 +57,19 @@ describe('host:port values', () => {
     )
   })
 
+  it('a refusal shows what a valid value looks like, and at most 80 characters of the bad one', () => {
+    let refused: unknown
+    try {
+      parseHostPort(`${'x'.repeat(100)}`, 'VPN check')
+    } catch (error) {
+      refused = error
+    }
+    expect(refused).toMatchObject({
+      message: `VPN check "${'x'.repeat(80)}" is not host:port.`,
+      hint: 'Use e.g. mlflow.internal.example.com:443 or 10.0.0.5:5000.',
+    })
+  })
+
   it('formats IPv6 hosts in brackets', () => {
     expect(formatHostPort({host: 'fd00::1', port: 80})).toBe('[fd00::1]:80')
     expect(formatHostPort({host: 'h', port: 80})).toBe('h:80')

@@ -1,7 +1,7 @@
 import {statSync} from 'node:fs'
 import path from 'node:path'
 
-import {describe, expect, it} from 'vitest'
+import {describe, expect, it, vi} from 'vitest'
 
 import {EnvironmentError, exitClassOf} from '../../../src/errors.js'
 import {makePrivateDir, privateDirError, removePrivateDir} from '../../../src/systems/workdir.js'
@@ -65,5 +65,39 @@ describe('makePrivateDir', () => {
       'The temp folder /tmp is full (ENOSPC). Free some space there, or set TMPDIR to another folder.',
     )
     expect(privateDirError(fault('EMFILE'), '/tmp').reason).toBe('temp-failed')
+    for (const code of ['EPERM', 'EROFS'])
+      expect(privateDirError(fault(code), '/t').reason).toBe('temp-unwritable')
+    expect(privateDirError(fault('EDQUOT'), '/t').message).toBe('The temp folder /t is full (EDQUOT).')
+    // The system's own words go to the detail (--verbose); a thrown non-error still says something.
+    expect(privateDirError(fault('EMFILE'), '/t')).toMatchObject({
+      message: 'Cannot create a private folder in /t (EMFILE).',
+      detail: 'EMFILE: fault',
+      hint: 'Set TMPDIR to a writable folder.',
+    })
+    expect(privateDirError('odd', '/t')).toMatchObject({reason: 'temp-failed', detail: 'odd'})
+    expect(privateDirError(fault('ENOENT'), '/t', '').message).toBe('The temp folder /t does not exist.')
+  })
+})
+
+describe('the last-resort removal on exit', () => {
+  it('one exit listener removes every private folder still there', async () => {
+    // A fresh copy of the module: its exit listener is added by its first private folder.
+    vi.resetModules()
+    const fresh = await import('../../../src/systems/workdir.js')
+    const before = process.listeners('exit')
+    const base = tempDir('workdir')
+    const [kept, other, removed] = await inTmpdir(base, () =>
+      Promise.all([fresh.makePrivateDir('a-'), fresh.makePrivateDir('b-'), fresh.makePrivateDir('c-')]),
+    )
+    await fresh.removePrivateDir(removed!)
+    const added = process.listeners('exit').filter((listener) => !before.includes(listener))
+    expect(added).toHaveLength(1)
+    try {
+      // What the process runs on 'exit' (called directly: emitting 'exit' would reach vitest's own).
+      ;(added[0] as () => void)()
+    } finally {
+      process.removeListener('exit', added[0]!)
+    }
+    for (const dir of [kept!, other!, removed!]) expect(() => statSync(dir), dir).toThrow()
   })
 })

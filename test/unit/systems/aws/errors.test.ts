@@ -78,6 +78,74 @@ describe('AWS SDK errors become typed AwsErrors with one line of advice', () => 
     expect(toAwsError(unknown, 'ecr:X', 'X', settings).message).toContain('HTTP 418')
   })
 
+  it('an endpoint that is not AWS: a body too big, a 4xx page, an empty page, each said plainly', () => {
+    const at = '(region eu-west-1, profile team)'
+    const tooLarge = toAwsError(
+      new EndpointAnswerError('too-large', 200, '', '', 8 * 1024 * 1024),
+      'ecr:X',
+      'X',
+      settings,
+    )
+    expect(tooLarge).toMatchObject({reason: 'malformed'})
+    expect(tooLarge.message).toBe(
+      `X failed: the endpoint answered HTTP 200 (no content type) with more than 8 MB ${at}.`,
+    )
+    expect(tooLarge.hint).toBe('Check AWS_ENDPOINT_URL and any proxy between here and AWS (HTTPS_PROXY).')
+    expect(
+      toAwsError(new EndpointAnswerError('too-large', 502, 'x', '', 1000), 'ecr:X', 'X', settings),
+    ).toMatchObject({reason: 'malformed', message: expect.stringContaining('with more than 1000 bytes')})
+    const page = toAwsError(
+      new EndpointAnswerError('not-aws', 403, 'text/html', '  <p>\n  blocked\n</p> ', 1024),
+      'ecr:X',
+      'X',
+      settings,
+    )
+    expect(page.reason).toBe('malformed')
+    expect(page.message).toBe(
+      `X failed: the endpoint answered HTTP 403 (text/html), not an AWS response: "<p> blocked </p>" ${at}.`,
+    )
+    expect(
+      toAwsError(new EndpointAnswerError('not-aws', 500, 'text/plain', '', 1024), 'ecr:X', 'X', settings)
+        .message,
+    ).toBe(`X failed: the endpoint answered HTTP 500 (text/plain), not an AWS response ${at}.`)
+  })
+
+  it('credentials named only in the message, an expired session token, a timeout and a plain status', () => {
+    const byMessage = toAwsError(
+      new Error('Could not load credentials from any providers'),
+      'ecr:X',
+      'X',
+      settings,
+    )
+    expect(byMessage.reason).toBe('credentials-missing')
+    const expired = toAwsError(
+      named('UnrecognizedClientException', 'The security token included in the request is expired'),
+      'ecr:X',
+      'X',
+      settings,
+    )
+    expect(expired).toMatchObject({
+      reason: 'credentials-expired',
+      message: 'X failed: the AWS credentials have expired (region eu-west-1, profile team).',
+      hint: 'Refresh them (aws sso login, or new session credentials) and run again.',
+    })
+    const timeout = toAwsError(named('TimeoutError', 'socket hang up'), 'ecr:X', 'X', {region: 'us-east-1'})
+    expect(timeout).toMatchObject({
+      reason: 'unreachable',
+      message: 'X failed: the AWS endpoint could not be reached (TimeoutError).',
+      hint: 'Check the network, proxy and AWS_ENDPOINT_URL settings.',
+    })
+    const other = Object.assign(named('InternalFailure', 'Service unavailable'), {
+      $metadata: {httpStatusCode: 500},
+    })
+    expect(toAwsError(other, 'ecr:X', 'X', {region: 'us-east-1'}).message).toBe(
+      'X failed: Service unavailable (region us-east-1).',
+    )
+    expect(toAwsError(named('Unknown', 'UnknownError'), 'ecr:X', 'X', {region: 'us-east-1'}).message).toBe(
+      'X failed: UnknownError (region us-east-1).',
+    )
+  })
+
   it('redacts what the message carries', () => {
     const error = named('AccessDeniedException', 'echo: Authorization: AWS4-HMAC-SHA256 Signature=abcdef0123')
     const mapped = toAwsError(error, 'ecr:X', 'X', settings, (text) => text.replace('abcdef0123', '***'))

@@ -1,0 +1,135 @@
+import {CheckError, errorMessage} from '../errors.js'
+import {PLACEHOLDER} from '../images.js'
+import type {PlannedAction, Step} from '../pipeline/step.js'
+import {checkAccount} from '../systems/account.js'
+import {manifestDigest, registryCalls} from '../systems/registry-api.js'
+import {registryAccess, tagStep, verifyStep} from '../steps/tag.js'
+import type {PromoteState} from './promote-state.js'
+
+/**
+ * Identity, account and repository (and with --registry, a login token for its API). A dry run
+ * without usable credentials goes on with what it cannot know said in a warning; a wrong account
+ * stops it like a real run.
+ */
+const identityStep: Step<PromoteState> = {
+  id: 'preflight',
+  title: 'Identity and repository',
+  failure: 'preflight',
+  describe: (state) => ({
+    actions: [
+      {
+        text: `AWS identity: STS GetCallerIdentity (region ${state.region.value})`,
+        calls: ['aws:sts:GetCallerIdentity'],
+      },
+      {
+        text: `ECR repository ${state.repository} exists (and may tags move?): ECR DescribeRepositories`,
+        calls: ['aws:ecr:DescribeRepositories'],
+      },
+      ...(state.registryIsEcr || state.config.push.dryRun
+        ? []
+        : [
+            {
+              text: `A login token for the registry API of ${state.registry.value}: ECR GetAuthorizationToken`,
+              calls: ['aws:ecr:GetAuthorizationToken'],
+            },
+          ]),
+    ],
+    commands: [],
+  }),
+  async run(state, io) {
+    const {dryRun} = state.config.push
+    let identity
+    try {
+      identity = await state.aws.identity(io.signal)
+    } catch (error) {
+      if (!dryRun) throw error
+      state.warnings.push(
+        `No AWS credentials could be used (${errorMessage(error).split('\n')[0]!.replace(/\.$/, '')}): the digest of ${state.config.from} and the current digests of ${state.config.to.join(', ')} are unknown, and so is what would change.${state.account === undefined ? ` The account shows as ${PLACEHOLDER.account}; pass --account-id to see the real references.` : ''}`,
+      )
+      return
+    }
+    checkAccount(identity, state.account)
+    state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
+    state.mutability = (
+      await state.aws.repository(state.repository, identity.account, undefined, io.signal)
+    ).mutability
+    io.output(`account ${identity.account}; repository ${state.repository} (${state.mutability})`)
+    if (!state.registryIsEcr && !dryRun)
+      state.authorization = await state.aws.authorization(state.secrets, io.signal)
+  },
+}
+
+/** The digests of --from and every --to tag, and so what each --to tag will do. */
+const resolveStep: Step<PromoteState> = {
+  id: 'resolve',
+  title: 'Read the tags',
+  failure: 'preflight',
+  describe(state) {
+    const tags = [state.config.from, ...state.config.to].join(', ')
+    const action: PlannedAction = state.registryIsEcr
+      ? {text: `Digests of ${tags}: ECR DescribeImages`, calls: ['aws:ecr:DescribeImages']}
+      : {
+          text: `Digests of ${tags}: registry API of ${state.registry.value} (HEAD manifest)`,
+          calls: [registryCalls.headManifest(state.repository)],
+        }
+    return {
+      actions: [{...action, when: 'the identity was read (a dry run may lack credentials or a token)'}],
+      commands: [],
+    }
+  },
+  async run(state, io) {
+    if (state.account === undefined || state.mutability === undefined) return
+    if (!state.registryIsEcr && state.authorization === undefined) {
+      state.warnings.push(
+        `The tags live in ${state.registry.value}, read through its own API with an ECR login token; a dry run asks for no token, so the digests there are unknown.`,
+      )
+      return
+    }
+    const tags = [state.config.from, ...state.config.to]
+    const found = new Map<string, string>()
+    if (state.registryIsEcr) {
+      for (const [tag, facts] of await state.aws.imagesByTag(state.repository, tags, io.signal))
+        found.set(tag, facts.digest)
+    } else {
+      const access = registryAccess(state)
+      for (const tag of tags) {
+        const digest = await manifestDigest(access, state.repository, tag, io.signal)
+        if (digest !== undefined) found.set(tag, digest)
+      }
+    }
+    state.digests = found
+    const digest = state.digest
+    if (digest === undefined) {
+      throw new CheckError(
+        'tag-missing',
+        `Tag ${state.config.from} does not exist in ${state.registry.value}/${state.repository}.`,
+        {
+          hint: 'Check --from (the tag to promote) and the repository (--repository, --registry, --region).',
+        },
+      )
+    }
+    for (const each of state.tags) {
+      const previous = found.get(each.tag)
+      each.previousDigest = previous ?? null
+      each.change = previous === undefined ? 'created' : previous === digest ? 'unchanged' : 'moved'
+      io.output(`${each.tag}: ${each.change}`)
+    }
+    const blocked =
+      state.mutability === 'IMMUTABLE' ? state.tags.find((each) => each.change === 'moved') : undefined
+    if (blocked !== undefined) {
+      throw new CheckError(
+        'tag-taken',
+        `Tag ${blocked.tag} already exists in the immutable repository ${state.repository} (image ${blocked.previousDigest}); it cannot be moved to ${digest}.`,
+        {hint: 'Promote to a new tag, or make the repository mutable.'},
+      )
+    }
+  },
+}
+
+/** Read-only first (a dry run walks only these), then the changes. */
+export const PROMOTE_CHECKS: readonly Step<PromoteState>[] = [identityStep, resolveStep]
+export const PROMOTE_PLAN: readonly Step<PromoteState>[] = [
+  ...PROMOTE_CHECKS,
+  tagStep<PromoteState>('Point the --to tags (no upload)'),
+  verifyStep<PromoteState>(),
+]
