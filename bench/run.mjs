@@ -4,6 +4,7 @@
 // example project, the ECR repositories, a counting proxy in front of the registry), then measures
 // and prints a markdown report (also written to $MLDEPLOY_CACHE/bench-work/results.md).
 import {spawn, spawnSync} from 'node:child_process'
+import {createCipheriv} from 'node:crypto'
 import {
   cpSync,
   existsSync,
@@ -44,7 +45,8 @@ const STARTUP_RUNS = Number(env0.BENCH_STARTUP_RUNS ?? 15)
 const MEM_MB = Number(env0.BENCH_MEM_MB ?? 500)
 const MEM_RUNS = Number(env0.BENCH_MEM_RUNS ?? 3)
 const MANY_RUNS = Number(env0.BENCH_MANY_RUNS ?? 3)
-const ONLY = new Set((env0.BENCH_ONLY ?? 'push,startup,memory,tags,many').split(','))
+const ONLY = new Set((env0.BENCH_ONLY ?? 'push,startup,memory,tags,many,reuse').split(','))
+const REUSE_MIB = Number(env0.BENCH_REUSE_MIB ?? 1024)
 const WORK = path.join(CACHE, 'bench-work')
 const PROJECT = path.join(WORK, 'project')
 const TARGET_DIR = path.join(PROJECT, 'deploy', 'iris', 'V1')
@@ -137,6 +139,81 @@ function setup() {
     )
   }
   return {env, stack}
+}
+
+// ------------------------------------------------------------------ 7: reuse of a big image
+
+/**
+ * A bento folder with REUSE_MIB MiB of seeded weights: AES-128-CTR over zeros with a fixed key,
+ * so the bytes are the same on every run and do not compress (made once, kept in the cache).
+ */
+function seededBento() {
+  const dir = path.join(WORK, 'reuse-store', 'bentos', 'iris_v1', `weights-${REUSE_MIB}mib`)
+  const weights = path.join(dir, 'src', 'weights.bin')
+  if (existsSync(path.join(dir, 'bento.yaml'))) return dir
+  mkdirSync(path.dirname(weights), {recursive: true})
+  const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16, 0))
+  const fd = openSync(weights, 'w')
+  const zeros = Buffer.alloc(16 * 1024 * 1024)
+  for (let written = 0; written < REUSE_MIB * 1024 * 1024; written += zeros.length)
+    writeFileSync(fd, cipher.update(zeros))
+  closeSync(fd)
+  writeFileSync(path.join(dir, 'src', 'service.py'), 'import bentoml\n')
+  writeFileSync(
+    path.join(dir, 'bento.yaml'),
+    `service: service:Iris\nname: iris_v1\nversion: weights\nbentoml_version: 1.4.30\ncreation_time: '2026-11-27T00:00:00'\nmodels: []\n`,
+  )
+  return dir
+}
+
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`
+
+async function benchReuse(env) {
+  log(`7. reuse: first push of an image with ${REUSE_MIB} MiB of seeded weights, then the unchanged re-push`)
+  const bento = seededBento()
+  const repository = `bench-reuse/w${Date.now().toString(36)}`
+  sh(
+    '/usr/bin/aws',
+    ['ecr', 'create-repository', '--endpoint-url', env.AWS_ENDPOINT_URL, '--repository-name', repository],
+    {env},
+  )
+  const push = () =>
+    mldeployPush(env, ['iris/V1'], ['--repository', repository, '--skip-disk-check'], {
+      BENCH_BENTO_DIR: bento,
+    })
+  const runs = []
+  for (const name of ['first push', 'unchanged re-push']) {
+    const result = await push()
+    const json = JSON.parse(result.stdoutText)
+    runs.push({name, result, json})
+  }
+  const stepTimes = (json) =>
+    json.steps
+      .filter((step) => ['reuse', 'containerize', 'push', 'tag', 'verify'].includes(step.id))
+      .map((step) => `${step.id} ${seconds(step.durationMs ?? 0)}`)
+      .join(', ')
+  out(`## 7. Reusing an unchanged image (${REUSE_MIB} MiB of seeded weights)`)
+  out()
+  out('| run | wall | peak RSS (mldeploy) | reused | containerize / upload | steps |')
+  out('|-----|------|---------------------|--------|-----------------------|-------|')
+  for (const {name, result, json} of runs) {
+    const ran = json.steps.flatMap((step) => step.ran ?? [])
+    const built = ran.some((call) => / containerize /.test(call))
+    const uploaded = ran.some((call) => /podman push /.test(call))
+    out(
+      `| ${name} | ${seconds(result.wallMs)} | ${(result.peakKb / 1024).toFixed(0)} MB | ${json.reused?.source ?? 'no'} | ${built ? 'yes' : 'no'} / ${uploaded ? 'yes' : 'no'} | ${stepTimes(json)} |`,
+    )
+  }
+  out()
+  out(
+    `Ratio re-push / first push: ${(runs[1].result.wallMs / runs[0].result.wallMs).toFixed(2)}. The content digest hashes the ${REUSE_MIB} MiB on each run (the reuse step's time).`,
+  )
+  out()
+  // The image goes (podman storage is kept between runs); the seeded bento stays in the cache.
+  const images = sh('podman', ['images', '-q', '--filter', `label=bento=${runs[0].json.bentoTag}`], {env})
+    .stdout.split('\n')
+    .filter(Boolean)
+  if (images.length > 0) sh('podman', ['rmi', '--force', ...images], {env, allowFail: true})
 }
 
 /**
@@ -673,6 +750,7 @@ async function main() {
     if (ONLY.has('memory')) await benchMemory(env)
     if (ONLY.has('tags')) await benchTags(env, proxy)
     if (ONLY.has('many')) await benchMany(env)
+    if (ONLY.has('reuse')) await benchReuse(env)
     out('## Targets (issue 14), from this invocation')
     out()
     out('| measure | median | target | met |')

@@ -5,6 +5,7 @@ import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} fro
 import {flagsFor} from '../config/flags.js'
 import {type PushFlags, resolvePushConfig} from '../config/push-config.js'
 import {DeployError, usageError} from '../errors.js'
+import {formatCommand} from '../process.js'
 import type {ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
 import {discoverTargets, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
@@ -56,7 +57,8 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     const configs = names.map((name) =>
       resolvePushConfig(name, flags as PushFlags, process.env, process.cwd()),
     )
-    const {prepareState, planOnly, pushTargets, runResult, aggregate} = await import('../pipeline/push.js')
+    const {prepareState, planOnly, pushTargets, runResult, aggregate, noteLocalImage} =
+      await import('../pipeline/push.js')
     const states: DeployState[] = []
     for (const config of configs) states.push(await prepareState(config))
     this.secrets = states[0]!.secrets
@@ -100,6 +102,9 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
       signal: this.interruptSignal,
       concurrency: flags.concurrency,
     })
+    // The same command again: what a failure after containerize tells the user to run.
+    const rerun = formatCommand({command: this.config.bin, args: [this.id ?? 'push', ...this.argv], cwd: ''})
+    for (const run of runs) noteLocalImage(run, rerun)
     const results = runs.map(runResult)
     const redact = (text: string): string => this.redact(text)
     if (!this.jsonEnabled())

@@ -218,6 +218,34 @@ function planFor(states: readonly DeployState[]): readonly Step<DeployState>[] {
   return CODEBUILD_PLAN as unknown as readonly Step<DeployState>[]
 }
 
+/**
+ * After a late failure (login, push) the image built or found locally stays in the engine: the
+ * failure says so and how to re-run (issue 16 §4), since a plain re-run pushes that image
+ * without containerizing again (the reuse step finds it by its content label).
+ */
+export function noteLocalImage(run: PushRun, rerun: string): void {
+  const {state, failure} = run
+  if (failure === undefined || !leftLocalImage(state)) return
+  const engine =
+    state.engine === undefined
+      ? `the local ${state.config.backend.value} engine`
+      : `the ${state.config.backend.value} engine of ${state.engine.builder}`
+  const note = `The image stays in ${engine}: run \`${rerun}\` again and it is pushed without containerizing.`
+  run.failure = new DeployError(failure.kind, failure.message, {
+    hint: failure.hint === undefined ? note : `${failure.hint} ${note}`,
+    ...(failure.detail === undefined ? {} : {detail: failure.detail}),
+    ...(failure.reason === undefined ? {} : {reason: failure.reason}),
+    ...(failure.step === undefined ? {} : {step: failure.step}),
+    cause: failure,
+  })
+}
+
+/** Built (or found) locally, with a known content, and nothing of it in the registry yet. */
+function leftLocalImage(state: DeployState): boolean {
+  const local = state.builtLocally || state.reuse?.source === 'local'
+  return local && state.content !== undefined && state.pushed.length === 0
+}
+
 /** A run's result: pushed, or failed with its error (what it pushed before failing is in `pushed`). */
 export function runResult(run: PushRun): PushResult | FailedPushResult {
   const result = toResult(run.state, run.steps)
@@ -225,11 +253,10 @@ export function runResult(run: PushRun): PushResult | FailedPushResult {
   if (run.failure === undefined) return {...result, status: 'pushed'}
   // Issue 12: the image built (or found) locally stays; the next run pushes it without rebuilding.
   const {state} = run
-  const local = state.builtLocally || state.reuse?.source === 'local'
-  if (local && state.content !== undefined && state.pushed.length === 0)
+  if (leftLocalImage(state))
     result.warnings = [
       ...result.warnings,
-      `The image stays in the local ${state.config.backend.value} engine (content ${state.content.digest}): the next run reuses it instead of containerizing again.`,
+      `The image stays in the local ${state.config.backend.value} engine (content ${state.content!.digest}): the next run reuses it instead of containerizing again.`,
     ]
   const {kind, exitCode, message, hint, reason, step} = run.failure
   return {

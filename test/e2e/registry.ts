@@ -38,3 +38,16 @@ export async function registryDigest(
   if (!response.ok) throw new Error(`manifest ${repository}:${tag}: HTTP ${response.status}`)
   return response.headers.get('docker-content-digest') ?? undefined
 }
+
+/** The manifest a tag or digest names, parsed (its config digest is the local engine's image ID). */
+export async function registryManifest(
+  registry: Registry,
+  repository: string,
+  reference: string,
+): Promise<{config: {digest: string}; layers: Array<{digest: string; size: number}>}> {
+  const response = await fetch(`http://${registry.host}/v2/${repository}/manifests/${reference}`, {
+    headers: {authorization: auth(registry), accept: ACCEPT},
+  })
+  if (!response.ok) throw new Error(`manifest ${repository}:${reference}: HTTP ${response.status}`)
+  return (await response.json()) as {config: {digest: string}; layers: Array<{digest: string; size: number}>}
+}

@@ -31,7 +31,7 @@ interface PushJson {
   verification: {verified: boolean; by: string | null; missingPermission?: string} | null
   steps: Step[]
   warnings: string[]
-  error?: {exitCode: number; message: string}
+  error?: {exitCode: number; message: string; hint?: string}
 }
 
 async function push(s: StandInProject, ...args: string[]) {
@@ -126,6 +126,10 @@ describe('reusing an image with the same content', () => {
     expect(first.exitCode).toBe(8)
     expect(first.json.warnings.join('\n')).toMatch(
       /The image stays in the local podman engine \(content sha256:[a-f0-9]{64}\): the next run reuses it/,
+    )
+    // The error itself says so, with the command to run again (issue 16 §4).
+    expect(first.json.error!.hint).toMatch(
+      /The image stays in the local podman engine: run `mldeploy push modelA\/V1 --skip-vpn-check --json --skip-disk-check` again and it is pushed without containerizing\.$/,
     )
     const s = {...failing, env: {...failing.env, FAKE_FAIL: ''}}
     const before = s.bin.calls().length
