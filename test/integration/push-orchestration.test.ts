@@ -159,7 +159,11 @@ describe('mldeploy push against moto with recording tools', () => {
     ],
     ['build', 5, /bentoml build failed \(exit code 1\): Error: \[bentos\] `build` failed/],
     ['containerize', 6, /bentoml containerize \(podman\) failed \(exit code 1\)/],
-    ['login', 7, /podman login failed: The registry refused the credentials/],
+    [
+      'login',
+      7,
+      /podman login failed: The registry registry refused the credentials \(invalid username\/password\)/,
+    ],
     [
       'push',
       8,
