@@ -4,6 +4,7 @@ import type {PushConfig} from '../config/push-config.js'
 import {classify, DeployError, errorMessage, usageError} from '../errors.js'
 import {platformOf} from '../image-facts.js'
 import {PLACEHOLDER} from '../images.js'
+import {DEFAULT_TAGS} from '../config/settings.js'
 import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
 import {headCommit} from '../systems/git.js'
 import {gitRevision} from '../systems/git-provenance.js'
@@ -20,6 +21,7 @@ import {
 import type {IoHost} from './io-host.js'
 import {PUSH_PLAN} from './plan.js'
 import {DeployState, type Verification, type VerifiedTag} from './state.js'
+import type {TagChange} from '../steps/tag.js'
 import {backendTagCommands, runBackendTag} from '../steps/push.js'
 import {type CheckResult, type DryRunChecks, runDryRunChecks} from '../steps/dry-run-checks.js'
 import {preflightStep} from '../steps/preflight.js'
@@ -41,6 +43,8 @@ export interface PushResult {
   imageByDigest: string | null
   /** Per tag, the digest the registry reports after the run. */
   verified: VerifiedTag[]
+  /** The tags the tag step pointed: created, moved (from `previousDigest`) or already there. */
+  tagChanges: TagChange[]
   /** From ECR DescribeImages (null for another registry). */
   sizeBytes: number | null
   pushedAt: string | null
@@ -142,6 +146,13 @@ export async function planOnly(
   if (state.account === undefined)
     state.warn(
       `${state.config.offline ? 'No AWS account is read with --offline' : 'No AWS account could be read'}; showing ${PLACEHOLDER.account}. Pass --account-id to see the real image references.`,
+    )
+  // --tag replaces the default list rather than extending it: say so before `latest` stops moving.
+  const {tags} = state.config
+  const dropped = DEFAULT_TAGS.filter((tag) => !tags.value.includes(tag))
+  if (!tags.source.startsWith('default') && dropped.length > 0)
+    state.warn(
+      `The tags (${tags.source}) replace the default ${dropped.join(', ')}: this push leaves ${dropped.join(', ')} where ${dropped.length === 1 ? 'it is' : 'they are'}. Add --tag ${dropped.join(' --tag ')} to move ${dropped.length === 1 ? 'it' : 'them'} too.`,
     )
   if (state.config.bentoVersion === undefined) {
     state.warn(
@@ -286,6 +297,7 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
         ? null
         : `${state.registry.value}/${config.repository.value}@${state.digest}`,
     verified: state.verified,
+    tagChanges: state.tagChanges,
     sizeBytes: state.sizeBytes,
     pushedAt: state.pushedAt,
     repositoryCreated: state.repositoryFacts?.created ?? false,
