@@ -43,6 +43,13 @@ export abstract class BaseCommand extends Command {
     verbose: Flags.boolean({
       description: 'Show the original error text (a child process output, an AWS SDK message) with errors.',
       default: false,
+      helpGroup: 'OUTPUT',
+    }),
+    quiet: Flags.boolean({
+      char: 'q',
+      description: 'Only the result, warnings and errors: no progress.',
+      default: false,
+      helpGroup: 'OUTPUT',
     }),
   }
 
@@ -119,8 +126,9 @@ export abstract class BaseCommand extends Command {
     return new ListrHost(process.stderr, this.stderr, concurrency)
   }
 
+  /** --quiet: the result, warnings and errors only (read before parsing, like --verbose). */
   protected get quiet(): boolean {
-    return false
+    return this.argv.includes('--quiet') || this.argv.includes('-q')
   }
 
   protected redact(text: string): string {

@@ -246,6 +246,17 @@ export const SETTINGS = {
     commands: COMMAND_IDS,
     label: '--verbose',
   }),
+  quiet: boolean({
+    flag: 'quiet',
+    char: 'q',
+    base: true,
+    noEnv: 'an output choice for one run',
+    default: {describe: 'off', value: false},
+    help: 'Only the result, warnings and errors: no progress.',
+    group: 'OUTPUT',
+    commands: COMMAND_IDS,
+    label: '--quiet',
+  }),
 
   // --- promote ---
   promoteFrom: string({

@@ -334,6 +334,21 @@ describe('mldeploy push against moto with recording tools', () => {
   })
 })
 
+describe('--quiet', () => {
+  it('prints only the result, warnings and errors: no progress', async () => {
+    const loud = await push(setup({FAKE_FAIL: 'import'}))
+    expect(loud.stderr).toContain('▶ Preflight checks')
+    for (const flag of ['--quiet', '-q']) {
+      const quiet = await push(setup({FAKE_FAIL: 'import'}), flag)
+      expect(quiet.exitCode).toBe(4)
+      expect(quiet.stderr).not.toContain('▶')
+      expect(quiet.stderr).not.toContain('ok   AWS identity')
+      expect(quiet.stderr.split('\n').filter((line) => line.startsWith('Error:'))).toHaveLength(1)
+      expect(quiet.stderr).toContain('Steps: preflight: done, import: failed')
+    }
+  })
+})
+
 describe('tags said plainly', () => {
   it('a push that moves an existing tag says from which digest to which, in text and JSON', async () => {
     const before = await seedImage(motoUrl, 'modela/v1', 'latest', true)
