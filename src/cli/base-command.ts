@@ -40,6 +40,12 @@ export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
 
   static override baseFlags = {
+    // Replaces oclif's own --json ("Format output as json."): what it is, in the OUTPUT group.
+    json: Flags.boolean({
+      description: 'One JSON object on stdout; progress and warnings stay on stderr.',
+      default: false,
+      helpGroup: 'OUTPUT',
+    }),
     verbose: Flags.boolean({
       description: 'Show the original error text (a child process output, an AWS SDK message) with errors.',
       default: false,
