@@ -137,6 +137,11 @@ export abstract class BaseCommand extends Command {
     return this.argv.includes('--quiet') || this.argv.includes('-q')
   }
 
+  /** Colours on stdout: a terminal, and no NO_COLOR (https://no-color.org). */
+  protected get colour(): boolean {
+    return process.stdout.isTTY === true && process.env.NO_COLOR === undefined && !this.jsonEnabled()
+  }
+
   protected redact(text: string): string {
     return this.secrets === undefined ? redactCredentialHeaders(text) : this.secrets.redact(text)
   }
