@@ -40,9 +40,22 @@ export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
 
   static override baseFlags = {
+    // Replaces oclif's own --json ("Format output as json."): what it is, in the OUTPUT group.
+    json: Flags.boolean({
+      description: 'One JSON object on stdout; progress and warnings stay on stderr.',
+      default: false,
+      helpGroup: 'OUTPUT',
+    }),
     verbose: Flags.boolean({
       description: 'Show the original error text (a child process output, an AWS SDK message) with errors.',
       default: false,
+      helpGroup: 'OUTPUT',
+    }),
+    quiet: Flags.boolean({
+      char: 'q',
+      description: 'Only the result, warnings and errors: no progress.',
+      default: false,
+      helpGroup: 'OUTPUT',
     }),
   }
 
@@ -119,8 +132,14 @@ export abstract class BaseCommand extends Command {
     return new ListrHost(process.stderr, this.stderr, concurrency)
   }
 
+  /** --quiet: the result, warnings and errors only (read before parsing, like --verbose). */
   protected get quiet(): boolean {
-    return false
+    return this.argv.includes('--quiet') || this.argv.includes('-q')
+  }
+
+  /** Colours on stdout: a terminal, and no NO_COLOR (https://no-color.org). */
+  protected get colour(): boolean {
+    return process.stdout.isTTY === true && process.env.NO_COLOR === undefined && !this.jsonEnabled()
   }
 
   protected redact(text: string): string {

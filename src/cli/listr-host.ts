@@ -13,7 +13,24 @@ import type {IoHost, StepEnd, StepRef} from '../pipeline/io-host.js'
 import {LineHost} from './line-host.js'
 import type {Writer} from './writer.js'
 
+/** How many lines of a running step's child output stay under it: the task list stays on screen. */
+export const TAIL_LINES = 4
+
+/** The last `limit` non-empty lines of a step's output after `text` arrives. */
+export function keepTail(tail: readonly string[], text: string, limit = TAIL_LINES): string[] {
+  const lines = text.split('\n').filter((line) => line.trim() !== '')
+  return [...tail, ...lines].slice(-limit)
+}
+
+/** `12s`, `3m 04s`: a running step's elapsed time next to its title. */
+export function formatElapsed(ms: number): string {
+  const seconds = Math.floor(ms / 1000)
+  if (seconds < 60) return `${seconds}s`
+  return `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, '0')}s`
+}
+
 interface Pending {
+  tail: string[]
   ended: Promise<StepEnd>
   end(value: StepEnd, error?: DeployError): void
   task?: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>
@@ -27,7 +44,7 @@ function pending(): Pending {
   })
   // A rejection is handled by the task that awaits it; an unused one must not crash the process.
   ended.catch(() => undefined)
-  return {ended, end}
+  return {ended, end, tail: []}
 }
 
 const keyOf = (step: StepRef): string => `${step.target ?? ''}\u0000${step.id}`
@@ -61,8 +78,22 @@ export class ListrHost implements IoHost {
           task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>,
         ) => {
           entry.task = task
-          if ((await entry.ended) === 'skipped') task.skip()
+          const started = Date.now()
+          // The elapsed time next to the title, once a second while the step runs.
+          const timer = setInterval(() => {
+            task.title = `${step.title} (${formatElapsed(Date.now() - started)})`
+          }, 1000)
+          timer.unref()
+          try {
+            if ((await entry.ended) === 'skipped') task.skip()
+          } finally {
+            clearInterval(timer)
+            if (Date.now() - started >= 1000)
+              task.title = `${step.title} (${formatElapsed(Date.now() - started)})`
+          }
         },
+        // One output entry: the joined tail (listr2 keeps `outputBar` entries, not lines).
+        rendererOptions: {outputBar: 1},
       }
     })
   }
@@ -94,9 +125,11 @@ export class ListrHost implements IoHost {
   stepStarted(): void {}
 
   stepOutput(step: StepRef, text: string): void {
-    const task = this.steps.get(keyOf(step))?.task
-    // The task list shows the last line; the whole output is in the logs of a CI run (LineHost).
-    if (task !== undefined) task.output = text.slice(text.lastIndexOf('\n') + 1)
+    const entry = this.steps.get(keyOf(step))
+    if (entry === undefined) return
+    // The last few lines under the step; the whole output is in the logs of a CI run (LineHost).
+    entry.tail = keepTail(entry.tail, text)
+    if (entry.task !== undefined) entry.task.output = entry.tail.join('\n')
   }
 
   /** The step's title carries the latest counts (and keeps the last ones when it ends). */

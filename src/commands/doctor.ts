@@ -53,7 +53,9 @@ It resolves settings exactly as push does (flags, environment, .env files, --sta
         signal,
         ...(flags.timeout === undefined ? {} : {timeoutMs: flags.timeout * 1000}),
       })
-      if (!this.jsonEnabled()) this.print(formatDoctor(checked, this.verbose))
+      if (!this.jsonEnabled()) {
+        this.print(formatDoctor(checked, this.verbose, this.colour))
+      }
       return checked
     })
     if (result.status === 'failed') {

@@ -251,7 +251,7 @@ export const SETTINGS = {
     base: true,
     noEnv: 'an output format for one run',
     default: {describe: 'off', value: false},
-    help: 'One JSON object on stdout (progress stays on stderr).',
+    help: 'One JSON object on stdout; progress and warnings stay on stderr.',
     group: 'OUTPUT',
     commands: COMMAND_IDS,
     label: '--json',
@@ -265,6 +265,17 @@ export const SETTINGS = {
     group: 'OUTPUT',
     commands: COMMAND_IDS,
     label: '--verbose',
+  }),
+  quiet: boolean({
+    flag: 'quiet',
+    char: 'q',
+    base: true,
+    noEnv: 'an output choice for one run',
+    default: {describe: 'off', value: false},
+    help: 'Only the result, warnings and errors: no progress.',
+    group: 'OUTPUT',
+    commands: COMMAND_IDS,
+    label: '--quiet',
   }),
 
   // --- promote ---
@@ -427,6 +438,10 @@ export const SETTINGS = {
     env: ['MLDEPLOY_ACCOUNT_ID'],
     default: {describe: 'from STS'},
     help: 'Expected AWS account id: other credentials fail the preflight; a dry run without credentials uses it for the image references.',
+    helpFor: {
+      doctor: 'Expected AWS account id: other credentials fail the AWS check.',
+      init: 'Expected AWS account id, written into the .env: other credentials fail the preflight.',
+    },
     group: 'AWS',
     commands: ['push', 'promote', 'inspect', 'doctor', 'init'],
     label: 'Account id',

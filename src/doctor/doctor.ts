@@ -550,7 +550,12 @@ export function diskStatus(freeBytes: number, dir: string, measured: string, sou
 }
 
 /** Human report: one line per check, the fix under each warn and fail, then the counts. */
-export function formatDoctor(result: DoctorResult, verbose = false): string {
+export function formatDoctor(result: DoctorResult, verbose = false, colour = false): string {
+  // At a terminal (no NO_COLOR): pass green, warn yellow, fail red, skip dim.
+  const paint = (status: string): string => {
+    const code = {pass: 32, warn: 33, fail: 31, skip: 2}[status]
+    return colour && code !== undefined ? `\u001B[${code}m${status.padEnd(4)}\u001B[0m` : status.padEnd(4)
+  }
   const scope =
     result.target === null
       ? result.root === null
@@ -565,7 +570,7 @@ export function formatDoctor(result: DoctorResult, verbose = false): string {
   const width = Math.max(...result.checks.map((check) => check.title.length))
   const lines: string[] = []
   for (const check of result.checks) {
-    lines.push(`${check.status.padEnd(4)}  ${check.title.padEnd(width)}  ${check.message}`)
+    lines.push(`${paint(check.status)}  ${check.title.padEnd(width)}  ${check.message}`)
     if (check.fix !== undefined && (check.status === 'fail' || check.status === 'warn')) {
       lines.push(`${' '.repeat(6 + width + 2)}fix: ${check.fix}`)
     }

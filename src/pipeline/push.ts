@@ -4,6 +4,7 @@ import type {PushConfig} from '../config/push-config.js'
 import {classify, DeployError, errorMessage, usageError} from '../errors.js'
 import {platformOf} from '../image-facts.js'
 import {PLACEHOLDER} from '../images.js'
+import {DEFAULT_TAGS} from '../config/settings.js'
 import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
 import {headCommit} from '../systems/git.js'
 import {gitRevision} from '../systems/git-provenance.js'
@@ -25,6 +26,7 @@ import {codebuildPlanned, codebuildResult, CODEBUILD_PLAN} from './codebuild-pla
 import {CodeBuildState} from './codebuild-state.js'
 import type {Step} from './step.js'
 import {DeployState, type Verification, type VerifiedTag} from './state.js'
+import type {TagChange} from '../steps/tag.js'
 import {backendTagCommands, runBackendTag} from '../steps/push.js'
 import {type CheckResult, type DryRunChecks, runDryRunChecks} from '../steps/dry-run-checks.js'
 import {preflightStep} from '../steps/preflight.js'
@@ -46,6 +48,8 @@ export interface PushResult {
   imageByDigest: string | null
   /** Per tag, the digest the registry reports after the run. */
   verified: VerifiedTag[]
+  /** The tags the tag step pointed: created, moved (from `previousDigest`) or already there. */
+  tagChanges: TagChange[]
   /** From ECR DescribeImages (null for another registry). */
   sizeBytes: number | null
   pushedAt: string | null
@@ -154,6 +158,13 @@ export async function planOnly(
   if (state.account === undefined)
     state.warn(
       `${state.config.offline ? 'No AWS account is read with --offline' : 'No AWS account could be read'}; showing ${PLACEHOLDER.account}. Pass --account-id to see the real image references.`,
+    )
+  // --tag replaces the default list rather than extending it: say so before `latest` stops moving.
+  const {tags} = state.config
+  const dropped = DEFAULT_TAGS.filter((tag) => !tags.value.includes(tag))
+  if (!tags.source.startsWith('default') && dropped.length > 0)
+    state.warn(
+      `The tags (${tags.source}) replace the default ${dropped.join(', ')}: this push leaves ${dropped.join(', ')} where ${dropped.length === 1 ? 'it is' : 'they are'}. Add --tag ${dropped.join(' --tag ')} to move ${dropped.length === 1 ? 'it' : 'them'} too.`,
     )
   if (state.config.bentoVersion === undefined) {
     state.warn(
@@ -343,6 +354,7 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
         ? null
         : `${state.registry.value}/${config.repository.value}@${state.digest}`,
     verified: state.verified,
+    tagChanges: state.tagChanges,
     sizeBytes: state.sizeBytes,
     pushedAt: state.pushedAt,
     repositoryCreated: state.repositoryFacts?.created ?? false,

@@ -59,6 +59,9 @@ export function formatSummary(result: PushResult): string {
   const lines = [`Pushed ${result.target} (bento ${result.bentoTag ?? '?'}), ${upload}, ${verified}`]
   for (const image of result.images) lines.push(`  ${image}`)
   lines.push(`  ${result.imageByDigest ?? '?'}`)
+  // A tag that pointed at another image is said plainly, as promote says it.
+  for (const moved of result.tagChanges.filter((each) => each.change === 'moved'))
+    lines.push(`  tag ${moved.tag} moved: ${moved.previousDigest ?? '?'} -> ${moved.digest}`)
   lines.push(`  digest ${result.digest ?? '?'}`)
   if (result.contentDigest !== null)
     lines.push(

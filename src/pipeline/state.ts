@@ -9,7 +9,7 @@ import type {BentoInfo} from '../provenance.js'
 import type {ImageFacts} from '../image-facts.js'
 import type {Engine} from '../systems/engine.js'
 import type {RuleResult} from '../deploy-target-rules.js'
-import type {TagTarget, VerifiedTag} from '../steps/tag.js'
+import type {TagChange, TagTarget, VerifiedTag} from '../steps/tag.js'
 import type {PlannedCommand, StepIO} from './step.js'
 
 export type {VerifiedTag} from '../steps/tag.js'
@@ -161,6 +161,13 @@ export class DeployState implements TagTarget {
 
   onUnverified(verification: Verification): void {
     this.verification = verification
+  }
+
+  /** Which tags the tag step created, moved (from which digest) or found in place. */
+  readonly tagChanges: TagChange[] = []
+
+  onTagChange(change: TagChange): void {
+    this.tagChanges.push(change)
   }
 
   onTagged(reference: string): void {

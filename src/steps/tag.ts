@@ -42,8 +42,18 @@ export interface TagTarget extends EngineState {
   /** Add a tag through the backend (only the manifest travels) when ecr:BatchGetImage is denied. */
   backendTagCommands?(tag: string): PlannedCommand[]
   runBackendTag?(tag: string, io: StepIO): Promise<void>
+  /** Push (issue 16): says which tags move, from which digest (promote reads that in its own check). */
+  onTagChange?(change: TagChange): void
   /** Nothing may read the tags back: the result says so instead of failing. */
   onUnverified?(verification: {verified: false; by: null; missingPermission: string}): void
+}
+
+/** A tag the tag step pointed at the image: new, moved from another digest, or already there. */
+export interface TagChange {
+  tag: string
+  change: 'created' | 'moved' | 'unchanged'
+  previousDigest: string | null
+  digest: string
 }
 
 const BATCH_GET = 'ecr:BatchGetImage'
@@ -80,6 +90,44 @@ function tagAction(target: TagTarget, tag: string): PlannedAction {
       }
 }
 
+/** Push says which tags move: what they point at before (a push-only role may not read it). */
+function readBefore(target: TagTarget, tags: string[]): PlannedAction[] {
+  if (target.onTagChange === undefined || tags.length === 0) return []
+  const text = `What ${tags.join(', ')} point at now (to say which tag moves, from which digest)`
+  if (!target.registryIsEcr)
+    return [
+      {text: `${text}: registry API (HEAD manifest)`, calls: [registryCalls.headManifest(target.repository)]},
+    ]
+  if (target.denied?.has(DESCRIBE_IMAGES) === true) return []
+  return [{text: `${text}: ECR DescribeImages`, calls: tags.map(() => `aws:${DESCRIBE_IMAGES}`)}]
+}
+
+async function digestsBefore(
+  target: TagTarget,
+  tags: string[],
+  io: StepIO,
+): Promise<Map<string, string> | undefined> {
+  if (target.onTagChange === undefined || tags.length === 0) return undefined
+  if (!target.registryIsEcr) {
+    const access = registryAccess(target)
+    const found = new Map<string, string>()
+    for (const tag of tags) {
+      const digest = await manifestDigest(access, target.repository, tag, io.signal)
+      if (digest !== undefined) found.set(tag, digest)
+    }
+    return found
+  }
+  if (target.denied?.has(DESCRIBE_IMAGES) === true) return undefined
+  try {
+    const facts = await target.aws.imagesByTag(target.repository, tags, io.signal)
+    return new Map([...facts].map(([tag, image]) => [tag, image.digest]))
+  } catch (error) {
+    if (!deniedFor(error, DESCRIBE_IMAGES)) throw error
+    target.deny?.(DESCRIBE_IMAGES)
+    return undefined
+  }
+}
+
 /** Point every tag at the image without another upload: N tags cost one push. */
 export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upload)'): Step<S> {
   return {
@@ -94,7 +142,7 @@ export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upl
       if (backend && target.denied?.has(BATCH_GET) === true)
         return {actions: [], commands: tags.flatMap((tag) => target.backendTagCommands!(tag))}
       return {
-        actions: tags.map((tag) => tagAction(target, tag)),
+        actions: [...readBefore(target, tags), ...tags.map((tag) => tagAction(target, tag))],
         commands: backend
           ? tags.flatMap((tag) =>
               target.backendTagCommands!(tag).map((command) => ({
@@ -108,6 +156,7 @@ export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upl
     async run(target, io) {
       const digest = target.digest
       if (digest === undefined) throw new CheckError('no-image', 'There is no image to tag.')
+      const before = await digestsBefore(target, target.tagsToPoint(), io)
       for (const tag of target.tagsToPoint()) {
         const reference = imageReference(target.registry.value, target.repository, tag)
         if (!target.registryIsEcr) {
@@ -127,7 +176,16 @@ export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upl
           }
         }
         target.onTagged(reference, tag)
-        io.output(`${reference} -> ${digest}`)
+        if (before === undefined) {
+          io.output(`${reference} -> ${digest}`)
+          continue
+        }
+        const previousDigest = before.get(tag) ?? null
+        const change = previousDigest === null ? 'created' : previousDigest === digest ? 'unchanged' : 'moved'
+        target.onTagChange?.({tag, change, previousDigest, digest})
+        io.output(
+          `${reference} -> ${digest} (${change === 'moved' ? `moved from ${previousDigest}` : change === 'created' ? 'new tag' : 'already there'})`,
+        )
       }
     },
   }

@@ -54,10 +54,11 @@ export async function call(
     return await fetch(target, init)
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error
-    const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message
+    const cause = (error as {cause?: {code?: string; message?: string}}).cause
+    const code = cause?.code ?? ''
     throw new RegistryError(
       'unreachable',
-      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${cause}).`,
+      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${networkCause(code, cause?.message ?? (error as Error).message)}).`,
       {hint: 'Check --registry (host, port, http/https) and that the registry is up.'},
     )
   }
@@ -126,4 +127,17 @@ export function registryError(status: number, doing: string): RegistryError {
   if (status === 403)
     return new RegistryError('denied', `${doing} failed: the registry denied the request (HTTP 403).`)
   return new RegistryError(status >= 500 ? 'transient' : 'failed', `${doing} failed: HTTP ${status}.`)
+}
+
+/** Node's network error codes in words: which of DNS, TCP, TLS or time failed. */
+export function networkCause(code: string, message: string): string {
+  if (code === 'ECONNREFUSED') return 'connection refused: nothing listens on that port'
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `DNS: the host name does not resolve, ${code}`
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `timed out connecting, ${code}`
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `the connection was cut, ${code}`
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(?:VERIFY|GET_ISSUER)/.test(code))
+    return `TLS: the certificate is not accepted, ${code}`
+  if (/EPROTO|ERR_SSL|wrong version number/i.test(`${code} ${message}`))
+    return `TLS: no TLS handshake, ${code || message} (an http:// registry?)`
+  return code || message
 }

@@ -171,7 +171,9 @@ describe('mldeploy push, failures against the real stack', () => {
   it('a wrong registry password: login refused (exit 7), nothing pushed', async () => {
     const result = await push(repo('failures'), [], {env: env({AWS_ENDPOINT_URL: otherAccount.url})})
     expect(result.exitCode).toBe(7)
-    expect(result.json.error?.message).toMatch(/podman login failed: The registry refused the credentials/)
+    expect(result.json.error?.message).toMatch(
+      /podman login failed: The registry \S+ refused the credentials \(invalid username\/password\)/,
+    )
     expect(result.stdout + result.stderr).not.toContain('999999999999-auth-token')
     expect(result.json.steps.find((step) => step.id === 'push')?.status).toBe('skipped')
     expect(await registryTags(registry, repo('failures'))).toEqual([])

@@ -96,3 +96,20 @@ describe('--json everywhere', () => {
     },
   )
 })
+
+describe('help habits', () => {
+  it('-h is --help; flags grouped; --json says what it is; doctor has no dry-run text', async () => {
+    const root = tempDir('help')
+    const push = await runCli(['push', '-h'], {cwd: root, env: baseEnv()})
+    expect(push.exitCode).toBe(0)
+    for (const group of ['AWS FLAGS', 'BUILD FLAGS', 'TAGS FLAGS', 'OUTPUT FLAGS', 'ADVANCED FLAGS'])
+      expect(push.stdout).toContain(group)
+    expect(push.stdout).not.toContain('GLOBAL FLAGS')
+    expect(push.stdout.replace(/\s+/g, ' ')).toContain(
+      '--json One JSON object on stdout; progress and warnings stay on stderr.',
+    )
+    const doctor = await runCli(['doctor', '-h'], {cwd: root, env: baseEnv()})
+    expect(doctor.exitCode).toBe(0)
+    expect(doctor.stdout).not.toMatch(/dry.run/i)
+  })
+})

@@ -64,8 +64,11 @@ describe('every step runs what it described', () => {
         `tcp:127.0.0.1:${vpnPort}`,
       ]),
     )
-    // Two extra tags (release and the content tag), each BatchGetImage + PutImage, no upload.
+    // Two extra tags (release and the content tag): what each points at now (to say which one
+    // moves), then each BatchGetImage + PutImage, no upload.
     expect(ran('tag')).toEqual([
+      'aws:ecr:DescribeImages',
+      'aws:ecr:DescribeImages',
       'aws:ecr:BatchGetImage',
       'aws:ecr:PutImage',
       'aws:ecr:BatchGetImage',

@@ -140,7 +140,7 @@ describe('retries', () => {
     const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check'], {cwd: s.root, env: s.env})
     expect(result.exitCode).toBe(8)
     expect(s.bin.calls().filter((call) => call.step === 'push')).toHaveLength(3)
-    expect(result.stderr).toContain('The registry connection failed')
+    expect(result.stderr).toContain('The connection to registry was cut (connection reset by peer)')
   })
 
   it.each([

@@ -2,7 +2,7 @@ import path from 'node:path'
 
 import {beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository} from '../helpers/aws.js'
+import {createRepository, seedImage} from '../helpers/aws.js'
 import {runCli, standInProject, type StandInProject} from '../helpers/cli.js'
 import {freePort, MOTO_ACCOUNT, MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
 
@@ -159,7 +159,11 @@ describe('mldeploy push against moto with recording tools', () => {
     ],
     ['build', 5, /bentoml build failed \(exit code 1\): Error: \[bentos\] `build` failed/],
     ['containerize', 6, /bentoml containerize \(podman\) failed \(exit code 1\)/],
-    ['login', 7, /podman login failed: The registry refused the credentials/],
+    [
+      'login',
+      7,
+      /podman login failed: The registry registry refused the credentials \(invalid username\/password\)/,
+    ],
     [
       'push',
       8,
@@ -331,6 +335,66 @@ describe('mldeploy push against moto with recording tools', () => {
     )
     expect(json.error.step).toBe('check')
     expect(json.steps.find((step: {id: string}) => step.id === 'tag').status).toBe('skipped')
+  })
+})
+
+describe('--quiet', () => {
+  it('prints only the result, warnings and errors: no progress', async () => {
+    const loud = await push(setup({FAKE_FAIL: 'import'}))
+    expect(loud.stderr).toContain('▶ Preflight checks')
+    for (const flag of ['--quiet', '-q']) {
+      const quiet = await push(setup({FAKE_FAIL: 'import'}), flag)
+      expect(quiet.exitCode).toBe(4)
+      expect(quiet.stderr).not.toContain('▶')
+      expect(quiet.stderr).not.toContain('ok   AWS identity')
+      expect(quiet.stderr.split('\n').filter((line) => line.startsWith('Error:'))).toHaveLength(1)
+      expect(quiet.stderr).toContain('Steps: preflight: done, import: failed')
+    }
+  })
+})
+
+describe('tags said plainly', () => {
+  it('a push that moves an existing tag says from which digest to which, in text and JSON', async () => {
+    const before = await seedImage(motoUrl, 'modela/v1', 'latest', true)
+    const json = JSON.parse((await push(setup(), '--json')).stdout)
+    expect(json.status).toBe('pushed')
+    expect(before).not.toBe(json.digest)
+    expect(json.tagChanges.find((each: {tag: string}) => each.tag === 'latest')).toEqual({
+      tag: 'latest',
+      change: 'moved',
+      previousDigest: before,
+      digest: json.digest,
+    })
+    expect(json.tagChanges.find((each: {tag: string}) => each.tag.startsWith('content-')).change).toBe(
+      'created',
+    )
+    // Moved again under someone else's image: the text summary names both digests.
+    const other = await seedImage(motoUrl, 'modela/v1', 'latest', true)
+    expect(other).not.toBe(json.digest)
+    const text = await push(setup())
+    expect(text.exitCode, text.stderr).toBe(0)
+    expect(text.stdout).toContain(`tag latest moved: ${other} -> ${json.digest}`)
+  })
+
+  it('the dry run says when --tag replaces latest instead of adding to it', async () => {
+    const s = setup()
+    const replaced = await runCli(['push', 'modelA/V1', '--dry-run', '--offline', '--tag', 'v2', '--json'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(JSON.parse(replaced.stdout).warnings).toContainEqual(
+      expect.stringMatching(
+        /replace the default latest: this push leaves latest where it is\. Add --tag latest/,
+      ),
+    )
+    const kept = await runCli(
+      ['push', 'modelA/V1', '--dry-run', '--offline', '--tag', 'v2', '--tag', 'latest'],
+      {
+        cwd: s.root,
+        env: s.env,
+      },
+    )
+    expect(kept.stderr).not.toContain('replace the default')
   })
 })
 

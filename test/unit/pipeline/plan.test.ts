@@ -83,11 +83,12 @@ describe('the plan of a dry run', () => {
     // The check reads the pushed image back before any tag moves.
     expect(step('check').actions.flatMap((action) => action.calls)).toContain('aws:ecr:BatchGetImage')
     expect(step('tag').actions.map((action) => action.text)).toEqual([
+      'What latest, prod, content-<content-digest> point at now (to say which tag moves, from which digest): ECR DescribeImages',
       `${registry}/modela/v1:latest -> the image's digest: ECR BatchGetImage + PutImage`,
       `${registry}/modela/v1:prod -> the image's digest: ECR BatchGetImage + PutImage`,
       `${registry}/modela/v1:content-<content-digest> -> the image's digest: ECR BatchGetImage + PutImage`,
     ])
-    expect(step('tag').actions[0]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
+    expect(step('tag').actions[1]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
     expect(step('verify').actions[0]!.text).toContain('ECR DescribeImages')
     expect(step('login').commands[0]!.stdin).toBe('the ECR password from GetAuthorizationToken')
   })

@@ -46,10 +46,17 @@ describe('the tag step, on ECR', () => {
   it('describes one BatchGetImage + PutImage per other tag', async () => {
     const {state} = await pushed()
     expect(tag.describe(state)).toEqual({
-      actions: ['latest', 'prod'].map((name) => ({
-        text: `${REGISTRY}/modela/v1:${name} -> the image's digest: ECR BatchGetImage + PutImage`,
-        calls: ['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'],
-      })),
+      actions: [
+        // Push says which tag moves from where: one read of the tags first (promote does not).
+        {
+          text: 'What latest, prod point at now (to say which tag moves, from which digest): ECR DescribeImages',
+          calls: ['aws:ecr:DescribeImages', 'aws:ecr:DescribeImages'],
+        },
+        ...['latest', 'prod'].map((name) => ({
+          text: `${REGISTRY}/modela/v1:${name} -> the image's digest: ECR BatchGetImage + PutImage`,
+          calls: ['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'],
+        })),
+      ],
       commands: [],
     })
     expect(tag).toMatchObject({id: 'tag', failure: 'push', title: 'Add the other tags (no upload)'})
@@ -66,12 +73,17 @@ describe('the tag step, on ECR', () => {
     const {state, aws} = await pushed()
     const io = recordingIo()
     await tag.run(state, io)
-    expect(aws.calls).toEqual([`retag modela/v1 ${DIGEST} latest`, `retag modela/v1 ${DIGEST} prod`])
+    expect(aws.calls).toEqual([
+      'imagesByTag modela/v1 latest,prod',
+      `retag modela/v1 ${DIGEST} latest`,
+      `retag modela/v1 ${DIGEST} prod`,
+    ])
     expect(state.pushed).toEqual([`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:prod`])
     expect(io.lines).toEqual([
-      `${REGISTRY}/modela/v1:latest -> ${DIGEST}`,
-      `${REGISTRY}/modela/v1:prod -> ${DIGEST}`,
+      `${REGISTRY}/modela/v1:latest -> ${DIGEST} (new tag)`,
+      `${REGISTRY}/modela/v1:prod -> ${DIGEST} (new tag)`,
     ])
+    expect(state.tagChanges.map((each) => each.change)).toEqual(['created', 'created'])
   })
 
   it('no image: check:no-image, class push (8)', async () => {
@@ -207,7 +219,8 @@ describe('the tag and verify steps on another registry (--registry)', () => {
     const {fixture, registry} = await onRegistry()
     const {state} = fixture
     expect(state.registryIsEcr).toBe(false)
-    expect(tag.describe(state).actions[0]).toEqual({
+    expect(tag.describe(state).actions[0]!.calls).toEqual(['http:HEAD /v2/modela/v1/manifests/<reference>'])
+    expect(tag.describe(state).actions[1]).toEqual({
       text: `${registry.host}/modela/v1:latest -> the image's digest: registry API of ${registry.host} (GET + PUT manifest)`,
       calls: ['http:GET /v2/modela/v1/manifests/<reference>', 'http:PUT /v2/modela/v1/manifests/<reference>'],
     })
@@ -224,6 +237,8 @@ describe('the tag and verify steps on another registry (--registry)', () => {
     )
     // The ledger has the paths as sent (the descriptions name the references with placeholders).
     expect(run.steps[0]!.ran).toEqual([
+      'http:HEAD /v2/modela/v1/manifests/latest',
+      'http:HEAD /v2/modela/v1/manifests/prod',
       expect.stringMatching(/^http:GET \/v2\/modela\/v1\/manifests\/sha256:[a-f0-9]{64}$/),
       'http:PUT /v2/modela/v1/manifests/latest',
       expect.stringMatching(/^http:GET \/v2\/modela\/v1\/manifests\/sha256:[a-f0-9]{64}$/),

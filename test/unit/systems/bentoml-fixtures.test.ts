@@ -56,14 +56,18 @@ describe('registry errors on real podman and docker output', () => {
       lines('engines/podman-login-wrong-password.stderr.txt'),
       'podman login',
     )
-    expect(error?.message).toBe('podman login failed: The registry refused the credentials.')
+    expect(error?.message).toBe(
+      'podman login failed: The registry 127.0.0.1:47001 refused the credentials (invalid username/password).',
+    )
     expect(error?.reason).toBe('login-refused')
     expect(exitClassOf(error, 'push')).toBe('auth')
   })
 
   it('a push without a login, podman and docker', () => {
     const podman = explainRegistryFailure(lines('engines/podman-push-no-login.stderr.txt'), 'Pushing x')
-    expect(podman?.message).toBe('Pushing x failed: The registry refused the credentials.')
+    expect(podman?.message).toBe(
+      'Pushing x failed: The registry 127.0.0.1:47001 refused the credentials (unauthorized: authentication required).',
+    )
     expect(podman?.reason).toBe('login-refused')
     const docker = explainRegistryFailure(lines('engines/docker-push-no-login.stderr.txt'), 'Pushing x')
     expect(docker?.message).toBe('Pushing x failed: The backend has no login for this registry host.')
@@ -73,10 +77,55 @@ describe('registry errors on real podman and docker output', () => {
 
   it('a connection reset in the middle of a push is transient (retried)', () => {
     const error = explainRegistryFailure(lines('engines/podman-push-reset.stderr.txt'), 'Pushing x')
-    expect(error?.message).toBe(
-      'Pushing x failed: The registry connection failed (network error or server error).',
-    )
+    expect(error?.message).toBe('Pushing x failed: The connection to 127.0.0.1:41459 was cut (EOF).')
     expect(error?.reason).toBe('transient')
     expect(exitClassOf(error, 'push')).toBe('push')
+  })
+
+  // Captured from real podman/docker (test/fixtures/engines/README.md): the host and the cause.
+  it.each([
+    ['podman-login-refused', 'transient', 'Nothing accepts connections at 127.0.0.1:1 (connection refused).'],
+    ['podman-push-refused', 'transient', 'Nothing accepts connections at 127.0.0.1:1 (connection refused).'],
+    ['docker-login-refused', 'transient', 'Nothing accepts connections at 127.0.0.1:1 (connection refused).'],
+    [
+      'podman-login-no-such-host',
+      'unreachable',
+      'The registry host nonexistent-host.invalid does not resolve (DNS: no such host).',
+    ],
+    [
+      'podman-push-no-such-host',
+      'unreachable',
+      'The registry host nonexistent-host.invalid does not resolve (DNS: no such host).',
+    ],
+    [
+      'docker-login-no-such-host',
+      'unreachable',
+      'The registry host nonexistent-host.invalid does not resolve (DNS: no such host).',
+    ],
+    [
+      'podman-login-unknown-authority',
+      'unreachable',
+      'The TLS certificate of 127.0.0.1:47519 is not accepted (x509: certificate signed by unknown authority).',
+    ],
+    [
+      'podman-push-unknown-authority',
+      'unreachable',
+      'The TLS certificate of 127.0.0.1:47519 is not accepted (x509: certificate signed by unknown authority).',
+    ],
+    [
+      'podman-login-no-ip-san',
+      'unreachable',
+      "The TLS certificate of 127.0.0.1:47519 is not accepted (x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs).",
+    ],
+    [
+      'podman-login-handshake-timeout',
+      'transient',
+      '127.0.0.1:47518 did not answer in time (TLS handshake timeout).',
+    ],
+  ])('%s: %s, "%s"', (file, reason, message) => {
+    const error = explainRegistryFailure(lines(`engines/${file}.stderr.txt`), 'podman login')
+    expect(error?.reason).toBe(reason)
+    expect(error?.message).toBe(`podman login failed: ${message}`)
+    expect(error?.message).not.toContain('The registry connection failed')
   })
 })

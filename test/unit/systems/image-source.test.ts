@@ -173,7 +173,7 @@ describe('reading an image from a registry', () => {
     await registry.close()
     const error = await registryFailure(images.manifest('v1'))
     expect(error.reason).toBe('unreachable')
-    expect(error.message).toContain(`could not be reached (ECONNREFUSED)`)
+    expect(error.message).toContain(`could not be reached (connection refused: nothing listens on that port)`)
   })
 })
 

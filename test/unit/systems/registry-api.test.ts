@@ -175,7 +175,7 @@ describe('the registry API', () => {
     const error = await failure(manifestDigest(a, 'team/model', 'v1'))
     expect(error.reason).toBe('unreachable')
     expect(error.message).toBe(
-      `Reading team/model:v1 failed: the registry at http://${a.host} could not be reached (ECONNREFUSED).`,
+      `Reading team/model:v1 failed: the registry at http://${a.host} could not be reached (connection refused: nothing listens on that port).`,
     )
     registry = undefined
   })
