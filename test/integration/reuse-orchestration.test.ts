@@ -197,7 +197,7 @@ describe('reusing an image with the same content', () => {
 
   it('the dry run says which checks will happen', async () => {
     const s = standInProject(motoUrl)
-    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--dry-run'], {
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--dry-run', '--offline'], {
       cwd: s.root,
       env: s.env,
     })
