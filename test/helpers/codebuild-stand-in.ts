@@ -38,11 +38,22 @@ export interface RecordedRequest {
   body: Record<string, unknown>
 }
 
+/**
+ * Plays a build for real instead of a script (the agent test): runs the buildspec on the source
+ * and reports phases and log lines as it goes; resolves with the build's final status.
+ */
+export type BuildAgent = (
+  start: {id: string; sourceLocation: string; buildspec: string},
+  report: {phase(name: string): void; line(text: string): void},
+) => Promise<'SUCCEEDED' | 'FAILED'>
+
 export interface CodeBuildStandIn {
   url: string
   requests: RecordedRequest[]
   /** The script the next StartBuild plays. */
   script: BuildScript
+  /** When set, StartBuild runs this agent instead of the script. */
+  agent: BuildAgent | undefined
   operations(): string[]
   close(): Promise<void>
 }
@@ -57,6 +68,9 @@ interface Build {
   phases: Array<{phaseType: string; phaseStatus: string; contexts: Array<{message: string}>}>
   script: BuildScript
   sourceLocation: string
+  /** Lines an agent reported that are not in CloudWatch Logs yet. */
+  pending: string[]
+  agentStatus?: string
 }
 
 export async function startCodeBuildStandIn(motoUrl: string, bucket: string): Promise<CodeBuildStandIn> {
@@ -70,10 +84,32 @@ export async function startCodeBuildStandIn(motoUrl: string, bucket: string): Pr
   const projects = new Map<string, Record<string, unknown>>()
   const builds = new Map<string, Build>()
   const requests: RecordedRequest[] = []
-  const state = {script: {entries: [{phase: 'COMPLETED', status: 'SUCCEEDED'}]} as BuildScript}
+  const state = {
+    script: {entries: [{phase: 'COMPLETED', status: 'SUCCEEDED'}]} as BuildScript,
+    agent: undefined as BuildAgent | undefined,
+  }
+
+  const flush = async (build: Build): Promise<void> => {
+    const lines = build.pending.splice(0)
+    if (lines.length > 0)
+      await logs.send(
+        new PutLogEventsCommand({
+          logGroupName: `/aws/codebuild/${build.project}`,
+          logStreamName: build.stream,
+          logEvents: lines.map((message, index) => ({message, timestamp: Date.now() + index})),
+        }),
+      )
+  }
 
   const play = async (build: Build): Promise<void> => {
     if (build.status !== 'IN_PROGRESS') return
+    if (state.agent !== undefined) {
+      // Read before the flush: an agent that ends meanwhile has all its lines in this flush.
+      const final = build.agentStatus
+      await flush(build)
+      if (final !== undefined) build.status = final
+      return
+    }
     const entry = build.script.entries[Math.min(build.played, build.script.entries.length - 1)]!
     build.played++
     if (entry.log !== undefined && entry.log.length > 0)
@@ -149,8 +185,31 @@ export async function startCodeBuildStandIn(motoUrl: string, bucket: string): Pr
           phases: [],
           script: state.script,
           sourceLocation: String(body.sourceLocationOverride),
+          pending: [],
         }
         builds.set(id, build)
+        const agent = state.agent
+        if (agent !== undefined)
+          void agent(
+            {id, sourceLocation: build.sourceLocation, buildspec: String(body.buildspecOverride)},
+            {
+              phase: (name) => {
+                if (build.phase !== 'SUBMITTED')
+                  build.phases.push({phaseType: build.phase, phaseStatus: 'SUCCEEDED', contexts: []})
+                build.phase = name
+              },
+              line: (text) => build.pending.push(text),
+            },
+          ).then(
+            (status) => {
+              build.phases.push({phaseType: build.phase, phaseStatus: status, contexts: []})
+              build.agentStatus = status
+            },
+            (error: unknown) => {
+              build.pending.push(`agent error: ${String(error)}`)
+              build.agentStatus = 'FAULT'
+            },
+          )
         return {build: view(build)}
       }
       case 'BatchGetBuilds': {
@@ -189,6 +248,12 @@ export async function startCodeBuildStandIn(motoUrl: string, bucket: string): Pr
     requests,
     get script() {
       return state.script
+    },
+    get agent() {
+      return state.agent
+    },
+    set agent(agent: BuildAgent | undefined) {
+      state.agent = agent
     },
     set script(script: BuildScript) {
       state.script = script
