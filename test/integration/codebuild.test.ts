@@ -10,6 +10,7 @@ import {
   startCodeBuildStandIn,
 } from '../helpers/codebuild-stand-in.js'
 import {resetMoto} from '../helpers/moto.js'
+import {contractBreaches, type ReportedStep} from '../helpers/contract.js'
 
 // `push --builder codebuild` and `builder setup codebuild` against S3, CloudWatch Logs, STS and
 // ECR in moto (the real SDK over HTTP) and a scripted CodeBuild stand-in (test/helpers/
@@ -157,7 +158,8 @@ describe('builder setup codebuild', () => {
 })
 
 describe('push --builder codebuild', () => {
-  beforeEach(async () => {
+  // The stand-in keeps its projects across tests (moto's reset does not touch it): set up once.
+  beforeAll(async () => {
     const setup = await runCli(['builder', 'setup', 'codebuild', '--role-arn', ROLE, '--bucket', BUCKET], {
       cwd: makeProject(),
       env: env(),
@@ -193,6 +195,9 @@ describe('push --builder codebuild', () => {
     expect(start.buildspecOverride).toContain('pipenv install --deploy')
     expect(start).toMatchObject({projectName: 'mldeploy', sourceTypeOverride: 'S3'})
     expect(start.sourceLocationOverride).toBe(`${BUCKET}/mldeploy/sources/${json.remote.sourceSha256}.zip`)
+    // Each step ran what it described (ran ⊆ described, certain calls made).
+    for (const step of json.steps as ReportedStep[])
+      expect(contractBreaches(step), step.id).toEqual({undescribed: [], missing: []})
     const upload = json.steps.find((step: {id: string}) => step.id === 'upload')
     expect(upload.ran).toEqual(['aws:s3:HeadObject', 'aws:s3:PutObject'])
 

@@ -47,7 +47,7 @@ export const remoteBuildStep: Step<CodeBuildState> = {
       },
       {
         text: `CodeBuild BatchGetBuilds every ${state.pollMs / 1000} s until the build ends; CloudWatch Logs GetLogEvents streams its log`,
-        calls: ['aws:codebuild:BatchGetBuilds', 'aws:logs:GetLogEvents'],
+        calls: ['aws:codebuild:BatchGetBuilds', 'aws:cloudwatch_logs:GetLogEvents'],
       },
       {
         text: `S3 GetObject s3://${state.bucketName}/${state.resultKey}`,
