@@ -52,6 +52,8 @@ export function hostAgent(options: {motoUrl: string; env: Record<string, string>
           cwd: source,
           env,
           extendEnv: false,
+          // A build has no terminal and no stdin.
+          stdin: 'ignore',
           reject: false,
           all: true,
         })
