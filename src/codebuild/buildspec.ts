@@ -68,7 +68,7 @@ export function buildspec(input: BuildspecInput): string {
     'if [ -n "${MLDEPLOY_CODEBUILD_VENV:-}" ]; then ln -sfn "$MLDEPLOY_CODEBUILD_VENV" .venv; else',
     ...pythonInstall(input.python).map((line) => `  ${line}`),
     'fi',
-    `npm install --no-audit --no-fund --omit=dev --prefix ${CLI} ./${MLDEPLOY_PACKAGE_PATH}`,
+    `npm install --no-audit --no-fund --omit=dev --ignore-scripts --prefix ${CLI} ./${MLDEPLOY_PACKAGE_PATH}`,
   ]
   const command = [
     `${CLI}/node_modules/.bin/mldeploy`,

@@ -1,4 +1,4 @@
-import {DeployError, ExitCode, type ExitCodeName} from '../../errors.js'
+import {DeployError, errorMessage, ExitCode, type ExitCodeName} from '../../errors.js'
 import type {CodeBuildState} from '../../pipeline/codebuild-state.js'
 import type {Step, StepIO} from '../../pipeline/step.js'
 import {LogFollower} from '../../systems/aws/logs.js'
@@ -47,7 +47,7 @@ export const remoteBuildStep: Step<CodeBuildState> = {
       },
       {
         text: `CodeBuild BatchGetBuilds every ${state.pollMs / 1000} s until the build ends; CloudWatch Logs GetLogEvents streams its log`,
-        calls: ['aws:codebuild:BatchGetBuilds', 'aws:logs:GetLogEvents'],
+        calls: ['aws:codebuild:BatchGetBuilds', 'aws:cloudwatch_logs:GetLogEvents'],
       },
       {
         text: `S3 GetObject s3://${state.bucketName}/${state.resultKey}`,
@@ -92,17 +92,27 @@ export const remoteBuildStep: Step<CodeBuildState> = {
       state.build = build
       if (follower === undefined && build.logGroup !== undefined && build.logStream !== undefined)
         follower = new LogFollower(state.aws, build.logGroup, build.logStream)
-      if (follower !== undefined) showLines(state, io, await follower.next(io.signal).catch(() => []))
+      if (follower !== undefined) showLines(state, io, await readLog(follower, io))
       if (build.status !== 'IN_PROGRESS') break
       await pause(state.pollMs, io.signal)
     }
     const build = state.build
-    if (follower !== undefined) showLines(state, io, await follower.next(io.signal).catch(() => []))
+    if (follower !== undefined) showLines(state, io, await readLog(follower, io))
     io.output(`build ${id}: ${build.status}`)
     if (build.status === 'SUCCEEDED') return
     state.remote = await readRemoteResult(state, io.signal)
     throw buildFailure(state)
   },
+}
+
+/** The log's new lines; a failed read is said, not fatal: the build's status decides the outcome. */
+async function readLog(follower: LogFollower, io: StepIO): Promise<string[]> {
+  try {
+    return await follower.next(io.signal)
+  } catch (error) {
+    if (!io.signal.aborted) io.output(`(the build log could not be read: ${errorMessage(error)})`)
+    return []
+  }
 }
 
 function showLines(state: CodeBuildState, io: StepIO, lines: string[]): void {

@@ -64,7 +64,7 @@ export function responseGuard(
     }
     const data = Buffer.concat(chunks)
     // ECR speaks JSON, STS XML: an HTML page (a proxy's 502, a captive portal) is not AWS talking.
-    if (contentType !== '' && !/json|xml/i.test(contentType) && data.length > 0) {
+    if (contentType !== '' && !/json|xml/i.test(contentType) && data.length > 0 && !isJsonObject(data)) {
       throw new EndpointAnswerError(
         'not-aws',
         status,
@@ -75,6 +75,16 @@ export function responseGuard(
     }
     response.body = Readable.from([data])
     return result
+  }
+}
+
+/** A JSON object under another content type (moto answers CloudWatch Logs and CodeBuild as text/html). */
+function isJsonObject(data: Buffer): boolean {
+  if (data[0] !== 0x7b) return false
+  try {
+    return typeof JSON.parse(data.toString('utf8')) === 'object'
+  } catch {
+    return false
   }
 }
 
