@@ -59,7 +59,9 @@ describe('the login step', () => {
     const error = await loginStep.run(fixture.state, recordingIo()).catch((caught: unknown) => caught)
     const failure = classify(error, loginStep.failure)
     expect(failure).toMatchObject({kind: 'auth', reason: 'registry:login-refused'})
-    expect(failure.message).toBe('podman login failed: The registry refused the credentials.')
+    expect(failure.message).toBe(
+      'podman login failed: The registry 123456789012.dkr.ecr.us-east-1.amazonaws.com refused the credentials (invalid username/password).',
+    )
   })
 
   it('an unrecognised failure is a child failure, still class auth (7)', async () => {

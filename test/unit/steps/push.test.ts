@@ -173,9 +173,9 @@ fs.writeFileSync(process.argv[process.argv.indexOf('--digestfile') + 1], ${JSON.
     const retries = io.lines.filter((line) => line.includes('Trying again'))
     expect(retries).toEqual([
       'Pushing ' +
-        `${REGISTRY}/modela/v1:v1 failed: The registry connection failed (network error or server error). Trying again in 1 s (attempt 2 of 3).`,
+        `${REGISTRY}/modela/v1:v1 failed: The connection to registry was cut (connection reset by peer). Trying again in 1 s (attempt 2 of 3).`,
       'Pushing ' +
-        `${REGISTRY}/modela/v1:v1 failed: The registry connection failed (network error or server error). Trying again in 2 s (attempt 3 of 3).`,
+        `${REGISTRY}/modela/v1:v1 failed: The connection to registry was cut (connection reset by peer). Trying again in 2 s (attempt 3 of 3).`,
     ])
     expect(pauses).toEqual([1000, 2000])
     expect(fixture.state.digest).toBe(DIGEST)
