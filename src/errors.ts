@@ -204,6 +204,28 @@ export class DeployError extends Error {
   get oneLine(): string {
     return this.hint ? `${this.message} ${this.hint}` : this.message
   }
+
+  /** The `error` object of a failed result in --json (no detail: that is --verbose's). */
+  toResultError(): ResultError {
+    const {kind, exitCode, message, hint, reason, step} = this
+    return {
+      kind,
+      exitCode,
+      message,
+      ...(hint === undefined ? {} : {hint}),
+      ...(reason === undefined ? {} : {reason}),
+      ...(step === undefined ? {} : {step}),
+    }
+  }
+}
+
+export interface ResultError {
+  kind: ExitCodeName
+  exitCode: ExitCodeValue
+  message: string
+  hint?: string
+  reason?: string
+  step?: string
 }
 
 /**

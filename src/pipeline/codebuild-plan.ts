@@ -73,17 +73,9 @@ export function codebuildResult<R extends {steps: unknown; warnings: string[]}>(
     remote: remoteFacts(state),
   }
   if (failure === undefined) return {...merged, status: 'pushed' as const}
-  const {kind, exitCode, message, hint, reason, step} = failure
   return {
     ...merged,
     status: 'failed' as const,
-    error: {
-      kind,
-      exitCode,
-      message,
-      ...(hint === undefined ? {} : {hint}),
-      ...(reason === undefined ? {} : {reason}),
-      ...(step === undefined ? {} : {step}),
-    },
+    error: failure.toResultError(),
   }
 }

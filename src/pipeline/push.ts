@@ -1,7 +1,7 @@
 import path from 'node:path'
 
 import type {PushConfig} from '../config/push-config.js'
-import {classify, DeployError, errorMessage, usageError} from '../errors.js'
+import {classify, DeployError, errorMessage, type ResultError, usageError} from '../errors.js'
 import {platformOf} from '../image-facts.js'
 import {PLACEHOLDER} from '../images.js'
 import {DEFAULT_TAGS} from '../config/settings.js'
@@ -191,7 +191,7 @@ export interface ManyResult {
 
 export type FailedPushResult = Omit<PushResult, 'status'> & {
   status: 'failed'
-  error: {kind: string; exitCode: number; message: string; hint?: string; reason?: string; step?: string}
+  error: ResultError
 }
 
 export type PushRun = PlanRun<DeployState>
@@ -237,11 +237,7 @@ function planFor(states: readonly DeployState[]): readonly Step<DeployState>[] {
 export function noteLocalImage(run: PushRun, rerun: string): void {
   const {state, failure} = run
   if (failure === undefined || !leftLocalImage(state)) return
-  const engine =
-    state.engine === undefined
-      ? `the local ${state.config.backend.value} engine`
-      : `the ${state.config.backend.value} engine of ${state.engine.builder}`
-  const note = `The image stays in ${engine}: run \`${rerun}\` again and it is pushed without containerizing.`
+  const note = `The image stays in ${engineHolding(state)}: run \`${rerun}\` again and it is pushed without containerizing.`
   run.failure = new DeployError(failure.kind, failure.message, {
     hint: failure.hint === undefined ? note : `${failure.hint} ${note}`,
     ...(failure.detail === undefined ? {} : {detail: failure.detail}),
@@ -249,6 +245,14 @@ export function noteLocalImage(run: PushRun, rerun: string): void {
     ...(failure.step === undefined ? {} : {step: failure.step}),
     cause: failure,
   })
+}
+
+/** Where a built image stays: this machine's engine, or the remote one of --builder. */
+function engineHolding(state: DeployState): string {
+  const backend = state.config.backend.value
+  return state.engine === undefined
+    ? `the local ${backend} engine`
+    : `the ${backend} engine of ${state.engine.builder}`
 }
 
 /** Built (or found) locally, with a known content, and nothing of it in the registry yet. */
@@ -267,20 +271,12 @@ export function runResult(run: PushRun): PushResult | FailedPushResult {
   if (leftLocalImage(state))
     result.warnings = [
       ...result.warnings,
-      `The image stays in the local ${state.config.backend.value} engine (content ${state.content!.digest}): the next run reuses it instead of containerizing again.`,
+      `The image stays in ${engineHolding(state)} (content ${state.content!.digest}): the next run reuses it instead of containerizing again.`,
     ]
-  const {kind, exitCode, message, hint, reason, step} = run.failure
   return {
     ...result,
     status: 'failed',
-    error: {
-      kind,
-      exitCode,
-      message,
-      ...(hint === undefined ? {} : {hint}),
-      ...(reason === undefined ? {} : {reason}),
-      ...(step === undefined ? {} : {step}),
-    },
+    error: run.failure.toResultError(),
   }
 }
 

@@ -1,4 +1,4 @@
-import {cpSync, existsSync, writeFileSync} from 'node:fs'
+import {chmodSync, cpSync, existsSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import path from 'node:path'
 
@@ -28,9 +28,24 @@ const BUCKET = 'mldeploy-agent-test'
 const REPOSITORY = `iris-${Date.now().toString(36)}/codebuild`
 let codebuild: CodeBuildStandIn
 
+/** The suite's npm cache (scripts/test.sh exports MLDEPLOY_CACHE), so the install is offline-first. */
 function npmCache(): string {
   if (process.env.npm_config_cache) return process.env.npm_config_cache
-  return existsSync('/work/main/.cache/npm') ? '/work/main/.cache/npm' : path.join(homedir(), '.npm')
+  const cached = process.env.MLDEPLOY_CACHE && path.join(process.env.MLDEPLOY_CACHE, 'npm')
+  return cached && existsSync(cached) ? cached : path.join(homedir(), '.npm')
+}
+
+/**
+ * CodeBuild's aws CLI (v2) reaches the real S3; this machine's may be v1, which ignores
+ * AWS_ENDPOINT_URL. An `aws` first on the agent's PATH sends it to moto, as the test's stand-in
+ * for AWS (the buildspec's command itself is unchanged).
+ */
+function awsToMoto(realAws: string): string {
+  const dir = tempDir('agent-aws')
+  const shim = path.join(dir, 'aws')
+  writeFileSync(shim, `#!/bin/sh\nexec ${JSON.stringify(realAws)} --endpoint-url "$AWS_ENDPOINT_URL" "$@"\n`)
+  chmodSync(shim, 0o755)
+  return dir
 }
 
 beforeAll(async () => {
@@ -52,9 +67,14 @@ beforeAll(async () => {
   codebuild.agent = hostAgent({
     motoUrl,
     env: {
-      PATH: [path.dirname(process.execPath), path.dirname(aws), '/usr/local/bin', '/usr/bin', '/bin'].join(
-        ':',
-      ),
+      PATH: [
+        awsToMoto(aws),
+        path.dirname(process.execPath),
+        path.dirname(aws),
+        '/usr/local/bin',
+        '/usr/bin',
+        '/bin',
+      ].join(':'),
       AWS_ENDPOINT_URL: motoUrl,
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
