@@ -49,7 +49,6 @@ function awsToMoto(realAws: string): string {
 }
 
 beforeAll(async () => {
-  if (process.env.MLDEPLOY_CODEBUILD_AGENT_TEST !== '1') return
   const aws = (await execa('bash', ['-c', 'command -v aws'], {reject: false})).stdout.trim()
   if (aws === '') throw new Error('The agent test needs the aws CLI on PATH (CodeBuild images have it).')
   const s3 = new S3Client({
@@ -104,70 +103,64 @@ afterAll(async () => {
   await codebuild?.close()
 })
 
-// Opt-in until it has passed here once: `npm install` of the packed mldeploy hung in the clean
-// environment until the CA variables were passed (see the issue-13 report); run it with
-// MLDEPLOY_CODEBUILD_AGENT_TEST=1.
-describe.skipIf(process.env.MLDEPLOY_CODEBUILD_AGENT_TEST !== '1')(
-  'push --builder codebuild: the buildspec for real',
-  () => {
-    it('the build pushes the image to the registry, and the JSON it wrote to S3 is the result', async () => {
-      const root = tempDir('codebuild-project')
-      cpSync(path.join(REPO_ROOT, 'examples/project'), root, {recursive: true})
-      writeFileSync(path.join(root, 'Pipfile'), '[packages]\nbentoml = "*"\nmlflow = "*"\n')
-      const env = {
-        ...Object.fromEntries(
-          Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
-        ),
-        ...stack,
-        AWS_ENDPOINT_URL_CODEBUILD: codebuild.url,
-        MLDEPLOY_CODEBUILD_BUCKET: BUCKET,
-        MLDEPLOY_CODEBUILD_POLL_SECONDS: '2',
-      }
-      const setup = await runCli(
-        ['builder', 'setup', 'codebuild', '--role-arn', 'arn:aws:iam::123456789012:role/mldeploy-codebuild'],
-        {cwd: root, env},
-      )
-      expect(setup.exitCode, setup.stderr).toBe(0)
-      const result = await runCli(
-        [
-          'push',
-          'iris/V1',
-          '--builder',
-          'codebuild',
-          '--repository',
-          REPOSITORY,
-          '--registry',
-          registry.host,
-          '--tag',
-          'latest',
-          '--skip-vpn-check',
-          '--json',
-        ],
-        {cwd: root, env},
-      )
-      expect(result.exitCode, result.stderr.split('\n').slice(-40).join('\n')).toBe(0)
-      const json = JSON.parse(result.stdout)
-      expect(json.status).toBe('pushed')
-      // The remote mldeploy's log reached this run's output.
-      expect(result.stderr).toContain('Successfully built Bento container')
-      const version = json.bentoTag.split(':')[1]
-      expect(await registryTags(registry, REPOSITORY)).toEqual(expect.arrayContaining(['latest', version]))
-      expect(await registryDigest(registry, REPOSITORY, 'latest')).toBe(json.digest)
-      // What the build wrote to S3 is what this run returned.
-      const s3 = new S3Client({
-        region: 'us-east-1',
-        endpoint: motoUrl,
-        forcePathStyle: true,
-        credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
-      })
-      const key = (json.remote.result as string).replace(`s3://${BUCKET}/`, '')
-      const written = JSON.parse(
-        await (await s3.send(new GetObjectCommand({Bucket: BUCKET, Key: key}))).Body!.transformToString(),
-      )
-      s3.destroy()
-      for (const field of ['status', 'bentoTag', 'digest', 'images', 'verified', 'contentDigest'])
-        expect(json[field], field).toEqual(written[field])
-      expect(json.remote.steps).toEqual(written.steps)
+describe('push --builder codebuild: the buildspec for real', () => {
+  it('the build pushes the image to the registry, and the JSON it wrote to S3 is the result', async () => {
+    const root = tempDir('codebuild-project')
+    cpSync(path.join(REPO_ROOT, 'examples/project'), root, {recursive: true})
+    writeFileSync(path.join(root, 'Pipfile'), '[packages]\nbentoml = "*"\nmlflow = "*"\n')
+    const env = {
+      ...Object.fromEntries(
+        Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+      ...stack,
+      AWS_ENDPOINT_URL_CODEBUILD: codebuild.url,
+      MLDEPLOY_CODEBUILD_BUCKET: BUCKET,
+      MLDEPLOY_CODEBUILD_POLL_SECONDS: '2',
+    }
+    const setup = await runCli(
+      ['builder', 'setup', 'codebuild', '--role-arn', 'arn:aws:iam::123456789012:role/mldeploy-codebuild'],
+      {cwd: root, env},
+    )
+    expect(setup.exitCode, setup.stderr).toBe(0)
+    const result = await runCli(
+      [
+        'push',
+        'iris/V1',
+        '--builder',
+        'codebuild',
+        '--repository',
+        REPOSITORY,
+        '--registry',
+        registry.host,
+        '--tag',
+        'latest',
+        '--skip-vpn-check',
+        '--json',
+      ],
+      {cwd: root, env},
+    )
+    expect(result.exitCode, result.stderr.split('\n').slice(-40).join('\n')).toBe(0)
+    const json = JSON.parse(result.stdout)
+    expect(json.status).toBe('pushed')
+    // The remote mldeploy's log reached this run's output.
+    expect(result.stderr).toContain('Successfully built Bento container')
+    const version = json.bentoTag.split(':')[1]
+    expect(await registryTags(registry, REPOSITORY)).toEqual(expect.arrayContaining(['latest', version]))
+    expect(await registryDigest(registry, REPOSITORY, 'latest')).toBe(json.digest)
+    // What the build wrote to S3 is what this run returned.
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: motoUrl,
+      forcePathStyle: true,
+      credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
     })
-  },
-)
+    const key = (json.remote.result as string).replace(`s3://${BUCKET}/`, '')
+    const written = JSON.parse(
+      await (await s3.send(new GetObjectCommand({Bucket: BUCKET, Key: key}))).Body!.transformToString(),
+    )
+    s3.destroy()
+    for (const field of ['status', 'bentoTag', 'digest', 'images', 'verified', 'contentDigest'])
+      expect(json[field], field).toEqual(written[field])
+    expect(json.remote.steps).toEqual(written.steps)
+  })
+})
