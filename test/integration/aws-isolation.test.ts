@@ -5,26 +5,33 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {createRepository, imageTags} from '../helpers/aws.js'
 import {runCli, standInProject} from '../helpers/cli.js'
+import {type EcrLayers, startEcrLayers} from '../helpers/ecr-layers.js'
 import {resetMoto, startMoto, type Moto} from '../helpers/moto.js'
 import {echoHeadersAsAwsError, signaturesOf, startStandIn, type StandIn} from '../helpers/stand-in.js'
 
 // Each target talks to the AWS its own .env names: two private moto servers (not the shared one,
 // which other files reset), one per target, and the recording stand-ins for python and podman.
+// Each behind the front that adds GetDownloadUrlForLayer (moto has none), as the shared one is:
+// the check step reads the pushed image's config through it.
 let motoA: Moto
 let motoB: Moto
+let frontA: EcrLayers
+let frontB: EcrLayers
 
 beforeAll(async () => {
   ;[motoA, motoB] = await Promise.all([startMoto(), startMoto()])
+  ;[frontA, frontB] = await Promise.all([startEcrLayers(motoA.url), startEcrLayers(motoB.url)])
 })
 
 afterAll(async () => {
+  await Promise.all([frontA?.close(), frontB?.close()])
   await Promise.all([motoA?.stop(), motoB?.stop()])
 })
 
 /** A project with modelA/V1 and modelB/V1 whose .env files name their own endpoint and keys. */
 function twoAccounts() {
   const s = standInProject(
-    motoA.url,
+    frontA.url,
     {},
     {
       'deploy/modelB/V1/create_bento_model.py': 'import bentoml\n',
@@ -33,10 +40,10 @@ function twoAccounts() {
   )
   // Nothing AWS in the process environment but the region: the targets' .env files decide.
   for (const name of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) delete s.env[name]
-  const dotenv = (moto: Moto, key: string) =>
-    `AWS_ENDPOINT_URL=${moto.url}\nAWS_ACCESS_KEY_ID=${key}\nAWS_SECRET_ACCESS_KEY=${key}-secret\n`
-  writeFileSync(path.join(s.root, 'deploy/modelA/V1/.env'), dotenv(motoA, 'AKIDTARGETA'))
-  writeFileSync(path.join(s.root, 'deploy/modelB/V1/.env'), dotenv(motoB, 'AKIDTARGETB'))
+  const dotenv = (front: EcrLayers, key: string) =>
+    `AWS_ENDPOINT_URL=${front.url}\nAWS_ACCESS_KEY_ID=${key}\nAWS_SECRET_ACCESS_KEY=${key}-secret\n`
+  writeFileSync(path.join(s.root, 'deploy/modelA/V1/.env'), dotenv(frontA, 'AKIDTARGETA'))
+  writeFileSync(path.join(s.root, 'deploy/modelB/V1/.env'), dotenv(frontB, 'AKIDTARGETB'))
   return s
 }
 
