@@ -53,15 +53,17 @@ beforeAll(async () => {
   pkg.oclif.hooks.command_not_found = './dist/cli/hooks/command-not-found.js'
   writeFileSync(path.join(plain, 'package.json'), JSON.stringify(pkg, null, 2))
   const tsc = path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc')
-  await execa(process.execPath, [
-    tsc,
-    '-p',
-    path.join(REPO_ROOT, 'tsconfig.build.json'),
-    '--outDir',
-    path.join(plain, 'dist'),
-  ])
+  // tsc (Node's compile cache on Node >= 22) and oclif's tsx keep caches in the temp folder: give
+  // them one this file removes, so the run's own temp folder stays empty.
+  const env = {TMPDIR: tempDir('tsc-tmp')}
+  await execa(
+    process.execPath,
+    [tsc, '-p', path.join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', path.join(plain, 'dist')],
+    {env},
+  )
   await execa(process.execPath, [path.join(REPO_ROOT, 'node_modules/oclif/bin/run.js'), 'manifest'], {
     cwd: plain,
+    env,
   })
 }, 240_000)
 
