@@ -2,8 +2,8 @@ import {CheckError, errorMessage} from '../errors.js'
 import {PLACEHOLDER} from '../images.js'
 import type {PlannedAction, Step} from '../pipeline/step.js'
 import {checkAccount} from '../systems/account.js'
-import {manifestDigest, registryCalls} from '../systems/registry-api.js'
-import {registryAccess, tagStep, verifyStep} from '../steps/tag.js'
+import {registryCalls} from '../systems/registry-api.js'
+import {tagDigests, tagStep, verifyStep} from '../steps/tag.js'
 import type {PromoteState} from './promote-state.js'
 
 /**
@@ -86,17 +86,7 @@ const resolveStep: Step<PromoteState> = {
       return
     }
     const tags = [state.config.from, ...state.config.to]
-    const found = new Map<string, string>()
-    if (state.registryIsEcr) {
-      for (const [tag, facts] of await state.aws.imagesByTag(state.repository, tags, io.signal))
-        found.set(tag, facts.digest)
-    } else {
-      const access = registryAccess(state)
-      for (const tag of tags) {
-        const digest = await manifestDigest(access, state.repository, tag, io.signal)
-        if (digest !== undefined) found.set(tag, digest)
-      }
-    }
+    const found = await tagDigests(state, tags, io.signal)
     state.digests = found
     const digest = state.digest
     if (digest === undefined) {

@@ -102,25 +102,38 @@ function readBefore(target: TagTarget, tags: string[]): PlannedAction[] {
   return [{text: `${text}: ECR DescribeImages`, calls: tags.map(() => `aws:${DESCRIBE_IMAGES}`)}]
 }
 
+/**
+ * The digest each tag names now (absent tags left out): ECR DescribeImages, or a HEAD of the
+ * manifest per tag on another registry. Push's tag step and promote read tags through it.
+ */
+export async function tagDigests(
+  target: TagTarget,
+  tags: readonly string[],
+  signal: AbortSignal,
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>()
+  if (target.registryIsEcr) {
+    for (const [tag, facts] of await target.aws.imagesByTag(target.repository, tags, signal))
+      found.set(tag, facts.digest)
+    return found
+  }
+  const access = registryAccess(target)
+  for (const tag of tags) {
+    const digest = await manifestDigest(access, target.repository, tag, signal)
+    if (digest !== undefined) found.set(tag, digest)
+  }
+  return found
+}
+
 async function digestsBefore(
   target: TagTarget,
   tags: string[],
   io: StepIO,
 ): Promise<Map<string, string> | undefined> {
   if (target.onTagChange === undefined || tags.length === 0) return undefined
-  if (!target.registryIsEcr) {
-    const access = registryAccess(target)
-    const found = new Map<string, string>()
-    for (const tag of tags) {
-      const digest = await manifestDigest(access, target.repository, tag, io.signal)
-      if (digest !== undefined) found.set(tag, digest)
-    }
-    return found
-  }
-  if (target.denied?.has(DESCRIBE_IMAGES) === true) return undefined
+  if (target.registryIsEcr && target.denied?.has(DESCRIBE_IMAGES) === true) return undefined
   try {
-    const facts = await target.aws.imagesByTag(target.repository, tags, io.signal)
-    return new Map([...facts].map(([tag, image]) => [tag, image.digest]))
+    return await tagDigests(target, tags, io.signal)
   } catch (error) {
     if (!deniedFor(error, DESCRIBE_IMAGES)) throw error
     target.deny?.(DESCRIBE_IMAGES)
