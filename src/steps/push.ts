@@ -15,11 +15,11 @@ import {
   tagArgs,
 } from '../systems/backend.js'
 import {explainRegistryFailure} from '../systems/registry-errors.js'
-import {manifestDigest, registryCalls} from '../systems/registry-api.js'
+import {registryCalls} from '../systems/registry-api.js'
 import {backendAuthEnv, loginCommand, runLogin} from './login.js'
 import {backendCommand, runEngine} from './engine-command.js'
 import {runPlanned} from './run-command.js'
-import {registryAccess} from './tag.js'
+import {tagDigests} from './tag.js'
 
 /** Tries per image for transient failures (network resets, 5xx), with doubling pauses between. */
 export const PUSH_ATTEMPTS = 3
@@ -69,10 +69,7 @@ function registryDigestAction(state: DeployState): PlannedAction {
 }
 
 async function registryDigest(state: DeployState, signal: AbortSignal): Promise<string | undefined> {
-  const repository = state.config.repository.value
-  const tag = state.bentoVersion
-  if (!state.registryIsEcr) return manifestDigest(registryAccess(state), repository, tag, signal)
-  return (await state.aws.imagesByTag(repository, [tag], signal)).get(tag)?.digest
+  return (await tagDigests(state, [state.bentoVersion], signal)).get(state.bentoVersion)
 }
 // --- end remote engines ---
 
