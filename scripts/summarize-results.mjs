@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // Sums vitest JSON reports into the one closing line CI reads: "N passed, N failed".
-// A report that is missing (a run that crashed before writing it) counts as a failure.
+// A report that is missing (a run that crashed before writing it) counts as a failure, and so does
+// a run that failed outside any test (a global setup that threw, an unhandled error): vitest then
+// writes a report with no failed test and "success": false. Such a run's error is printed from
+// its log (REPORT.log beside REPORT.json) just above the closing line, because CI shows only the
+// tail of the output.
 import {existsSync, readFileSync} from 'node:fs'
 
 let passed = 0
@@ -18,6 +22,20 @@ if (leftoversFile !== undefined && existsSync(leftoversFile)) {
     failed += 1
   }
 }
+
+// eslint-disable-next-line no-control-regex
+const stripAnsi = (text) => text.replace(/\u001B\[[0-9;]*m/g, '')
+
+/** The lines around the first error vitest printed outside a test, from the run's log. */
+function errorExcerpt(logFile) {
+  if (!existsSync(logFile)) return [`(no log at ${logFile})`]
+  const lines = stripAnsi(readFileSync(logFile, 'utf8')).split('\n')
+  const at = lines.findIndex((line) => /Unhandled Error|Unhandled Rejection|^\s*Error: /.test(line))
+  if (at === -1) return lines.filter(Boolean).slice(-25)
+  // What ran just before (a setup script's own last words) and the error with its first frames.
+  return lines.slice(Math.max(0, at - 20), at + 12).filter((line) => line.trim() !== '')
+}
+
 for (const file of args) {
   if (!existsSync(file)) {
     console.error(`missing test report ${file}`)
@@ -29,9 +47,15 @@ for (const file of args) {
   failed += report.numFailedTests
   skipped += report.numPendingTests + (report.numTodoTests ?? 0)
   // A file that failed to load counts no test but is a failure all the same.
-  failed += report.testResults.filter(
+  const failedFiles = report.testResults.filter(
     (result) => result.status === 'failed' && result.assertionResults.length === 0,
   ).length
+  failed += failedFiles
+  if (report.success === false && report.numFailedTests === 0 && failedFiles === 0) {
+    failed += 1
+    console.error(`${file}: the run failed outside any test (${report.numTotalTests} tests ran); its error:`)
+    for (const line of errorExcerpt(file.replace(/\.json$/, '.log'))) console.error(`  | ${line}`)
+  }
 }
 console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 ? 1 : 0)

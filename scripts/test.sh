@@ -40,11 +40,14 @@ OUTER_TMPDIR="${TMPDIR-}"
 export TMPDIR="$RUN_TMP"
 vitest=(node_modules/vitest/vitest.mjs run --reporter=default --reporter=json)
 
+# Each run's output is kept beside its report: a run that fails outside any test (a global setup)
+# has its error printed again above the closing line, where CI's tail shows it.
 step "tests on Node $(node --version) (all projects)"
-node "${vitest[@]}" --outputFile.json="$REPORTS/node20.json" "$@"
+node "${vitest[@]}" --outputFile.json="$REPORTS/node20.json" "$@" 2>&1 | tee "$REPORTS/node20.log"
 
 step "tests on Node $("$NODE24" --version) (unit and orchestration)"
-PATH="$(dirname "$NODE24"):$PATH" "$NODE24" "${vitest[@]}" --project default --outputFile.json="$REPORTS/node24.json" "$@"
+PATH="$(dirname "$NODE24"):$PATH" "$NODE24" "${vitest[@]}" --project default \
+  --outputFile.json="$REPORTS/node24.json" "$@" 2>&1 | tee "$REPORTS/node24.log"
 
 # Leftovers are listed, counted as one failure in the summary, then removed.
 find "$RUN_TMP" -mindepth 1 -maxdepth 1 > "$REPORTS/leftovers.txt"

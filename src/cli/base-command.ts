@@ -94,7 +94,9 @@ export abstract class BaseCommand extends Command {
   }
 
   public override async finally(error: Error | undefined): Promise<unknown> {
-    if (this.onSignal !== undefined)
+    // After an interrupt the process is ending as interrupted: a second Ctrl-C now would kill it
+    // by the signal while the result may still be flushing to a pipe, so it stays ignored.
+    if (this.onSignal !== undefined && !this.interrupt.signal.aborted)
       for (const name of INTERRUPTS) process.removeListener(name, this.onSignal)
     return super.finally(error)
   }

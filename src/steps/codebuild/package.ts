@@ -15,6 +15,8 @@ function packCommand(state: CodeBuildState): PlannedCommand {
     command: 'npm',
     args: ['pack', '--ignore-scripts', '--pack-destination', state.workDir ?? '<private folder>'],
     cwd: mldeployPackageRoot(),
+    // npm on Node >= 22 leaves a compile cache in the temp folder: the private one goes at the end.
+    env: {TMPDIR: state.workDir ?? '<private folder>'},
   }
 }
 
