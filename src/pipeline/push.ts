@@ -237,7 +237,7 @@ function planFor(states: readonly DeployState[]): readonly Step<DeployState>[] {
 export function noteLocalImage(run: PushRun, rerun: string): void {
   const {state, failure} = run
   if (failure === undefined || !leftLocalImage(state)) return
-  const note = `The image stays in ${engineHolding(state)}: run \`${rerun}\` again and it is pushed without containerizing.`
+  const note = `The image stays in ${engineHolding(state)} (content ${state.content!.digest}): run \`${rerun}\` again and it is pushed without containerizing.`
   run.failure = new DeployError(failure.kind, failure.message, {
     hint: failure.hint === undefined ? note : `${failure.hint} ${note}`,
     ...(failure.detail === undefined ? {} : {detail: failure.detail}),
@@ -266,13 +266,6 @@ export function runResult(run: PushRun): PushResult | FailedPushResult {
   const result = toResult(run.state, run.steps)
   if (run.state instanceof CodeBuildState) return codebuildResult(run.state, result, run.failure)
   if (run.failure === undefined) return {...result, status: 'pushed'}
-  // Issue 12: the image built (or found) locally stays; the next run pushes it without rebuilding.
-  const {state} = run
-  if (leftLocalImage(state))
-    result.warnings = [
-      ...result.warnings,
-      `The image stays in ${engineHolding(state)} (content ${state.content!.digest}): the next run reuses it instead of containerizing again.`,
-    ]
   return {
     ...result,
     status: 'failed',
