@@ -30,7 +30,9 @@ DOCKER_BIP="${MLDEPLOY_DOCKER_BIP:-172.30.$((16#${_state_hash:8:2})).1/24}"
 # moto's account (its default) and the region the stand-in answers for.
 ACCOUNT_ID=123456789012
 REGION="${MLDEPLOY_STACK_REGION:-us-east-1}"
-START_TIMEOUT="${MLDEPLOY_STACK_TIMEOUT:-90}"
+# A server that exits is reported at once (wait_until); this only bounds one that hangs. A fresh
+# machine's first mlflow start imports (and byte-compiles) mlflow: ~50 s at a load of 5 here.
+START_TIMEOUT="${MLDEPLOY_STACK_TIMEOUT:-300}"
 
 REGISTRY="127.0.0.1:$REGISTRY_PORT"
 MOTO_URL="http://127.0.0.1:$MOTO_PORT"
