@@ -5,6 +5,7 @@
 // command_not_found hook. Whatever is imported dynamically (the AWS SDK, listr2, execa, the
 // pipeline) is split into chunks loaded only when a step needs it.
 import {rmSync, writeFileSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -48,8 +49,29 @@ module.exports = new Proxy({}, {
   },
 }
 
+/**
+ * oclif's help passes every string it prints (each flag's description, each example) through
+ * ejs.render, which compiles a template per string: most of `--help`'s own time. Our strings hold
+ * no template (the examples name `mldeploy <command>` as written), and ejs returns such a string
+ * unchanged, so the bundle renders only strings with a tag. The same output: the bundle test
+ * compares every command's help with the plain tsc build, which keeps oclif as it is.
+ */
+const helpTemplates = {
+  name: 'help-templates',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({filter: /@oclif[\\/]core[\\/]lib[\\/]help[\\/]util\.js$/}, async (args) => {
+      const source = await readFile(args.path, 'utf8')
+      const call = 'return ejs_1.default.render(t, context);'
+      if (!source.includes(call))
+        throw new Error(`${args.path}: the ejs call to patch is gone (oclif changed)`)
+      const patched = "return t.includes('<%') || t.includes('%>') ? ejs_1.default.render(t, context) : t;"
+      return {contents: source.replace(call, patched), loader: 'js'}
+    })
+  },
+}
+
 const result = await build({
-  plugins: [lazyPackages],
+  plugins: [lazyPackages, helpTemplates],
   absWorkingDir: root,
   entryPoints: ['src/index.ts', 'src/cli/hooks/command-not-found.ts'],
   outbase: 'src',

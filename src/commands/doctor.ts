@@ -15,15 +15,15 @@ It resolves settings exactly as push does (flags, environment, .env files, --sta
   static override examples = [
     {
       description: 'Check the machine and the project root settings',
-      command: '<%= config.bin %> <%= command.id %>',
+      command: 'mldeploy doctor',
     },
     {
       description: 'Check everything push modelA/V1 --stage production would need',
-      command: '<%= config.bin %> <%= command.id %> modelA/V1 --stage production',
+      command: 'mldeploy doctor modelA/V1 --stage production',
     },
     {
       description: 'In CI: one JSON object with every check; exit code 3 if one failed',
-      command: '<%= config.bin %> <%= command.id %> modelA/V1 --json --skip-vpn-check',
+      command: 'mldeploy doctor modelA/V1 --json --skip-vpn-check',
     },
   ]
 

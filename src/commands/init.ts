@@ -17,16 +17,15 @@ Never overwrites: if any file exists, nothing is written and it exits 2 naming i
     {
       description: 'A new target for a run logged in MLflow, with its sample input columns',
       command:
-        '<%= config.bin %> <%= command.id %> modelA/V1 --model-uri runs:/0a1b2c3d4e/model --columns sepal_length,sepal_width,petal_length,petal_width',
+        'mldeploy init modelA/V1 --model-uri runs:/0a1b2c3d4e/model --columns sepal_length,sepal_width,petal_length,petal_width',
     },
     {
       description: 'Start V2 from V1 (model name, service class and repository follow the version)',
-      command: '<%= config.bin %> <%= command.id %> modelA/V2 --from modelA/V1 --model-uri models:/modelA/3',
+      command: 'mldeploy init modelA/V2 --from modelA/V1 --model-uri models:/modelA/3',
     },
     {
       description: 'Show the files it would write, and write nothing',
-      command:
-        '<%= config.bin %> <%= command.id %> modelB/V1 --backend docker --repository team/model-b --dry-run',
+      command: 'mldeploy init modelB/V1 --backend docker --repository team/model-b --dry-run',
     },
   ]
 

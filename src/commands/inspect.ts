@@ -12,10 +12,10 @@ export default class Inspect extends BaseCommand {
 The repository is resolved as push resolves it. Exit codes: 3 when the tag, digest or repository does not exist (or AWS refuses), 2 for bad input.`
 
   static override examples = [
-    {description: 'The image tagged latest', command: '<%= config.bin %> <%= command.id %> modelA/V1'},
+    {description: 'The image tagged latest', command: 'mldeploy inspect modelA/V1'},
     {
       description: 'A given tag, as JSON',
-      command: '<%= config.bin %> <%= command.id %> modelA/V1 --tag production --json',
+      command: 'mldeploy inspect modelA/V1 --tag production --json',
     },
   ]
 

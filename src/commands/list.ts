@@ -13,14 +13,14 @@ export default class List extends BaseCommand {
 Exit 0 whatever state the targets are in; 2 when no project is found.`
 
   static override examples = [
-    {description: 'An aligned table of the targets', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'An aligned table of the targets', command: 'mldeploy list'},
     {
       description: 'In CI: the ready targets as a job matrix',
-      command: `<%= config.bin %> <%= command.id %> --json | jq -c .matrix`,
+      command: `mldeploy list --json | jq -c .matrix`,
     },
     {
       description: 'The repositories the production stage would use',
-      command: '<%= config.bin %> <%= command.id %> --stage production',
+      command: 'mldeploy list --stage production',
     },
   ]
 

@@ -12,10 +12,10 @@ export default class Migrate extends BaseCommand {
   static override description = `Reads deploy/<model>/<version>/ecr.sh as the template writes it, with its hand edits: ECR_NAME, ECR_TAG, BACKEND, REGION and a literal AWS_ACCOUNT_ID become MLDEPLOY_REPOSITORY, MLDEPLOY_TAGS, MLDEPLOY_BACKEND, AWS_REGION and MLDEPLOY_ACCOUNT_ID in the target's .env, so push keeps pushing where ecr.sh did. A value the .env already has is never overwritten (it is named). Lines with no mldeploy equivalent (extra commands, options, computed values) are listed as not translated. ecr.sh itself is left in place.`
 
   static override examples = [
-    {description: 'Migrate one target', command: '<%= config.bin %> <%= command.id %> modelA/V1'},
+    {description: 'Migrate one target', command: 'mldeploy migrate modelA/V1'},
     {
       description: 'See the change to every .env as a diff, write nothing',
-      command: '<%= config.bin %> <%= command.id %> --all --dry-run',
+      command: 'mldeploy migrate --all --dry-run',
     },
   ]
 

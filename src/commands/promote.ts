@@ -15,17 +15,15 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
   static override examples = [
     {
       description: 'Point production at the image tagged candidate',
-      command: '<%= config.bin %> <%= command.id %> modelA/V1 --from candidate --to production',
+      command: 'mldeploy promote modelA/V1 --from candidate --to production',
     },
     {
       description: 'See what would change (from, digest, the current digest of each --to), change nothing',
-      command:
-        '<%= config.bin %> <%= command.id %> modelA/V1 --from candidate --to production --to stable --dry-run',
+      command: 'mldeploy promote modelA/V1 --from candidate --to production --to stable --dry-run',
     },
     {
       description: 'In CI: promote the image of a commit, JSON result on stdout',
-      command:
-        '<%= config.bin %> <%= command.id %> modelA/V1 --from "${GITHUB_SHA::12}" --to production --json',
+      command: 'mldeploy promote modelA/V1 --from "${GITHUB_SHA::12}" --to production --json',
     },
   ]
 

@@ -20,19 +20,19 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
   static override examples = [
     {
       description: 'Push modelA/V1 with podman (tags: latest and the bento version)',
-      command: '<%= config.bin %> <%= command.id %> modelA/V1 --backend podman',
+      command: 'mldeploy push modelA/V1 --backend podman',
     },
     {
       description: 'Review the plan and image references without running anything',
-      command: '<%= config.bin %> <%= command.id %> modelA/V1 --dry-run',
+      command: 'mldeploy push modelA/V1 --dry-run',
     },
     {
       description: 'In CI: a JSON result on stdout, progress on stderr',
-      command: '<%= config.bin %> <%= command.id %> modelA/V1 --json --tag "$GITHUB_SHA" --skip-vpn-check',
+      command: 'mldeploy push modelA/V1 --json --tag "$GITHUB_SHA" --skip-vpn-check',
     },
     {
       description: 'Use the ecr.sh repository name and another region',
-      command: '<%= config.bin %> <%= command.id %> modelA/V1 --ecr-name detector --region eu-west-1',
+      command: 'mldeploy push modelA/V1 --ecr-name detector --region eu-west-1',
     },
   ]
 

@@ -4,8 +4,8 @@ export default class Version extends BaseCommand {
   static override summary = 'Print the version (the same as --version).'
 
   static override examples = [
-    {description: 'For a bug report', command: '<%= config.bin %> <%= command.id %>'},
-    {description: 'As one JSON object', command: '<%= config.bin %> <%= command.id %> --json'},
+    {description: 'For a bug report', command: 'mldeploy version'},
+    {description: 'As one JSON object', command: 'mldeploy version --json'},
   ]
 
   public async run(): Promise<{version: string}> {

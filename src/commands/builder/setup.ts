@@ -13,12 +13,12 @@ export default class BuilderSetup extends BaseCommand {
     {
       description: 'Create the project with the role CodeBuild builds with',
       command:
-        '<%= config.bin %> <%= command.id %> codebuild --role-arn arn:aws:iam::123456789012:role/mldeploy-codebuild',
+        'mldeploy builder setup codebuild --role-arn arn:aws:iam::123456789012:role/mldeploy-codebuild',
     },
     {
       description: 'Inside the VPC that reaches MLflow, on a larger machine; review first',
       command:
-        '<%= config.bin %> <%= command.id %> codebuild --role-arn arn:aws:iam::123456789012:role/mldeploy-codebuild --compute-type BUILD_GENERAL1_LARGE --vpc-config vpcId=vpc-0abc1234,subnets=subnet-0abc1234,securityGroupIds=sg-0abc1234 --dry-run',
+        'mldeploy builder setup codebuild --role-arn arn:aws:iam::123456789012:role/mldeploy-codebuild --compute-type BUILD_GENERAL1_LARGE --vpc-config vpcId=vpc-0abc1234,subnets=subnet-0abc1234,securityGroupIds=sg-0abc1234 --dry-run',
     },
   ]
 
