@@ -6,6 +6,7 @@
 // its log (REPORT.log beside REPORT.json) just above the closing line, because CI shows only the
 // tail of the output.
 import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
 
 let passed = 0
 let failed = 0
@@ -51,6 +52,24 @@ for (const file of args) {
     (result) => result.status === 'failed' && result.assertionResults.length === 0,
   ).length
   failed += failedFiles
+  // Each failed test in one line (the report, the file, the test, the first line of the message):
+  // CI shows only the tail of a long log.
+  for (const result of report.testResults) {
+    for (const assertion of result.assertionResults.filter((each) => each.status === 'failed').slice(0, 20)) {
+      const first = stripAnsi(assertion.failureMessages?.[0] ?? '').split('\n')[0]
+      console.error(
+        `FAILED ${path.basename(file)}: ${path.relative(process.cwd(), result.name)} > ${assertion.fullName}: ${first.slice(0, 300)}`,
+      )
+    }
+    if (result.status === 'failed' && result.assertionResults.length === 0)
+      console.error(
+        `FAILED ${path.basename(file)}: ${path.relative(process.cwd(), result.name)} did not load: ${stripAnsi(
+          result.message ?? '',
+        )
+          .split('\n')[0]
+          .slice(0, 300)}`,
+      )
+  }
   if (report.success === false && report.numFailedTests === 0 && failedFiles === 0) {
     failed += 1
     console.error(`${file}: the run failed outside any test (${report.numTotalTests} tests ran); its error:`)

@@ -2,7 +2,8 @@
 # The test command (README, .ci/run, `npm test`). From a fresh clone it installs everything the
 # tests need (Debian packages, the Python venv, the base image, npm packages, Node 24), builds,
 # typechecks and lints, then runs the whole suite on the machine's Node 20 and the unit and
-# orchestration tests again on the current LTS (Node 24). It ends with "N passed, N failed".
+# orchestration tests again on the current LTS (Node 24), those two while the end-to-end tests run
+# beside them. It ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOG_PREFIX=test
@@ -40,17 +41,35 @@ OUTER_TMPDIR="${TMPDIR-}"
 export TMPDIR="$RUN_TMP"
 vitest=(node_modules/vitest/vitest.mjs run --reporter=default --reporter=json)
 
+# The end-to-end tests (real builds, one file at a time) are the long pole: they run in the
+# background on Node 20 while the unit and orchestration tests run on Node 20, then on Node 24.
 # Each run's output is kept beside its report: a run that fails outside any test (a global setup)
 # has its error printed again above the closing line, where CI's tail shows it.
-step "tests on Node $(node --version) (all projects)"
-node "${vitest[@]}" --outputFile.json="$REPORTS/node20.json" "$@" 2>&1 | tee "$REPORTS/node20.log"
+# --passWithNoTests: a run narrowed by arguments (npm test -- test/unit/x.test.ts) may leave a
+# project nothing to run.
+step "tests: end-to-end on Node $(node --version) in the background"
+node "${vitest[@]}" --project e2e --passWithNoTests --outputFile.json="$REPORTS/e2e.json" "$@" \
+  > "$REPORTS/e2e.log" 2>&1 &
+e2e_pid=$!
+# An interrupted run stops them too (SIGINT: vitest's teardown stops the stack).
+trap 'kill -INT "$e2e_pid" 2>/dev/null; wait "$e2e_pid"; exit 130' INT TERM
+
+step "tests on Node $(node --version) (unit and orchestration)"
+node "${vitest[@]}" --project default --passWithNoTests --outputFile.json="$REPORTS/node20.json" "$@" 2>&1 |
+  tee "$REPORTS/node20.log"
 
 step "tests on Node $("$NODE24" --version) (unit and orchestration)"
-PATH="$(dirname "$NODE24"):$PATH" "$NODE24" "${vitest[@]}" --project default \
+PATH="$(dirname "$NODE24"):$PATH" "$NODE24" "${vitest[@]}" --project default --passWithNoTests \
   --outputFile.json="$REPORTS/node24.json" "$@" 2>&1 | tee "$REPORTS/node24.log"
+
+step "tests on Node $(node --version) (end-to-end): waiting for them"
+wait "$e2e_pid"
+trap - INT TERM
+cat "$REPORTS/e2e.log"
 
 # Leftovers are listed, counted as one failure in the summary, then removed.
 find "$RUN_TMP" -mindepth 1 -maxdepth 1 > "$REPORTS/leftovers.txt"
 if [ -n "${OUTER_TMPDIR}" ]; then export TMPDIR="$OUTER_TMPDIR"; else unset TMPDIR; fi
 rm -rf "$RUN_TMP"
-node scripts/summarize-results.mjs --leftovers "$REPORTS/leftovers.txt" "$REPORTS/node20.json" "$REPORTS/node24.json"
+node scripts/summarize-results.mjs --leftovers "$REPORTS/leftovers.txt" \
+  "$REPORTS/node20.json" "$REPORTS/node24.json" "$REPORTS/e2e.json"
