@@ -51,6 +51,9 @@ describe('parseBuildTag', () => {
       '\n',
     )
     expect(parseBuildTag(atSpace)).toBe(long)
+    // rich pads each wrapped line with spaces to the terminal width.
+    const padded = [`${line.slice(0, 60)}   `, `  ${line.slice(60)}  `].join('\n')
+    expect(parseBuildTag(padded)).toBe(long)
   })
 
   it('prefers the -o tag line, even with the service printing around it', () => {
@@ -183,6 +186,10 @@ describe('bentoml calls', () => {
 
 describe('judgeBentomlProbe', () => {
   it('passes a recent bentoml with its version', () => {
+    expect(judgeBentomlProbe('python3', {exitCode: 0, tail: ['10.0.0']})).toEqual({
+      ok: true,
+      version: '10.0.0',
+    })
     expect(judgeBentomlProbe('python3', {exitCode: 0, tail: ['1.4.30 ']})).toEqual({
       ok: true,
       version: '1.4.30',
@@ -209,7 +216,10 @@ describe('judgeBentomlProbe', () => {
       ...missing,
       detail: 'not a version',
     })
-    expect(judgeBentomlProbe('/venv/bin/python', {exitCode: 0, tail: ['v1.4.30']})).toMatchObject({ok: false})
+    expect(judgeBentomlProbe('/venv/bin/python', {exitCode: 0, tail: ['v1.4.30']})).toEqual({
+      ...missing,
+      detail: 'v1.4.30',
+    })
     expect(judgeBentomlProbe('/venv/bin/python', {exitCode: 0, tail: []})).toEqual({...missing, detail: ''})
     expect(judgeBentomlProbe('/venv/bin/python', {exitCode: undefined, tail: ['1.4.30']})).toMatchObject({
       ok: false,
