@@ -304,6 +304,8 @@ describe('rootCause on the shapes the fixtures do not have', () => {
       '  File "/app/main.py", line 4, in <module>',
       '    run()',
       '',
+      // A line of spaces too (a blank line of indented source).
+      '      ',
       `${exception}   `,
     ]
     expect(rootCause(traceback('ValueError: bad input'))).toEqual({
@@ -422,7 +424,7 @@ describe('PythonOutputScanner, what it keeps', () => {
       ...traceback('a', 'KeyError: a'),
       '',
       'During handling of the above exception, another exception occurred:',
-      '',
+      '   ',
       ...traceback('b', 'ValueError: b'),
     ]
     for (const line of ['log', ...lines]) scanner.push(line)
