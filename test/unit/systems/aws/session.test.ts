@@ -134,6 +134,36 @@ describe('credentials and endpoints', () => {
   })
 })
 
+describe('the identity', () => {
+  /** An STS stand-in answering GetCallerIdentity with these result fields (XML). */
+  async function stsAnswering(fields: string): Promise<string> {
+    standIn = await startStandIn((_request, response) => {
+      response.writeHead(200, {'content-type': 'text/xml'})
+      response.end(
+        `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>${fields}</GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
+      )
+    })
+    return standIn.url
+  }
+
+  it('an account without an ARN has an empty ARN', async () => {
+    const url = await stsAnswering('<Account>210987654321</Account>')
+    expect(await aws({...KEYS, AWS_ENDPOINT_URL: url}).identity()).toStrictEqual({
+      account: '210987654321',
+      arn: '',
+    })
+  })
+
+  it('an answer without an account is a failure that says so', async () => {
+    const url = await stsAnswering('<Arn>arn:aws:iam::1:user/x</Arn>')
+    const error = await failure(aws({...KEYS, AWS_ENDPOINT_URL: url}).identity())
+    expect(error).toMatchObject({operation: 'sts:GetCallerIdentity'})
+    expect(error.message).toBe(
+      'Reading the AWS identity (STS GetCallerIdentity) failed: GetCallerIdentity returned no account (region us-east-1).',
+    )
+  })
+})
+
 describe('the ECR login token', () => {
   it('the registry host, the decoded password and the expiry', async () => {
     const url = await ecrAnswering({
