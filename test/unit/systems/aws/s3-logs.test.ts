@@ -14,6 +14,7 @@ import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
 import {AwsClients, awsSettingsFor} from '../../../../src/systems/aws/index.js'
 import {LogFollower} from '../../../../src/systems/aws/logs.js'
 import {MAX_RESULT_BYTES, SourceBucket} from '../../../../src/systems/aws/s3.js'
+import {startStandIn, type StandIn} from '../../../helpers/stand-in.js'
 
 // The CodeBuild carriers (--builder codebuild) against the shared moto: the source bucket (S3)
 // and the build log (CloudWatch Logs). Every test uses a bucket or log group of its own.
@@ -171,5 +172,89 @@ describe('LogFollower (CloudWatch Logs)', () => {
     expect(await follower.next()).toEqual([])
     await log.write('three')
     expect(await follower.next()).toEqual(['three'])
+  })
+})
+
+describe('LogFollower paging (a CloudWatch Logs stand-in)', () => {
+  let logs: StandIn | undefined
+  afterEach(async () => {
+    await logs?.close()
+    logs = undefined
+  })
+
+  /** Answers GetLogEvents call n with `pages(n, body)`; records the request bodies. */
+  async function follower(pages: (n: number, body: Record<string, unknown>) => [number, unknown]) {
+    const sent: Array<Record<string, unknown>> = []
+    logs = await startStandIn((_request, response, text) => {
+      const body = JSON.parse(text || '{}') as Record<string, unknown>
+      sent.push(body)
+      const [status, answer] = pages(sent.length - 1, body)
+      response.writeHead(status, {'content-type': 'application/x-amz-json-1.1'})
+      response.end(JSON.stringify(answer))
+    })
+    // Only the logs endpoint is the stand-in: the service name must be cloudwatch_logs.
+    const client = new AwsClients(
+      awsSettingsFor(
+        {
+          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+          AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logs.url,
+          AWS_MAX_ATTEMPTS: '1',
+          ...KEYS,
+        },
+        {region: 'us-east-1'},
+      ),
+    )
+    clients.push(client)
+    return {follow: new LogFollower(client, 'g', 's'), sent}
+  }
+  const event = (message?: string) => (message === undefined ? {timestamp: 1} : {timestamp: 1, message})
+
+  it('reads page after page until the token stops moving, and starts from it the next time', async () => {
+    const {follow, sent} = await follower((n) =>
+      n === 0
+        ? [200, {events: [event('a')], nextForwardToken: 'f/1'}]
+        : n === 1
+          ? [200, {events: [event('b\r\nc\n'), event()], nextForwardToken: 'f/2'}]
+          : [200, {events: [], nextForwardToken: 'f/2'}],
+    )
+    expect(await follow.next()).toEqual(['a', 'b', 'c'])
+    expect(sent.map((body) => body.nextToken)).toEqual([undefined, 'f/1', 'f/2'])
+    expect(sent[0]).toEqual({logGroupName: 'g', logStreamName: 's', startFromHead: true})
+    await follow.next()
+    expect(sent.at(-1)!.nextToken).toBe('f/2')
+  })
+
+  it('stops at a page that gives the same token back, or none', async () => {
+    const same = await follower((n) =>
+      n === 0
+        ? [200, {events: [event('a')], nextForwardToken: 'f/1'}]
+        : [200, {events: [event('late')], nextForwardToken: 'f/1'}],
+    )
+    expect(await same.follow.next()).toEqual(['a', 'late'])
+    expect(same.sent).toHaveLength(2)
+    await logs!.close()
+    const none = await follower((n) =>
+      n === 0 ? [200, {events: [event('x')], nextForwardToken: 'f/9'}] : [200, {events: [event('y')]}],
+    )
+    expect(await none.follow.next()).toEqual(['x', 'y'])
+    await none.follow.next()
+    // Without a new token the old one is kept.
+    expect(none.sent.at(-1)!.nextToken).toBe('f/9')
+  })
+
+  it('reads at most 50 pages at a time', async () => {
+    const {follow, sent} = await follower((n) => [
+      200,
+      {events: [event(`line ${n}`)], nextForwardToken: `f/${n}`},
+    ])
+    expect(await follow.next()).toHaveLength(50)
+    expect(sent).toHaveLength(50)
+  })
+
+  it('a failure other than a missing stream names the log', async () => {
+    const {follow} = await follower(() => [400, {__type: 'AccessDeniedException', message: 'no'}])
+    const error = await awsFailure(follow.next())
+    expect(error.operation).toBe('logs:GetLogEvents')
+    expect(error.message).toMatch(/^Reading the build log g\/s failed: /)
   })
 })
