@@ -4,6 +4,7 @@ import {AwsError} from '../../../../src/errors.js'
 import {AwsClients, awsSettingsFor} from '../../../../src/systems/aws/index.js'
 import {CodeBuild, type ProjectSpec, projectInput} from '../../../../src/systems/aws/codebuild.js'
 import {type CodeBuildStandIn, startCodeBuildStandIn} from '../../../helpers/codebuild-stand-in.js'
+import {startStandIn, type StandIn} from '../../../helpers/stand-in.js'
 
 // The CodeBuild API wrapper against the scripted stand-in (moto cannot play builds), whose logs
 // go to the shared moto.
@@ -147,5 +148,106 @@ describe('builds', () => {
     const closed = await codebuild.projectExists('x').catch((error: unknown) => error)
     expect(closed).toMatchObject({operation: 'codebuild:BatchGetProjects'})
     expect((closed as Error).message).toMatch(/^Looking up CodeBuild project x failed/)
+  })
+})
+
+describe('odd CodeBuild answers (a plain JSON stand-in)', () => {
+  let odd: StandIn | undefined
+  afterEach(async () => {
+    await odd?.close()
+    odd = undefined
+  })
+
+  /** Answers every CodeBuild operation with `answers[operation]` (status, body). */
+  async function answering(answers: Record<string, [number, unknown]>): Promise<CodeBuild> {
+    odd = await startStandIn((request, response) => {
+      const operation = String(request.headers['x-amz-target']).replace(/^.*\./, '')
+      const [status, body] = answers[operation] ?? [400, {__type: 'AccessDeniedException', message: 'denied'}]
+      response.writeHead(status, {'content-type': 'application/x-amz-json-1.1'})
+      response.end(JSON.stringify(body))
+    })
+    clients = new AwsClients(
+      awsSettingsFor(
+        {
+          AWS_ENDPOINT_URL: odd.url,
+          AWS_MAX_ATTEMPTS: '1',
+          AWS_ACCESS_KEY_ID: 'testing',
+          AWS_SECRET_ACCESS_KEY: 'testing',
+        },
+        {region: 'us-east-1'},
+      ),
+    )
+    return new CodeBuild(clients)
+  }
+
+  it('a project list without projects, or with another project, does not have it', async () => {
+    expect(await (await answering({BatchGetProjects: [200, {}]})).projectExists('p')).toBe(false)
+    await odd!.close()
+    const other = await answering({BatchGetProjects: [200, {projects: [{name: 'q'}]}]})
+    expect(await other.projectExists('p')).toBe(false)
+  })
+
+  it('a started build without an id is malformed; a build CodeBuild does not list is not-found', async () => {
+    const codebuild = await answering({StartBuild: [200, {}], BatchGetBuilds: [200, {}]})
+    const started = await codebuild
+      .startBuild({project: 'p', sourceLocation: 'b/k.zip', buildspec: 'x'})
+      .catch((error: unknown) => error)
+    expect(started).toMatchObject({
+      reason: 'malformed',
+      operation: 'codebuild:StartBuild',
+      message: 'CodeBuild started a build but returned no build id.',
+    })
+    expect(await codebuild.build('p:1').catch((error: unknown) => error)).toMatchObject({reason: 'not-found'})
+  })
+
+  it('a build with nothing filled in yet, and phases CodeBuild left partly empty', async () => {
+    const codebuild = await answering({
+      BatchGetBuilds: [
+        200,
+        {
+          builds: [
+            {
+              phases: [
+                {phaseType: 'SUBMITTED'},
+                {phaseType: 'INSTALL', phaseStatus: 'SUCCEEDED'},
+                {phaseStatus: 'FAILED', contexts: [{message: ' first '}, {}, {message: 'second'}]},
+              ],
+            },
+          ],
+        },
+      ],
+    })
+    expect(await codebuild.build('p:1')).toEqual({
+      id: 'p:1',
+      status: 'IN_PROGRESS',
+      phase: undefined,
+      failedPhases: [{phase: '?', status: 'FAILED', message: 'first   second'}],
+      logGroup: undefined,
+      logStream: undefined,
+      logLink: undefined,
+    })
+  })
+
+  it('each refused call names what it did', async () => {
+    const codebuild = await answering({})
+    const spec = {name: 'p', roleArn: 'r', image: 'i', computeType: 'c', sourceLocation: 'b/'}
+    const refusals = await Promise.all([
+      codebuild.createProject(spec).catch((error: unknown) => error),
+      codebuild.updateProject(spec).catch((error: unknown) => error),
+      codebuild
+        .startBuild({project: 'p', sourceLocation: 'b/k', buildspec: 'x'})
+        .catch((error: unknown) => error),
+      codebuild.build('p:1').catch((error: unknown) => error),
+      codebuild.stopBuild('p:1').catch((error: unknown) => error),
+    ])
+    expect(
+      refusals.map((error) => [(error as AwsError).operation, (error as Error).message.split(' failed')[0]]),
+    ).toEqual([
+      ['codebuild:CreateProject', 'Creating CodeBuild project p'],
+      ['codebuild:UpdateProject', 'Updating CodeBuild project p'],
+      ['codebuild:StartBuild', 'Starting a build of CodeBuild project p'],
+      ['codebuild:BatchGetBuilds', 'Reading build p:1'],
+      ['codebuild:StopBuild', 'Stopping build p:1'],
+    ])
   })
 })
