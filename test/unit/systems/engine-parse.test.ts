@@ -5,12 +5,15 @@ import type {ChildResult} from '../../../src/process.js'
 import {
   describeEngine,
   type Engine,
+  engineArgs,
   isRemoteEngine,
   judgeProbe,
   parseResolved,
   probeArgs,
   resolveArgs,
+  resolveEngine,
 } from '../../../src/systems/engine.js'
+import {tempDir} from '../../helpers/cli.js'
 
 // What engine.ts makes of the answers of `docker context inspect`, `podman system connection
 // list` and `<backend> version`, given as results: engine.test.ts runs the real CLIs.
@@ -95,6 +98,27 @@ describe('resolving a name (parseResolved)', () => {
     })
   })
 
+  it('TLS material without a storage folder gives no TLS folder', () => {
+    expect(
+      parseResolved(
+        CONTEXT,
+        answer([
+          JSON.stringify({Endpoints: {docker: {Host: 'tcp://b:2376'}}, TLSMaterial: {docker: ['ca.pem']}}),
+        ]),
+      ),
+    ).toStrictEqual({backend: 'docker', url: 'tcp://b:2376', builder: 'docker-context:build'})
+  })
+
+  it('a missing docker or podman CLI says which could not be started', async () => {
+    const context = {env: {PATH: tempDir('empty-path')}, cwd: tempDir('cwd')}
+    await expect(resolveEngine(CONTEXT, context)).rejects.toThrow(
+      'Builder docker-context:build: docker could not be started (ENOENT).',
+    )
+    await expect(resolveEngine(CONNECTION, context)).rejects.toThrow(
+      'Builder podman-connection:gpu: podman could not be started (ENOENT).',
+    )
+  })
+
   it('a docker context without a docker endpoint', () => {
     for (const description of [{}, {Endpoints: {}}, {Endpoints: {docker: {Host: ''}}}]) {
       const error = thrown(() => parseResolved(CONTEXT, answer([JSON.stringify(description)])))
@@ -156,6 +180,13 @@ describe('judging the probe (judgeProbe)', () => {
     builder: 'podman-connection:gpu',
   }
 
+  it('a TLS context that skips verification uses --tls, not --tlsverify', () => {
+    expect(engineArgs({...docker, tlsDir: '/c', skipTlsVerify: true}).slice(2, 4)).toEqual([
+      '--tls',
+      '--tlscacert',
+    ])
+  })
+
   it('asks the engine for its server version after the addressing flags', () => {
     expect(probeArgs(docker)).toEqual([
       '--host',
@@ -191,6 +222,13 @@ describe('judging the probe (judgeProbe)', () => {
     )
     // A zero exit without a version is not an answer either.
     expect(thrown(() => judgeProbe(docker, answer(['v27']))).message).toContain('does not answer (v27)')
+    expect(thrown(() => judgeProbe(docker, answer(['v27.3.1']))).message).toContain(
+      'does not answer (v27.3.1)',
+    )
+    // A version printed by a command that failed is no answer either.
+    expect(thrown(() => judgeProbe(docker, answer(['27.3.1'], {exitCode: 1}))).message).toContain(
+      'does not answer (27.3.1)',
+    )
     expect(thrown(() => judgeProbe(docker, answer([]))).message).toContain('does not answer (no output)')
     const timedOut = thrown(() => judgeProbe(podman, answer([], {exitCode: undefined, timedOut: true})))
     expect(timedOut.message).toBe(
