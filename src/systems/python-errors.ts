@@ -152,9 +152,8 @@ function finalChain(tracebacks: Traceback[], lines: readonly string[]): Tracebac
     chain.unshift(current)
     const previous = tracebacks[k - 1]
     if (previous === undefined) break
-    const between = lines.slice(previous.end + 1, current.start).filter((line) => line.trim() !== '')
     // The exception's message may continue over a few lines before the chain line.
-    if (!between.some((line) => CHAIN.test(line))) break
+    if (!lines.slice(previous.end + 1, current.start).some((line) => CHAIN.test(line))) break
   }
   return chain
 }
@@ -248,14 +247,9 @@ export class PythonOutputScanner {
       for (const line of text.split('\n')) this.push(line)
       return
     }
+    // No lastNonBlank here: it is only read while capturing, and this path runs only before that.
     this.after.push(...lastLines(text, AFTER_LINES))
     if (this.after.length > AFTER_LINES) this.after.splice(0, this.after.length - AFTER_LINES)
-    for (let i = this.after.length - 1; i >= 0; i--) {
-      if (this.after[i]!.trim() !== '') {
-        this.lastNonBlank = this.after[i]!
-        break
-      }
-    }
   }
 
   /** What was kept, in output order: known-cause lines, the chain, then the last lines. */

@@ -191,6 +191,12 @@ describe('explainPythonFailure', () => {
     durationMs: 1,
   })
 
+  const traceback = [
+    'Traceback (most recent call last):',
+    '  File "/app/service.py", line 5, in <module>',
+    'KeyError: k',
+  ]
+
   it('is a ChildError whose line names the root cause', () => {
     const lines = fixture('import-model-not-found.txt')
     const error = explainPythonFailure(lines, result(lines.slice(-40)), {
@@ -207,7 +213,246 @@ describe('explainPythonFailure', () => {
     expect(error?.detail).toMatch(/UnboundLocalError/)
   })
 
+  it('names a signal instead of an exit code, and shows the last 12 lines of the tail', () => {
+    const tail = [...Array.from({length: 14}, (_, i) => `line ${i}`), ...traceback]
+    const error = explainPythonFailure(
+      traceback,
+      {...result(tail), exitCode: undefined, signal: 'SIGKILL'},
+      {
+        doing: 'Building the bento',
+      },
+    )
+    expect(error).toMatchObject({
+      reason: 'signal',
+      signal: 'SIGKILL',
+      exitCode: undefined,
+      message: 'Building the bento failed (signal SIGKILL): KeyError: k (/app/service.py, line 5)',
+      detail: tail.slice(-12).join('\n'),
+    })
+    // No known cause, so no hint of one.
+    expect(error?.hint).toBeUndefined()
+    const exited = explainPythonFailure(traceback, result(traceback), {doing: 'Building the bento'})
+    expect(exited).toMatchObject({reason: 'exit', exitCode: 1, signal: undefined})
+    expect(exited?.message).toBe(
+      'Building the bento failed (exit code 1): KeyError: k (/app/service.py, line 5)',
+    )
+    expect(explainPythonFailure(traceback, result(traceback), {doing: 'x', cwd: '/app'})?.message).toBe(
+      'x failed (exit code 1): KeyError: k (service.py, line 5)',
+    )
+  })
+
+  it('gives the hint of a known cause', () => {
+    const lines = ['ConnectionRefusedError: [Errno 111] Connection refused']
+    expect(explainPythonFailure(lines, result(lines), {doing: 'x'})?.hint).toBe(
+      'Turn on the VPN and check MLFLOW_TRACKING_URI (mldeploy doctor checks both).',
+    )
+  })
+
   it('leaves unknown output to the default message', () => {
     expect(explainPythonFailure(['boom'], result(['boom']), {doing: 'x'})).toBeUndefined()
+  })
+})
+
+describe('rootCause on the shapes the fixtures do not have', () => {
+  const TRACKING_HINT = 'Turn on the VPN and check MLFLOW_TRACKING_URI (mldeploy doctor checks both).'
+
+  it('names the server from urllib3 connection pools, http and https, else the tracking server', () => {
+    const refused = (pool: string): string[] => [
+      `requests.exceptions.ConnectionError: ${pool}: Max retries exceeded with url: /api/2.0/mlflow/runs/get`,
+      'urllib3.exceptions.NewConnectionError: Failed to establish a new connection: [Errno 111] Connection refused',
+    ]
+    expect(rootCause(refused("HTTPSConnectionPool(host='mlflow.corp', port=443)"))).toEqual({
+      message: 'Cannot reach https://mlflow.corp:443: connection refused.',
+      hint: TRACKING_HINT,
+    })
+    expect(rootCause(refused("HTTPConnectionPool(host='10.1.2.3', port=5000)"))).toEqual({
+      message: 'Cannot reach http://10.1.2.3:5000: connection refused.',
+      hint: TRACKING_HINT,
+    })
+    expect(rootCause(['ConnectionRefusedError: [Errno 111] Connection refused'])).toEqual({
+      message: 'Cannot reach the MLflow tracking server: connection refused.',
+      hint: TRACKING_HINT,
+    })
+  })
+
+  it('names a host that does not resolve', () => {
+    expect(
+      rootCause([
+        'MlflowException: API request to http://mlflow.internal:5000/api/2.0/mlflow/runs/get failed',
+        'socket.gaierror: [Errno -2] Name or service not known',
+      ]),
+    ).toEqual({
+      message: 'Cannot resolve the host of the MLflow tracking server at http://mlflow.internal:5000.',
+      hint: TRACKING_HINT,
+    })
+    expect(rootCause(['NameResolutionError: no host'])).toEqual({
+      message: 'Cannot resolve the host of the MLflow tracking server.',
+      hint: TRACKING_HINT,
+    })
+  })
+
+  it('names a missing model or run that MLflow reports without its error code', () => {
+    expect(rootCause(['MlflowException: Registered Model with name=churn-x not found'])).toEqual({
+      message: 'MLflow: Registered Model with name=churn-x not found',
+      hint: 'Check the model URI in create_bento_model.py and that MLFLOW_TRACKING_URI names the right server.',
+    })
+  })
+
+  it('reads the exception line trimmed, across blank and indented lines, and cuts a long one', () => {
+    const traceback = (exception: string): string[] => [
+      'Traceback (most recent call last):',
+      '  File "/app/main.py", line 4, in <module>',
+      '    run()',
+      '',
+      // A line of spaces too (a blank line of indented source).
+      '      ',
+      `${exception}   `,
+    ]
+    expect(rootCause(traceback('ValueError: bad input'))).toEqual({
+      message: 'ValueError: bad input',
+      file: '/app/main.py',
+      line: 4,
+    })
+    const long = `ValueError: ${'x'.repeat(300)}`
+    expect(rootCause(traceback(long))?.message).toBe(`${long.slice(0, 297)}...`)
+    const exactly300 = `ValueError: ${'y'.repeat(288)}`
+    expect(rootCause(traceback(exactly300))?.message).toBe(exactly300)
+  })
+
+  it('is undefined for a traceback cut before its exception line', () => {
+    expect(
+      rootCause(['Traceback (most recent call last):', '  File "/app/main.py", line 4, in <module>']),
+    ).toBe(undefined)
+  })
+
+  it("points at the innermost of the user's frames, else at the innermost frame", () => {
+    expect(
+      rootCause([
+        'Traceback (most recent call last):',
+        '  File "/app/main.py", line 4, in <module>',
+        '  File "/app/helper.py", line 9, in load',
+        '  File "/venv/lib/python3.12/site-packages/mlflow/store.py", line 88, in get',
+        'OSError: no such file',
+      ]),
+    ).toEqual({message: 'OSError: no such file', file: '/app/helper.py', line: 9})
+    expect(
+      rootCause([
+        'Traceback (most recent call last):',
+        '  File "/usr/lib/python3.12/runpy.py", line 1, in _run',
+        '  File "/venv/lib/python3.12/site-packages/a.py", line 2, in b',
+        '  File "/venv/lib/python3.12/site-packages/c.py", line 3, in d',
+        'OSError: deep inside',
+      ]),
+    ).toEqual({message: 'OSError: deep inside', file: '/venv/lib/python3.12/site-packages/c.py', line: 3})
+  })
+
+  it('shows a file relative to the folder only when it is inside it', () => {
+    const lines = (file: string): string[] => [
+      'Traceback (most recent call last):',
+      `  File "${file}", line 7, in <module>`,
+      'KeyError: k',
+    ]
+    expect(rootCause(lines('/work/proj/src/a.py'), {cwd: '/work/proj'})?.file).toBe('src/a.py')
+    expect(rootCause(lines('/work/other/a.py'), {cwd: '/work/proj'})?.file).toBe('/work/other/a.py')
+  })
+
+  it('follows a chain whose exception message runs over several lines', () => {
+    expect(
+      rootCause([
+        'Traceback (most recent call last):',
+        '  File "/app/a.py", line 10, in <module>',
+        'ValueError: the first one',
+        'its second line',
+        'During handling of the above exception, another exception occurred:',
+        'Traceback (most recent call last):',
+        '  File "/app/b.py", line 20, in <module>',
+        'RuntimeError: the last one',
+      ]),
+    ).toEqual({message: 'ValueError: the first one', file: '/app/a.py', line: 10})
+  })
+})
+
+describe('formatRootCause', () => {
+  it('adds the file and line, dropping only a final full stop', () => {
+    expect(formatRootCause({message: "No module named 'a.b'."})).toBe("No module named 'a.b'.")
+    expect(formatRootCause({message: "No module named 'a.b'.", file: 'service.py'})).toBe(
+      "No module named 'a.b' (service.py)",
+    )
+    expect(formatRootCause({message: 'v1.2 failed', file: 'service.py', line: 3})).toBe(
+      'v1.2 failed (service.py, line 3)',
+    )
+  })
+})
+
+describe('PythonOutputScanner, what it keeps', () => {
+  const traceback = (name: string, exception: string): string[] => [
+    'Traceback (most recent call last):',
+    `  File "/app/${name}.py", line 1, in <module>`,
+    exception,
+  ]
+
+  it('keeps nothing of quiet output but its last 40 lines', () => {
+    const scanner = new PythonOutputScanner()
+    const lines = Array.from({length: 45}, (_, i) => `log ${i}`)
+    for (const line of lines) scanner.push(line)
+    expect(scanner.lines()).toEqual(lines.slice(5))
+    const byBlock = new PythonOutputScanner()
+    byBlock.pushText(lines.join('\n'))
+    expect(byBlock.lines()).toEqual(lines.slice(5))
+    expect(new PythonOutputScanner().lines()).toEqual([])
+  })
+
+  it('keeps the known-cause lines before the chain, the chain, then the lines after it', () => {
+    const scanner = new PythonOutputScanner()
+    const chain = traceback('a', 'ConnectionRefusedError: [Errno 111] Connection refused')
+    for (const line of ['log 1', 'urllib3: Connection refused once', 'log 2', ...chain, 'after 1', 'after 2'])
+      scanner.push(line)
+    // The known line inside the chain is kept once, in the chain.
+    expect(scanner.lines()).toEqual(['urllib3: Connection refused once', ...chain, 'after 1', 'after 2'])
+  })
+
+  it('keeps at most 50 known-cause lines', () => {
+    const scanner = new PythonOutputScanner()
+    const lines = Array.from({length: 60}, (_, i) => `Connection refused ${i}`)
+    for (const line of lines) scanner.push(line)
+    expect(scanner.lines()).toEqual([...lines.slice(0, 50), ...lines.slice(20)])
+  })
+
+  it('keeps a chain joined by a chain line with blank lines around it, whole', () => {
+    const scanner = new PythonOutputScanner()
+    const lines = [
+      ...traceback('a', 'KeyError: a'),
+      '',
+      'During handling of the above exception, another exception occurred:',
+      '   ',
+      ...traceback('b', 'ValueError: b'),
+    ]
+    for (const line of ['log', ...lines]) scanner.push(line)
+    expect(scanner.lines()).toEqual(lines)
+  })
+
+  it('starts a new chain at a traceback that follows other output', () => {
+    const scanner = new PythonOutputScanner()
+    for (const line of [
+      ...traceback('a', 'KeyError: a'),
+      'retrying',
+      ...traceback('b', 'ValueError: b'),
+      'bye',
+    ])
+      scanner.push(line)
+    expect(scanner.lines()).toEqual([...traceback('b', 'ValueError: b'), 'bye'])
+  })
+
+  it('holds at most 3000 lines of a chain; the rest go to the last lines', () => {
+    const scanner = new PythonOutputScanner()
+    const frames = Array.from({length: 3004}, (_, i) => `  File "/app/f${i}.py", line 1, in f`)
+    const lines = ['Traceback (most recent call last):', ...frames]
+    for (const line of lines) scanner.push(line)
+    expect(scanner.lines()).toEqual(lines)
+    expect(scanner.lines().length).toBe(3005)
+    const bigger = new PythonOutputScanner()
+    for (const line of [...lines, ...Array.from({length: 50}, (_, i) => `tail ${i}`)]) bigger.push(line)
+    expect(bigger.lines().slice(0, 3000)).toEqual(lines.slice(0, 3000))
+    expect(bigger.lines().length).toBe(3040)
   })
 })

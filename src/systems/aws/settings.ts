@@ -159,7 +159,7 @@ export function parseConfigFile(text: string): Record<string, Record<string, str
     const trimmed = line.trim()
     if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) continue
     const header = /^\[\s*([^\]]+?)\s*\]$/.exec(trimmed)
-    if (header !== undefined && header !== null) {
+    if (header !== null) {
       const name = header[1]!
       const profile = /^profile\s+(.+)$/.exec(name)?.[1]?.trim()
       // `[default]` and `[profile default]` both name the default profile; other bare names are not profiles.

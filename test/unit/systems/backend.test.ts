@@ -4,10 +4,14 @@ import {
   authEnv,
   BACKENDS,
   digestFromPushLine,
+  firstImageId,
+  imagesByLabelArgs,
   isBackend,
   isDigest,
   loginArgs,
   pushArgs,
+  pushAsArgs,
+  tagArgs,
 } from '../../../src/systems/backend.js'
 
 const DIGEST = `sha256:${'0a'.repeat(32)}`
@@ -52,5 +56,44 @@ describe('the container backend', () => {
     expect(isDigest(`${DIGEST}0`)).toBe(false)
     expect(isDigest(` ${DIGEST}`)).toBe(false)
     expect(isDigest(DIGEST.toUpperCase())).toBe(false)
+  })
+})
+
+describe('reuse: finding, naming and pushing an image that is already there', () => {
+  it('lists local images by label, IDs by default', () => {
+    expect(imagesByLabelArgs('org.mldeploy.content', 'sha256:abc')).toEqual([
+      'images',
+      '--filter',
+      'label=org.mldeploy.content=sha256:abc',
+      '--format',
+      '{{.ID}}',
+    ])
+    expect(imagesByLabelArgs('k', 'v', '{{.Repository}}').at(-1)).toBe('{{.Repository}}')
+  })
+
+  it('tags and pushes under the new name: docker the tag it made, podman from source to destination', () => {
+    expect(tagArgs('r/a:1', 'r/a:2')).toEqual(['tag', 'r/a:1', 'r/a:2'])
+    expect(pushAsArgs('docker', 'r/a:1', 'r/a:2')).toEqual(['push', 'r/a:2'])
+    expect(pushAsArgs('podman', 'r/a:1', 'r/a:2')).toEqual(['push', '--format', 'v2s2', 'r/a:1', 'r/a:2'])
+    expect(pushAsArgs('podman', 'r/a:1', 'r/a:2', 'oci')).toEqual([
+      'push',
+      '--format',
+      'oci',
+      'r/a:1',
+      'r/a:2',
+    ])
+  })
+
+  it('takes the first whole image ID, trimmed, from images output', () => {
+    expect(firstImageId(['', 'WARN something', '  0123456789ab  ', 'fedcba987654'])).toBe('0123456789ab')
+    expect(firstImageId(['0123456789a', `x${'a'.repeat(12)}`, `${'a'.repeat(12)}x`, 'ABCDEF012345'])).toBe(
+      undefined,
+    )
+    expect(firstImageId(['a'.repeat(64)])).toBe('a'.repeat(64))
+    expect(firstImageId(['a'.repeat(65)])).toBeUndefined()
+  })
+
+  it('podman without a digest file pushes without --digestfile', () => {
+    expect(pushArgs('podman', 'r/a:1', undefined)).toEqual(['push', '--format', 'v2s2', 'r/a:1'])
   })
 })

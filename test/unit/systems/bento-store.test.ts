@@ -25,16 +25,17 @@ const MODEL_JSON = JSON.stringify({
 })
 
 /** A python whose `-m bentoml get` and `models get` print JSON after some noise; anything else fails. */
-function python(): {python: PythonCommand; env: Record<string, string>} {
+function python(modelJson = MODEL_JSON): {python: PythonCommand; env: Record<string, string>} {
   const dir = tempDir('py')
   writeFileSync(path.join(dir, 'get.json'), GET_JSON)
-  writeFileSync(path.join(dir, 'model.json'), MODEL_JSON)
+  writeFileSync(path.join(dir, 'model.json'), modelJson)
   const command = scriptTool(
     dir,
     'python',
     `const fs = require('node:fs'); const a = process.argv.slice(2)
 console.log('a banner line')
-if (a[2] === 'get' && a.at(-1) === 'json' && a.at(-2) === '-o') console.log(fs.readFileSync('${dir}/get.json', 'utf8'))
+if (a[3] === 'nojson:v1') console.log('no json here')
+else if (a[2] === 'get' && a.at(-1) === 'json' && a.at(-2) === '-o') console.log(fs.readFileSync('${dir}/get.json', 'utf8'))
 else if (a[2] === 'models' && a[3] === 'get') console.log(fs.readFileSync('${dir}/model.json', 'utf8'))
 else if (a[2] === 'noise') console.log('no json here')
 else { console.error('Bento not found'); process.exit(1) }`,
@@ -95,6 +96,27 @@ describe('the BentoML store lookups', () => {
     expect(error).toMatchObject({reason: 'bentoml-store'})
     expect((error as Error).message).toMatch(/printed no JSON\.$/)
   })
+
+  it('output without JSON names the bentoml command, why, and what it printed', async () => {
+    const {python: py, env} = python()
+    const error = await readBentoInfo(py, 'nojson:v1', tempDir('cwd'), env).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({
+      reason: 'bentoml-store',
+      message: 'bentoml get nojson:v1 printed no JSON.',
+      detail: 'no JSON object in the output\na banner line\nno json here',
+    })
+  })
+
+  it('a failed lookup shows the output lines one per line', async () => {
+    const {python: py, env} = python()
+    const error = await readModelMlflow({...py, prefix: ['x']}, 'm:v', tempDir('cwd'), env).catch(
+      (caught: unknown) => caught,
+    )
+    expect(error).toMatchObject({
+      message: 'bentoml models get failed.',
+      detail: 'a banner line\nBento not found',
+    })
+  })
 })
 
 describe('git provenance', () => {
@@ -142,6 +164,43 @@ describe('collectProvenance', () => {
     expect(labels[LABELS.source]).toBe('https://example.com/team/project.git')
   })
 
+  it('a store that cannot be read leaves a problem and the labels that do not need it', async () => {
+    const {python: py, env} = python()
+    const {labels, bento, problems} = await collectProvenance({
+      python: {...py, prefix: ['x']},
+      bentoTag: 'iris_v1:ek4lxkhjukdhyax4',
+      target: {name: 'modelA/V1', dir: tempDir('not-git')},
+      env: {...env, PATH: `${env.PATH}:${process.env.PATH}`},
+      mldeployVersion: '9.9.9',
+      now: new Date('2026-01-02T03:04:05Z'),
+    })
+    expect(problems).toEqual(['bentoml get iris_v1:ek4lxkhjukdhyax4 failed.'])
+    expect(bento).toEqual({tag: 'iris_v1:ek4lxkhjukdhyax4', models: [], routes: []})
+    // Outside git: no revision, no source; no models: no model or MLflow labels.
+    expect(labels).toEqual({
+      [LABELS.created]: '2026-01-02T03:04:05.000Z',
+      [LABELS.version]: 'ek4lxkhjukdhyax4',
+      [LABELS.title]: 'modelA/V1',
+      [LABELS.bento]: 'iris_v1:ek4lxkhjukdhyax4',
+      [LABELS.mldeployVersion]: '9.9.9',
+    })
+  })
+
+  it('a model without MLflow metadata gives no MLflow labels', async () => {
+    const {python: py, env} = python(JSON.stringify({name: 'iris-classifier'}))
+    const {labels, problems} = await collectProvenance({
+      python: py,
+      bentoTag: 'iris_v1:ek4lxkhjukdhyax4',
+      target: {name: 'modelA/V1', dir: tempDir('not-git')},
+      env: {...env, PATH: `${env.PATH}:${process.env.PATH}`},
+      mldeployVersion: '9.9.9',
+    })
+    expect(problems).toEqual([])
+    expect(labels[LABELS.models]).toBe('iris-classifier:dzm5tghjukp5yax4')
+    expect(labels).not.toHaveProperty(LABELS.mlflowRunId)
+    expect(labels).not.toHaveProperty(LABELS.mlflowModelUri)
+  })
+
   it('mldeploy knows its own version', () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string}
     expect(mldeployVersion()).toBe(pkg.version)
@@ -160,7 +219,9 @@ describe('locateBento (the content digest reads the store in place)', () => {
     const command = scriptTool(
       dir,
       'python',
-      `console.log('a banner line'); console.log(${JSON.stringify(printed(home))}); process.exit(${exitCode})`,
+      // Only `-m bentoml get <tag> -o path` is answered.
+      `if (process.argv.slice(2).join(' ') !== '-m bentoml get ${BENTO} -o path') process.exit(9)
+console.log('a banner line'); console.log(${JSON.stringify(printed(home))}); process.exit(${exitCode})`,
     )
     const python: PythonCommand = {command, prefix: [], env: {}, description: command}
     const env = {PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir}

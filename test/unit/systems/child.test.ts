@@ -38,6 +38,17 @@ describe('childFailure', () => {
     })
     const denied = childFailure(result({exitCode: undefined, spawnErrorCode: 'EACCES'}), context)
     expect(denied).toMatchObject({reason: 'missing', message: /could not be started \(EACCES\)/})
+    expect(denied?.message).toBe('Building the bento failed: bentoml could not be started (EACCES).')
+    expect(denied?.hint).toBe('Check that bentoml is an executable file.')
+  })
+
+  it('a timeout without a known limit or step says so, with no flag to raise', () => {
+    const error = childFailure(result({exitCode: undefined, timedOut: true}), {
+      command: 'git',
+      doing: 'Reading the commit',
+    })
+    expect(error?.message).toBe('Reading the commit did not finish within its time limit and was stopped.')
+    expect(error?.hint).toBeUndefined()
   })
 
   it('says the limit and the flag for a timeout, with the tail as detail', () => {

@@ -3,7 +3,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
-import {buildxVersionArgs, probeDockerBuilder} from '../../../src/systems/docker-builder.js'
+import {buildxVersionArgs, dockerBuilder, probeDockerBuilder} from '../../../src/systems/docker-builder.js'
 import {tempDir} from '../../helpers/cli.js'
 import {scriptTool} from '../../helpers/deploy-state.js'
 
@@ -39,5 +39,13 @@ describe('which builder docker uses', () => {
 
   it('no docker at all is classic (the containerize step then reports it missing)', async () => {
     expect(await probeDockerBuilder({PATH: tempDir('empty')}, '/')).toBe('classic')
+  })
+})
+
+describe('dockerBuilder', () => {
+  it('DOCKER_BUILDKIT=0 means classic even with a working buildx; else buildx when it works', () => {
+    expect(dockerBuilder({DOCKER_BUILDKIT: '0'}, true)).toBe('classic')
+    expect(dockerBuilder({DOCKER_BUILDKIT: '1'}, true)).toBe('buildx')
+    expect(dockerBuilder({}, false)).toBe('classic')
   })
 })

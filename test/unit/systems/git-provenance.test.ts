@@ -8,14 +8,26 @@ import {scriptTool} from '../../helpers/deploy-state.js'
 
 const SHA = 'a'.repeat(40)
 
-/** A stand-in `git` (real git's odd answers are hard to provoke): prints per subcommand, exits as told. */
+/** The exact calls mldeploy makes, as the stand-in below knows them. */
+const CALLS: Record<string, string> = {
+  'rev-parse': 'rev-parse HEAD',
+  status: 'status --porcelain --untracked-files=normal -- .',
+  remote: 'remote get-url origin',
+}
+
+/**
+ * A stand-in `git` (real git's odd answers are hard to provoke): prints per subcommand, exits as
+ * told; it answers only the exact calls above, and only without prompts, pager or translations.
+ */
 function fakeGit(answers: Record<string, {out: string; exit?: number}>): Record<string, string> {
   const dir = tempDir('fakegit')
+  const byCall = Object.fromEntries(Object.entries(answers).map(([name, answer]) => [CALLS[name], answer]))
   scriptTool(
     dir,
     'git',
-    `const answers = ${JSON.stringify(answers)}
-const answer = answers[process.argv[2]] ?? {out: '', exit: 128}
+    `const answers = ${JSON.stringify(byCall)}
+const quiet = process.env.GIT_TERMINAL_PROMPT === '0' && process.env.GIT_PAGER === 'cat' && process.env.LC_ALL === 'C'
+const answer = (quiet ? answers[process.argv.slice(2).join(' ')] : undefined) ?? {out: '', exit: 128}
 process.stdout.write(answer.out)
 process.exit(answer.exit ?? 0)`,
   )
@@ -33,6 +45,18 @@ describe('git provenance: answers that are not what they should be', () => {
       expect(await gitRevision(tempDir('cwd'), fakeGit({'rev-parse': {out}, status: {out: ''}})), out).toBe(
         undefined,
       )
+  })
+
+  it('changes in the folder make it dirty', async () => {
+    const env = fakeGit({'rev-parse': {out: `${SHA}\n`}, status: {out: ' M service.py\n'}})
+    expect(await gitRevision(tempDir('cwd'), env)).toEqual({sha: SHA, dirty: true})
+  })
+
+  it('no commit when rev-parse fails or prints nothing', async () => {
+    for (const answer of [{out: '', exit: 128}, {out: ''}, {out: '\n  \n'}])
+      expect(
+        await gitRevision(tempDir('cwd'), fakeGit({'rev-parse': answer, status: {out: ''}})),
+      ).toBeUndefined()
   })
 
   it('a status that cannot be read counts as dirty: never a clean-looking lie', async () => {

@@ -57,6 +57,25 @@ describe('reading an image from a registry', () => {
     expect((await images.manifest(digest)).digest).toBe(digest)
   })
 
+  it('asks for every manifest and index type, as real registries choose the format by it', async () => {
+    const {images, registry} = await source()
+    registry.put('team/model', 'v1', MANIFEST)
+    const realFetch = globalThis.fetch
+    const accepted: string[] = []
+    globalThis.fetch = async (input, init) => {
+      accepted.push(new Headers(init?.headers).get('accept') ?? '')
+      return realFetch(input, init)
+    }
+    try {
+      await images.manifest('v1')
+    } finally {
+      globalThis.fetch = realFetch
+    }
+    expect(accepted).toEqual([
+      'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json',
+    ])
+  })
+
   it('takes the content type when the body names none', async () => {
     const {images, registry} = await source()
     registry.put(

@@ -13,6 +13,7 @@ import {
   seedImage,
 } from '../../../helpers/aws.js'
 import {MOTO_ACCOUNT, MOTO_PASSWORD} from '../../../helpers/moto.js'
+import {startStandIn, type StandIn} from '../../../helpers/stand-in.js'
 
 // The real SDK against the shared moto: every test uses repositories of its own (no reset, so
 // the files that run at the same time are not disturbed).
@@ -151,5 +152,204 @@ describe('AwsClients against moto (ECR and STS)', () => {
     const client = aws()
     client.close()
     await awsFailure(client.identity())
+  })
+})
+
+describe('tags, digests and conflicts (moto)', () => {
+  it('digests by tag, with BatchGetImage only; absent tags left out', async () => {
+    const name = unique('digests')
+    await createRepository(motoUrl, name)
+    const digest = await seedImage(motoUrl, name, 'v1', true)
+    const ledger = new Ledger()
+    const found = await withLedger(ledger, () => aws().digestsByTag(name, ['v1', 'nope']))
+    expect([...found.entries()]).toEqual([['v1', digest]])
+    expect(ledger.entries.map((entry) => entry.call)).toEqual([
+      'aws:ecr:BatchGetImage',
+      'aws:ecr:BatchGetImage',
+    ])
+    const error = await awsFailure(aws().digestsByTag(unique('none'), ['v1']))
+    expect(error).toMatchObject({reason: 'not-found', operation: 'ecr:BatchGetImage'})
+    expect(error.message).toMatch(/^Reading none\/\w+:v1 \(BatchGetImage\) failed/)
+  })
+
+  it('retagging in a missing repository names what it read', async () => {
+    const name = unique('gone')
+    const error = await awsFailure(aws().retag(name, `sha256:${'1'.repeat(64)}`, 'latest'))
+    expect(error.operation).toBe('ecr:BatchGetImage')
+    expect(error.message).toMatch(
+      new RegExp(`^Reading the manifest of ${name}@sha256:1{64} \\(BatchGetImage\\) failed`),
+    )
+  })
+
+  it('a missing image to retag is not-found, naming it and the tag', async () => {
+    const name = unique('retag')
+    await createRepository(motoUrl, name)
+    const missing = `sha256:${'0'.repeat(64)}`
+    expect((await awsFailure(aws().retag(name, missing, 'latest'))).message).toBe(
+      `ECR has no image ${name}@${missing} to tag as latest.`,
+    )
+  })
+
+  it('a not-found repository says what ECR said in its detail', async () => {
+    const name = unique('detail')
+    const error = await awsFailure(aws().repository(name, MOTO_ACCOUNT, undefined))
+    expect(error.detail).toContain(name)
+  })
+})
+
+describe('ECR answers moto does not give (a stand-in speaking ECR JSON)', () => {
+  let ecr: StandIn | undefined
+  afterEach(async () => {
+    await ecr?.close()
+    ecr = undefined
+  })
+
+  /** Answers each ECR operation with `answers[operation]` (status, body; or by call count); records the requests. */
+  type Answer = [number, unknown]
+  async function standInEcr(answers: Record<string, Answer | ((count: number) => Answer)>): Promise<{
+    client: AwsClients
+    sent: Array<{operation: string; body: Record<string, unknown>}>
+  }> {
+    const sent: Array<{operation: string; body: Record<string, unknown>}> = []
+    ecr = await startStandIn((request, response, text) => {
+      const operation = String(request.headers['x-amz-target']).replace(/^.*\./, '')
+      sent.push({operation, body: JSON.parse(text || '{}') as Record<string, unknown>})
+      const answer = answers[operation] ?? [400, {__type: 'UnknownOperationException'}]
+      const count = sent.filter((request) => request.operation === operation).length - 1
+      const [status, body] = typeof answer === 'function' ? answer(count) : answer
+      response.writeHead(status, {'content-type': 'application/x-amz-json-1.1'})
+      response.end(JSON.stringify(body))
+    })
+    clients = new AwsClients(
+      awsSettingsFor(
+        {
+          AWS_ENDPOINT_URL: ecr.url,
+          AWS_MAX_ATTEMPTS: '1',
+          AWS_ACCESS_KEY_ID: 'testing',
+          AWS_SECRET_ACCESS_KEY: 'testing',
+        },
+        {region: 'us-east-1'},
+      ),
+    )
+    return {client: clients, sent}
+  }
+
+  const DIGEST = `sha256:${'a'.repeat(64)}`
+  const image = {
+    imageId: {imageDigest: DIGEST},
+    imageManifest: '{"schemaVersion":2}',
+    imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+  }
+
+  it('retag puts the manifest back with its media type; a tag already on it is no error', async () => {
+    const {client, sent} = await standInEcr({
+      BatchGetImage: [200, {images: [image]}],
+      PutImage: [400, {__type: 'ImageAlreadyExistsException', message: 'already'}],
+    })
+    await client.retag('r', DIGEST, 'latest')
+    expect(sent.map((request) => request.operation)).toEqual(['BatchGetImage', 'PutImage'])
+    expect(sent[1]!.body).toEqual({
+      repositoryName: 'r',
+      imageManifest: '{"schemaVersion":2}',
+      imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+      imageTag: 'latest',
+    })
+  })
+
+  it('a manifest without a media type is put back without one', async () => {
+    const {client, sent} = await standInEcr({
+      BatchGetImage: [200, {images: [{...image, imageManifestMediaType: undefined}]}],
+      PutImage: [200, {image}],
+    })
+    await client.retag('r', DIGEST, 'latest')
+    expect(sent[1]!.body).not.toHaveProperty('imageManifestMediaType')
+  })
+
+  it('a tag taken in an immutable repository is a conflict, with a hint', async () => {
+    const {client} = await standInEcr({
+      BatchGetImage: [200, {images: [image]}],
+      PutImage: [
+        400,
+        {__type: 'ImageTagAlreadyExistsException', message: "The image tag 'v1' already exists"},
+      ],
+    })
+    const error = await awsFailure(client.retag('r', DIGEST, 'v1'))
+    expect(error).toMatchObject({
+      reason: 'conflict',
+      operation: 'ecr:PutImage',
+      message: 'Tag v1 already exists in the immutable repository r.',
+      hint: 'Use another tag, or make the repository mutable.',
+    })
+    expect(error.detail).toContain("The image tag 'v1' already exists")
+  })
+
+  it('another PutImage failure names the image and the tag', async () => {
+    const {client} = await standInEcr({
+      BatchGetImage: [200, {images: [image]}],
+      PutImage: [400, {__type: 'InvalidParameterException', message: 'bad manifest'}],
+    })
+    const error = await awsFailure(client.retag('r', DIGEST, 'v1'))
+    expect(error.operation).toBe('ecr:PutImage')
+    expect(error.message).toMatch(new RegExp(`^Tagging r@${DIGEST} as v1 \\(PutImage\\) failed: `))
+  })
+
+  it('an image ECR describes without a size, time or tags', async () => {
+    const {client} = await standInEcr({DescribeImages: [200, {imageDetails: [{imageDigest: DIGEST}]}]})
+    expect(await client.imagesByTag('r', ['v1'])).toEqual(
+      new Map([['v1', {digest: DIGEST, sizeBytes: null, pushedAt: null, tags: []}]]),
+    )
+  })
+
+  it('the repository listing asks for maxResults and skips nameless entries', async () => {
+    const {client, sent} = await standInEcr({
+      DescribeRepositories: [200, {repositories: [{repositoryName: 'a'}, {}, {repositoryName: 'b'}]}],
+    })
+    expect(await client.repositoryNames(7)).toEqual(['a', 'b'])
+    expect(sent[0]!.body).toEqual({maxResults: 7})
+  })
+
+  it('a failed listing or lookup names what it did', async () => {
+    const {client} = await standInEcr({
+      DescribeRepositories: [400, {__type: 'AccessDeniedException', message: 'no'}],
+      CreateRepository: [400, {__type: 'AccessDeniedException', message: 'no'}],
+    })
+    expect((await awsFailure(client.repositoryNames(1))).message).toMatch(
+      /^Listing ECR repositories \(DescribeRepositories\) failed: /,
+    )
+    const lookup = await awsFailure(client.repository('r', MOTO_ACCOUNT, undefined))
+    expect(lookup).toMatchObject({reason: 'access-denied', operation: 'ecr:DescribeRepositories'})
+    expect(lookup.message).toMatch(/^Checking ECR repository r failed: /)
+  })
+
+  it('a repository another run created meanwhile is read again, not an error', async () => {
+    const {client, sent} = await standInEcr({
+      DescribeRepositories: (count) =>
+        count === 0
+          ? [400, {__type: 'RepositoryNotFoundException', message: 'missing'}]
+          : [200, {repositories: [{repositoryUri: 'u/r', imageTagMutability: 'IMMUTABLE'}]}],
+      CreateRepository: [400, {__type: 'RepositoryAlreadyExistsException', message: 'exists'}],
+    })
+    expect(await client.repository('r', MOTO_ACCOUNT, {mutability: 'MUTABLE', scanOnPush: false})).toEqual({
+      uri: 'u/r',
+      mutability: 'IMMUTABLE',
+      created: false,
+    })
+    expect(sent.map((request) => request.operation)).toEqual([
+      'DescribeRepositories',
+      'CreateRepository',
+      'DescribeRepositories',
+    ])
+  })
+
+  it('another failure to create names the repository', async () => {
+    const {client} = await standInEcr({
+      DescribeRepositories: [400, {__type: 'RepositoryNotFoundException', message: 'missing'}],
+      CreateRepository: [400, {__type: 'LimitExceededException', message: 'too many'}],
+    })
+    const error = await awsFailure(
+      client.repository('r', MOTO_ACCOUNT, {mutability: 'MUTABLE', scanOnPush: true}),
+    )
+    expect(error.operation).toBe('ecr:CreateRepository')
+    expect(error.message).toMatch(/^Creating ECR repository r failed: /)
   })
 })

@@ -5,6 +5,7 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
+import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
 import {EcrImageSource} from '../../../../src/systems/aws/index.js'
 import {EndpointAnswerError} from '../../../../src/systems/aws/errors.js'
 import {sha256Digest} from '../../../../src/systems/image-source.js'
@@ -219,5 +220,197 @@ describe('reading an image through the ECR API', () => {
     expect((await awsFailure(new EcrImageSource(gone.client, 'r').blob('sha256:x'))).reason).toBe(
       'unreachable',
     )
+  })
+})
+
+describe('what EcrImageSource sends and makes of odd answers', () => {
+  /** Like fakeClient, also recording the options of each call (the abort signal). */
+  function recordingClient(answers: Record<string, (input: Record<string, unknown>) => unknown>) {
+    const calls: Array<{command: string; input: Record<string, unknown>; options: unknown}> = []
+    const client = {
+      send: async (
+        command: {constructor: {name: string}; input: Record<string, unknown>},
+        options: unknown,
+      ) => {
+        calls.push({command: command.constructor.name, input: command.input, options})
+        return answers[command.constructor.name]!(command.input)
+      },
+    }
+    return {client: client as unknown as ECRClient, calls}
+  }
+
+  it("names the account only when given, and passes the caller's signal on", async () => {
+    const config = Buffer.from('{"architecture":"amd64"}')
+    const url = await download(200, config)
+    const {client, calls} = recordingClient({
+      BatchGetImageCommand: () => ({images: [{imageManifest: MANIFEST}]}),
+      DescribeImagesCommand: () => ({imageDetails: [{imageTags: ['v1']}]}),
+      GetDownloadUrlForLayerCommand: () => ({downloadUrl: url}),
+    })
+    const signal = new AbortController().signal
+    const own = new EcrImageSource(client, 'r')
+    await own.manifest('v1', signal)
+    await own.describe('sha256:d', signal)
+    await own.blob(sha256Digest(config), signal)
+    expect(calls.map((call) => call.options)).toEqual([
+      {abortSignal: signal},
+      {abortSignal: signal},
+      {abortSignal: signal},
+    ])
+    expect(calls.map((call) => 'registryId' in call.input)).toEqual([false, false, false])
+    expect(calls[1]!.input).toStrictEqual({repositoryName: 'r', imageIds: [{imageDigest: 'sha256:d'}]})
+    const other = new EcrImageSource(client, 'r', '210987654321')
+    await other.manifest('v1')
+    await other.describe('sha256:d')
+    await other.blob(sha256Digest(config))
+    expect(calls.slice(3).map((call) => call.options)).toEqual([{}, {}, {}])
+    expect(calls.slice(3).map((call) => call.input.registryId)).toEqual([
+      '210987654321',
+      '210987654321',
+      '210987654321',
+    ])
+  })
+
+  it('an answer without images or failures is failed; a digest mismatch is not-found', async () => {
+    for (const [answer, reason, message] of [
+      [{}, 'failed', 'r:v9 does not exist.'],
+      [{failures: [{}]}, 'failed', 'r:v9 does not exist.'],
+      [{failures: [{failureCode: 'ImageTagDoesNotMatchDigest'}]}, 'not-found', 'r:v9 does not exist.'],
+      [{images: [{}]}, 'failed', 'r:v9 does not exist.'],
+    ] as const) {
+      const {client} = fakeClient({BatchGetImageCommand: () => answer})
+      const error = await awsFailure(new EcrImageSource(client, 'r').manifest('v9'))
+      expect({reason: error.reason, message: error.message}, JSON.stringify(answer)).toEqual({
+        reason,
+        message,
+      })
+    }
+  })
+
+  it('refuses a manifest over 4 MiB', async () => {
+    const big = `{"pad":"${'x'.repeat(4 * 1024 * 1024 - 10)}"}`
+    expect(Buffer.byteLength(big)).toBe(4 * 1024 * 1024)
+    const {client} = fakeClient({
+      BatchGetImageCommand: (input) => ({
+        images: [
+          {
+            imageManifest:
+              (input.imageIds as Array<{imageTag: string}>)[0]!.imageTag === 'v1' ? big : `${big} `,
+          },
+        ],
+      }),
+    })
+    expect((await new EcrImageSource(client, 'r').manifest('v1')).raw.length).toBe(4 * 1024 * 1024)
+    const error = await awsFailure(new EcrImageSource(client, 'r').manifest('v2'))
+    expect(error).toMatchObject({
+      reason: 'malformed',
+      operation: 'ecr:BatchGetImage',
+      message: 'Reading the manifest of r:v2 (ecr:BatchGetImage): the manifest is too large.',
+    })
+  })
+
+  it('describes an image ECR says nothing about, and names a failed description', async () => {
+    const {client} = fakeClient({
+      DescribeImagesCommand: (input) => {
+        if (input.imageIds === undefined) throw new Error('no image ids')
+        return {}
+      },
+    })
+    expect(await new EcrImageSource(client, 'r').describe('sha256:x')).toEqual({
+      tags: [],
+      sizeBytes: null,
+      pushedAt: null,
+    })
+    const failing = fakeClient({
+      DescribeImagesCommand: () => {
+        throw sdkError('ServerException', 'boom')
+      },
+    })
+    const error = await awsFailure(new EcrImageSource(failing.client, 'r').describe('sha256:x'))
+    expect(error.message).toBe('Describing r@sha256:x failed: boom')
+  })
+
+  it('a blob: the download is recorded without its signature; its failures name the operation', async () => {
+    const config = Buffer.from('{"os":"linux"}')
+    const url = await download(200, config)
+    const {client} = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
+    const ledger = new Ledger()
+    await withLedger(ledger, () => new EcrImageSource(client, 'r').blob(sha256Digest(config)))
+    expect(ledger.entries).toEqual([{kind: 'http', call: 'http:GET /layer'}])
+    const none = fakeClient({GetDownloadUrlForLayerCommand: () => ({})})
+    expect(await awsFailure(new EcrImageSource(none.client, 'r').blob('sha256:x'))).toMatchObject({
+      operation: 'ecr:GetDownloadUrlForLayer',
+      message: 'Reading blob sha256:x of r (ecr:GetDownloadUrlForLayer): ECR returned no download URL.',
+    })
+    const denied = fakeClient({
+      GetDownloadUrlForLayerCommand: () => {
+        throw sdkError('LayerInaccessibleException')
+      },
+    })
+    expect(await awsFailure(new EcrImageSource(denied.client, 'r').blob('sha256:x'))).toMatchObject({
+      reason: 'not-found',
+      operation: 'ecr:GetDownloadUrlForLayer',
+    })
+    // Bytes that do not hash to the digest asked for.
+    const mismatch = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
+    expect((await awsFailure(new EcrImageSource(mismatch.client, 'r').blob('sha256:x'))).operation).toBe(
+      'ecr:GetDownloadUrlForLayer',
+    )
+  })
+
+  it('an unreachable download URL says so, with the cause; an aborted download stays an abort', async () => {
+    const url = await download(200, Buffer.from(''))
+    await new Promise<void>((resolve) => server!.close(() => resolve()))
+    server = undefined
+    const gone = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
+    const error = await awsFailure(new EcrImageSource(gone.client, 'r').blob('sha256:x'))
+    expect(error).toMatchObject({
+      reason: 'unreachable',
+      operation: 'ecr:GetDownloadUrlForLayer',
+      message:
+        'Reading blob sha256:x of r (ecr:GetDownloadUrlForLayer): the download URL could not be reached.',
+    })
+    expect(error.detail).toBe('fetch failed')
+    const slow = await download(200, Buffer.from('late'))
+    const waiting = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: slow})})
+    const aborted = await new EcrImageSource(waiting.client, 'r')
+      .blob('sha256:x', AbortSignal.abort())
+      .catch((caught: unknown) => caught)
+    expect(aborted).not.toBeInstanceOf(AwsError)
+    expect((aborted as Error).name).toBe('AbortError')
+  })
+
+  it('a blob over the cap names the blob', async () => {
+    server = createServer((_, response) =>
+      response.writeHead(200, {'content-length': String(9 * 1024 * 1024)}).end(),
+    )
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/layer`
+    const {client} = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
+    await expect(new EcrImageSource(client, 'r').blob('sha256:x')).rejects.toThrow(
+      'Blob sha256:x is 9437184 bytes, more than the 8388608 allowed.',
+    )
+  })
+
+  it('maps each kind of SDK failure', async () => {
+    const cases: Array<[unknown, string]> = [
+      [sdkError('LayersNotFoundException'), 'not-found'],
+      [sdkError('LayerInaccessibleException'), 'not-found'],
+      [Object.assign(sdkError('Error', 'odd'), {code: 'EPROTO'}), 'failed'],
+      [Object.assign(sdkError('Error', 'reset'), {code: 'ECONNRESET'}), 'unreachable'],
+      [new EndpointAnswerError('not-aws', 500, 'text/html', '<html>', 0), 'failed'],
+      [new EndpointAnswerError('not-aws', 499, 'text/html', '<html>', 0), 'malformed'],
+      ['a plain string', 'failed'],
+    ]
+    for (const [thrown, reason] of cases) {
+      const {client} = fakeClient({
+        BatchGetImageCommand: () => {
+          throw thrown
+        },
+      })
+      const error = await awsFailure(new EcrImageSource(client, 'r').manifest('v1'))
+      expect(error.reason, String((thrown as Error).message ?? thrown)).toBe(reason)
+      expect(error.hint).toBeUndefined()
+    }
   })
 })

@@ -152,3 +152,66 @@ describe('AWS SDK errors become typed AwsErrors with one line of advice', () => 
     expect(mapped.detail).not.toContain('abcdef0123')
   })
 })
+
+describe('toAwsError and EndpointAnswerError, the edges', () => {
+  const settings = {region: 'eu-west-1'}
+  const named = (name: string, message: string, extra: object = {}) =>
+    Object.assign(new Error(message), {name, ...extra})
+  const map = (error: unknown) => toAwsError(error, 'ecr:DescribeImages', 'Describing r:v1', settings)
+
+  it('an AwsError passes through as it is', () => {
+    const original = new AwsError('not-found', 'ecr:BatchGetImage', 'r:v1 does not exist.')
+    expect(map(original)).toBe(original)
+  })
+
+  it('missing credentials by name alone', () => {
+    expect(map(named('CredentialsProviderError', 'no profile')).reason).toBe('credentials-missing')
+  })
+
+  it('a refused request and a denied operation, each with its hint', () => {
+    const invalid = map(named('InvalidClientTokenId', 'bad token'))
+    expect(invalid).toMatchObject({
+      reason: 'credentials-invalid',
+      message: 'Describing r:v1 failed: AWS refused the request (InvalidClientTokenId, region eu-west-1).',
+      hint: 'Check that the credentials belong to the right account and may use ECR.',
+    })
+    expect(map(named('AccessDeniedException', 'no')).hint).toBe(
+      "The credentials need the ecr:DescribeImages permission on this repository; check the role's policy, the account and --profile.",
+    )
+    expect(map(named('ThrottlingException', 'Rate exceeded')).hint).toBe(
+      'AWS is throttling the requests: wait a moment and run again, or raise AWS_MAX_ATTEMPTS.',
+    )
+  })
+
+  it('a network code that is not a failure to reach AWS is a plain failure', () => {
+    expect(map(named('Error', 'protocol', {code: 'EPROTO'})).reason).toBe('failed')
+    expect(map(named('Error', 'refused', {code: 'ECONNREFUSED'})).reason).toBe('unreachable')
+  })
+
+  it('only a message that starts with Unknown is rewritten', () => {
+    const status = {$metadata: {httpStatusCode: 418}}
+    expect(map(named('Error', 'UnknownError', status)).message).toBe(
+      'Describing r:v1 failed: the endpoint answered HTTP 418 that the SDK could not read (region eu-west-1).',
+    )
+    expect(map(named('Error', 'an Unknown field', status)).message).toBe(
+      'Describing r:v1 failed: an Unknown field (region eu-west-1).',
+    )
+  })
+
+  it('an endpoint answer: 500 is a failure, below it malformed; the size and content type named', () => {
+    const page = (status: number) => new EndpointAnswerError('not-aws', status, 'text/html', '<html>', 0)
+    expect(map(page(500)).reason).toBe('failed')
+    expect(map(page(499)).reason).toBe('malformed')
+    const bare = new EndpointAnswerError('not-aws', 502, '', '', 0)
+    expect(bare.message).toBe('the endpoint answered HTTP 502 (no content type), not an AWS response')
+    expect(bare.name).toBe('EndpointAnswerError')
+    // The SDK's retry strategy reads the status here.
+    expect(bare.$metadata).toEqual({httpStatusCode: 502})
+    expect(new EndpointAnswerError('too-large', 200, 'text/xml', '', 1024 * 1024).message).toBe(
+      'the endpoint answered HTTP 200 (text/xml) with more than 1 MB',
+    )
+    expect(new EndpointAnswerError('too-large', 200, 'text/xml', '', 1024 * 1024 - 1).message).toBe(
+      'the endpoint answered HTTP 200 (text/xml) with more than 1048575 bytes',
+    )
+  })
+})

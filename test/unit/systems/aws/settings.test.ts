@@ -8,6 +8,7 @@ import {
   awsSettingsFor,
   endpointFor,
   parseConfigFile,
+  regionFromEnv,
   regionFromProfile,
   registerAwsSecrets,
   resolveRegion,
@@ -172,5 +173,135 @@ describe('AWS secrets', () => {
         AWS_SESSION_TOKEN: 'c',
       }),
     ).toEqual({PATH: '/bin', AWS_REGION: 'x'})
+  })
+})
+
+describe('awsSettingsFor and regionFromEnv on untidy records', () => {
+  it('sets nothing from an empty record but the region', () => {
+    expect(awsSettingsFor({HOME: tempDir('none')})).toStrictEqual({region: 'us-east-1'})
+  })
+
+  it('trims values and treats blank ones as unset', () => {
+    const settings = awsSettingsFor({
+      HOME: tempDir('none'),
+      AWS_PROFILE: '  ',
+      AWS_REGION: ' eu-west-1 ',
+      AWS_ENDPOINT_URL: '',
+      AWS_ENDPOINT_URL_ECR: '   ',
+      AWS_ENDPOINT_URL_S3: ' http://127.0.0.1:9 ',
+      AWS_ACCESS_KEY_ID: ' AKIDTRIM ',
+      AWS_SECRET_ACCESS_KEY: ' trimmed-secret ',
+      AWS_SESSION_TOKEN: ' ',
+      AWS_CONFIG_FILE: ' ',
+      AWS_SHARED_CREDENTIALS_FILE: '',
+    })
+    expect(settings).toStrictEqual({
+      region: 'eu-west-1',
+      endpoints: {s3: 'http://127.0.0.1:9'},
+      credentials: {accessKeyId: 'AKIDTRIM', secretAccessKey: 'trimmed-secret'},
+    })
+  })
+
+  it('reads only variables named exactly AWS_ENDPOINT_URL_<SERVICE>', () => {
+    const settings = awsSettingsFor(
+      {
+        MY_AWS_ENDPOINT_URL_ECR: 'http://a',
+        'AWS_ENDPOINT_URL_ECR-old': 'http://b',
+        AWS_ENDPOINT_URL_STS: 'http://c',
+      },
+      {region: 'x'},
+    )
+    expect(settings.endpoints).toStrictEqual({sts: 'http://c'})
+  })
+
+  it('keeps the profile of the record, and uses keys only when both are there', () => {
+    const home = tempDir('none')
+    expect(awsSettingsFor({HOME: home, AWS_PROFILE: 'team'}).profile).toBe('team')
+    // Keys with AWS_PROFILE and no --profile: the keys win (as in the aws CLI).
+    expect(
+      awsSettingsFor({
+        HOME: home,
+        AWS_PROFILE: 'team',
+        AWS_ACCESS_KEY_ID: 'AKID',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+      }).credentials,
+    ).toStrictEqual({accessKeyId: 'AKID', secretAccessKey: 'secret'})
+    expect(awsSettingsFor({HOME: home, AWS_ACCESS_KEY_ID: 'AKID'}).credentials).toBeUndefined()
+    expect(awsSettingsFor({HOME: home, AWS_SECRET_ACCESS_KEY: 'secret'}).credentials).toBeUndefined()
+  })
+
+  it('takes whole attempt counts from 1 and the three retry modes', () => {
+    const attempts = (value: string): number | undefined =>
+      awsSettingsFor({AWS_MAX_ATTEMPTS: value}, {region: 'x'}).maxAttempts
+    expect(attempts('1')).toBe(1)
+    expect(attempts('0')).toBeUndefined()
+    expect(attempts('2.5')).toBeUndefined()
+    const mode = (value: string): string | undefined =>
+      awsSettingsFor({AWS_RETRY_MODE: value}, {region: 'x'}).retryMode
+    expect(mode('standard')).toBe('standard')
+    expect(mode('legacy')).toBe('legacy')
+    expect(mode('adaptive')).toBe('adaptive')
+    expect(mode('')).toBeUndefined()
+  })
+
+  it('expands a lone ~ and ~/..., nothing else', () => {
+    const file = (value: string): string | undefined =>
+      awsSettingsFor({HOME: '/home/u', AWS_SHARED_CREDENTIALS_FILE: value}, {region: 'x'}).credentialsFile
+    expect(file('~')).toBe('/home/u')
+    expect(file('~/creds')).toBe('/home/u/creds')
+    expect(file('/x/~/creds')).toBe('/x/~/creds')
+    expect(file('~other/creds')).toBe('~other/creds')
+  })
+
+  it('says where the region came from', () => {
+    const {home} = configHome()
+    expect(regionFromEnv({HOME: home, AWS_REGION: 'eu-north-1', AWS_DEFAULT_REGION: 'x'})).toEqual({
+      value: 'eu-north-1',
+      source: 'env AWS_REGION',
+    })
+    expect(regionFromEnv({HOME: home, AWS_DEFAULT_REGION: 'ca-central-1'})).toEqual({
+      value: 'ca-central-1',
+      source: 'env AWS_DEFAULT_REGION',
+    })
+    expect(regionFromEnv({HOME: home, AWS_PROFILE: 'team'})).toEqual({
+      value: 'ap-southeast-2',
+      source: 'AWS profile team',
+    })
+    expect(regionFromEnv({HOME: home, AWS_PROFILE: 'other'}, 'team')).toEqual({
+      value: 'ap-southeast-2',
+      source: 'AWS profile team',
+    })
+    expect(regionFromEnv({HOME: home})).toEqual({value: 'eu-west-1', source: 'AWS profile default'})
+    expect(regionFromEnv({HOME: tempDir('none')})).toEqual({value: 'us-east-1', source: 'default'})
+  })
+
+  it('registers the secret key alone when there is no session token', () => {
+    const secrets = new SecretRegistry()
+    registerAwsSecrets({AWS_SECRET_ACCESS_KEY: 'only-the-secret-key'}, secrets)
+    expect(secrets.redact('only-the-secret-key')).toBe('********')
+  })
+})
+
+describe('parseConfigFile on untidy files', () => {
+  it('skips comments, trims lines and values, and cuts inline comments after any spaces', () => {
+    const text = [
+      '[default]   ',
+      '# region = commented-out',
+      '; region = also-commented-out',
+      'region = eu-west-1    # the team default   ',
+      'output = json\t; inline',
+      'url = http://x/#anchor',
+      'justaword',
+      'name = [not a section]',
+    ].join('\n')
+    expect(parseConfigFile(text)).toStrictEqual({
+      default: {region: 'eu-west-1', output: 'json', url: 'http://x/#anchor', name: '[not a section]'},
+    })
+  })
+
+  it('reads [profile NAME] only when the section starts with the word profile', () => {
+    expect(parseConfigFile('[sso-profile a]\nregion = x\n[profile   b  ]\nregion = y')).toStrictEqual({
+      b: {region: 'y'},
+    })
   })
 })
