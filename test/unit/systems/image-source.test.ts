@@ -11,6 +11,7 @@ import {
 } from '../../../src/systems/image-source.js'
 import type {RegistryAccess} from '../../../src/systems/registry-api.js'
 import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
+import {rejectionOf} from '../../helpers/rejection.js'
 
 const CREDENTIALS = {username: 'AWS', password: 'registry-password-123'}
 const MANIFEST = JSON.stringify({
@@ -33,14 +34,8 @@ async function source(): Promise<{
   return {access, images: new RegistryImageSource(access, 'team/model'), registry}
 }
 
-async function registryFailure(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(RegistryError)
-  return error as RegistryError
-}
+const registryFailure = (promise: Promise<unknown>): Promise<RegistryError> =>
+  rejectionOf(promise, RegistryError)
 
 describe('reading an image from a registry', () => {
   it('reads a manifest by tag or digest, its digest checked, the media type from the body', async () => {

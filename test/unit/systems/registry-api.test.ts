@@ -11,6 +11,7 @@ import {
   retagManifest,
 } from '../../../src/systems/registry-api.js'
 import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
+import {rejectionOf} from '../../helpers/rejection.js'
 
 const CREDENTIALS = {username: 'AWS', password: 'registry-password-123'}
 let registry: TinyRegistry | undefined
@@ -24,14 +25,7 @@ async function access(): Promise<RegistryAccess> {
   return {scheme: 'http', host: registry.host, ...CREDENTIALS}
 }
 
-async function failure(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(RegistryError)
-  return error as RegistryError
-}
+const failure = (promise: Promise<unknown>): Promise<RegistryError> => rejectionOf(promise, RegistryError)
 
 describe('registryScheme', () => {
   it('an explicit scheme wins, in any case; loopback is http, anything else https', () => {

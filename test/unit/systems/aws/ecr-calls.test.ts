@@ -14,6 +14,7 @@ import {
 } from '../../../helpers/aws.js'
 import {MOTO_ACCOUNT, MOTO_PASSWORD} from '../../../helpers/moto.js'
 import {startStandIn, type StandIn} from '../../../helpers/stand-in.js'
+import {rejectionOf} from '../../../helpers/rejection.js'
 
 // The real SDK against the shared moto: every test uses repositories of its own (no reset, so
 // the files that run at the same time are not disturbed).
@@ -42,14 +43,7 @@ function aws(secrets?: SecretRegistry): AwsClients {
 
 const unique = (prefix: string): string => `${prefix}/${randomUUID().slice(0, 8)}`
 
-async function awsFailure(promise: Promise<unknown>): Promise<AwsError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(AwsError)
-  return error as AwsError
-}
+const awsFailure = (promise: Promise<unknown>): Promise<AwsError> => rejectionOf(promise, AwsError)
 
 describe('AwsClients against moto (ECR and STS)', () => {
   it('reads the identity', async () => {

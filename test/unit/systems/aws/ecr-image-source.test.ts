@@ -9,6 +9,7 @@ import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
 import {EcrImageSource} from '../../../../src/systems/aws/index.js'
 import {EndpointAnswerError} from '../../../../src/systems/aws/errors.js'
 import {sha256Digest} from '../../../../src/systems/image-source.js'
+import {rejectionOf} from '../../../helpers/rejection.js'
 
 /** An ECR client stand-in: answers by command name, records the inputs. */
 function fakeClient(answers: Record<string, (input: Record<string, unknown>) => unknown>) {
@@ -27,14 +28,7 @@ function fakeClient(answers: Record<string, (input: Record<string, unknown>) => 
 
 const sdkError = (name: string, message = `${name} happened`) => Object.assign(new Error(message), {name})
 
-async function awsFailure(promise: Promise<unknown>): Promise<AwsError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(AwsError)
-  return error as AwsError
-}
+const awsFailure = (promise: Promise<unknown>): Promise<AwsError> => rejectionOf(promise, AwsError)
 
 let server: Server | undefined
 afterEach(async () => {

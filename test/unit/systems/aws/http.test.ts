@@ -7,6 +7,7 @@ import {AwsClients, awsSettingsFor} from '../../../../src/systems/aws/index.js'
 import {createRepository} from '../../../helpers/aws.js'
 import {resetMoto} from '../../../helpers/moto.js'
 import {echoHeadersAsAwsError, signaturesOf, startStandIn, type StandIn} from '../../../helpers/stand-in.js'
+import {rejectionOf} from '../../../helpers/rejection.js'
 
 const motoUrl = inject('motoUrl')
 const KEYS = {AWS_ACCESS_KEY_ID: 'AKIDSTANDIN', AWS_SECRET_ACCESS_KEY: 'stand-in-secret-key'}
@@ -35,14 +36,7 @@ function clientsFor(
   return clients
 }
 
-async function failure(promise: Promise<unknown>): Promise<AwsError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  )
-  expect(error).toBeInstanceOf(AwsError)
-  return error as AwsError
-}
+const failure = (promise: Promise<unknown>): Promise<AwsError> => rejectionOf(promise, AwsError)
 
 describe('every call actually sent is recorded in the step ledger', () => {
   it('records aws:<service>:<Operation>, per attempt, only inside a ledger', async () => {

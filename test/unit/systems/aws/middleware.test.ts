@@ -5,6 +5,7 @@ import {describe, expect, it} from 'vitest'
 import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
 import {EndpointAnswerError} from '../../../../src/systems/aws/errors.js'
 import {QUIET_LOGGER, responseGuard} from '../../../../src/systems/aws/middleware.js'
+import {rejectionOf} from '../../../helpers/rejection.js'
 
 // The response guard on its own, with a small cap and answers made up here (http.test.ts runs it
 // inside the SDK against misbehaving endpoints).
@@ -24,14 +25,8 @@ function guard(answer: Answer, limit = 10, commandName: string | null = 'Describ
   return handler({})
 }
 
-async function refusal(promise: Promise<unknown>): Promise<EndpointAnswerError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(EndpointAnswerError)
-  return error as EndpointAnswerError
-}
+const refusal = (promise: Promise<unknown>): Promise<EndpointAnswerError> =>
+  rejectionOf(promise, EndpointAnswerError)
 
 async function bodyText(result: {response: Answer}): Promise<string> {
   const chunks: Buffer[] = []

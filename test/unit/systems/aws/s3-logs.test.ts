@@ -15,6 +15,7 @@ import {AwsClients, awsSettingsFor} from '../../../../src/systems/aws/index.js'
 import {LogFollower} from '../../../../src/systems/aws/logs.js'
 import {MAX_RESULT_BYTES, SourceBucket} from '../../../../src/systems/aws/s3.js'
 import {startStandIn, type StandIn} from '../../../helpers/stand-in.js'
+import {rejectionOf} from '../../../helpers/rejection.js'
 
 // The CodeBuild carriers (--builder codebuild) against the shared moto: the source bucket (S3)
 // and the build log (CloudWatch Logs). Every test uses a bucket or log group of its own.
@@ -50,14 +51,7 @@ const rawConfig = (region = 'us-east-1') => ({
 const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
-async function awsFailure(promise: Promise<unknown>): Promise<AwsError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(AwsError)
-  return error as AwsError
-}
+const awsFailure = (promise: Promise<unknown>): Promise<AwsError> => rejectionOf(promise, AwsError)
 
 describe('SourceBucket (S3)', () => {
   it('creates its bucket once, in us-east-1 without a location constraint, elsewhere with one', async () => {

@@ -9,6 +9,7 @@ import {SecretRegistry} from '../../../../src/secrets.js'
 import {AwsClients, awsSettingsFor, decodeAuthorizationToken} from '../../../../src/systems/aws/index.js'
 import {tempDir} from '../../../helpers/cli.js'
 import {startStandIn, type StandIn} from '../../../helpers/stand-in.js'
+import {rejectionOf} from '../../../helpers/rejection.js'
 
 // The session itself: credentials from a profile, per-service endpoints, attempts, the caller's
 // signal, and ECR's login token in every shape it can come in (a stand-in speaks ECR's JSON).
@@ -32,14 +33,7 @@ function aws(env: Record<string, string>, secrets?: SecretRegistry): AwsClients 
   return client
 }
 
-async function failure(promise: Promise<unknown>): Promise<AwsError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  )
-  expect(error).toBeInstanceOf(AwsError)
-  return error as AwsError
-}
+const failure = (promise: Promise<unknown>): Promise<AwsError> => rejectionOf(promise, AwsError)
 
 /** An ECR stand-in answering GetAuthorizationToken with `data` (JSON 1.1). */
 async function ecrAnswering(data: unknown): Promise<string> {
