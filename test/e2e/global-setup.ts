@@ -28,7 +28,16 @@ export function parseExports(text: string): Record<string, string> {
  * scripts/stack.sh and stopped by pid at the end. The example model is trained into that MLflow.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await execa('bash', [STACK, 'start'], {stdio: 'inherit'})
+  // One more try after a failed start (a server slow to come up on a busy machine, a port held a
+  // moment too long): every end-to-end test depends on it. A second failure is the error.
+  const start = await execa('bash', [STACK, 'start'], {stdio: 'inherit', reject: false})
+  if (start.exitCode !== 0) {
+    console.error(
+      `scripts/stack.sh start failed (exit ${start.exitCode}): stopping what started, trying once more`,
+    )
+    await execa('bash', [STACK, 'stop'], {stdio: 'inherit', reject: false})
+    await execa('bash', [STACK, 'start'], {stdio: 'inherit'})
+  }
   const env = parseExports((await execa('bash', [STACK, 'env'])).stdout)
   await execa(env.MLDEPLOY_PYTHON ?? 'python3', ['train.py'], {
     cwd: path.join(REPO, 'examples/project'),
