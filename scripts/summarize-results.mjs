@@ -27,6 +27,11 @@ if (leftoversFile !== undefined && existsSync(leftoversFile)) {
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (text) => text.replace(/\u001B\[[0-9;]*m/g, '')
 
+const firstLine = (text) =>
+  stripAnsi(text ?? '')
+    .split('\n')[0]
+    .slice(0, 300)
+
 /** The lines around the first error vitest printed outside a test, from the run's log. */
 function errorExcerpt(logFile) {
   if (!existsSync(logFile)) return [`(no log at ${logFile})`]
@@ -47,29 +52,20 @@ for (const file of args) {
   passed += report.numPassedTests
   failed += report.numFailedTests
   skipped += report.numPendingTests + (report.numTodoTests ?? 0)
-  // A file that failed to load counts no test but is a failure all the same.
-  const failedFiles = report.testResults.filter(
-    (result) => result.status === 'failed' && result.assertionResults.length === 0,
-  ).length
-  failed += failedFiles
   // Each failed test in one line (the report, the file, the test, the first line of the message):
-  // CI shows only the tail of a long log.
+  // CI shows only the tail of a long log. A file that failed to load counts no test but is a
+  // failure all the same.
+  let failedFiles = 0
   for (const result of report.testResults) {
-    for (const assertion of result.assertionResults.filter((each) => each.status === 'failed').slice(0, 20)) {
-      const first = stripAnsi(assertion.failureMessages?.[0] ?? '').split('\n')[0]
-      console.error(
-        `FAILED ${path.basename(file)}: ${path.relative(process.cwd(), result.name)} > ${assertion.fullName}: ${first.slice(0, 300)}`,
-      )
+    const where = `${path.basename(file)}: ${path.relative(process.cwd(), result.name)}`
+    if (result.status === 'failed' && result.assertionResults.length === 0) {
+      failedFiles += 1
+      console.error(`FAILED ${where} did not load: ${firstLine(result.message)}`)
     }
-    if (result.status === 'failed' && result.assertionResults.length === 0)
-      console.error(
-        `FAILED ${path.basename(file)}: ${path.relative(process.cwd(), result.name)} did not load: ${stripAnsi(
-          result.message ?? '',
-        )
-          .split('\n')[0]
-          .slice(0, 300)}`,
-      )
+    for (const assertion of result.assertionResults.filter((each) => each.status === 'failed').slice(0, 20))
+      console.error(`FAILED ${where} > ${assertion.fullName}: ${firstLine(assertion.failureMessages?.[0])}`)
   }
+  failed += failedFiles
   if (report.success === false && report.numFailedTests === 0 && failedFiles === 0) {
     failed += 1
     console.error(`${file}: the run failed outside any test (${report.numTotalTests} tests ran); its error:`)

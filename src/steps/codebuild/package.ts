@@ -11,12 +11,13 @@ import {runChild} from '../../process.js'
 const PACK_TIMEOUT_MS = 5 * 60_000
 
 function packCommand(state: CodeBuildState): PlannedCommand {
+  const folder = state.workDir ?? '<private folder>'
   return {
     command: 'npm',
-    args: ['pack', '--ignore-scripts', '--pack-destination', state.workDir ?? '<private folder>'],
+    args: ['pack', '--ignore-scripts', '--pack-destination', folder],
     cwd: mldeployPackageRoot(),
     // npm on Node >= 22 leaves a compile cache in the temp folder: the private one goes at the end.
-    env: {TMPDIR: state.workDir ?? '<private folder>'},
+    env: {TMPDIR: folder},
   }
 }
 
