@@ -124,21 +124,12 @@ export async function startDockerd(stackEnv: Record<string, string>): Promise<Re
     ],
     {...stackEnv, DOCKER_HOST: url},
   )
-  const engine = {url, dir, log, stop: () => stopDaemon(pid, dir)}
-  try {
-    await waitFor(
-      'the second dockerd',
-      async () => (await execa('docker', ['-H', url, 'version'], {reject: false})).exitCode === 0,
-      log,
-    )
-    await execa('bash', [path.join(REPO_ROOT, 'scripts/setup-system.sh'), 'docker-import'], {
-      env: {...stackEnv, DOCKER_HOST: url},
-    })
-  } catch (error) {
-    await engine.stop()
-    throw error
-  }
-  return engine
+  return ready(
+    {url, dir, log, stop: () => stopDaemon(pid, dir)},
+    'the second dockerd',
+    async () => (await execa('docker', ['-H', url, 'version'], {reject: false})).exitCode === 0,
+    () => importBaseImage('docker-import', {...stackEnv, DOCKER_HOST: url}),
+  )
 }
 
 /** `podman system service` on its own socket and storage (--root/--runroot), with the base image. */
@@ -169,22 +160,36 @@ export async function startPodmanService(
     ],
     stackEnv,
   )
-  const engine = {url, dir, log, stop: () => stopDaemon(pid, dir)}
+  return ready(
+    {url, dir, log, stop: () => stopDaemon(pid, dir)},
+    'the podman service',
+    async () =>
+      (await execa('podman', ['--remote', '--url', url, 'version'], {env: stackEnv, reject: false}))
+        .exitCode === 0,
+    options.baseImage === false
+      ? undefined
+      : () => importBaseImage('podman-import', {...stackEnv, CONTAINER_HOST: url}),
+  )
+}
+
+/** The engine once it answers (and holds the base image, when asked); stopped if it never does. */
+async function ready(
+  engine: RemoteEngine,
+  what: string,
+  answers: () => Promise<boolean>,
+  seed: (() => Promise<unknown>) | undefined,
+): Promise<RemoteEngine> {
   try {
-    await waitFor(
-      'the podman service',
-      async () =>
-        (await execa('podman', ['--remote', '--url', url, 'version'], {env: stackEnv, reject: false}))
-          .exitCode === 0,
-      log,
-    )
-    if (options.baseImage !== false)
-      await execa('bash', [path.join(REPO_ROOT, 'scripts/setup-system.sh'), 'podman-import'], {
-        env: {...stackEnv, CONTAINER_HOST: url},
-      })
+    await waitFor(what, answers, engine.log)
+    await seed?.()
   } catch (error) {
     await engine.stop()
     throw error
   }
   return engine
+}
+
+/** The base image into that engine's store (scripts/setup-system.sh's import phases). */
+function importBaseImage(phase: 'docker-import' | 'podman-import', env: Record<string, string>) {
+  return execa('bash', [path.join(REPO_ROOT, 'scripts/setup-system.sh'), phase], {env})
 }
