@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+const {execute} = await import('../dist/index.js')
+await execute({dir: import.meta.url})
