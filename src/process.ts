@@ -1,8 +1,11 @@
-import {StringDecoder} from 'node:string_decoder'
+import {isUtf8} from 'node:buffer'
 import {stripVTControlCharacters} from 'node:util'
 
+import {OutputBlock} from './output-block.js'
 import {recordAction} from './pipeline/ledger.js'
 import type {SecretRegistry} from './secrets.js'
+
+export {lastLines, OutputBlock} from './output-block.js'
 
 /**
  * The one place mldeploy starts child processes. Arguments go as an array (never through a
@@ -23,13 +26,14 @@ export interface ChildRun extends ChildCommand {
   /** Written to stdin, then closed. Must be registered in `secrets` when it is one. */
   input?: string
   secrets: SecretRegistry
-  /** Each line (costly on a heavy log: prefer onText and look for what you need in the block). */
+  /** Each line (costly on a heavy log: prefer onBlock and look for what you need in the block). */
   onLine?: (line: string) => void
   /**
    * One chunk of output at once: whole lines joined by `\n` (no trailing one), ANSI removed,
-   * secrets redacted. A 500 MB log passes as a few thousand of these, never line by line.
+   * secrets redacted. A 500 MB log passes as a few thousand of these, never line by line, and
+   * mostly as the bytes the child wrote (see OutputBlock).
    */
-  onText?: (text: string) => void
+  onBlock?: (block: OutputBlock) => void
   signal?: AbortSignal
   timeoutMs?: number
   /** How many of the last output lines to keep for error messages. */
@@ -50,6 +54,28 @@ export interface ChildResult {
 
 /** The longest line kept whole before it is shown in pieces. */
 const MAX_LINE = 64 * 1024
+
+const EMPTY = Buffer.alloc(0)
+const LF = 0x0a
+const CR = 0x0d
+const ESC = 0x1b
+/** The one-character CSI (U+009B) that stripVTControlCharacters removes too, as UTF-8. */
+const CSI = Buffer.from('\u009b', 'utf8')
+
+/**
+ * How much of `bytes` ends on a whole UTF-8 character: all of it, or up to where the last
+ * character begins when its last bytes have not arrived yet.
+ */
+export function completeLength(bytes: Buffer): number {
+  // The last character's first byte is at most 3 bytes back (continuation bytes are 10xxxxxx).
+  for (let i = bytes.length - 1; i >= 0 && i >= bytes.length - 4; i--) {
+    const byte = bytes[i]!
+    if ((byte & 0xc0) === 0x80) continue
+    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1
+    return i + size > bytes.length ? i : bytes.length
+  }
+  return bytes.length
+}
 
 /** After SIGTERM, how long a child's process group gets before SIGKILL. */
 export const KILL_GRACE_MS = 3000
@@ -96,54 +122,16 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   run.signal?.addEventListener('abort', onAbort, {once: true})
   const timeoutTimer =
     run.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), run.timeoutMs)
-  // Output is read in chunks and cut into lines here: a 500 MB build log costs neither memory
-  // (nothing is kept but the tail) nor a callback per line for the display.
-  let carry = ''
-  // ANSI removed, then secrets redacted (idempotent: text held back is cleaned twice, harmlessly).
-  const clean = (text: string): string =>
-    // Most chunks hold no escape sequence: skip the ANSI pass for them (it shows on 500 MB logs).
-    run.secrets.redact(
-      text.includes('\u001b') || text.includes('\u009b') ? stripVTControlCharacters(text) : text,
-    )
-  const emit = (cleaned: string): void => {
-    run.onText?.(cleaned)
-    if (run.onLine !== undefined) for (const line of cleaned.split('\n')) run.onLine(line)
-    tail.push(...lastLines(cleaned, keep))
+  const emit = (block: OutputBlock): void => {
+    run.onBlock?.(block)
+    if (run.onLine !== undefined) for (const line of block.lines()) run.onLine(line)
+    tail.push(...block.lastLines(keep))
     if (tail.length > keep) tail.splice(0, tail.length - keep)
   }
-  const decoder = new StringDecoder('utf8')
-  child.all?.on('data', (chunk: Buffer) => {
-    // \r alone (progress bars) ends a line too. A \r that ends the chunk may be the first half
-    // of a \r\n split between two chunks: it waits for the next one (else an empty line appears).
-    let raw = carry + decoder.write(chunk)
-    const held = raw.endsWith('\r') ? '\r' : ''
-    if (held !== '') raw = raw.slice(0, -1)
-    const text = raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw
-    const end = text.lastIndexOf('\n')
-    if (end === -1 && text.length < MAX_LINE) {
-      carry = text + held
-      return
-    }
-    if (end !== -1) {
-      carry = text.slice(end + 1) + held
-      emit(clean(text.slice(0, end)))
-      return
-    }
-    // A line that never ends is shown in pieces rather than held without bound. A secret may
-    // straddle the cut: redact the piece, then hold back its last (longest secret - 1)
-    // characters, so a secret that begins there is whole when the next output arrives.
-    const piece = clean(text)
-    const hold = Math.min(Math.max(run.secrets.longestLength() - 1, 0), MAX_LINE / 2, piece.length)
-    let cut = piece.length - hold
-    // Never split a surrogate pair between two pieces.
-    if (cut > 0 && /[\uD800-\uDBFF]/.test(piece[cut - 1] ?? '')) cut--
-    carry = piece.slice(cut) + held
-    if (cut > 0) emit(piece.slice(0, cut))
-  })
+  const output = new OutputCutter(run.secrets, emit)
+  child.all?.on('data', (chunk: Buffer) => output.push(chunk))
   const result = await child
-  // A last \r ends the last line, as a last \n would.
-  const rest = (carry + decoder.end()).replace(/\r$/, '').replace(/\r\n?/g, '\n')
-  if (rest !== '') emit(clean(rest))
+  output.end()
   clearTimeout(timeoutTimer)
   clearTimeout(killTimer)
   run.signal?.removeEventListener('abort', onAbort)
@@ -161,17 +149,87 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   }
 }
 
-/** The last `count` lines of a block, found from its end: the rest of the block is never split. */
-export function lastLines(text: string, count: number): string[] {
-  if (count <= 0) return []
-  let start = text.length
-  let found = 0
-  while (found < count && start > 0) {
-    start = text.lastIndexOf('\n', start - 1)
-    found++
-    if (start === -1) break
+/**
+ * A child's output, read in chunks and cut into blocks of whole lines, as bytes: a 500 MB build
+ * log costs neither memory (nothing is kept but the unfinished last line) nor a callback per
+ * line, and a block that needs no cleaning (most of any log) is passed on as the bytes the child
+ * wrote, never decoded. The unfinished line is kept as bytes too: a character split between two
+ * chunks is whole once its line is.
+ */
+export class OutputCutter {
+  private carry: Buffer = EMPTY
+
+  constructor(
+    private readonly secrets: SecretRegistry,
+    private readonly emit: (block: OutputBlock) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    const data = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk])
+    const hasCr = data.includes(CR)
+    // \r alone (progress bars) ends a line too. A \r that ends the chunk may be the first half
+    // of a \r\n split between two chunks: it waits for the next one (else an empty line appears).
+    const held = hasCr && data[data.length - 1] === CR ? 1 : 0
+    const body = data.subarray(0, data.length - held)
+    const end = hasCr ? Math.max(body.lastIndexOf(LF), body.lastIndexOf(CR)) : body.lastIndexOf(LF)
+    if (end !== -1) {
+      this.carry = data.subarray(end + 1)
+      // The \r of a \r\n is part of the line end.
+      const last = body[end] === LF && body[end - 1] === CR ? end - 1 : end
+      this.emit(this.cleanBlock(body.subarray(0, last), hasCr))
+      return
+    }
+    // The last character may be incomplete: it waits, whole, for the next chunk.
+    const whole = completeLength(body)
+    const text = body.length < MAX_LINE ? '' : body.toString('utf8', 0, whole)
+    if (text.length < MAX_LINE) {
+      this.carry = data
+      return
+    }
+    // A line that never ends is shown in pieces rather than held without bound. A secret may
+    // straddle the cut: redact the piece, then hold back its last (longest secret - 1)
+    // characters, so a secret that begins there is whole when the next output arrives.
+    const piece = this.clean(text)
+    const hold = Math.min(Math.max(this.secrets.longestLength() - 1, 0), MAX_LINE / 2, piece.length)
+    let cut = piece.length - hold
+    // Never split a surrogate pair between two pieces.
+    if (cut > 0 && /[\uD800-\uDBFF]/.test(piece[cut - 1] ?? '')) cut--
+    this.carry = Buffer.concat([Buffer.from(piece.slice(cut), 'utf8'), data.subarray(whole)])
+    if (cut > 0) this.emit(OutputBlock.ofText(piece.slice(0, cut)))
   }
-  return (start === -1 ? text : text.slice(start + 1)).split('\n')
+
+  /** The child is done: its last line, if it did not end it. */
+  end(): void {
+    // A last \r ends the last line, as a last \n would.
+    const rest = this.carry.toString('utf8').replace(/\r$/, '').replace(/\r\n?/g, '\n')
+    this.carry = EMPTY
+    if (rest !== '') this.emit(OutputBlock.ofText(this.clean(rest)))
+  }
+
+  /** ANSI removed, then secrets redacted (idempotent: text held back is cleaned twice, harmlessly). */
+  private clean(text: string): string {
+    // Most blocks hold no escape sequence: skip the ANSI pass for them (it shows on 500 MB logs).
+    return this.secrets.redact(
+      text.includes('\u001b') || text.includes('\u009b') ? stripVTControlCharacters(text) : text,
+    )
+  }
+
+  /**
+   * Whole lines (no line end after the last) as they go out: their bytes when nothing in them
+   * needs cleaning (no \r, no escape sequence, no secret, valid UTF-8), else the text cleaned.
+   */
+  private cleanBlock(bytes: Buffer, mayHaveCr: boolean): OutputBlock {
+    if (
+      !(mayHaveCr && bytes.includes(CR)) &&
+      !bytes.includes(ESC) &&
+      !bytes.includes(CSI) &&
+      !this.secrets.mayChange(bytes) &&
+      isUtf8(bytes)
+    )
+      return OutputBlock.ofBytes(bytes)
+    const text = bytes.toString('utf8')
+    return OutputBlock.ofText(this.clean(text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text))
+  }
 }
 
 /** How a command is shown to people: quoted where needed, secrets redacted. */

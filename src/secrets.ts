@@ -1,3 +1,5 @@
+import {asciiLowerEquals, Needle} from './output-block.js'
+
 /**
  * Every secret mldeploy learns (the ECR password, the raw token) is registered here the moment it
  * is decoded, and every text that leaves the process for a human or a log passes through
@@ -7,10 +9,13 @@ export const REDACTED = '********'
 
 export class SecretRegistry {
   private readonly secrets = new Set<string>()
+  /** Each secret as UTF-8, for looking at a child's output before it is decoded. */
+  private readonly needles: Needle[] = []
 
   add(secret: string): void {
     // Very short strings would redact ordinary words; real ECR passwords are long.
     if (secret.length < 6) return
+    if (!this.secrets.has(secret)) this.needles.push(new Needle(secret))
     this.secrets.add(secret)
     this.sink?.add(secret)
   }
@@ -36,6 +41,15 @@ export class SecretRegistry {
       if (result.includes(secret)) result = result.split(secret).join(REDACTED)
     }
     return redactCredentialHeaders(result)
+  }
+
+  /**
+   * Whether `redact` could change these bytes (UTF-8) once decoded: a secret or a credential
+   * header is in them. A child's output is looked at this way, and decoded only when it is.
+   */
+  mayChange(bytes: Buffer): boolean {
+    for (const secret of this.needles) if (secret.in(bytes)) return true
+    return mayNameCredentialHeaderIn(bytes)
   }
 }
 
@@ -80,6 +94,20 @@ function mayNameCredentialHeader(text: string): boolean {
     for (let at = text.indexOf(z); at !== -1; at = text.indexOf(z, at + 1)) {
       if (text.slice(Math.max(at - 7, 0), at + 6).toLowerCase() === 'authorization') return true
       if (text.slice(Math.max(at - 4, 0), at + 16).toLowerCase() === 'x-amz-security-token') return true
+    }
+  }
+  return false
+}
+
+const AUTHORIZATION = Buffer.from('authorization')
+const SECURITY_TOKEN = Buffer.from('x-amz-security-token')
+
+/** `mayNameCredentialHeader` on UTF-8 bytes: both names are ASCII, so their bytes are their text. */
+function mayNameCredentialHeaderIn(bytes: Buffer): boolean {
+  for (const z of [0x7a, 0x5a]) {
+    for (let at = bytes.indexOf(z); at !== -1; at = bytes.indexOf(z, at + 1)) {
+      if (asciiLowerEquals(bytes, at - 7, AUTHORIZATION)) return true
+      if (asciiLowerEquals(bytes, at - 4, SECURITY_TOKEN)) return true
     }
   }
   return false

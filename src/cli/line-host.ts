@@ -1,4 +1,5 @@
 import type {DeployError} from '../errors.js'
+import type {OutputBlock} from '../output-block.js'
 import type {IoHost, StepEnd, StepRef} from '../pipeline/io-host.js'
 import {type Writer} from './writer.js'
 
@@ -39,9 +40,22 @@ export class LineHost implements IoHost {
     this.stderr.write(`${clock()} ▶ ${this.label(step)}${step.title}\n`)
   }
 
-  stepOutput(step: StepRef, text: string): void {
+  stepOutput(step: StepRef, output: OutputBlock): void {
     const prefix = `${clock()}   ${this.label(step)}`
-    this.stderr.write(`${prefix}${text.includes('\n') ? text.replaceAll('\n', `\n${prefix}`) : text}\n`)
+    if (!output.hasBytes) {
+      const text = output.text
+      this.stderr.write(`${prefix}${text.includes('\n') ? text.replaceAll('\n', `\n${prefix}`) : text}\n`)
+      return
+    }
+    // A child's bytes are prefixed as they are, never decoded: as latin1 every byte is one
+    // character, so the UTF-8 of the prefix and of the output come out byte for byte.
+    const bytes = output.bytes
+    const start = Buffer.from(prefix, 'utf8').toString('latin1')
+    const text = bytes.toString('latin1')
+    this.stderr.write(
+      `${start}${text.includes('\n') ? text.replaceAll('\n', `\n${start}`) : text}\n`,
+      'latin1',
+    )
   }
 
   /** A CI log gets a progress line when 10 s have passed since the step started or the last one. */

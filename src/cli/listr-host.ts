@@ -9,6 +9,7 @@ import {
 } from 'listr2'
 
 import type {DeployError} from '../errors.js'
+import type {OutputBlock} from '../output-block.js'
 import type {IoHost, StepEnd, StepRef} from '../pipeline/io-host.js'
 import {LineHost} from './line-host.js'
 import type {Writer} from './writer.js'
@@ -16,9 +17,18 @@ import type {Writer} from './writer.js'
 /** How many lines of a running step's child output stay under it: the task list stays on screen. */
 export const TAIL_LINES = 4
 
-/** The last `limit` non-empty lines of a step's output after `text` arrives. */
-export function keepTail(tail: readonly string[], text: string, limit = TAIL_LINES): string[] {
-  const lines = text.split('\n').filter((line) => line.trim() !== '')
+/**
+ * The last `limit` non-empty lines of a step's output after `output` arrives: taken from the
+ * block's end (a whole 64 KiB block is never split for four lines).
+ */
+export function keepTail(tail: readonly string[], output: OutputBlock, limit = TAIL_LINES): string[] {
+  let lines: string[] = []
+  // Blank lines do not count: look further back until `limit` are found or the block ends.
+  for (let count = limit; ; count *= 2) {
+    const last = output.lastLines(count)
+    lines = last.filter((line) => line.trim() !== '')
+    if (lines.length >= limit || last.length < count) break
+  }
   return [...tail, ...lines].slice(-limit)
 }
 
@@ -124,11 +134,11 @@ export class ListrHost implements IoHost {
 
   stepStarted(): void {}
 
-  stepOutput(step: StepRef, text: string): void {
+  stepOutput(step: StepRef, output: OutputBlock): void {
     const entry = this.steps.get(keyOf(step))
     if (entry === undefined) return
     // The last few lines under the step; the whole output is in the logs of a CI run (LineHost).
-    entry.tail = keepTail(entry.tail, text)
+    entry.tail = keepTail(entry.tail, output)
     if (entry.task !== undefined) entry.task.output = entry.tail.join('\n')
   }
 

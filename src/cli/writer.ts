@@ -1,6 +1,10 @@
 /** Somewhere to write text: stdout or stderr, or a buffer in tests. */
 export interface Writer {
-  write(text: string): void
+  /**
+   * Text; with `latin1`, a string whose characters are the bytes to write, each below 256 (a
+   * child's UTF-8 output passed on as it is, never decoded).
+   */
+  write(text: string, encoding?: 'latin1'): void
 }
 
 /**
@@ -13,10 +17,10 @@ export function safeWriter(stream: NodeJS.WriteStream): Writer {
     broken = true
   })
   return {
-    write(text: string): void {
+    write(text: string, encoding?: 'latin1'): void {
       if (broken) return
       try {
-        stream.write(text)
+        stream.write(text, encoding ?? 'utf8')
       } catch {
         broken = true
       }

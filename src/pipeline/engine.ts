@@ -1,4 +1,5 @@
 import {classify, type DeployError, InterruptedError, type InterruptSignal} from '../errors.js'
+import {OutputBlock} from '../output-block.js'
 import {formatCommand} from '../process.js'
 import type {SecretRegistry} from '../secrets.js'
 import type {IoHost, StepRef} from './io-host.js'
@@ -133,7 +134,12 @@ async function walk<S extends EngineState>(
       }
       await withLedger(ledger, () =>
         step.run(run.state, {
-          output: (text) => host.stepOutput(ref, secrets.redact(text)),
+          // A child's block was cleaned where it was read (redacting 500 MB twice shows).
+          output: (output) =>
+            host.stepOutput(
+              ref,
+              typeof output === 'string' ? OutputBlock.ofText(secrets.redact(output)) : output,
+            ),
           progress,
           signal,
         }),

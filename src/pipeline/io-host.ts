@@ -1,4 +1,5 @@
 import type {DeployError} from '../errors.js'
+import type {OutputBlock} from '../output-block.js'
 
 /** A step as the host shows it. `target` is set when several targets run at once. */
 export interface StepRef {
@@ -20,7 +21,7 @@ export interface IoHost {
   runStarted(targets: ReadonlyArray<{target: string | undefined; steps: ReadonlyArray<StepRef>}>): void
   stepStarted(step: StepRef): void
   /** Lines of live output (a child's, a check's result), already redacted. */
-  stepOutput(step: StepRef, text: string): void
+  stepOutput(step: StepRef, output: OutputBlock): void
   /**
    * How far a long action is, as one short text (`7/13 layers done (4 already there), 1m 05s`),
    * updated as it goes; a host shows the latest (a task list) or some (CI logs: one every 10 s).

@@ -1,4 +1,5 @@
 import type {ExitCodeName} from '../errors.js'
+import type {OutputBlock} from '../output-block.js'
 import type {ChildCommand} from '../process.js'
 import type {SecretRegistry} from '../secrets.js'
 
@@ -43,8 +44,11 @@ export interface StepProgress {
 }
 
 export interface StepIO {
-  /** Live progress: one or more lines (a child's output chunk, a check's result). */
-  output(text: string): void
+  /**
+   * Live progress: one or more lines (a check's result, redacted by the engine), or a child's
+   * output block (clean already: it goes to the host as it is).
+   */
+  output(output: string | OutputBlock): void
   /** Counts so far; the engine adds the elapsed time. Called again unchanged to move the clock. */
   progress?(progress: StepProgress): void
   signal: AbortSignal

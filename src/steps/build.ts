@@ -29,9 +29,9 @@ export const buildStep: Step<DeployState> = {
       doing: 'bentoml build',
       // The tag line is read as it streams by: the log itself is never held whole, nor split
       // into lines where no tag line can be.
-      onText: (text) => {
-        if (text.includes(TAG_MARK)) for (const line of text.split('\n')) tag = tagFromLine(line) ?? tag
-        scanner.pushText(text)
+      onBlock: (block) => {
+        if (block.includes(TAG_MARK)) for (const line of block.lines()) tag = tagFromLine(line) ?? tag
+        scanner.pushBlock(block)
       },
       explain: (_tail, result) =>
         explainPythonFailure(scanner.lines(), result, {doing: 'bentoml build', cwd: state.config.target.dir}),

@@ -28,7 +28,7 @@ export const importStep: Step<DeployState> = {
       step: 'import',
       doing,
       awsCredentials: true,
-      onText: scanner.pushText,
+      onBlock: scanner.pushBlock,
       explain: (_tail, result) =>
         explainPythonFailure(scanner.lines(), result, {doing, cwd: state.config.target.dir}),
     })

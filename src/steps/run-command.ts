@@ -1,7 +1,7 @@
 import type {MldeployError} from '../errors.js'
 import type {DeployState, StepId} from '../pipeline/state.js'
 import type {PlannedCommand, StepIO} from '../pipeline/step.js'
-import {type ChildResult, formatCommand, runChild} from '../process.js'
+import {type ChildResult, formatCommand, type OutputBlock, runChild} from '../process.js'
 import {withoutAwsCredentials} from '../systems/aws/index.js'
 import {checkChild} from '../systems/child.js'
 
@@ -12,8 +12,8 @@ export interface RunPlannedOptions {
   doing: string
   input?: string
   onLine?: (line: string) => void
-  /** Each chunk of output as one block of whole lines (see `ChildRun.onText`). */
-  onText?: (text: string) => void
+  /** Each chunk of output as one block of whole lines (see `ChildRun.onBlock`). */
+  onBlock?: (block: OutputBlock) => void
   /** Turns a failed child's output into a clearer error, when its text is recognised. */
   explain?: (tail: string[], result: ChildResult) => MldeployError | undefined
   /** The step whose time limit applies. */
@@ -42,9 +42,9 @@ export async function runPlanned(
     signal: io.signal,
     timeoutMs: state.config.timeouts[options.step],
     ...(options.onLine === undefined ? {} : {onLine: options.onLine}),
-    onText: (text) => {
-      io.output(text)
-      options.onText?.(text)
+    onBlock: (block) => {
+      io.output(block)
+      options.onBlock?.(block)
     },
   })
   // A recognised registry or tool message says more than the exit code does.

@@ -1,7 +1,8 @@
 import path from 'node:path'
 
 import {ChildError} from '../errors.js'
-import {type ChildResult, lastLines} from '../process.js'
+import {Needle, type OutputBlock} from '../output-block.js'
+import type {ChildResult} from '../process.js'
 import {SHOWN_TAIL_LINES} from './child.js'
 
 /**
@@ -40,8 +41,12 @@ const LIBRARY = /(?:[\\/](?:site|dist)-packages[\\/]|[\\/]lib[\\/]python\d[^\\/]
 
 interface KnownCause {
   test: RegExp
-  /** Text that every match of `test` contains (case-sensitive): a block without any is skipped. */
+  /**
+   * Text that every match of `test` contains (case-sensitive, or in any ASCII case when `anyCase`
+   * is set, written in lower case): a block without any is skipped.
+   */
   hints: string[]
+  anyCase?: true
   explain(match: RegExpExecArray, lines: readonly string[]): Omit<RootCause, 'file' | 'line'>
 }
 
@@ -59,7 +64,9 @@ const KNOWN: KnownCause[] = [
   },
   {
     test: /((?:Registered Model with name|Run with id)=\S+ not found)/i,
-    hints: ['='],
+    // Not just '=': a log full of key=value pairs would be looked at line by line.
+    hints: ['registered model with name=', 'run with id='],
+    anyCase: true,
     explain: (match) => ({
       message: `MLflow: ${match[1]}`,
       hint: 'Check the model URI in create_bento_model.py and that MLFLOW_TRACKING_URI names the right server.',
@@ -101,10 +108,22 @@ const KNOWN: KnownCause[] = [
 ]
 
 /** A block holding none of these has no traceback line and no known cause. */
-export const BLOCK_HINTS = ['Traceback', ...KNOWN.flatMap((known) => known.hints)]
+const BLOCK_HINTS = [
+  new Needle('Traceback'),
+  ...KNOWN.flatMap((known) => known.hints.map((hint) => new Needle(hint, known.anyCase))),
+]
+
+/** Whether a line of the block may be a traceback's first line or name a known cause. */
+export function mayMatter(block: OutputBlock): boolean {
+  return BLOCK_HINTS.some((hint) => block.has(hint))
+}
 
 /** The known causes' tests, for the unit test that checks each hint against its pattern. */
-export const KNOWN_TESTS = KNOWN.map((known) => ({test: known.test, hints: known.hints}))
+export const KNOWN_TESTS = KNOWN.map((known) => ({
+  test: known.test,
+  hints: known.hints,
+  anyCase: known.anyCase === true,
+}))
 
 /** The server an HTTP client failed to reach, as MLflow and urllib3 name it. */
 function serverOf(lines: readonly string[]): string | undefined {
@@ -239,16 +258,16 @@ export class PythonOutputScanner {
   /**
    * A block of whole lines at once (a child's chunk). A block in which no line can be a traceback
    * or a known cause (none of their hints is in it), outside a chain, only moves the last lines
-   * along: a 500 MB build log is not tested line by line, and a plain substring search is far
-   * cheaper than the patterns.
+   * along: a 500 MB build log is not decoded nor tested line by line, and a plain substring
+   * search of its bytes is far cheaper than the patterns.
    */
-  readonly pushText = (text: string): void => {
-    if (this.capturing || BLOCK_HINTS.some((hint) => text.includes(hint))) {
-      for (const line of text.split('\n')) this.push(line)
+  readonly pushBlock = (block: OutputBlock): void => {
+    if (this.capturing || mayMatter(block)) {
+      for (const line of block.lines()) this.push(line)
       return
     }
     // No lastNonBlank here: it is only read while capturing, and this path runs only before that.
-    this.after.push(...lastLines(text, AFTER_LINES))
+    this.after.push(...block.lastLines(AFTER_LINES))
     if (this.after.length > AFTER_LINES) this.after.splice(0, this.after.length - AFTER_LINES)
   }
 

@@ -1,4 +1,5 @@
 import type {DeployError} from '../../src/errors.js'
+import type {OutputBlock} from '../../src/output-block.js'
 import type {IoHost, StepEnd, StepRef} from '../../src/pipeline/io-host.js'
 import type {StepIO, StepProgress} from '../../src/pipeline/step.js'
 
@@ -39,8 +40,8 @@ export class RecordingHost implements IoHost {
     this.push({type: 'stepStarted', step})
   }
 
-  stepOutput(step: StepRef, text: string): void {
-    this.push({type: 'stepOutput', step, text})
+  stepOutput(step: StepRef, output: OutputBlock): void {
+    this.push({type: 'stepOutput', step, text: output.text})
   }
 
   stepProgress(step: StepRef, text: string): void {
@@ -112,7 +113,7 @@ export function recordingIo(
     lines,
     progressed,
     signal,
-    output: (text) => lines.push(...text.split('\n')),
+    output: (output) => lines.push(...(typeof output === 'string' ? output : output.text).split('\n')),
     progress: (counts) => progressed.push(counts),
   }
 }

@@ -61,7 +61,7 @@ describe('runChild', () => {
       baseEnv: {PATH: process.env.PATH ?? '', PASSWORD},
       secrets,
       onLine: (line) => lines.push(line),
-      onText: (text) => blocks.push(text),
+      onBlock: (block) => blocks.push(block.text),
     })
     expect(result.exitCode).toBe(0)
     expect(blocks.length).toBeGreaterThan(1)

@@ -3,11 +3,13 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
+import {OutputBlock} from '../../src/output-block.js'
 import type {ChildResult} from '../../src/process.js'
 import {
   explainPythonFailure,
   formatRootCause,
   KNOWN_TESTS,
+  mayMatter,
   PythonOutputScanner,
   rootCause,
 } from '../../src/systems/python-errors.js'
@@ -140,9 +142,16 @@ describe('PythonOutputScanner', () => {
       const byLine = new PythonOutputScanner()
       for (const line of lines) byLine.push(line)
       for (const size of [1, 7, 64, 1000]) {
-        const byBlock = new PythonOutputScanner()
-        for (let i = 0; i < lines.length; i += size) byBlock.pushText(lines.slice(i, i + size).join('\n'))
-        expect(byBlock.lines(), `${name} in blocks of ${size}`).toEqual(byLine.lines())
+        // As text, and as a child's bytes.
+        const byText = new PythonOutputScanner()
+        const byBytes = new PythonOutputScanner()
+        for (let i = 0; i < lines.length; i += size) {
+          const block = lines.slice(i, i + size).join('\n')
+          byText.pushBlock(OutputBlock.ofText(block))
+          byBytes.pushBlock(OutputBlock.ofBytes(Buffer.from(block)))
+        }
+        expect(byText.lines(), `${name} in blocks of ${size}`).toEqual(byLine.lines())
+        expect(byBytes.lines(), `${name} in byte blocks of ${size}`).toEqual(byLine.lines())
       }
     }
   })
@@ -152,6 +161,8 @@ describe('PythonOutputScanner', () => {
       'mlflow.exceptions.RestException: RESOURCE_DOES_NOT_EXIST: Run abc not found',
       'MlflowException: registered model with name=churn not found',
       'MlflowException: Run with id=abc not found',
+      'MLFLOW: REGISTERED MODEL WITH NAME=churn NOT FOUND',
+      'rUN wITH iD=abc Not Found',
       'urllib3.exceptions.NewConnectionError: [Errno 111] Connection refused',
       'ConnectionRefusedError: boom',
       'NameResolutionError: x',
@@ -165,10 +176,22 @@ describe('PythonOutputScanner', () => {
       expect(matching.length, sample).toBeGreaterThan(0)
       for (const known of matching)
         expect(
-          known.hints.some((hint) => sample.includes(hint)),
+          known.hints.some((hint) => (known.anyCase ? sample.toLowerCase() : sample).includes(hint)),
           sample,
         ).toBe(true)
+      // The block test finds them, among other lines, as text and as bytes.
+      const block = `INFO a=1 b=2\n${sample}\nINFO done`
+      expect(mayMatter(OutputBlock.ofText(block)), sample).toBe(true)
+      expect(mayMatter(OutputBlock.ofBytes(Buffer.from(block))), sample).toBe(true)
     }
+    // Any-case hints are lower case and hold a character that is not a letter (the one searched).
+    for (const known of KNOWN_TESTS.filter((each) => each.anyCase))
+      for (const hint of known.hints) expect(hint).toMatch(/^[^A-Z]*[^A-Za-z][^A-Z]*$/)
+    // A log of key=value pairs (or of ids) is not looked at line by line.
+    expect(
+      mayMatter(OutputBlock.ofBytes(Buffer.from('INFO name=x id=3 with id=4 run=5\n'.repeat(100)))),
+    ).toBe(false)
+    expect(mayMatter(OutputBlock.ofText('Traceback (most recent call last):'))).toBe(true)
   })
 
   it('starts over at a traceback that is not chained to the previous one', () => {
@@ -397,7 +420,7 @@ describe('PythonOutputScanner, what it keeps', () => {
     for (const line of lines) scanner.push(line)
     expect(scanner.lines()).toEqual(lines.slice(5))
     const byBlock = new PythonOutputScanner()
-    byBlock.pushText(lines.join('\n'))
+    byBlock.pushBlock(OutputBlock.ofBytes(Buffer.from(lines.join('\n'))))
     expect(byBlock.lines()).toEqual(lines.slice(5))
     expect(new PythonOutputScanner().lines()).toEqual([])
   })

@@ -119,3 +119,41 @@ describe('REDACTED', () => {
     expect(REDACTED).toBe('********')
   })
 })
+
+describe("looking at a child's bytes before they are decoded", () => {
+  it('says redaction could change them whenever it would, and not for plain output', () => {
+    const secrets = new SecretRegistry()
+    secrets.add('eyJwYXlsb2FkIjoiUGFzc3dvcmQifQ')
+    secrets.add('mot-de-passe-été')
+    const samples = [
+      'INFO plain line\nanother one',
+      'the eyJwYXlsb2FkIjoiUGFzc3dvcmQifQ here',
+      'eyJwYXlsb2FkIjoiUGFzc3dvcmQ',
+      'mot-de-passe-été',
+      'mot-de-passe-ete',
+      'Authorization: Bearer abc',
+      'AUTHORIZATION=abc',
+      'x-amz-security-token: FwoG',
+      'X-Amz-Security-Token=FwoG',
+      'zip, lazy, authorizations',
+      'authorize',
+      'z',
+      'Z at the start',
+      'ends with authoriz',
+    ]
+    for (const sample of samples)
+      if (secrets.redact(sample) !== sample) expect(secrets.mayChange(Buffer.from(sample)), sample).toBe(true)
+    for (const plain of [
+      'INFO plain line\nanother one',
+      'eyJwYXlsb2FkIjoiUGFzc3dvcmQ',
+      'mot-de-passe-ete',
+      'z',
+      'Z at the start',
+      'ends with authoriz',
+      'authorize',
+    ])
+      expect(secrets.mayChange(Buffer.from(plain)), plain).toBe(false)
+    // A header's name alone is enough to look closer (the text then shows no value to hide).
+    expect(secrets.mayChange(Buffer.from('zip, lazy, authorizations'))).toBe(true)
+  })
+})

@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {LineHost, PROGRESS_EVERY_MS, QuietHost} from '../../../src/cli/line-host.js'
 import type {Writer} from '../../../src/cli/writer.js'
+import {OutputBlock} from '../../../src/output-block.js'
 
 const PUSH = {target: undefined, id: 'push', title: 'Push the image'}
 
@@ -52,5 +53,35 @@ describe('progress in CI logs (LineHost)', () => {
     clock.now = 60_000
     quiet.stepProgress(PUSH, '1/2 layers done, 60s')
     expect(written).toEqual([])
+  })
+})
+
+describe("a child's output in CI logs (LineHost)", () => {
+  /** What reached stderr, as the bytes a CI log gets. */
+  function bytesOf(write: (host: LineHost) => void): Buffer {
+    const written: Buffer[] = []
+    const writer: Writer = {
+      write: (text, encoding) => written.push(Buffer.from(text, encoding ?? 'utf8')),
+    }
+    write(new LineHost(writer))
+    return Buffer.concat(written)
+  }
+
+  it('prefixes every line of a block with one timestamp, the same bytes from bytes as from text', () => {
+    const text = 'naïve café\n\n漢字 and 😀\nlast'
+    const step = {...PUSH, target: 'modèle/V1'}
+    for (const block of [OutputBlock.ofText(text), OutputBlock.ofBytes(Buffer.from(text))]) {
+      const shown = bytesOf((host) => host.stepOutput(step, block)).toString('utf8')
+      const stamp = shown.slice(0, 10)
+      expect(stamp).toMatch(/^\[\d\d:\d\d:\d\d\]$/)
+      expect(shown).toBe(
+        [`naïve café`, '', '漢字 and 😀', 'last'].map((line) => `${stamp}   [modèle/V1] ${line}\n`).join(''),
+      )
+    }
+  })
+
+  it('shows a block of one line as one line', () => {
+    const one = bytesOf((host) => host.stepOutput(PUSH, OutputBlock.ofBytes(Buffer.from('only'))))
+    expect(one.toString()).toMatch(/^\[[\d:]+\] {3}only\n$/)
   })
 })

@@ -1,6 +1,6 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {describe, expect, it} from 'vitest'
+import {describe, expect, it, vi} from 'vitest'
 
 import {AwsError, CheckError, DeployError, UsageError} from '../../../src/errors.js'
 import {describePlan, describeStep, firstFailure, newRun, runPlans} from '../../../src/pipeline/engine.js'
@@ -132,6 +132,46 @@ describe('the engine', () => {
     expect(everything).not.toContain('hunter2-secret')
     expect(host.outputOf('s')).toEqual(['password ********'])
     expect(describePlan([secretStep], state)[0]!.commands[0]!.command).toBe('login ********')
+  })
+
+  it("passes a child's output on as the runner cleaned it: redacted once, not again", async () => {
+    const state = new Toy()
+    state.secrets.add('hunter2-secret')
+    const redact = vi.spyOn(state.secrets, 'redact')
+    const childStep: Step<Toy> = {
+      id: 'c',
+      title: 'Child',
+      failure: 'build',
+      describe: () => ({actions: [], commands: []}),
+      run: async (current, io) => {
+        io.output('a check: hunter2-secret')
+        await runChild({
+          command: process.execPath,
+          args: [
+            '-e',
+            'console.log("plain 1\\nplain 2"); setTimeout(() => console.log("the hunter2-secret"), 100)',
+          ],
+          cwd: '/',
+          baseEnv: {},
+          secrets: current.secrets,
+          onBlock: (block) => io.output(block),
+        })
+      },
+    }
+    const host = new RecordingHost()
+    await runPlans([childStep], [newRun([childStep], state)], {host, signal: never})
+    expect(host.outputOf('c')).toEqual(['a check: ********', 'plain 1', 'plain 2', 'the ********'])
+    // The step's own text once by the engine, the child's block with the secret once by the
+    // runner, its plain block never; no text is redacted twice.
+    const redacted = redact.mock.calls
+      .map(([text]) => text)
+      .filter((text) => !text.startsWith(process.execPath))
+    expect(redacted.filter((text) => text.includes('plain'))).toEqual([])
+    expect(redacted.filter((text) => text.includes('hunter2-secret'))).toEqual([
+      'a check: hunter2-secret',
+      'the hunter2-secret',
+    ])
+    expect(redacted.filter((text) => text.includes('********'))).toEqual([])
   })
 
   it("a failure takes the failing step's class; the steps after it are skipped", async () => {

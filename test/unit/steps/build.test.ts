@@ -80,6 +80,21 @@ describe('the build step', () => {
     expect(state.bentoTag).toBe('svc:v5')
   })
 
+  it('finds the tag line inside a large block of plain lines (read as bytes, never decoded whole)', async () => {
+    const {state, bin} = stepFixture()
+    state.config.python.value.command = scriptTool(
+      bin.dir,
+      'block-python',
+      "const log = (n) => Array.from({length: n}, (_, i) => 'INFO a chatty line ' + i + ' ünïcode').join('\\n'); process.stdout.write(log(3000) + '\\n__tag__:svc:v6\\n' + log(3000) + '\\n')",
+    )
+    const io = recordingIo()
+    await buildStep.run(state, io)
+    expect(state.bentoTag).toBe('svc:v6')
+    expect(io.lines).toHaveLength(1 + 6001 + 1)
+    expect(io.lines[3001]).toBe('__tag__:svc:v6')
+    expect(io.lines[3000]).toBe('INFO a chatty line 2999 ünïcode')
+  })
+
   it('no tag: the message, the hint, and only the last 12 lines as detail', async () => {
     const {state, bin} = stepFixture()
     state.config.python.value.command = scriptTool(
