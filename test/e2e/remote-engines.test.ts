@@ -1,9 +1,9 @@
 import path from 'node:path'
 
 import {execa} from 'execa'
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {afterAll, beforeAll, describe, inject, it} from 'vitest'
 
-import {REPO_ROOT, runCli} from '../helpers/cli.js'
+import {REPO_ROOT, runCli, tempDir} from '../helpers/cli.js'
 import {type RemoteEngine, startDockerd, startPodmanService} from '../helpers/remote-engines.js'
 import {type Registry, registryDigest} from './registry.js'
 
@@ -34,16 +34,20 @@ interface PushJson {
 }
 
 async function push(repository: string, builder: string) {
+  // A BentoML home per push: the two run at once, and bentoml rewrites a store's `latest` files in
+  // place, so one import could read the other's half-written one.
   const result = await runCli(
     ['push', 'iris/V1', '--repository', repository, '--create-repository', '--builder', builder, '--json'],
-    {cwd: EXAMPLE, env: env()},
+    {cwd: EXAMPLE, env: {...env(), BENTOML_HOME: tempDir('bentoml-home')}},
   )
   return {...result, json: JSON.parse(result.stdout) as PushJson}
 }
 
 const ran = (json: PushJson, step: string): string[] => json.steps.find((each) => each.id === step)?.ran ?? []
 
-describe('remote engines (--builder)', () => {
+// The two pushes run side by side: on two cores the docker push's gzip (one thread) leaves room
+// for the podman build, and each waits on the network part of the time.
+describe.concurrent('remote engines (--builder)', () => {
   let dockerd: RemoteEngine | undefined
   let podman: RemoteEngine | undefined
 
@@ -59,7 +63,9 @@ describe('remote engines (--builder)', () => {
     await Promise.all([dockerd?.stop(), podman?.stop()])
   })
 
-  it('docker-host: containerize, login and push go to the second dockerd; the registry has the push', async () => {
+  it('docker-host: containerize, login and push go to the second dockerd; the registry has the push', async ({
+    expect,
+  }) => {
     const repository = `remote-${RUN}/docker`
     const {json, exitCode, stderr} = await push(repository, `docker-host:${dockerd!.url}`)
     expect(json.error, stderr.slice(-3000)).toBeUndefined()
@@ -79,7 +85,9 @@ describe('remote engines (--builder)', () => {
     expect(await registryDigest(registry, repository, image.split(':').at(-1)!)).toBe(json.digest)
   })
 
-  it('podman-url: the same through a podman service; the digest comes from the registry', async () => {
+  it('podman-url: the same through a podman service; the digest comes from the registry', async ({
+    expect,
+  }) => {
     const repository = `remote-${RUN}/podman`
     const {json, exitCode, stderr} = await push(repository, `podman-url:${podman!.url}`)
     expect(json.error, stderr.slice(-3000)).toBeUndefined()

@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync} from 'node:fs'
+import {rm} from 'node:fs/promises'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
@@ -64,7 +65,9 @@ async function stopDaemon(pid: number, dir: string): Promise<void> {
     if (alive(pid)) process.kill(pid, 'SIGKILL')
   }
   await unmountUnder(dir)
-  rmSync(dir, {recursive: true, force: true})
+  // Not rmSync: a build leaves ~1.5 GB of small files, and a blocked event loop would stop the
+  // other engine's stop from running beside this one.
+  await rm(dir, {recursive: true, force: true})
 }
 
 /** The stack's dockerd bridge, shared (its upper half) so builds in the second engine reach PyPI. */
