@@ -92,10 +92,16 @@ async function stackBridge(env: Record<string, string>): Promise<string[]> {
 
 /**
  * A second Docker engine (as scripts/stack.sh starts the private one: its own config file, data
- * root, exec root and pidfile, no iptables), with the base image imported into it.
+ * root, exec root and pidfile, no iptables), with the base image pulled into it from the stack's
+ * registry, as a real engine gets its base image. That also tells it the registry already holds
+ * the base layer, so its push of a build mounts that ~0.5 GB layer instead of compressing it on
+ * one core and uploading it again (the layers the build made are still uploaded).
  */
 export async function startDockerd(stackEnv: Record<string, string>): Promise<RemoteEngine> {
   const dir = mkdtempSync('/tmp/mld-dockerd-')
+  // Beside the engine's start; a failure is the seed's (below).
+  const pushed = pushBaseImage(stackEnv, dir)
+  pushed.catch(() => undefined)
   const socket = path.join(dir, 'docker.sock')
   const url = `unix://${socket}`
   mkdirSync(path.join(dir, 'data'))
@@ -131,8 +137,44 @@ export async function startDockerd(stackEnv: Record<string, string>): Promise<Re
     {url, dir, log, stop: () => stopDaemon(pid, dir)},
     'the second dockerd',
     async () => (await execa('docker', ['-H', url, 'version'], {reject: false})).exitCode === 0,
-    () => importBaseImage('docker-import', {...stackEnv, DOCKER_HOST: url}),
+    async () => {
+      const reference = await pushed
+      const env = {...stackEnv, DOCKER_HOST: url, DOCKER_CONFIG: path.join(dir, 'client')}
+      if (reference === undefined) return importBaseImage('docker-import', env)
+      await execa('docker', ['login', '-u', 'AWS', '--password-stdin', stackEnv.MLDEPLOY_REGISTRY!], {
+        env,
+        input: stackEnv.MLDEPLOY_REGISTRY_PASSWORD,
+      })
+      await execa('docker', ['pull', '--quiet', reference], {env})
+      await execa('docker', ['tag', reference, baseImage(stackEnv)], {env})
+    },
   )
+}
+
+const baseImage = (stackEnv: Record<string, string>): string =>
+  stackEnv.MLDEPLOY_BASE_IMAGE ?? 'localhost/mldeploy-base:bookworm'
+
+/**
+ * The base image in the stack's registry, pushed from the local podman (where setup-system.sh
+ * put it; a layer the registry has already is not sent again). Undefined when that podman does
+ * not hold it: the engine imports the tarball then.
+ */
+async function pushBaseImage(stackEnv: Record<string, string>, dir: string): Promise<string | undefined> {
+  const base = baseImage(stackEnv)
+  if ((await execa('podman', ['image', 'exists', base], {env: stackEnv, reject: false})).exitCode !== 0)
+    return undefined
+  const registry = stackEnv.MLDEPLOY_REGISTRY!
+  const reference = `${registry}/remote-engines/${base.split('/').at(-1)}`
+  const authfile = path.join(dir, 'base-auth.json')
+  await execa('podman', ['login', '--authfile', authfile, '-u', 'AWS', '--password-stdin', registry], {
+    env: stackEnv,
+    input: stackEnv.MLDEPLOY_REGISTRY_PASSWORD,
+  })
+  // Docker's manifest format, as docker itself would have pushed it.
+  await execa('podman', ['push', '--quiet', '--authfile', authfile, '--format', 'v2s2', base, reference], {
+    env: stackEnv,
+  })
+  return reference
 }
 
 /**
@@ -177,8 +219,10 @@ export async function startPodmanService(
       ? undefined
       : async () => {
           // A local store without the base image (setup-system.sh base-image not run): import it.
-          const base = stackEnv.MLDEPLOY_BASE_IMAGE ?? 'localhost/mldeploy-base:bookworm'
-          const seen = await execa('podman', ['image', 'exists', base], {env: remote, reject: false})
+          const seen = await execa('podman', ['image', 'exists', baseImage(stackEnv)], {
+            env: remote,
+            reject: false,
+          })
           if (seen.exitCode !== 0) await importBaseImage('podman-import', remote)
         },
   )
