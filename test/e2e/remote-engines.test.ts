@@ -1,9 +1,9 @@
 import path from 'node:path'
 
 import {execa} from 'execa'
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {afterAll, beforeAll, describe, inject, it} from 'vitest'
 
-import {REPO_ROOT, runCli} from '../helpers/cli.js'
+import {REPO_ROOT, runCli, tempDir} from '../helpers/cli.js'
 import {type RemoteEngine, startDockerd, startPodmanService} from '../helpers/remote-engines.js'
 import {type Registry, registryDigest} from './registry.js'
 
@@ -34,64 +34,82 @@ interface PushJson {
 }
 
 async function push(repository: string, builder: string) {
+  // A BentoML home per push: the two run at once, and bentoml rewrites a store's `latest` files in
+  // place, so one import could read the other's half-written one.
   const result = await runCli(
     ['push', 'iris/V1', '--repository', repository, '--create-repository', '--builder', builder, '--json'],
-    {cwd: EXAMPLE, env: env()},
+    {cwd: EXAMPLE, env: {...env(), BENTOML_HOME: tempDir('bentoml-home')}},
   )
   return {...result, json: JSON.parse(result.stdout) as PushJson}
 }
 
 const ran = (json: PushJson, step: string): string[] => json.steps.find((each) => each.id === step)?.ran ?? []
 
-describe('remote engines (--builder)', () => {
-  let dockerd: RemoteEngine | undefined
-  let podman: RemoteEngine | undefined
+// The two pushes run side by side: on two cores the docker push's gzip (one thread) leaves room
+// for the podman build, and each waits on the network part of the time.
+describe.concurrent('remote engines (--builder)', () => {
+  let dockerd: Promise<RemoteEngine>
+  let podman: Promise<RemoteEngine>
 
-  beforeAll(async () => {
-    // Both at once: each imports the base image (~0.5 GB) into its own store.
-    const started = await Promise.allSettled([startDockerd(env()), startPodmanService(env())])
-    if (started[0].status === 'fulfilled') dockerd = started[0].value
-    if (started[1].status === 'fulfilled') podman = started[1].value
-    for (const each of started) if (each.status === 'rejected') throw each.reason
+  beforeAll(() => {
+    // Both at once, and each push waits for its own engine only: the podman service is ready in a
+    // second or two, the dockerd once its base image is pulled.
+    dockerd = startDockerd(env())
+    podman = startPodmanService(env())
+    // A start that fails fails its own push (the await below).
+    for (const each of [dockerd, podman]) each.catch(() => undefined)
   })
 
   afterAll(async () => {
-    await Promise.all([dockerd?.stop(), podman?.stop()])
+    await Promise.all(
+      [dockerd, podman].map((each) =>
+        each.then(
+          (engine) => engine.stop(),
+          () => undefined,
+        ),
+      ),
+    )
   })
 
-  it('docker-host: containerize, login and push go to the second dockerd; the registry has the push', async () => {
+  it('docker-host: containerize, login and push go to the second dockerd; the registry has the push', async ({
+    expect,
+  }) => {
+    const {url} = await dockerd
     const repository = `remote-${RUN}/docker`
-    const {json, exitCode, stderr} = await push(repository, `docker-host:${dockerd!.url}`)
+    const {json, exitCode, stderr} = await push(repository, `docker-host:${url}`)
     expect(json.error, stderr.slice(-3000)).toBeUndefined()
     expect(exitCode).toBe(0)
-    expect(json.settings.builder).toMatchObject({value: `docker-host:${dockerd!.url}`})
+    expect(json.settings.builder).toMatchObject({value: `docker-host:${url}`})
     // Every backend command was addressed to that engine; bentoml got it through DOCKER_HOST.
     for (const line of [...ran(json, 'login'), ...ran(json, 'push')])
-      expect(line).toContain(`docker --host ${dockerd!.url}`)
-    expect(ran(json, 'containerize').join('\n')).toContain(`DOCKER_HOST=${dockerd!.url}`)
-    expect(ran(json, 'preflight').join('\n')).toContain(`docker --host ${dockerd!.url} version`)
+      expect(line).toContain(`docker --host ${url}`)
+    expect(ran(json, 'containerize').join('\n')).toContain(`DOCKER_HOST=${url}`)
+    expect(ran(json, 'preflight').join('\n')).toContain(`docker --host ${url} version`)
 
     const image = json.images.find((each) => !each.endsWith(':latest'))!
-    const inRemote = await execa('docker', ['-H', dockerd!.url, 'image', 'inspect', image], {reject: false})
+    const inRemote = await execa('docker', ['-H', url, 'image', 'inspect', image], {reject: false})
     expect(inRemote.exitCode).toBe(0)
     const inLocal = await execa('docker', ['image', 'inspect', image], {env: env(), reject: false})
     expect(inLocal.exitCode).not.toBe(0)
     expect(await registryDigest(registry, repository, image.split(':').at(-1)!)).toBe(json.digest)
   })
 
-  it('podman-url: the same through a podman service; the digest comes from the registry', async () => {
+  it('podman-url: the same through a podman service; the digest comes from the registry', async ({
+    expect,
+  }) => {
+    const {url} = await podman
     const repository = `remote-${RUN}/podman`
-    const {json, exitCode, stderr} = await push(repository, `podman-url:${podman!.url}`)
+    const {json, exitCode, stderr} = await push(repository, `podman-url:${url}`)
     expect(json.error, stderr.slice(-3000)).toBeUndefined()
     expect(exitCode).toBe(0)
     const pushed = ran(json, 'push')
-    expect(pushed.some((line) => line.includes(`podman --remote --url ${podman!.url} push`))).toBe(true)
+    expect(pushed.some((line) => line.includes(`podman --remote --url ${url} push`))).toBe(true)
     expect(pushed.join('\n')).not.toContain('--digestfile')
     expect(pushed.some((line) => line.startsWith('http:HEAD'))).toBe(true)
-    expect(ran(json, 'containerize').join('\n')).toContain(`CONTAINER_HOST=${podman!.url}`)
+    expect(ran(json, 'containerize').join('\n')).toContain(`CONTAINER_HOST=${url}`)
 
     const image = json.images.find((each) => !each.endsWith(':latest'))!
-    const inRemote = await execa('podman', ['--remote', '--url', podman!.url, 'image', 'exists', image], {
+    const inRemote = await execa('podman', ['--remote', '--url', url, 'image', 'exists', image], {
       env: env(),
       reject: false,
     })

@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync} from 'node:fs'
+import {rm} from 'node:fs/promises'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
@@ -64,7 +65,9 @@ async function stopDaemon(pid: number, dir: string): Promise<void> {
     if (alive(pid)) process.kill(pid, 'SIGKILL')
   }
   await unmountUnder(dir)
-  rmSync(dir, {recursive: true, force: true})
+  // Not rmSync: a build leaves ~1.5 GB of small files, and a blocked event loop would stop the
+  // other engine's stop from running beside this one.
+  await rm(dir, {recursive: true, force: true})
 }
 
 /** The stack's dockerd bridge, shared (its upper half) so builds in the second engine reach PyPI. */
@@ -89,10 +92,16 @@ async function stackBridge(env: Record<string, string>): Promise<string[]> {
 
 /**
  * A second Docker engine (as scripts/stack.sh starts the private one: its own config file, data
- * root, exec root and pidfile, no iptables), with the base image imported into it.
+ * root, exec root and pidfile, no iptables), with the base image pulled into it from the stack's
+ * registry, as a real engine gets its base image. That also tells it the registry already holds
+ * the base layer, so its push of a build mounts that ~0.5 GB layer instead of compressing it on
+ * one core and uploading it again (the layers the build made are still uploaded).
  */
 export async function startDockerd(stackEnv: Record<string, string>): Promise<RemoteEngine> {
   const dir = mkdtempSync('/tmp/mld-dockerd-')
+  // Beside the engine's start; a failure is the seed's (below).
+  const pushed = pushBaseImage(stackEnv, dir)
+  pushed.catch(() => undefined)
   const socket = path.join(dir, 'docker.sock')
   const url = `unix://${socket}`
   mkdirSync(path.join(dir, 'data'))
@@ -128,11 +137,51 @@ export async function startDockerd(stackEnv: Record<string, string>): Promise<Re
     {url, dir, log, stop: () => stopDaemon(pid, dir)},
     'the second dockerd',
     async () => (await execa('docker', ['-H', url, 'version'], {reject: false})).exitCode === 0,
-    () => importBaseImage('docker-import', {...stackEnv, DOCKER_HOST: url}),
+    async () => {
+      const reference = await pushed
+      const env = {...stackEnv, DOCKER_HOST: url, DOCKER_CONFIG: path.join(dir, 'client')}
+      if (reference === undefined) return importBaseImage('docker-import', env)
+      await execa('docker', ['login', '-u', 'AWS', '--password-stdin', stackEnv.MLDEPLOY_REGISTRY!], {
+        env,
+        input: stackEnv.MLDEPLOY_REGISTRY_PASSWORD,
+      })
+      await execa('docker', ['pull', '--quiet', reference], {env})
+      await execa('docker', ['tag', reference, baseImage(stackEnv)], {env})
+    },
   )
 }
 
-/** `podman system service` on its own socket and storage (--root/--runroot), with the base image. */
+const baseImage = (stackEnv: Record<string, string>): string =>
+  stackEnv.MLDEPLOY_BASE_IMAGE ?? 'localhost/mldeploy-base:bookworm'
+
+/**
+ * The base image in the stack's registry, pushed from the local podman (where setup-system.sh
+ * put it; a layer the registry has already is not sent again). Undefined when that podman does
+ * not hold it: the engine imports the tarball then.
+ */
+async function pushBaseImage(stackEnv: Record<string, string>, dir: string): Promise<string | undefined> {
+  const base = baseImage(stackEnv)
+  if ((await execa('podman', ['image', 'exists', base], {env: stackEnv, reject: false})).exitCode !== 0)
+    return undefined
+  const registry = stackEnv.MLDEPLOY_REGISTRY!
+  const reference = `${registry}/remote-engines/${base.split('/').at(-1)}`
+  const authfile = path.join(dir, 'base-auth.json')
+  await execa('podman', ['login', '--authfile', authfile, '-u', 'AWS', '--password-stdin', registry], {
+    env: stackEnv,
+    input: stackEnv.MLDEPLOY_REGISTRY_PASSWORD,
+  })
+  // Docker's manifest format, as docker itself would have pushed it.
+  await execa('podman', ['push', '--quiet', '--authfile', authfile, '--format', 'v2s2', base, reference], {
+    env: stackEnv,
+  })
+  return reference
+}
+
+/**
+ * `podman system service` on its own socket and storage. The base image is not copied in: the
+ * local podman's store is a read-only additional image store of the service (what it builds and
+ * tags still lands in its own store), which saves an import of ~0.5 GB on every start.
+ */
 export async function startPodmanService(
   stackEnv: Record<string, string>,
   options: {baseImage?: boolean} = {},
@@ -141,25 +190,25 @@ export async function startPodmanService(
   const url = `unix://${path.join(dir, 'podman.sock')}`
   const log = () => readFileSync(path.join(dir, 'engine.log'), 'utf8')
   const driver = stackEnv.STORAGE_DRIVER === 'overlay' ? 'overlay' : 'vfs'
+  const shared = options.baseImage === false ? undefined : await localImageStore(stackEnv)
+  writeFileSync(
+    path.join(dir, 'storage.conf'),
+    [
+      '[storage]',
+      `driver = "${driver}"`,
+      `graphroot = "${path.join(dir, 'root')}"`,
+      `runroot = "${path.join(dir, 'run')}"`,
+      ...(shared ? ['[storage.options]', `additionalimagestores = ["${shared}"]`] : []),
+      '',
+    ].join('\n'),
+  )
   // The service builds and pushes: it needs the stack's registries.conf (the plain-http registry)
   // and chroot isolation, as the local podman does here.
-  const pid = startDaemon(
-    dir,
-    'podman',
-    [
-      '--root',
-      path.join(dir, 'root'),
-      '--runroot',
-      path.join(dir, 'run'),
-      '--storage-driver',
-      driver,
-      'system',
-      'service',
-      '--time=0',
-      url,
-    ],
-    stackEnv,
-  )
+  const pid = startDaemon(dir, 'podman', ['system', 'service', '--time=0', url], {
+    ...stackEnv,
+    CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'),
+  })
+  const remote = {...stackEnv, CONTAINER_HOST: url}
   return ready(
     {url, dir, log, stop: () => stopDaemon(pid, dir)},
     'the podman service',
@@ -168,8 +217,21 @@ export async function startPodmanService(
         .exitCode === 0,
     options.baseImage === false
       ? undefined
-      : () => importBaseImage('podman-import', {...stackEnv, CONTAINER_HOST: url}),
+      : async () => {
+          // A local store without the base image (setup-system.sh base-image not run): import it.
+          const seen = await execa('podman', ['image', 'exists', baseImage(stackEnv)], {
+            env: remote,
+            reject: false,
+          })
+          if (seen.exitCode !== 0) await importBaseImage('podman-import', remote)
+        },
   )
+}
+
+/** The local podman's store (the stack's storage.conf), where setup-system.sh put the base image. */
+async function localImageStore(stackEnv: Record<string, string>): Promise<string> {
+  const info = await execa('podman', ['info', '--format', '{{.Store.GraphRoot}}'], {env: stackEnv})
+  return info.stdout.trim()
 }
 
 /** The engine once it answers (and holds the base image, when asked); stopped if it never does. */
