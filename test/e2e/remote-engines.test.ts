@@ -36,8 +36,21 @@ interface PushJson {
 async function push(repository: string, builder: string) {
   // A BentoML home per push: the two run at once, and bentoml rewrites a store's `latest` files in
   // place, so one import could read the other's half-written one.
+  // --rebuild: the podman service sees the local podman's images (its additional image store),
+  // where push.test.ts may have left an image of the same content, which mldeploy would rightly
+  // reuse; the point here is a build in the remote engine.
   const result = await runCli(
-    ['push', 'iris/V1', '--repository', repository, '--create-repository', '--builder', builder, '--json'],
+    [
+      'push',
+      'iris/V1',
+      '--repository',
+      repository,
+      '--create-repository',
+      '--builder',
+      builder,
+      '--rebuild',
+      '--json',
+    ],
     {cwd: EXAMPLE, env: {...env(), BENTOML_HOME: tempDir('bentoml-home')}},
   )
   return {...result, json: JSON.parse(result.stdout) as PushJson}
