@@ -62,28 +62,30 @@ export class OutputBlock {
     if (this.decoded !== undefined) return lastLines(this.decoded, count)
     if (count <= 0) return []
     const bytes = this.bytes
-    let start = bytes.length
-    let found = 0
-    while (found < count && start > 0) {
-      start = bytes.lastIndexOf(0x0a, start - 1)
-      found++
-      if (start === -1) break
-    }
-    return bytes.toString('utf8', start + 1).split('\n')
+    const start = startOfLastLines(count, bytes.length, (before) => bytes.lastIndexOf(0x0a, before))
+    return bytes.toString('utf8', start).split('\n')
   }
 }
 
 /** The last `count` lines of a text, found from its end: the rest of it is never split. */
 export function lastLines(text: string, count: number): string[] {
   if (count <= 0) return []
-  let start = text.length
-  let found = 0
-  while (found < count && start > 0) {
-    start = text.lastIndexOf('\n', start - 1)
-    found++
+  return text
+    .slice(startOfLastLines(count, text.length, (before) => text.lastIndexOf('\n', before)))
+    .split('\n')
+}
+
+/**
+ * Where the last `count` (> 0) lines of a text or of its bytes begin: just after the line end
+ * before them, or 0. `lineEndAtOrBefore(i)` is the text's or the bytes' `lastIndexOf` of `\n`.
+ */
+function startOfLastLines(count: number, length: number, lineEndAtOrBefore: (at: number) => number): number {
+  let start = length
+  for (let found = 0; found < count && start > 0; found++) {
+    start = lineEndAtOrBefore(start - 1)
     if (start === -1) break
   }
-  return (start === -1 ? text : text.slice(start + 1)).split('\n')
+  return start + 1
 }
 
 /**
