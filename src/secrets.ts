@@ -84,6 +84,13 @@ export function isSecretEntry(name: string, value: string): boolean {
   return SECRET_NAME.test(name) || URL_WITH_USERINFO.test(value.trim())
 }
 
+/** The credential headers' names, each with where its `z` is (the scans below start from the z's). */
+const HEADER_NAMES = ['authorization', 'x-amz-security-token'].map((name) => ({
+  name,
+  bytes: Buffer.from(name),
+  z: name.indexOf('z'),
+}))
+
 /**
  * Whether `text` holds `authorization` or `x-amz-security-token` in any case. Both names have a
  * `z`: looking at the few z's of a log is far cheaper than running the case-insensitive pattern
@@ -92,22 +99,20 @@ export function isSecretEntry(name: string, value: string): boolean {
 function mayNameCredentialHeader(text: string): boolean {
   for (const z of ['z', 'Z']) {
     for (let at = text.indexOf(z); at !== -1; at = text.indexOf(z, at + 1)) {
-      if (text.slice(Math.max(at - 7, 0), at + 6).toLowerCase() === 'authorization') return true
-      if (text.slice(Math.max(at - 4, 0), at + 16).toLowerCase() === 'x-amz-security-token') return true
+      for (const {name, z: offset} of HEADER_NAMES) {
+        const start = at - offset
+        if (start >= 0 && text.slice(start, start + name.length).toLowerCase() === name) return true
+      }
     }
   }
   return false
 }
 
-const AUTHORIZATION = Buffer.from('authorization')
-const SECURITY_TOKEN = Buffer.from('x-amz-security-token')
-
 /** `mayNameCredentialHeader` on UTF-8 bytes: both names are ASCII, so their bytes are their text. */
 function mayNameCredentialHeaderIn(bytes: Buffer): boolean {
   for (const z of [0x7a, 0x5a]) {
     for (let at = bytes.indexOf(z); at !== -1; at = bytes.indexOf(z, at + 1)) {
-      if (asciiLowerEquals(bytes, at - 7, AUTHORIZATION)) return true
-      if (asciiLowerEquals(bytes, at - 4, SECURITY_TOKEN)) return true
+      for (const header of HEADER_NAMES) if (asciiLowerEquals(bytes, at - header.z, header.bytes)) return true
     }
   }
   return false
