@@ -81,7 +81,9 @@ const oclifPatches = {
       pluginBuild.onLoad({filter: patch.file}, async (args) => {
         const source = await readFile(args.path, 'utf8')
         if (!source.includes(patch.from))
-          throw new Error(`${args.path}: the line to patch is gone (oclif changed): ${patch.from}`)
+          throw new Error(
+            `${args.path}: the line to patch is gone (oclif changed): ${patch.from} — update or drop that patch in OCLIF_PATCHES (scripts/bundle.mjs); the bundle test checks the help stays the same`,
+          )
         return {contents: source.replace(patch.from, patch.to), loader: 'js'}
       })
     }
