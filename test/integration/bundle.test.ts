@@ -68,8 +68,12 @@ beforeAll(async () => {
 }, 240_000)
 
 describe('the bundled build shows what the tsc build shows', () => {
-  it('bundles: dist holds the command index, a hook and chunks, no per-command files', () => {
-    expect(readdirSync(path.join(REPO_ROOT, 'dist')).sort()).toEqual(['chunks', 'cli', 'index.js'])
+  it('bundles: dist holds the command index as one ASCII CommonJS file, its build id and a hook', () => {
+    expect(readdirSync(path.join(REPO_ROOT, 'dist')).sort()).toEqual(['build-id', 'cli', 'index.cjs'])
+    expect(readdirSync(path.join(REPO_ROOT, 'dist/cli/hooks'))).toEqual(['command-not-found.cjs'])
+    // bin/load-bundle.js reads it as latin1.
+    expect(readFileSync(path.join(REPO_ROOT, 'dist/index.cjs')).every((byte) => byte < 0x80)).toBe(true)
+    expect(readFileSync(path.join(REPO_ROOT, 'dist/build-id'), 'utf8')).toMatch(/^[0-9a-f]{16}\n$/)
   })
 
   it('the manifest lists the same commands with the same flags', () => {

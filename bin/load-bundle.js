@@ -1,0 +1,100 @@
+// Loads the bundled CLI (dist/index.cjs) with a V8 code cache: compiling oclif and our code is
+// most of a command's start-up, and Node 20 keeps no compile cache of its own (Node 22's
+// module.enableCompileCache does not reach a script compiled here). The cache is made after the
+// first successful run of each command, from every function that run compiled, and kept beside
+// oclif's own cache (MLDEPLOY_CACHE_DIR, else the platform's cache folder). Deleting it is safe.
+import {mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import Module, {createRequire} from 'node:module'
+import {homedir} from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {Script} from 'node:vm'
+
+/** oclif's cache folder for this CLI (Config.cacheDir), which holds the completion cache too. */
+function cacheDir() {
+  const home = process.env.HOME || homedir()
+  if (process.env.MLDEPLOY_CACHE_DIR) return process.env.MLDEPLOY_CACHE_DIR
+  if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'mldeploy')
+  const base =
+    process.env.XDG_CACHE_HOME ||
+    (process.platform === 'win32' && process.env.LOCALAPPDATA) ||
+    path.join(home, '.cache')
+  return path.join(base, 'mldeploy')
+}
+
+/**
+ * One cache per command and help: each holds what its run compiled. A word that is no command
+ * makes no cache, as its run fails (caches are written after a run that exits 0 only).
+ */
+function slot(args) {
+  const word = args.find((arg) => !arg.startsWith('-'))
+  const command = word !== undefined && /^[a-z][a-z-]{0,30}$/.test(word) ? word : 'root'
+  return args.includes('--help') || args.includes('-h') ? `${command}-help` : command
+}
+
+/**
+ * Node's options for V8 in a short name: a cache made under other flags is rejected, so each set
+ * of flags (a profiler, a heap size in NODE_OPTIONS) keeps its own instead of replacing the other.
+ */
+function flagsName() {
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ').trim()
+  if (flags === '') return ''
+  let hash = 0x811c9dc5 // FNV-1a
+  for (let i = 0; i < flags.length; i++) hash = Math.imul(hash ^ flags.charCodeAt(i), 0x01000193) >>> 0
+  return `-${hash.toString(16)}`
+}
+
+/** Replaces the cache at once (a concurrent run reads the old one or the new one, never half). */
+function writeCache(folder, file, build, data) {
+  const temporary = `${file}.${process.pid}.tmp`
+  try {
+    mkdirSync(folder, {recursive: true, mode: 0o700})
+    writeFileSync(temporary, data, {mode: 0o600})
+    renameSync(temporary, file)
+    // Caches of other builds (an upgrade, a rebuild) are of no use any more.
+    for (const name of readdirSync(folder))
+      if (name.endsWith('.cache') && !name.startsWith(`${build}-`)) rmSync(path.join(folder, name), {force: true})
+  } catch {
+    // A read-only or full disk: run without a cache.
+    rmSync(temporary, {force: true})
+  }
+}
+
+/** The bundle's exports, or undefined when there is no bundle. */
+export function loadBundle(url, args) {
+  let file, source, build
+  try {
+    // The path require() gives it (links resolved), so that oclif's require finds this module.
+    file = realpathSync(fileURLToPath(url))
+    // ASCII (scripts/bundle.mjs makes it so): read as latin1, a copy instead of a UTF-8 decoding.
+    source = readFileSync(file, 'latin1')
+    build = readFileSync(path.join(path.dirname(file), 'build-id'), 'utf8').trim()
+  } catch (error) {
+    if (error.code === 'ENOENT') return undefined
+    throw error
+  }
+  const folder = path.join(cacheDir(), 'code-cache')
+  const cache = path.join(folder, `${build}-${process.version}-${process.arch}${flagsName()}-${slot(args)}.cache`)
+  let cachedData
+  try {
+    cachedData = readFileSync(cache)
+  } catch {
+    // none yet
+  }
+  // V8 checks that a cache fits this V8, its flags and the source, and ignores one that does not.
+  const script = new Script(Module.wrap(source), {filename: file, cachedData})
+  const bundle = new Module(file)
+  bundle.filename = file
+  // oclif loads the command index by its path: it finds this module instead of compiling it again.
+  const require = createRequire(file)
+  require.cache[file] = bundle
+  script
+    .runInThisContext()
+    .call(bundle.exports, bundle.exports, require, bundle, file, path.dirname(file))
+  bundle.loaded = true
+  if (cachedData === undefined || script.cachedDataRejected)
+    process.once('exit', (code) => {
+      if (code === 0) writeCache(folder, cache, build, script.createCachedData())
+    })
+  return bundle.exports
+}
