@@ -44,19 +44,57 @@ function flagsName() {
   return `-${hash.toString(16)}`
 }
 
+/**
+ * A checksum of a cache's bytes, kept in its last 4 bytes: V8 checks a cache against its version,
+ * its flags and the source's length, not the data (a release build skips its own checksum), and a
+ * damaged cache it takes runs damaged code.
+ */
+function checksum(bytes) {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes)
+  const words = new Int32Array(aligned.buffer, aligned.byteOffset, aligned.length >>> 2)
+  let a = 1
+  let b = 0
+  for (let i = 0; i < words.length; i++) {
+    a = (a + words[i]) | 0
+    b = (b + a) | 0
+  }
+  for (let i = words.length * 4; i < aligned.length; i++) b = (b + aligned[i] * 31 + a) | 0
+  return (Math.imul(a, 0x9e3779b1) ^ b) >>> 0
+}
+
+/** The cache's data when its checksum holds. */
+function readCache(file) {
+  let bytes
+  try {
+    bytes = readFileSync(file)
+  } catch {
+    return undefined // none yet
+  }
+  if (bytes.length < 8) return undefined
+  const data = bytes.subarray(0, bytes.length - 4)
+  return bytes.readUInt32LE(bytes.length - 4) === checksum(data) ? data : undefined
+}
+
 /** Replaces the cache at once (a concurrent run reads the old one or the new one, never half). */
 function writeCache(folder, file, build, data) {
   const temporary = `${file}.${process.pid}.tmp`
   try {
     mkdirSync(folder, {recursive: true, mode: 0o700})
-    writeFileSync(temporary, data, {mode: 0o600})
+    const sum = Buffer.alloc(4)
+    sum.writeUInt32LE(checksum(data))
+    writeFileSync(temporary, Buffer.concat([data, sum]), {mode: 0o600})
     renameSync(temporary, file)
     // Caches of other builds (an upgrade, a rebuild) are of no use any more.
     for (const name of readdirSync(folder))
-      if (name.endsWith('.cache') && !name.startsWith(`${build}-`)) rmSync(path.join(folder, name), {force: true})
+      if (name.endsWith('.cache') && !name.startsWith(`${build}-`))
+        rmSync(path.join(folder, name), {force: true})
   } catch {
-    // A read-only or full disk: run without a cache.
-    rmSync(temporary, {force: true})
+    // A read-only or full disk, a file where the folder should be: run without a cache.
+    try {
+      rmSync(temporary, {force: true})
+    } catch {
+      // nothing was written
+    }
   }
 }
 
@@ -74,23 +112,19 @@ export function loadBundle(url, args) {
     throw error
   }
   const folder = path.join(cacheDir(), 'code-cache')
-  const cache = path.join(folder, `${build}-${process.version}-${process.arch}${flagsName()}-${slot(args)}.cache`)
-  let cachedData
-  try {
-    cachedData = readFileSync(cache)
-  } catch {
-    // none yet
-  }
-  // V8 checks that a cache fits this V8, its flags and the source, and ignores one that does not.
+  const cache = path.join(
+    folder,
+    `${build}-${process.version}-${process.arch}${flagsName()}-${slot(args)}.cache`,
+  )
+  const cachedData = readCache(cache)
+  // V8 ignores a cache made by another V8, under other flags or for a source of another length.
   const script = new Script(Module.wrap(source), {filename: file, cachedData})
   const bundle = new Module(file)
   bundle.filename = file
   // oclif loads the command index by its path: it finds this module instead of compiling it again.
   const require = createRequire(file)
   require.cache[file] = bundle
-  script
-    .runInThisContext()
-    .call(bundle.exports, bundle.exports, require, bundle, file, path.dirname(file))
+  script.runInThisContext().call(bundle.exports, bundle.exports, require, bundle, file, path.dirname(file))
   bundle.loaded = true
   if (cachedData === undefined || script.cachedDataRejected)
     process.once('exit', (code) => {

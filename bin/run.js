@@ -23,6 +23,7 @@ if (
   const {loadBundle} = await import('./load-bundle.js')
   // The bundle (npm run build) is compiled with a code cache; a tsc build (the bundle test's
   // reference) has no dist/index.cjs and is imported as it is.
-  const {execute} = loadBundle(new URL('../dist/index.cjs', import.meta.url), args) ?? (await import('../dist/index.js'))
+  const {execute} =
+    loadBundle(new URL('../dist/index.cjs', import.meta.url), args) ?? (await import('../dist/index.js'))
   await execute({dir: import.meta.url})
 }

@@ -23,16 +23,32 @@ rmSync(outdir, {recursive: true, force: true})
  * lilconfig (a plugin's config outside package.json), ejs (help templates: only help needs it),
  * cli-spinners (a spinner at a terminal). Each is bundled behind a stand-in that loads it on first
  * use. `__esModule` is answered without loading: none of them sets it except minimatch.
+ * Two of Node's own modules oclif requires at load are the same: node:child_process (only to ask
+ * Windows for its shell; it loads node:net and node:dgram) and node:readline (only to read
+ * arguments from stdin).
  * semver only checks oclif's own engines range, from a package.json path a bundle cannot resolve
  * (that check is skipped in a bundle either way): it is not bundled at all.
  */
-const LAZY = {tinyglobby: false, minimatch: true, lilconfig: false, ejs: false, 'cli-spinners': false}
+const LAZY = {
+  tinyglobby: false,
+  minimatch: true,
+  lilconfig: false,
+  ejs: false,
+  'cli-spinners': false,
+  'node:child_process': false,
+  'node:readline': false,
+}
+/** The lazy Node modules are lazy for oclif only: our own code loads them where it uses them. */
+const LAZY_FOR_OCLIF_ONLY = /^node:/
+const insideOclif = (importer) => /[\\/]node_modules[\\/]@oclif[\\/]core[\\/]/.test(importer)
 const lazyPackages = {
   name: 'lazy-packages',
   setup(pluginBuild) {
     const names = Object.keys(LAZY).join('|')
     pluginBuild.onResolve({filter: new RegExp(`^(${names})$`)}, (args) =>
-      args.namespace === 'lazy' ? undefined : {path: args.path, namespace: 'lazy'},
+      args.namespace === 'lazy' || (LAZY_FOR_OCLIF_ONLY.test(args.path) && !insideOclif(args.importer))
+        ? undefined
+        : {path: args.path, namespace: 'lazy'},
     )
     pluginBuild.onLoad({filter: /.*/, namespace: 'lazy'}, (args) => ({
       resolveDir: root,
@@ -92,7 +108,7 @@ const PATCHES = [
   {
     file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
     from: '.sort((a, b) => a.id.localeCompare(b.id));',
-    to: ".sort((a, b) => (/^[a-z:-]*$/.test(a.id) && /^[a-z:-]*$/.test(b.id) ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.id.localeCompare(b.id)));",
+    to: '.sort((a, b) => (/^[a-z:-]*$/.test(a.id) && /^[a-z:-]*$/.test(b.id) ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.id.localeCompare(b.id)));',
   },
   {
     file: /[\\/]node_modules[\\/]string-width[\\/]index\.js$/,
@@ -170,7 +186,10 @@ if (existsSync(index)) {
   // be ASCII. esbuild escapes other characters in strings and names, but not in a regular
   // expression literal (ansis has U+009B in one), where \uXXXX means the same character.
   const source = readFileSync(index, 'utf8')
-  const ascii = source.replace(/[^\0-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  const ascii = source.replace(
+    /[^\0-\x7f]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
   if (ascii !== source) writeFileSync(index, ascii)
   // The build's identity, which names bin/run.js's code caches: V8 checks a cache against the
   // source's length only, so a cache made for another build of the same length must not be found.

@@ -1,5 +1,3 @@
-import {createHash} from 'node:crypto'
-
 import {RegistryError} from '../errors.js'
 import {call, headers, manifestDigest, type RegistryAccess, registryError} from './registry-api.js'
 
@@ -43,6 +41,8 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
 export function sha256Digest(bytes: Buffer): string {
+  // node:crypto on first use: loading it with this module cost every command ~15 ms of start-up.
+  const {createHash} = process.getBuiltinModule('node:crypto')
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
 }
 

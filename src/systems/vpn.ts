@@ -1,5 +1,3 @@
-import {connect} from 'node:net'
-
 import {CheckError, errorMessage, usageError} from '../errors.js'
 import {recordAction} from '../pipeline/ledger.js'
 
@@ -45,7 +43,8 @@ export function hostPortFromTrackingUri(uri: string): HostPort | undefined {
 export function probeTcp(target: HostPort, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   recordAction({kind: 'tcp', call: vpnCall(target)})
   return new Promise((resolve, reject) => {
-    const socket = connect({host: target.host, port: target.port})
+    // node:net (and what it loads) on first use, not with every command's start-up.
+    const socket = process.getBuiltinModule('node:net').connect({host: target.host, port: target.port})
     const finish = (error?: Error): void => {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)

@@ -1,4 +1,4 @@
-import {Readable} from 'node:stream'
+import type {Readable} from 'node:stream'
 
 import type {DeserializeHandlerOutput, DeserializeMiddleware, HandlerExecutionContext} from '@smithy/types'
 
@@ -42,6 +42,8 @@ export function responseGuard(
     const result: DeserializeHandlerOutput<object> = await next(args)
     const response = result.response as RawResponse
     const body = response.body
+    // node:stream when a response arrives (the SDK has loaded it by then), not at start-up.
+    const {Readable} = process.getBuiltinModule('node:stream')
     if (!(body instanceof Readable)) return result
     const status = response.statusCode ?? 0
     const contentType = header(response, 'content-type') ?? ''
