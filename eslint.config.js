@@ -52,6 +52,22 @@ export default tseslint.config(
       },
     },
   },
+  // The entry and the bundle loader are CommonJS (bin/run.cjs says why).
+  {
+    files: ['bin/**/*.cjs', 'bench/oclif-floor/bin/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        process: 'readonly',
+        Buffer: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        __filename: 'readonly',
+      },
+    },
+    rules: {'@typescript-eslint/no-require-imports': 'off'},
+  },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', varsIgnorePattern: '^_'}],

@@ -32,7 +32,11 @@ const CACHE = path.resolve(env0.MLDEPLOY_CACHE ?? path.join(REPO, '.cache-bench'
 // mldeploy is built into a private copy: others rebuild the repository's dist/ at any moment. It
 // lives outside the repository, where eslint (which lints every .js file not ignored) won't see it.
 const APP = env0.BENCH_APP_DIR ?? path.join(os.tmpdir(), 'mldeploy-bench-app')
-const CLI = path.join(APP, 'bin', 'run.js')
+// bin/run.cjs since the code cache (issue 14); older commits (BENCH_SOURCE) have bin/run.js.
+const cliOf = (dir) =>
+  existsSync(path.join(dir, 'bin', 'run.cjs'))
+    ? path.join(dir, 'bin', 'run.cjs')
+    : path.join(dir, 'bin', 'run.js')
 const SOURCE = env0.BENCH_SOURCE ?? 'head'
 const PORTS = {
   moto: env0.MLDEPLOY_MOTO_PORT ?? '47100',
@@ -124,7 +128,13 @@ function setup() {
     REGISTRY_AUTH_FILE: path.join(WORK, 'auth.json'),
     MLDEPLOY_REGISTRY: REGISTRY,
     BENCH_REGISTRY: REGISTRY,
+    // The code caches (bin/load-bundle.cjs) of mldeploy and of the oclif floor stay in the bench's
+    // folder; the first run of each command makes them, as a user's first run would.
+    MLDEPLOY_CACHE_DIR: path.join(WORK, 'mldeploy-cache'),
+    OCLIF_FLOOR_CACHE_DIR: path.join(WORK, 'oclif-floor-cache'),
   }
+  rmSync(env.MLDEPLOY_CACHE_DIR, {recursive: true, force: true})
+  rmSync(env.OCLIF_FLOOR_CACHE_DIR, {recursive: true, force: true})
   // Both sides use the python3/bentoml stand-ins in bench/bin, found on PATH.
   for (const key of ['MLDEPLOY_PYTHON', 'VIRTUAL_ENV', 'PIPENV_ACTIVE', 'CI', 'BENCH_BUILD_MB'])
     delete env[key]
@@ -259,10 +269,12 @@ function buildOclifFloor() {
   rmSync(dir, {recursive: true, force: true})
   cpSync(path.join(BENCH, 'oclif-floor'), dir, {recursive: true})
   cpSync(path.join(APP, 'scripts', 'bundle.mjs'), path.join(dir, 'scripts', 'bundle.mjs'))
+  if (existsSync(path.join(APP, 'bin', 'load-bundle.cjs')))
+    cpSync(path.join(APP, 'bin', 'load-bundle.cjs'), path.join(dir, 'bin', 'load-bundle.cjs'))
   symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'))
   sh('node', [path.join(dir, 'scripts', 'bundle.mjs'), 'dist'], {cwd: dir})
   sh('node', [path.join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], {cwd: dir})
-  return path.join(dir, 'bin', 'run.js')
+  return cliOf(dir)
 }
 
 function stackEnvVars() {
@@ -343,11 +355,15 @@ function check(result, what) {
 }
 
 const mldeployPush = (env, targets, flags = [], extraEnv = {}, stdio = {}) =>
-  measure('node', [CLI, 'push', ...targets, '--root', PROJECT, '--backend', 'podman', '--json', ...flags], {
-    env,
-    extraEnv,
-    ...stdio,
-  }).then((r) => check(r, `mldeploy push ${targets.join(' ')}`))
+  measure(
+    'node',
+    [cliOf(APP), 'push', ...targets, '--root', PROJECT, '--backend', 'podman', '--json', ...flags],
+    {
+      env,
+      extraEnv,
+      ...stdio,
+    },
+  ).then((r) => check(r, `mldeploy push ${targets.join(' ')}`))
 
 const ecrSh = (env, extraEnv = {}, stdio = {}) =>
   measure('bash', [path.join(BENCH, 'ecr.sh'), '--ecr-name', 'iris/v1', '--backend', 'podman'], {
@@ -466,14 +482,23 @@ async function benchStartup(env) {
   log(`3. start-up, ${STARTUP_RUNS} runs each`)
   // The dry run without network: `--offline` where the build has it, else today's dry run (which
   // makes no network call either once the account is given).
-  const dryArgs = [CLI, 'push', 'iris/V1', '--dry-run', '--account-id', '123456789012', '--root', PROJECT]
+  const dryArgs = [
+    cliOf(APP),
+    'push',
+    'iris/V1',
+    '--dry-run',
+    '--account-id',
+    '123456789012',
+    '--root',
+    PROJECT,
+  ]
   const offline = (await measure('node', [...dryArgs, '--offline'], {env})).code === 0
   if (offline) dryArgs.push('--offline')
   const dryName = `mldeploy push iris/V1 --dry-run --account-id 123456789012${offline ? ' --offline' : ' (no --offline flag yet)'}`
   const cases = [
     ['node -e "" (baseline: bare Node start-up)', ['-e', '']],
-    ['mldeploy --version', [CLI, '--version']],
-    ['mldeploy push --help', [CLI, 'push', '--help']],
+    ['mldeploy --version', [cliOf(APP), '--version']],
+    ['mldeploy push --help', [cliOf(APP), 'push', '--help']],
     [dryName, dryArgs],
   ]
   const noRegion = {...env}
@@ -488,6 +513,9 @@ async function benchStartup(env) {
     ['floor: a minimal oclif CLI, `hello`', [floor, 'hello'], env],
   ]
   const times = variants.map(() => [])
+  // One run each first: the one that makes its code cache (~0.1 s more), which a user pays once.
+  const first = []
+  for (const [, args, e] of variants) first.push((await measure('node', args, {env: e})).wallMs)
   for (let i = 0; i < STARTUP_RUNS; i++) {
     for (const [index, [, args, e]] of variants.entries()) {
       const r = await measure('node', args, {env: e})
@@ -519,12 +547,14 @@ async function benchStartup(env) {
   }
   out('## 3. Start-up')
   out()
-  out('| command | wall time, median (min–max) | ratio to bare Node | modules loaded | target |')
-  out('|---|---|---|---|---|')
+  out(
+    '| command | wall time, median (min–max) | ratio to bare Node | first run (makes the code cache) | modules loaded | target |',
+  )
+  out('|---|---|---|---|---|---|')
   const goals = ['', '≤ 1.2×', '≤ 2.0×', '≤ 2.0×', '≤ 2.0×', '', '']
   for (const [index, [name]] of variants.entries()) {
     out(
-      `| \`${name}\` | ${fmtMs(times[index])} | ${ratio(times[index], times[0])} | ${index === 0 ? '–' : loads[index]} | ${goals[index]} |`,
+      `| \`${name}\` | ${fmtMs(times[index])} | ${ratio(times[index], times[0])} | ${Math.round(first[index])} ms | ${index === 0 ? '–' : loads[index]} | ${goals[index]} |`,
     )
     if (index === 0 || goals[index] === '') continue
     const r = median(times[index]) / median(times[0])
@@ -682,7 +712,7 @@ async function benchMany(env) {
   const probe = await measure(
     'node',
     [
-      CLI,
+      cliOf(APP),
       'push',
       ...targets,
       '--concurrency',

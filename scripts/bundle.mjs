@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the CLI into dist/ with esbuild (issue 14): oclif, our code and the packages it uses
-// become one CommonJS file, dist/index.cjs, which bin/run.js compiles with a V8 code cache (Node 20
+// become one CommonJS file, dist/index.cjs, which bin/load-bundle.cjs compiles with a V8 code cache (Node 20
 // has no compile cache for ES modules, and compiling is most of the start-up time).
 // Entry points: the command index (package.json oclif.commands, strategy "explicit") and the
 // command_not_found hook. Whatever is imported dynamically (the AWS SDK, listr2, execa, the
@@ -182,7 +182,7 @@ const result = await build({
 if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile))
 const index = path.join(outdir, 'index.cjs')
 if (existsSync(index)) {
-  // bin/run.js reads the bundle as latin1, ~15 ms faster than UTF-8 for 2.7 MB, which needs it to
+  // bin/load-bundle.cjs reads the bundle as latin1, ~15 ms faster than UTF-8 for 2.7 MB, which needs it to
   // be ASCII. esbuild escapes other characters in strings and names, but not in a regular
   // expression literal (ansis has U+009B in one), where \uXXXX means the same character.
   const source = readFileSync(index, 'utf8')
@@ -191,7 +191,7 @@ if (existsSync(index)) {
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   )
   if (ascii !== source) writeFileSync(index, ascii)
-  // The build's identity, which names bin/run.js's code caches: V8 checks a cache against the
+  // The build's identity, which names bin/load-bundle.cjs's code caches: V8 checks a cache against the
   // source's length only, so a cache made for another build of the same length must not be found.
   const id = createHash('sha256').update(ascii).digest('hex').slice(0, 16)
   writeFileSync(path.join(outdir, 'build-id'), `${id}\n`)

@@ -27,7 +27,7 @@ log "training the example model into $MLFLOW_TRACKING_URI"
 
 log "mldeploy push iris/V1"
 RESULT="$MLDEPLOY_CACHE/demo-result.json"
-(cd examples/project && node ../../bin/run.js push iris/V1 --backend "${MLDEPLOY_BACKEND:-podman}" --json) > "$RESULT"
+(cd examples/project && node ../../bin/run.cjs push iris/V1 --backend "${MLDEPLOY_BACKEND:-podman}" --json) > "$RESULT"
 IMAGE=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).images[0])' "$RESULT")
 DIGEST=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).digest)' "$RESULT")
 

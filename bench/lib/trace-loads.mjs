@@ -1,4 +1,4 @@
-// `node --import ./bench/lib/trace-loads.mjs bin/run.js ...`: appends to $BENCH_TRACE_FILE every
+// `node --import ./bench/lib/trace-loads.mjs bin/run.cjs ...`: appends to $BENCH_TRACE_FILE every
 // module file a command loads (ESM through a loader hook, CommonJS through Module._load).
 import {appendFileSync} from 'node:fs'
 import Module, {register} from 'node:module'

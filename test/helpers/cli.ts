@@ -8,7 +8,7 @@ import {motoEnv} from './aws.js'
 import {MOTO_PASSWORD} from './moto.js'
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
-export const CLI = path.join(REPO_ROOT, 'bin/run.js')
+export const CLI = path.join(REPO_ROOT, 'bin/run.cjs')
 const FAKE_TOOL = path.join(REPO_ROOT, 'test/fixtures/bin/fake-tool.js')
 
 export interface CliResult {

@@ -19,7 +19,7 @@ interface Run {
 }
 
 async function run(app: string, args: string[], env: Record<string, string>, cwd: string): Promise<Run> {
-  const result = await execa(process.execPath, [path.join(app, 'bin/run.js'), ...args], {
+  const result = await execa(process.execPath, [path.join(app, 'bin/run.cjs'), ...args], {
     cwd,
     env,
     extendEnv: false,
@@ -71,7 +71,7 @@ describe('the bundled build shows what the tsc build shows', () => {
   it('bundles: dist holds the command index as one ASCII CommonJS file, its build id and a hook', () => {
     expect(readdirSync(path.join(REPO_ROOT, 'dist')).sort()).toEqual(['build-id', 'cli', 'index.cjs'])
     expect(readdirSync(path.join(REPO_ROOT, 'dist/cli/hooks'))).toEqual(['command-not-found.cjs'])
-    // bin/load-bundle.js reads it as latin1.
+    // bin/load-bundle.cjs reads it as latin1.
     expect(readFileSync(path.join(REPO_ROOT, 'dist/index.cjs')).every((byte) => byte < 0x80)).toBe(true)
     expect(readFileSync(path.join(REPO_ROOT, 'dist/build-id'), 'utf8')).toMatch(/^[0-9a-f]{16}\n$/)
   })

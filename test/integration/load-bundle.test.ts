@@ -6,7 +6,7 @@ import {describe, expect, it} from 'vitest'
 
 import {baseEnv, REPO_ROOT, tempDir} from '../helpers/cli.js'
 
-// bin/load-bundle.js compiles dist/index.cjs with a V8 code cache. Here the real bin/ runs a small
+// bin/load-bundle.cjs compiles dist/index.cjs with a V8 code cache. Here the real bin/ runs a small
 // bundle of the same shape (it answers every command by exiting with $FAKE_EXIT), so each case
 // shows what the cache folder holds after a run.
 const BUNDLE = `exports.execute = async () => {
@@ -33,7 +33,7 @@ function setBuild(root: string, build: string, bundle = BUNDLE): void {
 }
 
 async function run(root: string, args: string[], env: Record<string, string>, nodeOptions: string[] = []) {
-  return execa(process.execPath, [...nodeOptions, path.join(root, 'bin/run.js'), ...args], {
+  return execa(process.execPath, [...nodeOptions, path.join(root, 'bin/run.cjs'), ...args], {
     env: baseEnv(env),
     extendEnv: false,
     reject: false,
@@ -45,7 +45,7 @@ const caches = (folder: string): string[] =>
 const name = (build: string, slot: string): string =>
   `${build}-${process.version}-${process.arch}-${slot}.cache`
 
-describe('bin/load-bundle.js: the code cache of the bundle', () => {
+describe('bin/load-bundle.cjs: the code cache of the bundle', () => {
   it('writes one cache per command after a run that succeeds, and reads it on the next run', async () => {
     const root = fakePackage()
     const cacheDir = tempDir('cache')

@@ -3,23 +3,35 @@
 // module.enableCompileCache does not reach a script compiled here). The cache is made after the
 // first successful run of each command, from every function that run compiled, and kept beside
 // oclif's own cache (MLDEPLOY_CACHE_DIR, else the platform's cache folder). Deleting it is safe.
-import {mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync} from 'node:fs'
-import Module, {createRequire} from 'node:module'
-import {homedir} from 'node:os'
-import path from 'node:path'
-import {fileURLToPath} from 'node:url'
-import {Script} from 'node:vm'
+'use strict'
+const {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} = require('node:fs')
+const Module = require('node:module')
+const {homedir} = require('node:os')
+const path = require('node:path')
+const {Script} = require('node:vm')
 
-/** oclif's cache folder for this CLI (Config.cacheDir), which holds the completion cache too. */
-function cacheDir() {
+/**
+ * oclif's cache folder for a CLI (Config.cacheDir for its oclif `dirname`), which holds the
+ * completion cache too: <NAME>_CACHE_DIR, else the platform's cache folder.
+ */
+function cacheDir(name) {
   const home = process.env.HOME || homedir()
-  if (process.env.MLDEPLOY_CACHE_DIR) return process.env.MLDEPLOY_CACHE_DIR
-  if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'mldeploy')
+  const scoped = process.env[`${name.replaceAll('-', '_').toUpperCase()}_CACHE_DIR`]
+  if (scoped) return scoped
+  if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', name)
   const base =
     process.env.XDG_CACHE_HOME ||
     (process.platform === 'win32' && process.env.LOCALAPPDATA) ||
     path.join(home, '.cache')
-  return path.join(base, 'mldeploy')
+  return path.join(base, name)
 }
 
 /**
@@ -98,12 +110,12 @@ function writeCache(folder, file, build, data) {
   }
 }
 
-/** The bundle's exports, or undefined when there is no bundle. */
-export function loadBundle(url, args) {
+/** The bundle's exports (`name`: the CLI's oclif dirname), or undefined when there is no bundle. */
+function loadBundle(bundlePath, args, name) {
   let file, source, build
   try {
     // The path require() gives it (links resolved), so that oclif's require finds this module.
-    file = realpathSync(fileURLToPath(url))
+    file = realpathSync(bundlePath)
     // ASCII (scripts/bundle.mjs makes it so): read as latin1, a copy instead of a UTF-8 decoding.
     source = readFileSync(file, 'latin1')
     build = readFileSync(path.join(path.dirname(file), 'build-id'), 'utf8').trim()
@@ -111,7 +123,7 @@ export function loadBundle(url, args) {
     if (error.code === 'ENOENT') return undefined
     throw error
   }
-  const folder = path.join(cacheDir(), 'code-cache')
+  const folder = path.join(cacheDir(name), 'code-cache')
   const cache = path.join(
     folder,
     `${build}-${process.version}-${process.arch}${flagsName()}-${slot(args)}.cache`,
@@ -122,9 +134,11 @@ export function loadBundle(url, args) {
   const bundle = new Module(file)
   bundle.filename = file
   // oclif loads the command index by its path: it finds this module instead of compiling it again.
-  const require = createRequire(file)
-  require.cache[file] = bundle
-  script.runInThisContext().call(bundle.exports, bundle.exports, require, bundle, file, path.dirname(file))
+  const bundleRequire = Module.createRequire(file)
+  bundleRequire.cache[file] = bundle
+  script
+    .runInThisContext()
+    .call(bundle.exports, bundle.exports, bundleRequire, bundle, file, path.dirname(file))
   bundle.loaded = true
   if (cachedData === undefined || script.cachedDataRejected)
     process.once('exit', (code) => {
@@ -132,3 +146,5 @@ export function loadBundle(url, args) {
     })
   return bundle.exports
 }
+
+module.exports = {loadBundle}
