@@ -57,22 +57,11 @@ function flagsName() {
 }
 
 /**
- * A checksum of a cache's bytes, kept in its last 4 bytes: V8 checks a cache against its version,
- * its flags and the source's length, not the data (a release build skips its own checksum), and a
- * damaged cache it takes runs damaged code.
+ * A CRC-32 of a cache's bytes, kept in its last 4 bytes (as Node's own compile cache does): V8
+ * checks a cache against its version, its flags and the source's length, not the data (a release
+ * build skips its own checksum), and a damaged cache it takes runs damaged code.
  */
-function checksum(bytes) {
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes)
-  const words = new Int32Array(aligned.buffer, aligned.byteOffset, aligned.length >>> 2)
-  let a = 1
-  let b = 0
-  for (let i = 0; i < words.length; i++) {
-    a = (a + words[i]) | 0
-    b = (b + a) | 0
-  }
-  for (let i = words.length * 4; i < aligned.length; i++) b = (b + aligned[i] * 31 + a) | 0
-  return (Math.imul(a, 0x9e3779b1) ^ b) >>> 0
-}
+const checksum = (bytes) => require('node:zlib').crc32(bytes)
 
 /** The cache's data when its checksum holds. */
 function readCache(file) {

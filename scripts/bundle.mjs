@@ -87,9 +87,13 @@ module.exports = new Proxy({}, {
  *   the process waits for that at exit. Printable ASCII (all of our help without colours) is one
  *   column a character: its width is its length.
  * - Help wraps every line with wrap-ansi, which splits it into words, measures and joins them,
- *   then walks it character by character for ANSI codes (and V8 optimizes that for ~20 ms more,
- *   waited for at exit). A line of printable ASCII that fits and has no space to trim comes out
- *   as it went in: it is returned as it is.
+ *   then walks it character by character to carry ANSI codes over line breaks (and V8 optimizes
+ *   that for ~20 ms more, waited for at exit). A line of printable ASCII has no ANSI code: once
+ *   wrapped it is returned as it is, and one that fits and has no space to trim is not split.
+ * - At start-up oclif reads ~20 small JSON files (package.json and manifests of the CLI and its
+ *   plugins, a theme, the user's plugins) and stats a few, one after the other, each through
+ *   libuv's thread pool: the main thread idles ~20 ms waiting for those round trips. Read
+ *   synchronously, each takes microseconds; the functions stay async, and fail the same way.
  * - Plugin commands written as ES modules (plugin-help, plugin-autocomplete) are loaded with
  *   import(), which a script compiled from a code cache cannot call; Node >= 20.19 (our engines
  *   range) loads them with require() (none has a top-level await).
@@ -124,6 +128,23 @@ const PATCHES = [
     to: "const exec = (string, columns, options = {}) => {\n\tif (string.length <= columns && /^[\\x20-\\x7e]*$/.test(string) && (options.trim === false || (string !== '' && string.trim() === string))) return string;",
   },
   {
+    file: /[\\/]node_modules[\\/]wrap-ansi[\\/]index\.js$/,
+    only: path.join(root, 'node_modules', 'wrap-ansi', 'index.js'),
+    from: "const pre = [...rows.join('\\n')];",
+    to: "if (/^[\\x20-\\x7e]*$/.test(string)) return rows.join('\\n');\n\tconst pre = [...rows.join('\\n')];",
+  },
+  {
+    file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]fs\.js$/,
+    from: "const contents = await (0, promises_1.readFile)(path, 'utf8');",
+    to: "const contents = (0, node_fs_1.readFileSync)(path, 'utf8');",
+  },
+  {
+    file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]fs\.js$/,
+    from: 'await (0, promises_1.stat)(input);',
+    to: '(0, node_fs_1.statSync)(input);',
+    count: 2,
+  },
+  {
     file: /@oclif[\\/]core[\\/]lib[\\/]module-loader\.js$/,
     from: 'isESM ? await import((0, node_url_1.pathToFileURL)(filePath).href) : require(filePath)',
     to: 'require(filePath)',
@@ -133,18 +154,25 @@ const PATCHES = [
 const bundlePatches = {
   name: 'bundle-patches',
   setup(pluginBuild) {
-    for (const patch of PATCHES) {
-      pluginBuild.onLoad({filter: patch.file}, async (args) => {
-        if (patch.only !== undefined && args.path !== patch.only) return undefined
-        const source = await readFile(args.path, 'utf8')
+    // One loader for every patched file (esbuild stops at the first loader that answers), which
+    // applies each patch that names it.
+    const files = new RegExp(PATCHES.map((patch) => `(${patch.file.source})`).join('|'))
+    pluginBuild.onLoad({filter: files}, async (args) => {
+      const patches = PATCHES.filter(
+        (patch) => patch.file.test(args.path) && (patch.only === undefined || args.path === patch.only),
+      )
+      if (patches.length === 0) return undefined
+      let source = await readFile(args.path, 'utf8')
+      for (const patch of patches) {
         const found = source.split(patch.from).length - 1
         if (found !== (patch.count ?? 1))
           throw new Error(
             `${args.path}: the line to patch is gone or moved (the package changed; found ${found} times, expected ${patch.count ?? 1}): ${patch.from} — update or drop that patch in PATCHES (scripts/bundle.mjs); the bundle test checks the help stays the same`,
           )
-        return {contents: source.replaceAll(patch.from, patch.to), loader: 'js'}
-      })
-    }
+        source = source.replaceAll(patch.from, patch.to)
+      }
+      return {contents: source, loader: 'js'}
+    })
   },
 }
 
