@@ -94,6 +94,9 @@ module.exports = new Proxy({}, {
  *   plugins, a theme, the user's plugins) and stats a few, one after the other, each through
  *   libuv's thread pool: the main thread idles ~20 ms waiting for those round trips. Read
  *   synchronously, each takes microseconds; the functions stay async, and fail the same way.
+ * - oclif asks wsl-utils whether it runs in WSL at every start; wsl-utils and the powershell-utils
+ *   it imports take node:child_process (and with it node:net and node:dgram) as they load, for
+ *   functions called only in WSL or Windows: they take it on that first call instead.
  * - Plugin commands written as ES modules (plugin-help, plugin-autocomplete) are loaded with
  *   import(), which a script compiled from a code cache cannot call; Node >= 20.19 (our engines
  *   range) loads them with require() (none has a top-level await).
@@ -143,6 +146,16 @@ const PATCHES = [
     from: 'await (0, promises_1.stat)(input);',
     to: '(0, node_fs_1.statSync)(input);',
     count: 2,
+  },
+  {
+    file: /[\\/]node_modules[\\/](wsl-utils|powershell-utils)[\\/]index\.js$/,
+    from: "import childProcess from 'node:child_process';",
+    to: '',
+  },
+  {
+    file: /[\\/]node_modules[\\/](wsl-utils|powershell-utils)[\\/]index\.js$/,
+    from: 'const execFile = promisify(childProcess.execFile);',
+    to: "const execFile = (...args) => promisify(process.getBuiltinModule('node:child_process').execFile)(...args);",
   },
   {
     file: /@oclif[\\/]core[\\/]lib[\\/]module-loader\.js$/,

@@ -1,7 +1,9 @@
-import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {lstat, readdir, readFile, readlink} from 'node:fs/promises'
 import path from 'node:path'
+
+/** node:crypto on first use: loaded with this module, it cost every command ~5 ms of start-up. */
+const createHash = (algorithm: string) => process.getBuiltinModule('node:crypto').createHash(algorithm)
 
 /**
  * The content digest of an image before it is built: every file the bento holds and every file of

@@ -1,5 +1,6 @@
-import {createHash} from 'node:crypto'
-import {crc32, deflateRawSync} from 'node:zlib'
+// node:crypto and node:zlib on first use (process.getBuiltinModule), not with every command's start-up.
+const crypto = () => process.getBuiltinModule('node:crypto')
+const zlib = () => process.getBuiltinModule('node:zlib')
 
 /**
  * A zip archive whose bytes depend only on its entries: sorted by path, every entry dated
@@ -45,8 +46,8 @@ export function deterministicZip(entries: readonly ZipEntry[]): Zip {
     if (index > 0 && sorted[index - 1]!.path === entry.path)
       throw new Error(`Duplicate zip entry ${entry.path}`)
     const name = Buffer.from(entry.path, 'utf8')
-    const compressed = deflateRawSync(entry.data, {level: 9})
-    const checksum = crc32(entry.data)
+    const compressed = zlib().deflateRawSync(entry.data, {level: 9})
+    const checksum = zlib().crc32(entry.data)
     if (entry.data.length >= LIMIT || offset >= LIMIT)
       throw new Error('The package is too large for a zip without zip64.')
     const local = Buffer.alloc(30)
@@ -90,7 +91,7 @@ export function deterministicZip(entries: readonly ZipEntry[]): Zip {
   const bytes = Buffer.concat([...locals, directory, end])
   return {
     bytes,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: crypto().createHash('sha256').update(bytes).digest('hex'),
     listing: sorted.map((entry) => ({path: entry.path, size: entry.data.length})),
   }
 }
