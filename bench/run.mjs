@@ -308,6 +308,9 @@ function measure(command, args, {env, cwd = TARGET_DIR, stdout = 'file', stderr 
     const startEpoch = performance.timeOrigin + performance.now()
     const child = spawn(command, args, {cwd, env: {...env, ...extraEnv, BENCH_CHILD_LOG: childLog}, stdio})
     for (const f of stdio) if (typeof f === 'number') closeSync(f)
+    // 'pipe': read and dropped here, as a CI runner reads a job's output.
+    child.stdout?.resume()
+    child.stderr?.resume()
     let peakKb = 0
     const poll = () => {
       try {
@@ -606,13 +609,15 @@ async function benchMemory(env) {
     )
     drained.push(Number(check(r, 'node drain').stdoutText.trim()))
   }
-  const runs = {ecr: [], mldeploy: []}
+  const runs = {ecr: [], mldeploy: [], piped: []}
   for (let i = 0; i < MEM_RUNS; i++) {
     // Progress lines go to /dev/null: the cost measured is mldeploy's, not the disk's.
     runs.mldeploy.push(await mldeployPush(env, ['iris/V1'], [], heavy, {stderr: 'ignore'}))
+    // And to a pipe read by another process, as in CI, where the reader sets the pace.
+    runs.piped.push(await mldeployPush(env, ['iris/V1'], [], heavy, {stderr: 'pipe'}))
     runs.ecr.push(await ecrSh(env, heavy, {stderr: 'ignore'}))
     log(
-      `  run ${i + 1}: mldeploy ${(runs.mldeploy.at(-1).wallMs / 1000).toFixed(1)} s ${Math.round(runs.mldeploy.at(-1).peakKb / 1024)} MB; ecr.sh ${(runs.ecr.at(-1).wallMs / 1000).toFixed(1)} s ${Math.round(runs.ecr.at(-1).peakKb / 1024)} MB`,
+      `  run ${i + 1}: mldeploy ${(runs.mldeploy.at(-1).wallMs / 1000).toFixed(1)} s ${Math.round(runs.mldeploy.at(-1).peakKb / 1024)} MB; piped ${Math.round(runs.piped.at(-1).peakKb / 1024)} MB; ecr.sh ${(runs.ecr.at(-1).wallMs / 1000).toFixed(1)} s ${Math.round(runs.ecr.at(-1).peakKb / 1024)} MB`,
     )
   }
   // The build phase: from the build child's start to the containerize child's start (ecr.sh's
@@ -636,14 +641,17 @@ async function benchMemory(env) {
     `| mldeploy push (node) | ${mb(peak('mldeploy'))} | ${fmtSeconds(runs.mldeploy.map(phase))} (${ratio(runs.mldeploy.map(phase), alone)}× the baseline) | ${fmtSeconds(runs.mldeploy.map((r) => r.wallMs))} |`,
   )
   out(
+    `| mldeploy push, progress read from a pipe (as by a CI runner) | ${mb(peak('piped'))} | ${fmtSeconds(runs.piped.map(phase))} (${ratio(runs.piped.map(phase), alone)}× the baseline) | ${fmtSeconds(runs.piped.map((r) => r.wallMs))} |`,
+  )
+  out(
     `| ecr.sh (bash, \`$(bentoml build 2>&1)\`) | ${mb(peak('ecr'))} | ${fmtSeconds(runs.ecr.map(phase))} (${ratio(runs.ecr.map(phase), alone)}× the baseline) | ${fmtSeconds(runs.ecr.map((r) => r.wallMs))} |`,
   )
   out()
   const buildRatio = median(runs.mldeploy.map(phase)) / median(alone)
-  const peakMb = median(peak('mldeploy'))
+  const peakMb = Math.max(median(peak('mldeploy')), median(peak('piped')))
   target(
     `build phase with ${MEM_MB} MiB of output / the build alone; peak RSS`,
-    `${buildRatio.toFixed(2)}× (${fmtSeconds(runs.mldeploy.map(phase))} vs ${fmtSeconds(alone)}; Node's floor ${ratio(drained, alone)}×, ${ratio(runs.mldeploy.map(phase), drained)}× that floor); ${mb(peak('mldeploy'))}`,
+    `${buildRatio.toFixed(2)}× (${fmtSeconds(runs.mldeploy.map(phase))} vs ${fmtSeconds(alone)}; Node's floor ${ratio(drained, alone)}×, ${ratio(runs.mldeploy.map(phase), drained)}× that floor); ${mb(peak('mldeploy'))}, ${mb(peak('piped'))} with progress read from a pipe`,
     '≤ 2×, ≤ 150 MB',
     buildRatio <= 2 && peakMb <= 150,
   )

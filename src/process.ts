@@ -34,6 +34,11 @@ export interface ChildRun extends ChildCommand {
    * mostly as the bytes the child wrote (see OutputBlock).
    */
   onBlock?: (block: OutputBlock) => void
+  /**
+   * A promise while whoever shows the output is behind: reading stops until it resolves, so the
+   * child blocks on its full pipe instead of its output piling up in memory.
+   */
+  outputReady?: () => Promise<void> | undefined
   signal?: AbortSignal
   timeoutMs?: number
   /** How many of the last output lines to keep for error messages. */
@@ -129,7 +134,14 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
     if (tail.length > keep) tail.splice(0, tail.length - keep)
   }
   const output = new OutputCutter(run.secrets, emit)
-  child.all?.on('data', (chunk: Buffer) => output.push(chunk))
+  const all = child.all
+  all?.on('data', (chunk: Buffer) => {
+    output.push(chunk)
+    const caughtUp = run.outputReady?.()
+    if (caughtUp === undefined || all.isPaused()) return
+    all.pause()
+    void caughtUp.then(() => all.resume())
+  })
   const result = await child
   output.end()
   clearTimeout(timeoutTimer)

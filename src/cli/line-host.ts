@@ -58,6 +58,10 @@ export class LineHost implements IoHost {
     )
   }
 
+  outputReady(): Promise<void> | undefined {
+    return this.stderr.ready?.()
+  }
+
   /** A CI log gets a progress line when 10 s have passed since the step started or the last one. */
   stepProgress(step: StepRef, text: string): void {
     const key = progressKey(step)

@@ -5,6 +5,12 @@ export interface Writer {
    * child's UTF-8 output passed on as it is, never decoded).
    */
   write(text: string, encoding?: 'latin1'): void
+  /**
+   * When the reader is behind (a CI runner reading a pipe slower than a build prints): a promise
+   * that resolves once it has caught up. Whoever feeds this writer from a child waits for it, so
+   * the child waits too instead of its output piling up in memory.
+   */
+  ready?(): Promise<void> | undefined
 }
 
 /**
@@ -13,10 +19,24 @@ export interface Writer {
  */
 export function safeWriter(stream: NodeJS.WriteStream): Writer {
   let broken = false
+  let caughtUp: Promise<void> | undefined
   stream.on('error', () => {
     broken = true
   })
   return {
+    ready(): Promise<void> | undefined {
+      if (broken || !stream.writableNeedDrain) return undefined
+      // A stream that breaks instead of draining releases the waiters too.
+      caughtUp ??= new Promise<void>((resolve) => {
+        const done = (): void => {
+          stream.off('drain', done).off('error', done).off('close', done)
+          caughtUp = undefined
+          resolve()
+        }
+        stream.on('drain', done).on('error', done).on('close', done)
+      })
+      return caughtUp
+    },
     write(text: string, encoding?: 'latin1'): void {
       if (broken) return
       try {

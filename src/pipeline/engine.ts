@@ -140,6 +140,7 @@ async function walk<S extends EngineState>(
               ref,
               typeof output === 'string' ? OutputBlock.ofText(secrets.redact(output)) : output,
             ),
+          outputReady: () => host.outputReady?.(),
           progress,
           signal,
         }),

@@ -23,6 +23,11 @@ export interface IoHost {
   /** Lines of live output (a child's, a check's result), already redacted. */
   stepOutput(step: StepRef, output: OutputBlock): void
   /**
+   * Whether more output can be taken now: a promise while the output's reader is behind (see
+   * `Writer.ready`). A host that keeps or drops output rather than writing it need not say.
+   */
+  outputReady?(): Promise<void> | undefined
+  /**
    * How far a long action is, as one short text (`7/13 layers done (4 already there), 1m 05s`),
    * updated as it goes; a host shows the latest (a task list) or some (CI logs: one every 10 s).
    */

@@ -49,6 +49,8 @@ export interface StepIO {
    * output block (clean already: it goes to the host as it is).
    */
   output(output: string | OutputBlock): void
+  /** A promise while the output's reader is behind: a child's reader waits for it (flow control). */
+  outputReady(): Promise<void> | undefined
   /** Counts so far; the engine adds the elapsed time. Called again unchanged to move the clock. */
   progress?(progress: StepProgress): void
   signal: AbortSignal

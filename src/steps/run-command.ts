@@ -46,6 +46,7 @@ export async function runPlanned(
       io.output(block)
       options.onBlock?.(block)
     },
+    outputReady: () => io.outputReady(),
   })
   // A recognised registry or tool message says more than the exit code does.
   if (result.exitCode !== 0 && result.spawnErrorCode === undefined && !result.canceled && !result.timedOut) {

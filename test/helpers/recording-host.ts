@@ -115,5 +115,6 @@ export function recordingIo(
     signal,
     output: (output) => lines.push(...(typeof output === 'string' ? output : output.text).split('\n')),
     progress: (counts) => progressed.push(counts),
+    outputReady: () => undefined,
   }
 }

@@ -73,6 +73,38 @@ describe('runChild', () => {
     expect(result.tail).toEqual(lines.slice(-40))
   })
 
+  it('stops reading while whoever shows the output is behind: the child waits on its full pipe', async () => {
+    let catchUp!: () => void
+    const behind = new Promise<void>((resolve) => {
+      catchUp = resolve
+    })
+    let lines = 0
+    let blocks = 0
+    let settled = false
+    // 8 MiB of 8-byte lines, far more than a pipe and a stream's buffer hold.
+    const running = runChild({
+      command: 'sh',
+      args: ['-c', 'yes xxxxxxx | head -c 8388608'],
+      cwd: process.cwd(),
+      baseEnv: {PATH: process.env.PATH ?? ''},
+      secrets: new SecretRegistry(),
+      onBlock: (block) => {
+        blocks++
+        lines += block.lines().length
+      },
+      // Behind after the first block, until catchUp().
+      outputReady: () => (blocks === 1 ? behind : undefined),
+    }).finally(() => {
+      settled = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect({blocks, settled}).toEqual({blocks: 1, settled: false})
+    catchUp()
+    const result = await running
+    expect(result.exitCode).toBe(0)
+    expect(lines).toBe(8388608 / 8)
+  })
+
   it('lastLines takes the last lines of a block from its end', () => {
     expect(lastLines('a\nb\nc', 2)).toEqual(['b', 'c'])
     expect(lastLines('a\nb\nc', 5)).toEqual(['a', 'b', 'c'])

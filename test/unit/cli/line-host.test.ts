@@ -85,3 +85,15 @@ describe("a child's output in CI logs (LineHost)", () => {
     expect(one.toString()).toMatch(/^\[[\d:]+\] {3}only\n$/)
   })
 })
+
+describe('flow control (LineHost)', () => {
+  it("is behind exactly when its writer's reader is", () => {
+    const behind = Promise.resolve()
+    let ready: Promise<void> | undefined
+    const writer: Writer = {write: () => undefined, ready: () => ready}
+    const lines = new LineHost(writer)
+    expect(lines.outputReady()).toBeUndefined()
+    ready = behind
+    expect(lines.outputReady()).toBe(behind)
+  })
+})
