@@ -89,7 +89,7 @@ describe("a child's output in CI logs (LineHost)", () => {
 describe('flow control (LineHost)', () => {
   it("is behind exactly when its writer's reader is", () => {
     const behind = Promise.resolve()
-    let ready: Promise<void> | undefined
+    let ready: Promise<void> | undefined = undefined
     const writer: Writer = {write: () => undefined, ready: () => ready}
     const lines = new LineHost(writer)
     expect(lines.outputReady()).toBeUndefined()
