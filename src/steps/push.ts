@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {CheckError, RegistryError} from '../errors.js'
 import type {DeployState} from '../pipeline/state.js'
@@ -182,8 +183,6 @@ async function runPush(state: DeployState, io: StepIO): Promise<void> {
         io.output(
           `${error.message} Trying again in ${pause / 1000} s (attempt ${attempt + 1} of ${PUSH_ATTEMPTS}).`,
         )
-        // node:timers/promises when a retry waits, not with every command's start-up.
-        const {setTimeout: sleep} = process.getBuiltinModule('node:timers/promises')
         await sleep(pause, undefined, {signal: io.signal}).catch(() => undefined)
         if (io.signal.aborted) throw error
       }
