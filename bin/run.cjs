@@ -23,11 +23,6 @@ if (
       : `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
-  // Node's fetch (undici, which mldeploy's registry calls use) parses HTTP with a WebAssembly
-  // module that V8 compiles again, optimized, on background threads; Node waits for that before
-  // it exits: ~0.1 s at the end of every push. The baseline compile serves a few HTTP answers as
-  // well. Set before the bundle is compiled, so its code cache always sees the same flags.
-  require('node:v8').setFlagsFromString('--liftoff-only')
   const {loadBundle} = require('./load-bundle.cjs')
   // The bundle (npm run build) is compiled with a code cache; a tsc build (the bundle test's
   // reference) has no dist/index.cjs and is imported as it is.
