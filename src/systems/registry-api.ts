@@ -1,6 +1,7 @@
 import {RegistryError} from '../errors.js'
 import {recordAction} from '../pipeline/ledger.js'
 import {MANIFEST_MEDIA_TYPES} from './aws/index.js'
+import {httpFetch, type HttpRequest} from './http.js'
 
 /**
  * The OCI distribution API (what podman and docker speak to ECR and any registry), for the few
@@ -41,24 +42,26 @@ export const registryCalls = {
   putManifest: (repository: string): string => `http:PUT /v2/${repository}/manifests/<reference>`,
 }
 
-/** fetch, recorded in the ledger, with a network failure turned into a clear error. */
+/** One HTTP call (`http.ts`), recorded in the ledger, with a network failure turned into a clear error. */
 export async function call(
   access: RegistryAccess,
   target: string,
-  init: RequestInit,
+  init: HttpRequest,
   doing: string,
 ): Promise<Response> {
   const {pathname} = new URL(target)
   recordAction({kind: 'http', call: `http:${init.method ?? 'GET'} ${pathname}`})
   try {
-    return await fetch(target, init)
+    return await httpFetch(target, init)
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error
-    const cause = (error as {cause?: {code?: string; message?: string}}).cause
-    const code = cause?.code ?? ''
+    // Node's error itself (node:http), or in its cause (fetch).
+    const failure = error as {code?: string; message?: string; cause?: {code?: string; message?: string}}
+    const cause = failure.cause ?? failure
+    const code = cause.code ?? ''
     throw new RegistryError(
       'unreachable',
-      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${networkCause(code, cause?.message ?? (error as Error).message)}).`,
+      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${networkCause(code, cause.message ?? (error as Error).message)}).`,
       {hint: 'Check --registry (host, port, http/https) and that the registry is up.'},
     )
   }

@@ -3,6 +3,7 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 import {AwsError, type AwsFailure} from '../../errors.js'
 import {ecrModule} from './sdk.js'
 import {recordAction} from '../../pipeline/ledger.js'
+import {httpFetch} from '../http.js'
 import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
 import {
   ACCEPT_MANIFESTS,
@@ -118,7 +119,7 @@ export class EcrImageSource implements ImageSource {
     recordAction({kind: 'http', call: `http:GET ${new URL(url).pathname}`})
     let response: Response
     try {
-      response = await fetch(url, signal === undefined ? {} : {signal})
+      response = await httpFetch(url, signal === undefined ? {} : {signal})
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error
       throw new AwsError(

@@ -1,4 +1,4 @@
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {RegistryError} from '../../../src/errors.js'
 import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
@@ -12,6 +12,21 @@ import {
 import type {RegistryAccess} from '../../../src/systems/registry-api.js'
 import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
 import {rejectionOf} from '../../helpers/rejection.js'
+import type {httpFetch, HttpRequest} from '../../../src/systems/http.js'
+
+/** Each HTTP call of the code under test, through `http.rewrite` when a test sets it. */
+const http = vi.hoisted(() => ({
+  rewrite: undefined as
+    undefined | ((input: string, init: HttpRequest, realFetch: typeof httpFetch) => Promise<Response>),
+}))
+vi.mock('../../../src/systems/http.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../../src/systems/http.js')>()
+  return {
+    ...real,
+    httpFetch: (input: string, init: HttpRequest = {}) =>
+      http.rewrite === undefined ? real.httpFetch(input, init) : http.rewrite(input, init, real.httpFetch),
+  }
+})
 
 const CREDENTIALS = {username: 'AWS', password: 'registry-password-123'}
 const MANIFEST = JSON.stringify({
@@ -55,16 +70,15 @@ describe('reading an image from a registry', () => {
   it('asks for every manifest and index type, as real registries choose the format by it', async () => {
     const {images, registry} = await source()
     registry.put('team/model', 'v1', MANIFEST)
-    const realFetch = globalThis.fetch
     const accepted: string[] = []
-    globalThis.fetch = async (input, init) => {
+    http.rewrite = async (input, init, realFetch) => {
       accepted.push(new Headers(init?.headers).get('accept') ?? '')
       return realFetch(input, init)
     }
     try {
       await images.manifest('v1')
     } finally {
-      globalThis.fetch = realFetch
+      http.rewrite = undefined
     }
     expect(accepted).toEqual([
       'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json',
@@ -138,10 +152,9 @@ describe('reading an image from a registry', () => {
     const {images, registry} = await source()
     const digest = registry.put('team/model', 'v1', MANIFEST)
     const other = `sha256:${'3'.repeat(64)}`
-    const realFetch = globalThis.fetch
     // A proxy that rewrites the digest header, then one that serves other bytes for a digest.
     let rewrite: (response: Response) => Response = (response) => response
-    globalThis.fetch = async (input, init) => rewrite(await realFetch(input, init))
+    http.rewrite = async (input, init, realFetch) => rewrite(await realFetch(input, init))
     try {
       rewrite = (response) =>
         new Response(response.body, {
@@ -159,16 +172,15 @@ describe('reading an image from a registry', () => {
         message: `Reading the manifest of team/model:${other} from ${registry.host}: the bytes hash to ${digest}.`,
       })
     } finally {
-      globalThis.fetch = realFetch
+      http.rewrite = undefined
     }
   })
 
   it('a registry with no tags lists none; at most 100 tags are looked at', async () => {
     const {access, registry} = await source()
     const digest = registry.put('team/model', 'v1', MANIFEST)
-    const realFetch = globalThis.fetch
     let tags: unknown = null
-    globalThis.fetch = async (input, init) =>
+    http.rewrite = async (input, init, realFetch) =>
       String(input).includes('/tags/list')
         ? new Response(JSON.stringify({name: 'team/model', tags}))
         : realFetch(input, init)
@@ -178,7 +190,7 @@ describe('reading an image from a registry', () => {
       // v1 is the 101st tag: it is not looked at.
       expect(await registryTagsOf(access, 'team/model', digest)).toEqual([])
     } finally {
-      globalThis.fetch = realFetch
+      http.rewrite = undefined
     }
   })
 
