@@ -35,13 +35,16 @@ function cacheDir(name) {
 }
 
 /**
- * One cache per command and help: each holds what its run compiled. A word that is no command
- * makes no cache, as its run fails (caches are written after a run that exits 0 only).
+ * One cache per command, its help and its dry run: each holds what its run compiled (a push's
+ * holds the AWS SDK, twice the size of a dry run's, which would cost a dry run ~10 ms to read).
+ * A word that is no command makes no cache, as its run fails (caches are written after a run
+ * that exits 0 only).
  */
 function slot(args) {
   const word = args.find((arg) => !arg.startsWith('-'))
   const command = word !== undefined && /^[a-z][a-z-]{0,30}$/.test(word) ? word : 'root'
-  return args.includes('--help') || args.includes('-h') ? `${command}-help` : command
+  if (args.includes('--help') || args.includes('-h')) return `${command}-help`
+  return args.includes('--dry-run') ? `${command}-dry-run` : command
 }
 
 /**

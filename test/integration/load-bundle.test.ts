@@ -50,9 +50,9 @@ describe('bin/load-bundle.cjs: the code cache of the bundle', () => {
     const root = fakePackage()
     const cacheDir = tempDir('cache')
     const env = {MLDEPLOY_CACHE_DIR: cacheDir}
-    const first = await run(root, ['push', 'iris/V1', '--dry-run'], env)
+    const first = await run(root, ['push', 'iris/V1', '--json'], env)
     expect(first.exitCode).toBe(0)
-    expect(first.stdout).toBe('ran push iris/V1 --dry-run')
+    expect(first.stdout).toBe('ran push iris/V1 --json')
     expect(first.stderr).toBe('')
     expect(caches(cacheDir)).toEqual([name('aaaaaaaaaaaaaaaa', 'push')])
     const file = path.join(cacheDir, 'code-cache', name('aaaaaaaaaaaaaaaa', 'push'))
@@ -67,14 +67,12 @@ describe('bin/load-bundle.cjs: the code cache of the bundle', () => {
     expect([after.ino, after.mtimeMs]).toEqual([written.ino, written.mtimeMs])
 
     await run(root, ['push', '--help'], env)
+    await run(root, ['push', 'iris/V1', '--dry-run', '--help'], env)
+    await run(root, ['push', 'iris/V1', '--dry-run'], env)
     await run(root, ['--help'], env)
     await run(root, ['-h'], env)
     expect(caches(cacheDir)).toEqual(
-      [
-        name('aaaaaaaaaaaaaaaa', 'push'),
-        name('aaaaaaaaaaaaaaaa', 'push-help'),
-        name('aaaaaaaaaaaaaaaa', 'root-help'),
-      ].sort(),
+      ['push', 'push-dry-run', 'push-help', 'root-help'].map((slot) => name('aaaaaaaaaaaaaaaa', slot)).sort(),
     )
   })
 
