@@ -12,21 +12,11 @@ import {
 } from '../../../src/systems/registry-api.js'
 import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
 import {rejectionOf} from '../../helpers/rejection.js'
-import type {httpFetch, HttpRequest} from '../../../src/systems/http.js'
+import {http} from '../../helpers/http-hook.js'
 
-/** Each HTTP call of the code under test, through `http.rewrite` when a test sets it. */
-const http = vi.hoisted(() => ({
-  rewrite: undefined as
-    undefined | ((input: string, init: HttpRequest, realFetch: typeof httpFetch) => Promise<Response>),
-}))
-vi.mock('../../../src/systems/http.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../../src/systems/http.js')>()
-  return {
-    ...real,
-    httpFetch: (input: string, init: HttpRequest = {}) =>
-      http.rewrite === undefined ? real.httpFetch(input, init) : http.rewrite(input, init, real.httpFetch),
-  }
-})
+vi.mock('../../../src/systems/http.js', async (real) =>
+  (await import('../../helpers/http-hook.js')).hooked(real),
+)
 
 const CREDENTIALS = {username: 'AWS', password: 'registry-password-123'}
 let registry: TinyRegistry | undefined
