@@ -4,7 +4,7 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-import {baseEnv, REPO_ROOT, tempDir} from '../helpers/cli.js'
+import {baseEnv, makeProject, REPO_ROOT, runCli, tempDir} from '../helpers/cli.js'
 
 // bin/load-bundle.cjs compiles dist/index.cjs with a V8 code cache. Here the real bin/ runs a small
 // bundle of the same shape (it answers every command by exiting with $FAKE_EXIT), so each case
@@ -164,5 +164,40 @@ describe('bin/load-bundle.cjs: the code cache of the bundle', () => {
     const before = statSync(file)
     await run(root, ['push'], {MLDEPLOY_CACHE_DIR: cacheDir})
     expect(statSync(file).ino).toBe(before.ino)
+  })
+
+  it("the real CLI's caches hold none of the run's secrets", async () => {
+    const cacheDir = tempDir('cache')
+    const secrets = {
+      AWS_SECRET_ACCESS_KEY: 'cache-probe-secret-7f3a9c2e1b',
+      MLFLOW_TRACKING_PASSWORD: 'cache-probe-mlflow-5d8e4a',
+    }
+    const root = makeProject({
+      'deploy/modelA/V1/.env': `MLFLOW_TRACKING_PASSWORD=${secrets.MLFLOW_TRACKING_PASSWORD}\n`,
+    })
+    const env = baseEnv({
+      MLDEPLOY_CACHE_DIR: cacheDir,
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: secrets.AWS_SECRET_ACCESS_KEY,
+      AWS_REGION: 'us-east-1',
+    })
+    for (const args of [
+      ['push', 'modelA/V1', '--dry-run', '--offline', '--account-id', '123456789012'],
+      ['push', '--help'],
+    ]) {
+      const result = await runCli(args, {cwd: root, env})
+      expect(result.exitCode, result.stderr).toBe(0)
+    }
+    const files = caches(cacheDir)
+    expect(files).toHaveLength(2)
+    for (const file of files) {
+      const bytes = readFileSync(path.join(cacheDir, 'code-cache', file))
+      // The search can find a string: the source's own, such as the variable's name.
+      expect(bytes.includes(Buffer.from('AWS_SECRET_ACCESS_KEY', 'latin1')), file).toBe(true)
+      for (const secret of Object.values(secrets)) {
+        expect(bytes.includes(Buffer.from(secret, 'latin1')), file).toBe(false)
+        expect(bytes.includes(Buffer.from(secret, 'utf16le')), file).toBe(false)
+      }
+    }
   })
 })
