@@ -1,4 +1,9 @@
+import path from 'node:path'
+
 import {defineConfig} from 'vitest/config'
+
+/** The suite's cache folder (scripts/lib.sh): the venv, the base image, the stack's state. */
+const CACHE = process.env.MLDEPLOY_CACHE ?? path.resolve(import.meta.dirname, '.cache')
 
 export default defineConfig({
   test: {
@@ -29,6 +34,9 @@ export default defineConfig({
           hookTimeout: 30 * 60_000,
           // Real builds share one BentoML store, one podman store and one registry: one file at a time.
           fileParallelism: false,
+          // The end-to-end tests run the CLI with the environment they run in: its code caches
+          // (bin/load-bundle.cjs) go to the suite's cache folder, not to the user's ~/.cache.
+          env: {MLDEPLOY_CACHE_DIR: path.join(CACHE, 'e2e-code-cache')},
         },
       },
     ],
