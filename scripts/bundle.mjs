@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the CLI into dist/ with esbuild (issue 14): oclif, our code and the packages it uses
-// become one CommonJS file, dist/index.cjs, which bin/load-bundle.cjs compiles with a V8 code cache (Node 20
-// has no compile cache for ES modules, and compiling is most of the start-up time).
+// become one CommonJS file, dist/index.cjs, which bin/load-bundle.cjs compiles with a V8 code
+// cache (Node 20 has no compile cache for ES modules, and compiling is most of the start-up time).
 // Entry points: the command index (package.json oclif.commands, strategy "explicit") and the
 // command_not_found hook. Whatever is imported dynamically (the AWS SDK, listr2, execa, the
 // pipeline) stays in the file and is evaluated only when a step needs it.
@@ -68,10 +68,10 @@ module.exports = new Proxy({}, {
 }
 
 /**
- * Spots of oclif and of the string-width its help uses, patched in the bundle only: four that cost
- * start-up time for nothing in this CLI, one that a CommonJS bundle needs. Each patch gives the same result for our inputs; the bundle
- * test compares every command's help with the plain tsc build, which keeps oclif as it is, and the
- * build fails if a patched line changes in an oclif update.
+ * Spots of oclif and of the packages it uses, patched in the bundle only: those that cost start-up
+ * time for nothing in this CLI, and one that a CommonJS bundle needs. Each patch gives the same
+ * result for our inputs; the bundle test compares every command's help with the plain tsc build,
+ * which keeps oclif as it is, and the build fails if a patched line changes in an update.
  * - Help passes every string it prints (each flag's description, each example) through
  *   ejs.render, which compiles a template per string: most of `--help`'s own time. Our strings
  *   hold no template (the examples name `mldeploy <command>` as written), and ejs returns such a
@@ -223,17 +223,18 @@ const result = await build({
 if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile))
 const index = path.join(outdir, 'index.cjs')
 if (existsSync(index)) {
-  // bin/load-bundle.cjs reads the bundle as latin1, ~15 ms faster than UTF-8 for 2.7 MB, which needs it to
-  // be ASCII. esbuild escapes other characters in strings and names, but not in a regular
-  // expression literal (ansis has U+009B in one), where \uXXXX means the same character.
+  // bin/load-bundle.cjs reads the bundle as latin1, ~15 ms faster than UTF-8 for 2.7 MB, which
+  // needs it to be ASCII. esbuild escapes other characters in strings and names, but not in a
+  // regular expression literal (ansis has U+009B in one), where \uXXXX means the same character.
   const source = readFileSync(index, 'utf8')
   const ascii = source.replace(
     /[^\0-\x7f]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   )
   if (ascii !== source) writeFileSync(index, ascii)
-  // The build's identity, which names bin/load-bundle.cjs's code caches: V8 checks a cache against the
-  // source's length only, so a cache made for another build of the same length must not be found.
+  // The build's identity, which names bin/load-bundle.cjs's code caches: V8 checks a cache
+  // against the source's length only, so a cache made for another build of the same length must
+  // not be found.
   const id = createHash('sha256').update(ascii).digest('hex').slice(0, 16)
   writeFileSync(path.join(outdir, 'build-id'), `${id}\n`)
 }

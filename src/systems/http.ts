@@ -1,8 +1,8 @@
 import type {IncomingMessage} from 'node:http'
 
 /**
- * HTTP for the calls mldeploy makes itself (a registry's API, an ECR layer's download URL), answered
- * as fetch answers (a `Response`, its body a stream) but sent with node:http and node:https. Node's
+ * HTTP for the calls mldeploy makes itself (a registry's API, an ECR layer's download URL),
+ * answered as fetch answers (a `Response`, its body a stream) but sent with node:http(s). Node's
  * fetch (undici) parses HTTP with a WebAssembly module that V8 compiles a second time, optimized,
  * on background threads once a few answers came: ~27 MB more memory at the end of a push and
  * ~0.1 s that Node waits for at exit (bench/RESULTS.md). The AWS SDK uses node:http too.
@@ -64,7 +64,11 @@ function exchange(
     const outgoing = request(url, {method, headers, ...(signal === undefined ? {} : {signal})}, resolve)
     outgoing.on('error', reject)
     outgoing.setTimeout(IDLE_TIMEOUT_MS, () =>
-      outgoing.destroy(Object.assign(new Error('the server sent nothing for 300 s'), {code: 'ETIMEDOUT'})),
+      outgoing.destroy(
+        Object.assign(new Error(`the server sent nothing for ${IDLE_TIMEOUT_MS / 1000} s`), {
+          code: 'ETIMEDOUT',
+        }),
+      ),
     )
     outgoing.end(body)
   })

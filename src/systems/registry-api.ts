@@ -55,13 +55,10 @@ export async function call(
     return await httpFetch(target, init)
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error
-    // Node's error itself (node:http), or in its cause (fetch).
-    const failure = error as {code?: string; message?: string; cause?: {code?: string; message?: string}}
-    const cause = failure.cause ?? failure
-    const code = cause.code ?? ''
+    const {code = '', message} = error as {code?: string; message?: string}
     throw new RegistryError(
       'unreachable',
-      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${networkCause(code, cause.message ?? (error as Error).message)}).`,
+      `${doing} failed: the registry at ${access.scheme}://${access.host} could not be reached (${networkCause(code, message ?? String(error))}).`,
       {hint: 'Check --registry (host, port, http/https) and that the registry is up.'},
     )
   }
@@ -136,8 +133,8 @@ export function registryError(status: number, doing: string): RegistryError {
 export function networkCause(code: string, message: string): string {
   if (code === 'ECONNREFUSED') return 'connection refused: nothing listens on that port'
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `DNS: the host name does not resolve, ${code}`
-  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `timed out connecting, ${code}`
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `the connection was cut, ${code}`
+  if (code === 'ETIMEDOUT') return `timed out connecting, ${code}`
+  if (code === 'ECONNRESET') return `the connection was cut, ${code}`
   if (/CERT|SELF_SIGNED|UNABLE_TO_(?:VERIFY|GET_ISSUER)/.test(code))
     return `TLS: the certificate is not accepted, ${code}`
   if (/EPROTO|ERR_SSL|wrong version number/i.test(`${code} ${message}`))
