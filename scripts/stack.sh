@@ -3,17 +3,22 @@
 #   moto      ECR + STS API (GetAuthorizationToken, CreateRepository, ...)
 #   registry  Debian's docker-registry with htpasswd auth, password = moto's ECR password
 #   mlflow    tracking server (sqlite + proxied artifacts), the VPN-only server's stand-in
-#   dockerd   a private Docker engine (vfs, no iptables, no bridge); STACK_DOCKER=0 skips it
+#   dockerd   a private Docker engine on a bridge of its own; STACK_DOCKER=0 skips it
 # State (pids, logs, data, config) lives in $MLDEPLOY_CACHE/stack/.
 #
-# Usage: scripts/stack.sh start|stop|restart|status|env|create-repo NAME|purge
+# Usage: scripts/stack.sh start|stop|restart|status|env|create-repo NAME|purge|host-state
+#   stop         also removes what the stack and its containers added to the machine since start
+#                (bridges, iptables chains and rules, forwarding, /run/netns: scripts/host.sh)
 #   env          prints `export K=V` lines (also written to $MLDEPLOY_CACHE/stack/env.sh)
 #   create-repo  creates an ECR repository in moto (idempotent)
 #   purge        stop, then delete all state (registry blobs, mlflow db, docker data)
+#   host-state   prints the machine's network objects (what stop must leave as start found it)
 set -euo pipefail
 LOG_PREFIX=stack
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=host.sh
+. "$(dirname "${BASH_SOURCE[0]}")/host.sh"
 
 MOTO_PORT="${MLDEPLOY_MOTO_PORT:-47000}"
 REGISTRY_PORT="${MLDEPLOY_REGISTRY_PORT:-47001}"
@@ -192,7 +197,7 @@ start_mlflow() {
   # --serve-artifacts: clients upload through the server (mlflow-artifacts:/),
   # as with the team's remote server; one worker is plenty here.
   # Job execution (huey consumers, ~8 extra processes) is not needed here.
-  launch mlflow mlflow env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "$VENV/bin/mlflow" server \
+  launch mlflow mlflow env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false MLFLOW_DISABLE_TELEMETRY=true "$VENV/bin/mlflow" server \
     --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
     --backend-store-uri "sqlite:///$dir/mlflow.db" \
     --artifacts-destination "$dir/artifacts" --serve-artifacts || return 0
@@ -205,8 +210,9 @@ start_dockerd() {
   # allows overlay mounts here, else vfs. One data-root per driver.
   driver="$(storage_driver)"; [ "$driver" = overlay ] && driver=overlay2
   mkdir -p "$dir/data-$driver" "$DOCKER_RUN_DIR/exec"
-  # An empty config file so /etc/docker/daemon.json (if any) is not read.
-  [ -f "$dir/daemon.json" ] || echo '{}' > "$dir/daemon.json"
+  # A config file of its own so /etc/docker/daemon.json (if any) is not read; the engine's key
+  # stays with its data (by default dockerd 20.10 writes /etc/docker/key.json).
+  printf '{"deprecated-key-path": "%s"}\n' "$dir/key.json" > "$dir/daemon.json"
   # Left behind when a session was killed: dockerd refuses a live-looking one.
   pid_alive "$STATE/dockerd.pid" || rm -f "$DOCKER_RUN_DIR/dockerd.pid" "$DOCKER_SOCK"
   local net=()
@@ -294,6 +300,8 @@ print_env() {
   emit BENTOML_HOME "$MLDEPLOY_CACHE/bentoml"
   emit BENTOML_DO_NOT_TRACK true
   emit MLFLOW_TRACKING_URI "$MLFLOW_URL"
+  # no usage reports (and no ~/.config/mlflow/telemetry.json) from train.py and the model import
+  emit MLFLOW_DISABLE_TELEMETRY true
   # podman, buildah, bentoml and the servers keep their temp files with the stack, not in the
   # test run's TMPDIR (scripts/test.sh fails a run that leaves anything there)
   emit TMPDIR "$STATE/tmp"
@@ -318,6 +326,8 @@ write_env() {
 cmd_start() {
   need_setup
   mkdir -p "$STATE" "$STATE/tmp"
+  # Before anything is started: stop removes what was not there (scripts/host.sh).
+  host_record "$STATE/host"
   export TMPDIR="$STATE/tmp"
   ensure_auth_files
   write_storage_conf
@@ -337,6 +347,7 @@ cmd_stop() {
   local s
   for s in dockerd mlflow registry moto; do stop_one "$s"; done
   rm -f "$DOCKER_SOCK" "$DOCKER_RUN_DIR/dockerd.pid"
+  host_restore "$STATE/host"
 }
 
 cmd_status() {
@@ -397,6 +408,7 @@ case "${1:-}" in
   env) mkdir -p "$STATE"; write_env; cat "$ENV_FILE" ;;
   create-repo) shift; cmd_create_repo "$@" ;;
   purge) cmd_purge ;;
-  -h|--help|help) sed -n '2,13p' "$0" ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  host-state) host_state ;;
+  -h|--help|help) sed -n '2,15p' "$0" ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac
