@@ -25,12 +25,18 @@ DEBIAN_MIRROR="${MLDEPLOY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # uidmap, slirp4netns nor fuse-overlayfs. runc: crun refuses this host's hybrid
 # cgroups. containernetworking-plugins gives `podman run` its bridge network,
 # catatonit its --init; iptables is needed by docker.io and the CNI bridge,
-# iproute2 (ip) by stack.sh to make the private dockerd's bridge.
+# iproute2 (ip) by stack.sh to make the private dockerd's bridge, nftables (nft) by its stop to
+# drop the iptables-nft tables the engines made once they are empty.
 APT_PACKAGES=(
   podman runc containernetworking-plugins catatonit
   docker.io docker-registry apache2-utils debootstrap iptables
-  curl ca-certificates iproute2
+  curl ca-certificates iproute2 nftables
 )
+# Another apt or dpkg (unattended-upgrades, a second setup) holds its locks: wait this long for it,
+# saying so, rather than failing at once. apt-get's own DPkg::Lock::Timeout covers dpkg's lock
+# but not `apt-get update`'s lists lock, hence the wait below before every call.
+APT_LOCK_TIMEOUT="${MLDEPLOY_APT_LOCK_TIMEOUT:-300}"
+read -r -a APT_LOCKS <<< "${MLDEPLOY_APT_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock}"
 
 # What goes into the base image. BentoML's generated Dockerfile (base_v2.j2) runs
 #   apt-get update && apt-get install ca-certificates gnupg2 bash build-essential git
@@ -50,6 +56,43 @@ BASE_RECIPE="v2;bookworm;minbase;$BASE_PACKAGES;uv=$(grep -E '^uv==' "$REQS");ca
 
 need_root() { [ "$(id -u)" = 0 ] || die "$1 needs root"; }
 
+# The pid holding a lock (apt's are fcntl locks, listed in /proc/locks) on FILE, if any.
+lock_holder() {
+  local file="$1" dev
+  [ -e "$file" ] || return 0
+  dev="$(printf '%02x:%02x:%s' "$(stat -c %Hd "$file")" "$(stat -c %Ld "$file")" "$(stat -c %i "$file")")"
+  awk -v dev="$dev" '$2 != "->" && $6 == dev { print $5; exit }' /proc/locks
+}
+
+# Returns once every apt/dpkg lock is free; fails at APT_DEADLINE (APT_LOCK_TIMEOUT after the first call).
+wait_apt_locks() {
+  local lock pid said=""
+  while :; do
+    pid=""
+    for lock in "${APT_LOCKS[@]}"; do
+      pid="$(lock_holder "$lock")"
+      [ -z "$pid" ] || break
+    done
+    [ -n "$pid" ] || return 0
+    if [ -z "$said" ]; then
+      log "apt: waiting up to ${APT_LOCK_TIMEOUT} s for another apt/dpkg to finish (pid $pid $(cat "/proc/$pid/comm" 2>/dev/null) holds $lock)"
+      said=1
+    fi
+    if [ "$(date +%s)" -ge "$APT_DEADLINE" ]; then
+      die "apt: pid $pid still holds $lock after ${APT_LOCK_TIMEOUT} s: let it finish and run this again (MLDEPLOY_APT_LOCK_TIMEOUT=<seconds> waits longer)"
+    fi
+    sleep 0.5
+  done
+}
+
+# apt-get once no other apt holds its locks; apt itself waits out what time is left for dpkg's.
+apt_get() {
+  wait_apt_locks
+  local left=$((APT_DEADLINE - $(date +%s)))
+  [ "$left" -gt 0 ] || left=1
+  DEBIAN_FRONTEND=noninteractive apt-get -o "DPkg::Lock::Timeout=$left" "$@"
+}
+
 do_apt() {
   local missing=() p
   for p in "${APT_PACKAGES[@]}"; do
@@ -61,8 +104,9 @@ do_apt() {
   fi
   need_root "apt-get install"
   log "apt: installing ${missing[*]}"
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  APT_DEADLINE=$(($(date +%s) + APT_LOCK_TIMEOUT))
+  apt_get update -q
+  apt_get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 reqs_hash() {
