@@ -14,8 +14,9 @@
 #
 # Uses DOCKER_BRIDGE and DOCKER_BIP from stack.sh.
 
-# Paths the engines make at run time (directories are removed only when empty).
-HOST_PATHS=(/run/netns /var/lib/cni /run/runc /run/containerd/s /run/containerd /run/docker/plugins /run/docker)
+# Paths the engines make at run time (directories are removed only when empty, but for CNI's
+# state). MLDEPLOY_HOST_PATHS replaces the list (test/integration/stack-host.test.ts).
+read -r -a HOST_PATHS <<< "${MLDEPLOY_HOST_PATHS:-/run/netns /var/lib/cni /run/runc /run/containerd/s /run/containerd /run/docker/plugins /run/docker}"
 CNI_BRIDGE=cni-podman0
 
 # iptables-save without comments and counters (what the rules are, not how often they matched),
@@ -195,7 +196,7 @@ host_restore() {
     # podman bind-mounts /run/netns onto itself to hold the containers' namespaces.
     if mountpoint -q "$p" 2>/dev/null && [ -z "$(ls -A "$p" 2>/dev/null)" ]; then umount "$p" || true; fi
     [ -n "$state" ] && continue
-    if [ "$p" = /var/lib/cni ]; then
+    if [ "${p%/lib/cni}" != "$p" ]; then
       # host-local IPAM's leases and CNI's cached results: nothing while no container is on it.
       if [ "$cni_idle" = 1 ]; then rm -rf "$p"; fi
     elif [ -d "$p" ]; then

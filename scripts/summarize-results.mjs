@@ -24,6 +24,19 @@ if (leftoversFile !== undefined && existsSync(leftoversFile)) {
   }
 }
 
+// --host-leaks FILE: what the end-to-end stack's stop left on the machine (test/e2e/global-setup.ts
+// writes it: a bridge, an iptables rule, ...), one a line; anything is a failure.
+const hostLeaksAt = args.indexOf('--host-leaks')
+const hostLeaksFile = hostLeaksAt === -1 ? undefined : args.splice(hostLeaksAt, 2)[1]
+if (hostLeaksFile !== undefined && existsSync(hostLeaksFile)) {
+  const leaks = readFileSync(hostLeaksFile, 'utf8').split('\n').filter(Boolean)
+  if (leaks.length > 0) {
+    console.error(`the end-to-end stack's stop left ${leaks.length} changes on the machine:`)
+    for (const leak of leaks.slice(0, 50)) console.error(`  ${leak}`)
+    failed += 1
+  }
+}
+
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (text) => text.replace(/\u001B\[[0-9;]*m/g, '')
 

@@ -48,7 +48,9 @@ vitest=(node_modules/vitest/vitest.mjs run --reporter=default --reporter=json)
 # --passWithNoTests: a run narrowed by arguments (npm test -- test/unit/x.test.ts) may leave a
 # project nothing to run.
 step "tests: end-to-end on Node $(node --version) in the background"
-node "${vitest[@]}" --project e2e --passWithNoTests --outputFile.json="$REPORTS/e2e.json" "$@" \
+# Its global teardown lists in host-leaks.txt what the stack's stop left on the machine.
+MLDEPLOY_HOST_LEAKS_FILE="$REPORTS/host-leaks.txt" \
+  node "${vitest[@]}" --project e2e --passWithNoTests --outputFile.json="$REPORTS/e2e.json" "$@" \
   > "$REPORTS/e2e.log" 2>&1 &
 e2e_pid=$!
 # An interrupted run stops them too (SIGINT: vitest's teardown stops the stack).
@@ -71,5 +73,5 @@ cat "$REPORTS/e2e.log"
 find "$RUN_TMP" -mindepth 1 -maxdepth 1 > "$REPORTS/leftovers.txt"
 if [ -n "${OUTER_TMPDIR}" ]; then export TMPDIR="$OUTER_TMPDIR"; else unset TMPDIR; fi
 rm -rf "$RUN_TMP"
-node scripts/summarize-results.mjs --leftovers "$REPORTS/leftovers.txt" \
+node scripts/summarize-results.mjs --leftovers "$REPORTS/leftovers.txt" --host-leaks "$REPORTS/host-leaks.txt" \
   "$REPORTS/node20.json" "$REPORTS/node24.json" "$REPORTS/e2e.json"
