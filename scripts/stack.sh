@@ -299,6 +299,8 @@ print_env() {
   # bentoml + mlflow
   emit BENTOML_HOME "$MLDEPLOY_CACHE/bentoml"
   emit BENTOML_DO_NOT_TRACK true
+  # bentoml build locks the requirements with uv: its cache goes with the others, not to ~/.cache/uv
+  emit UV_CACHE_DIR "$MLDEPLOY_CACHE/uv"
   emit MLFLOW_TRACKING_URI "$MLFLOW_URL"
   # no usage reports (and no ~/.config/mlflow/telemetry.json) from train.py and the model import
   emit MLFLOW_DISABLE_TELEMETRY true
