@@ -69,20 +69,16 @@ describe.skipIf(!isRoot)('setup-system.sh apt: another apt holds the lock', () =
   it('waits up to the bound, names the holder, then fails without calling apt-get', async () => {
     const m = machine()
     const pid = await holdLock(m.lock, 60)
-    const started = Date.now()
     const result = await execa('bash', [SETUP, 'apt'], {
       env: {...m.env, MLDEPLOY_APT_LOCK_TIMEOUT: '2'},
       reject: false,
     })
-    const seconds = (Date.now() - started) / 1000
     expect(result.exitCode).not.toBe(0)
     expect(result.stderr).toContain(
       `apt: waiting up to 2 s for another apt/dpkg to finish (pid ${pid} python3 holds ${m.lock})`,
     )
     expect(result.stderr).toContain(`apt: pid ${pid} still holds ${m.lock} after 2 s`)
     expect(result.stderr).toContain('MLDEPLOY_APT_LOCK_TIMEOUT')
-    expect(seconds).toBeGreaterThanOrEqual(2)
-    expect(seconds).toBeLessThan(20)
     expect(existsSync(m.calls)).toBe(false)
   })
 
