@@ -7,9 +7,9 @@ import type {InitResult} from '../scaffold/scaffold.js'
 export default class Init extends BaseCommand {
   static override summary = 'Scaffold a deploy target (deploy/<model>/<version>/) in the template layout.'
 
-  static override description = `Writes create_bento_model.py, common.py, example_input.csv, service.py and a .env with mldeploy's settings (given ones filled in, the others commented out with their defaults), in the shape of the project template's examples. No __init__.py: the template forbids it there.
+  static override description = `Writes create_bento_model.py, common.py, example_input.csv, service.py and mldeploy.yaml, the target's committed settings (given ones filled in, the others commented out with their defaults), in the shape of the project template's examples. No __init__.py: the template forbids it there.
 
---from <model>/<version> copies an existing version instead, moving its names to the new one: the BentoML model name (iris-v1 → iris-v2), the service class (IrisV1 → IrisV2) and the default repository in its .env files; caches, __init__.py and ecr.sh are not copied.
+--from <model>/<version> copies an existing version instead, moving its names to the new one: the BentoML model name (iris-v1 → iris-v2), the service class (IrisV1 → IrisV2) and the default repository in its mldeploy.yaml and .env files; caches, __init__.py and ecr.sh are not copied.
 
 Never overwrites: if any file exists, nothing is written and it exits 2 naming it.`
 

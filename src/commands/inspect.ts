@@ -43,6 +43,8 @@ The repository is resolved as push resolves it. Exit codes: 3 when the tag, dige
     )
     const state = await prepareInspect(config)
     this.secrets = state.secrets
+    const {locatingWarnings} = await import('../project/warnings.js')
+    for (const warning of await locatingWarnings(config.push, this.interruptSignal)) this.warnLine(warning)
     const host = await this.runHost(1)
     const {result, steps, failure} = await inspectImage(state, {host, signal: this.interruptSignal})
     if (failure !== undefined || result === undefined) {

@@ -7,14 +7,14 @@ import type {MigrateResult} from '../project/migrate.js'
 
 export default class Migrate extends BaseCommand {
   static override summary =
-    "Carry a target's ecr.sh settings (repository, tag, backend, region, account) into its .env."
+    "Carry a target's ecr.sh settings (repository, tag, backend, region, account, platform) into its committed mldeploy.yaml."
 
-  static override description = `Reads deploy/<model>/<version>/ecr.sh as the template writes it, with its hand edits: ECR_NAME, ECR_TAG, BACKEND, REGION and a literal AWS_ACCOUNT_ID become MLDEPLOY_REPOSITORY, MLDEPLOY_TAGS, MLDEPLOY_BACKEND, AWS_REGION and MLDEPLOY_ACCOUNT_ID in the target's .env, so push keeps pushing where ecr.sh did. A value the .env already has is never overwritten (it is named). Lines with no mldeploy equivalent (extra commands, options, computed values) are listed as not translated. ecr.sh itself is left in place.`
+  static override description = `Reads deploy/<model>/<version>/ecr.sh as the template writes it, with its hand edits: ECR_NAME, ECR_TAG, BACKEND, REGION and a literal AWS_ACCOUNT_ID become repository, tag, backend, region and account-id in the target's mldeploy.yaml (committed next to bentofile.yaml, so CI resolves the same), and options with a setting too (containerize's --opt platform=..., push's --format, an aws ecr create-repository). A value the file already has is never overwritten (it is named). Lines with no mldeploy equivalent are listed as not translated. ecr.sh itself is left in place.`
 
   static override examples = [
     {description: 'Migrate one target', command: 'mldeploy migrate modelA/V1'},
     {
-      description: 'See the change to every .env as a diff, write nothing',
+      description: 'See the change to every mldeploy.yaml as a diff, write nothing',
       command: 'mldeploy migrate --all --dry-run',
     },
   ]
@@ -38,7 +38,13 @@ export default class Migrate extends BaseCommand {
     if (flagLike !== undefined)
       throw usageError(`Nonexistent flag: ${flagLike}.`, 'See: mldeploy migrate --help.')
     const {formatMigrate, migrate} = await import('../project/migrate.js')
-    const result = migrate(names, {all: flags.all, root: flags.root, dryRun: flags['dry-run']}, process.cwd())
+    const result = await migrate(
+      names,
+      {all: flags.all, root: flags.root, dryRun: flags['dry-run']},
+      process.cwd(),
+      process.env as Record<string, string>,
+    )
+    for (const warning of result.warnings) this.warnLine(warning)
     if (!this.jsonEnabled()) this.print(formatMigrate(result))
     return result
   }

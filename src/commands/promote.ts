@@ -51,6 +51,8 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
     )
     const state = await preparePromote(config)
     this.secrets = state.secrets
+    const {locatingWarnings} = await import('../project/warnings.js')
+    state.warnings.push(...(await locatingWarnings(config.push, this.interruptSignal)))
     const redact = (text: string): string => this.redact(text)
     const host = await this.runHost(1)
     const {result, failure} = await promote(state, {host, signal: this.interruptSignal})

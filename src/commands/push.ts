@@ -63,8 +63,19 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     for (const config of configs) states.push(await prepareState(config))
     this.secrets = states[0]!.secrets
     // An ecr.sh that disagrees, a mistyped .env key: said before anything runs, and in the result.
-    const {pushWarnings} = await import('../project/warnings.js')
-    for (const state of states) for (const warning of pushWarnings(state.config)) state.warn(warning)
+    const {ignoredFileWarnings, pushWarnings} = await import('../project/warnings.js')
+    for (const state of states) {
+      for (const warning of pushWarnings(state.config)) state.warn(warning)
+      // --offline runs no child: git's answer on ignored files waits for a real dry run.
+      if (!flags.offline)
+        for (const warning of await ignoredFileWarnings(
+          state.config.target,
+          state.config.fromFiles,
+          state.config.childEnv,
+          this.interruptSignal,
+        ))
+          state.warn(warning)
+    }
     if (!flags['dry-run'])
       for (const warning of new Set(states.flatMap((state) => state.warnings))) this.warnLine(warning)
     for (const state of states.slice(1)) state.secrets.shareWith(this.secrets)

@@ -5,6 +5,7 @@ import {parse} from 'dotenv'
 
 import {usageError} from '../errors.js'
 import type {Sourced} from '../sourced.js'
+import {readSettingsFile, SETTINGS_FILE} from './settings-file.js'
 
 export type {Sourced} from '../sourced.js'
 
@@ -12,15 +13,23 @@ export interface EnvFile {
   path: string
   /** Path relative to the project root, for display. */
   shown: string
+  /** By variable name (a settings file's keys are read as their settings' variables). */
   values: Record<string, string>
+  /** A settings file's own key for each variable (`region` for AWS_REGION), for provenance. */
+  keys?: Record<string, string>
+  /** A settings file (`mldeploy.yaml`), meant to be committed; `.env` files are local. */
+  committed?: boolean
+  /** The stage whose values these are (a settings file's `stages:` entry, or a `.env.<stage>`). */
+  stage?: string
 }
 
 const KEY_LINE = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]/
 
 /**
- * Environment lookups in precedence order: the process environment, then `.env` files, the
- * target's before the project root's (a stage's files before the plain ones). dotenv parses; we
- * never let it write to process.env so that precedence stays ours to decide and report.
+ * Environment lookups in precedence order: the process environment, then the local `.env` files,
+ * then the committed `mldeploy.yaml` files; within each, the target's before the project root's
+ * (a stage's values before the plain ones). dotenv parses; we never let it write to process.env
+ * so that precedence stays ours to decide and report.
  */
 export class EnvLayers {
   readonly files: EnvFile[]
@@ -43,22 +52,56 @@ export class EnvLayers {
     const candidates: string[] = []
     // A stage's files win over the plain ones; within a tier the target wins over the root.
     for (const name of names) for (const dir of dirs) candidates.push(path.join(dir, name))
+    const shown = (file: string): string => path.relative(root, file) || file
     const files: EnvFile[] = []
     for (const file of candidates) {
       if (!isFile(file)) continue
-      files.push({path: file, shown: path.relative(root, file) || file, values: parseEnvFile(file)})
+      files.push({
+        path: file,
+        shown: shown(file),
+        values: parseEnvFile(file),
+        ...(file.endsWith(`.env.${stage}`) ? {stage} : {}),
+      })
     }
+    // The committed settings under the local .env files: a stage's values first, then the plain ones.
+    const settings = dirs.map((dir) =>
+      readSettingsFile(path.join(dir, SETTINGS_FILE), shown(path.join(dir, SETTINGS_FILE)), stage),
+    )
+    for (const staged of [true, false])
+      for (const layers of settings)
+        files.push(...layers.filter((layer) => (layer.stage !== undefined) === staged))
     return new EnvLayers(processEnv, files)
   }
 
   get(name: string): Sourced<string> | undefined {
-    const fromProcess = this.processEnv[name]
-    if (fromProcess !== undefined && fromProcess !== '') return {value: fromProcess, source: `env ${name}`}
-    for (const file of this.files) {
-      const value = file.values[name]
-      if (value !== undefined && value !== '') return {value, source: `${file.shown} ${name}`}
-    }
+    return this.fromProcess(name) ?? this.fromFiles([name])
+  }
+
+  /** The process environment's value, if set and not empty. */
+  fromProcess(name: string): Sourced<string> | undefined {
+    const value = this.processEnv[name]
+    return value === undefined || value === '' ? undefined : {value, source: `env ${name}`}
+  }
+
+  /** The first file (in precedence order) that sets one of `names`. */
+  fromFiles(names: readonly string[]): Sourced<string> | undefined {
+    const found = this.fileOf(names)
+    return found && {value: found.value, source: `${describeFile(found.file)} ${found.key}`}
+  }
+
+  /** The first file that sets one of `names`, the value and the file's own key for it. */
+  fileOf(names: readonly string[]): {file: EnvFile; key: string; value: string} | undefined {
+    for (const file of this.files)
+      for (const name of names) {
+        const value = file.values[name]
+        if (value !== undefined && value !== '') return {file, key: file.keys?.[name] ?? name, value}
+      }
     return undefined
+  }
+
+  /** The files read, each once (a settings file holds a stage's layer and its plain one). */
+  fileNames(): string[] {
+    return [...new Set(this.files.map((file) => file.shown))]
   }
 
   /** The environment children get: the .env values under the process environment. */
@@ -68,6 +111,13 @@ export class EnvLayers {
     for (const [key, value] of Object.entries(this.processEnv)) if (value !== undefined) env[key] = value
     return env
   }
+}
+
+/** A file as a source names it: a settings file's stage is part of where a value came from. */
+function describeFile(file: EnvFile): string {
+  return file.committed === true && file.stage !== undefined
+    ? `${file.shown} (stage ${file.stage})`
+    : file.shown
 }
 
 /** Parse one .env file, refusing lines dotenv would silently drop (a typo there hides a setting). */

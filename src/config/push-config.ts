@@ -7,9 +7,10 @@ import {registryScheme} from '../systems/registry-api.js'
 import type {HostPort} from '../systems/vpn.js'
 import {backendOfBuilder, type Builder, describeBuilder} from './builder.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
+import {SETTINGS_FILE} from './settings-file.js'
 import type {FlagValuesFor} from './flags.js'
 import {checkBackendFormat, checkTargetFormat, type DeployTarget, type ImageFormat} from './image-settings.js'
-import {readStage, SETTINGS, SettingsReader} from './settings.js'
+import {readStage, SETTINGS, SettingsReader, type FromFile, type Shadowed} from './settings.js'
 import type {StepId} from '../pipeline/step-ids.js'
 
 export {DEFAULT_BACKEND, DEFAULT_REGION, DEFAULT_TAGS, DEFAULT_VPN_TIMEOUT_SECONDS} from './settings.js'
@@ -52,6 +53,10 @@ export interface PushConfig {
   /** Environment for every child process: the process environment over the .env files. */
   childEnv: Record<string, string>
   envFiles: string[]
+  /** Values where the environment and the target's files disagree, and which won (see SettingsReader). */
+  shadowed: Shadowed[]
+  /** The settings that came from a file, and which (see SettingsReader). */
+  fromFiles: FromFile[]
   /** docker (Docker V2 schema 2, the default) or oci: what the registry ends up holding. */
   imageFormat: Sourced<ImageFormat>
   /** Where the image will run: sagemaker checks what was pushed against its rules; any: no rules. */
@@ -124,7 +129,10 @@ export function resolvePushConfig(
     offline: flags.offline ?? false,
     verbose: flags.verbose ?? false,
     childEnv,
-    envFiles: layers.files.map((file) => file.shown),
+    envFiles: layers.fileNames(),
+    // The same array the reads above filled, complete once this object is built.
+    shadowed: read.shadowed,
+    fromFiles: read.fromFiles,
     imageFormat,
     deployTarget,
     rebuild: read.must(SETTINGS.rebuild).value,
@@ -145,8 +153,11 @@ export function loadLayers(
   hint = `Create .env.${stage} there or check the stage name.`,
 ): EnvLayers {
   const layers = EnvLayers.load(processEnv, root, targetDir, stage)
-  if (stage !== undefined && !layers.files.some((file) => file.path.endsWith(`.env.${stage}`)))
-    throw usageError(`--stage ${stage}: no .env.${stage} in ${where}.`, hint)
+  if (stage !== undefined && !layers.files.some((file) => file.stage === stage))
+    throw usageError(
+      `--stage ${stage}: no .env.${stage} nor a stages: ${stage} entry of ${SETTINGS_FILE} in ${where}.`,
+      hint,
+    )
   return layers
 }
 

@@ -43,7 +43,7 @@ import {
 /**
  * Every setting and flag of every command, declared once. The commands' oclif flags
  * (flagsFor), the resolution with provenance (SettingsReader), doctor's settings view,
- * init's .env template and the README's flag tables are all generated from this table.
+ * init's mldeploy.yaml template and the README's flag tables are all generated from this table.
  */
 
 export const COMMAND_IDS = [
@@ -100,6 +100,12 @@ export interface SettingSpec<K extends SettingKind = SettingKind> {
   env?: readonly string[]
   /** 'process': only the process environment counts (e.g. the stage chooses the .env files). */
   envSource?: 'process'
+  /**
+   * Standard variables that CI sets for every job (configure-aws-credentials' AWS_REGION): in the
+   * process environment they rank below the target's own files, so a multi-region project keeps
+   * each target's region; the other names of `env` (MLDEPLOY_REGION) override the files.
+   */
+  ambientEnv?: readonly string[]
   /** Why there is no environment variable (required when `env` is absent). */
   noEnv?: string
   default?: SettingDefault<K>
@@ -125,7 +131,7 @@ export interface SettingSpec<K extends SettingKind = SettingKind> {
   label: string
   // Method syntax: rows of every kind fit AnySetting (parameters are checked bivariantly).
   parse?(raw: RawValue<K>, source: string): unknown
-  /** A line in init's .env template (commented out unless given); `comment` replaces the help there. */
+  /** A line in init's mldeploy.yaml template (commented out unless given); `comment` replaces the help there. */
   dotenv?: {example?: string; comment?: string}
 }
 
@@ -231,7 +237,7 @@ export const SETTINGS = {
     helpFor: {
       promote: 'Show what would change, with read-only calls only; change nothing.',
       init: 'List the files it would write and write nothing.',
-      migrate: 'Show each .env change as a unified diff and write nothing.',
+      migrate: 'Show each mldeploy.yaml change as a unified diff and write nothing.',
       'builder setup': 'Show every API call it would make (read-only lookups included) and change nothing.',
     },
     commands: ['push', 'promote', 'init', 'migrate', 'builder setup'],
@@ -414,7 +420,8 @@ export const SETTINGS = {
   }),
   region: string({
     flag: 'region',
-    env: ['AWS_REGION', 'AWS_DEFAULT_REGION'],
+    env: ['MLDEPLOY_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'],
+    ambientEnv: ['AWS_REGION', 'AWS_DEFAULT_REGION'],
     // The profile's region needs the AWS SDK: the engine applies it and DEFAULT_REGION (resolveRegion).
     default: {describe: `the profile's, else ${DEFAULT_REGION}`},
     help: 'AWS region.',
@@ -426,7 +433,8 @@ export const SETTINGS = {
   }),
   profile: string({
     flag: 'profile',
-    env: ['AWS_PROFILE'],
+    env: ['MLDEPLOY_PROFILE', 'AWS_PROFILE'],
+    ambientEnv: ['AWS_PROFILE'],
     default: {describe: "the SDK's default credential chain"},
     help: 'AWS named profile (SSO and credential_process included).',
     group: 'AWS',
@@ -440,7 +448,7 @@ export const SETTINGS = {
     help: 'Expected AWS account id: other credentials fail the preflight; a dry run without credentials uses it for the image references.',
     helpFor: {
       doctor: 'Expected AWS account id: other credentials fail the AWS check.',
-      init: 'Expected AWS account id, written into the .env: other credentials fail the preflight.',
+      init: 'Expected AWS account id, written into mldeploy.yaml: other credentials fail the preflight.',
     },
     group: 'AWS',
     commands: ['push', 'promote', 'inspect', 'doctor', 'init'],
@@ -792,12 +800,41 @@ export function settingsOf(command: CommandId, withBase = false): Array<[Setting
 const TRUE = /^(?:1|true|yes|on)$/i
 const FALSE = /^(?:0|false|no|off)$/i
 
+/** A value from the environment that differs from the target's own files, and which one won. */
+export interface Shadowed {
+  label: string
+  used: Sourced<string>
+  unused: Sourced<string>
+  /** 'environment': an explicit variable overrides a file; 'files': a file wins over CI's variable. */
+  winner: 'environment' | 'files'
+  /** What overrides the files on purpose: `--region or MLDEPLOY_REGION`. */
+  override: string
+}
+
+/** A value that came from a file: which file, and whether a committed file would give one too. */
+export interface FromFile {
+  label: string
+  /** The file as shown (relative to the root). */
+  file: string
+  key: string
+  committed: boolean
+  /** A committed settings file also sets it: without the local file, a clone still has a value. */
+  committedFallback: boolean
+}
+
 /**
- * Reads settings with provenance: flag > environment (process, then the .env layers, target over
- * root, stage files first) > the table's default. Every value, defaults included, goes through the
- * setting's validation; errors are usage errors naming where the value came from.
+ * Reads settings with provenance: flag > the process environment's explicit variables > the files
+ * (`.env` over `mldeploy.yaml`, target over root, stage first) > the process environment's ambient
+ * variables (AWS_REGION, AWS_PROFILE: see `ambientEnv`) > the table's default. Every value,
+ * defaults included, goes through the setting's validation; errors are usage errors naming where
+ * the value came from. A value the environment and the files disagree on is kept in `shadowed`.
  */
 export class SettingsReader {
+  /** Every setting read so far whose environment and file values differ (once per setting). */
+  readonly shadowed: Shadowed[] = []
+  /** Every setting read so far whose value came from a file (once per setting). */
+  readonly fromFiles: FromFile[] = []
+
   constructor(
     /** oclif's parsed flags, keyed by flag name; only the rows the caller asks for are read. */
     private readonly flags: object,
@@ -809,11 +846,9 @@ export class SettingsReader {
   raw<S extends AnySetting>(setting: S): Sourced<RawValue<S['kind']>> | undefined {
     const fromFlag = this.fromFlag(setting)
     if (fromFlag !== undefined) return fromFlag as Sourced<RawValue<S['kind']>>
-    for (const name of setting.env ?? []) {
-      const found = setting.envSource === 'process' ? this.fromProcess(name) : this.layers.get(name)
-      if (found !== undefined)
-        return {value: fromText(setting, found), source: found.source} as Sourced<RawValue<S['kind']>>
-    }
+    const found = this.fromEnvironment(setting)
+    if (found !== undefined)
+      return {value: fromText(setting, found), source: found.source} as Sourced<RawValue<S['kind']>>
     const fallback = setting.default
     if (fallback?.derive !== undefined) {
       const derived = fallback.derive({...this.context, layers: this.layers})
@@ -835,6 +870,65 @@ export class SettingsReader {
     const found = this.get(setting)
     if (found === undefined) throw new Error(`Setting --${setting.flag} has no value and no default.`)
     return found
+  }
+
+  private fromEnvironment(setting: AnySetting): Sourced<string> | undefined {
+    const names = setting.env ?? []
+    if (setting.envSource === 'process') {
+      for (const name of names) {
+        const found = this.fromProcess(name)
+        if (found !== undefined) return found
+      }
+      return undefined
+    }
+    const ambient = setting.ambientEnv ?? []
+    const explicit = names.filter((name) => !ambient.includes(name))
+    const fromProcess = (list: readonly string[]): Sourced<string> | undefined => {
+      for (const name of list) {
+        const found = this.layers.fromProcess(name)
+        if (found !== undefined) return found
+      }
+      return undefined
+    }
+    const overriding = fromProcess(explicit)
+    const fromFiles = this.layers.fromFiles(names)
+    const fromAmbient = fromProcess(ambient)
+    const used = overriding ?? fromFiles ?? fromAmbient
+    if (used !== undefined && used === fromFiles) this.recordFile(setting, names)
+    // Said whenever the environment and the target's files disagree, whichever won.
+    if (fromFiles !== undefined && fromFiles.value !== (overriding ?? fromAmbient)?.value) {
+      if (overriding !== undefined) this.shadow(setting, overriding, fromFiles, 'environment')
+      else if (fromAmbient !== undefined) this.shadow(setting, fromFiles, fromAmbient, 'files')
+    }
+    return used
+  }
+
+  private shadow(
+    setting: AnySetting,
+    used: Sourced<string>,
+    unused: Sourced<string>,
+    winner: Shadowed['winner'],
+  ): void {
+    if (this.shadowed.some((each) => each.label === setting.label)) return
+    const explicit = (setting.env ?? []).filter((name) => !(setting.ambientEnv ?? []).includes(name))
+    const override = [`--${setting.flag}`, ...explicit].join(' or ')
+    this.shadowed.push({label: setting.label, used, unused, winner, override})
+  }
+
+  private recordFile(setting: AnySetting, names: readonly string[]): void {
+    if (this.fromFiles.some((each) => each.label === setting.label)) return
+    const found = this.layers.fileOf(names)
+    if (found === undefined) return
+    const committedFallback = this.layers.files.some(
+      (file) => file.committed === true && names.some((name) => (file.values[name] ?? '') !== ''),
+    )
+    this.fromFiles.push({
+      label: setting.label,
+      file: found.file.shown,
+      key: found.key,
+      committed: found.file.committed === true,
+      committedFallback,
+    })
   }
 
   private fromFlag(setting: AnySetting): Sourced<unknown> | undefined {
@@ -953,8 +1047,8 @@ export function describeFlag(setting: AnySetting, command: CommandId): string {
   if (setting.aliases !== undefined && setting.aliases.length > 0)
     parts.push(`[alias: ${setting.aliases.map((alias) => `--${alias}`).join(', ')}]`)
   if (command === 'init' && setting.env !== undefined) {
-    // init writes the setting into the new target's .env instead of resolving it.
-    parts.push(`Written to .env as ${setting.env[0]}.`)
+    // init writes the setting into the new target's mldeploy.yaml instead of resolving it.
+    parts.push(`Written to mldeploy.yaml as ${setting.flag}.`)
     return parts.join(' ')
   }
   const env = envText(setting)

@@ -2,7 +2,7 @@ import {EnvLayers, type Sourced} from '../config/env-layers.js'
 import type {FlagValuesFor} from '../config/flags.js'
 import type {Builder} from '../config/builder.js'
 import {backendForBuilder, loadLayers, type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {readStage, SETTINGS, SettingsReader} from '../config/settings.js'
+import {readStage, SETTINGS, SettingsReader, type FromFile, type Shadowed} from '../config/settings.js'
 import {usageError} from '../errors.js'
 import {findProjectRoot, resolveRoot} from '../project/target.js'
 import type {Backend} from '../systems/backend.js'
@@ -32,6 +32,10 @@ export interface DoctorSettings {
   stage: string | undefined
   childEnv: Record<string, string>
   envFiles: string[]
+  /** Values where the environment and the files disagree (see SettingsReader). */
+  shadowed: Shadowed[]
+  /** The settings that came from a file, and which (see SettingsReader). */
+  fromFiles: FromFile[]
 }
 
 /**
@@ -66,6 +70,8 @@ export function resolveDoctorSettings(
       stage: config.stage,
       childEnv: config.childEnv,
       envFiles: config.envFiles,
+      shadowed: config.shadowed,
+      fromFiles: config.fromFiles,
     }
   }
   return resolveWithoutTarget(shared, processEnv, cwd)
@@ -116,6 +122,8 @@ function resolveWithoutTarget(
     vpnTimeoutMs: read.must(SETTINGS.vpnTimeout).value * 1000,
     stage,
     childEnv,
-    envFiles: layers.files.map((file) => file.shown),
+    envFiles: layers.fileNames(),
+    shadowed: read.shadowed,
+    fromFiles: read.fromFiles,
   }
 }

@@ -2,15 +2,16 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {parseEnvFile, type Sourced} from '../config/env-layers.js'
-import {SETTINGS} from '../config/settings.js'
+import {fileEnvName, readSettingsFile, SETTINGS_FILE} from '../config/settings-file.js'
+import {type AnySetting, parseValue, SETTINGS} from '../config/settings.js'
 import {errorMessage, usageError} from '../errors.js'
-import {validateAccountId, validateImageTag, validateRegion, validateRepository} from '../images.js'
-import {BACKENDS} from '../systems/backend.js'
+import {settingLine} from '../scaffold/templates.js'
+import {isGitIgnored} from '../systems/git.js'
 import {discoverTargets, resolveRoot, resolveTarget, type Target, targetHere} from './target.js'
 
 /**
  * `mldeploy migrate`: the settings a target's ecr.sh (the template's script, edited by hand per
- * target) carries, written into that target's .env under mldeploy's names; and the check that
+ * target) carries, written into that target's committed mldeploy.yaml under mldeploy's names; and the check that
  * push, list and doctor run when an ecr.sh is still there and disagrees with what they resolved.
  */
 
@@ -58,32 +59,81 @@ const TEMPLATE_LINES = new Set(
   ].map((line) => line.trim()),
 )
 
-const envName = (setting: {env: readonly string[]}): string => setting.env[0]!
-
-/** ecr.sh's variables and the .env names mldeploy reads them under (from the settings table). */
-const VARIABLES: Record<string, {env: string; check(value: string): string}> = {
-  ECR_NAME: {env: envName(SETTINGS.repository), check: (v) => validateRepository(v, 'ECR_NAME')},
-  ECR_TAG: {env: envName(SETTINGS.tags), check: (v) => validateImageTag(v, 'ECR_TAG')},
-  BACKEND: {
-    env: envName(SETTINGS.backend),
-    check: (v) => {
-      if (!(BACKENDS as readonly string[]).includes(v))
-        throw new Error(`BACKEND ${v} is not one mldeploy runs (${BACKENDS.join(', ')})`)
-      return v
-    },
-  },
-  REGION: {env: envName(SETTINGS.region), check: (v) => validateRegion(v, 'REGION')},
-  AWS_REGION: {env: envName(SETTINGS.region), check: (v) => validateRegion(v, 'AWS_REGION')},
-  AWS_DEFAULT_REGION: {env: envName(SETTINGS.region), check: (v) => validateRegion(v, 'AWS_DEFAULT_REGION')},
-  AWS_ACCOUNT_ID: {env: envName(SETTINGS.accountId), check: (v) => validateAccountId(v, 'AWS_ACCOUNT_ID')},
+/** What a setting of ecr.sh becomes: a key of the target's mldeploy.yaml (a flag name) and its variable. */
+interface Translation {
+  setting: AnySetting
+  /** The value as the settings file holds it, or why it cannot be used. */
+  check(value: string, where: string): string
 }
+
+const translation = (setting: AnySetting): Translation => ({
+  setting,
+  check: (value, where) => String(parseValue(setting, {value: fromFileText(setting, value), source: where})),
+})
+
+/** ecr.sh's variables and the settings they become (from the settings table). */
+const VARIABLES: Record<string, Translation> = {
+  ECR_NAME: translation(SETTINGS.repository),
+  ECR_TAG: translation(SETTINGS.tags),
+  BACKEND: translation(SETTINGS.backend),
+  REGION: translation(SETTINGS.region),
+  AWS_REGION: translation(SETTINGS.region),
+  AWS_DEFAULT_REGION: translation(SETTINGS.region),
+  AWS_ACCOUNT_ID: translation(SETTINGS.accountId),
+}
+
+/** A list setting's text as a file or variable holds it (comma-separated), else the text itself. */
+function fromFileText(setting: AnySetting, value: string): unknown {
+  return setting.kind === 'list' ? value.split(',').map((item) => item.trim()) : value
+}
+
+/**
+ * Options of the commands ecr.sh runs that have a setting: bentoml containerize's platform
+ * (`--opt platform=X`, or docker's `--platform X`), the push's manifest format, and an
+ * `aws ecr create-repository` before the push. Whatever else a line holds stays untranslated.
+ */
+const OPTIONS: Array<{pattern: RegExp; translation: Translation; value(match: RegExpExecArray): string}> = [
+  {pattern: /--opt[= ]platform=(\S+)/, translation: translation(SETTINGS.platform), value: (m) => m[1]!},
+  {pattern: /--platform[= ](\S+)/, translation: translation(SETTINGS.platform), value: (m) => m[1]!},
+  {
+    pattern: /^\$BACKEND push\b.*?(--format[= ](\S+))/,
+    translation: {
+      setting: SETTINGS.imageFormat,
+      check: (value, where) => {
+        const format = {v2s2: 'docker', oci: 'oci'}[value.replace(/^["']|["']$/g, '')]
+        if (format === undefined) throw new Error(`${where}: push --format ${value} is neither v2s2 nor oci`)
+        return format
+      },
+    },
+    value: (m) => m[2]!,
+  },
+  {
+    pattern: /^aws ecr create-repository\b.*$/,
+    translation: translation(SETTINGS.createRepository),
+    value: () => 'true',
+  },
+  {
+    pattern: /--image-tag-mutability[= ](\S+)/,
+    translation: translation(SETTINGS.imageTagMutability),
+    value: (m) => m[1]!,
+  },
+]
+
+/** A line as compared with the template: without the continuation (`\`) or error handling (`|| {`) it ends with. */
+function normalized(line: string): string {
+  return line.replace(/\s*(?:\\|\|\|\s*\{|\|\|\s*true)\s*$/, '').trim()
+}
+
+const TEMPLATE = new Set([...TEMPLATE_LINES].map(normalized))
 
 const ASSIGNMENT = /^(?:export\s+)?([A-Z_][A-Z0-9_]*)=(.*)$/
 
 export interface EcrSetting {
-  /** ecr.sh's variable (ECR_NAME...). */
+  /** ecr.sh's variable (ECR_NAME...) or option (`--opt platform=linux/amd64`). */
   variable: string
-  /** The .env name mldeploy reads (MLDEPLOY_REPOSITORY...). */
+  /** The key of mldeploy.yaml (the flag's name: repository, tag, platform...). */
+  key: string
+  /** The variable mldeploy also reads it from (MLDEPLOY_REPOSITORY...). */
   env: string
   value: string
   line: number
@@ -143,23 +193,28 @@ export function parseEcrSh(text: string): EcrScript {
         )
         continue
       }
-      try {
-        const value = known.check(found.value)
-        // A later assignment wins, as in the shell.
-        script.settings = script.settings.filter((each) => each.env !== known.env)
-        script.settings.push({variable, env: known.env, value, line: number})
-      } catch (error) {
-        script.untranslated.push({line: number, text: line, why: errorMessage(error).replace(/\.$/, '')})
-      }
+      add(script, known, variable, found.value, number, line)
       continue
     }
-    if (TEMPLATE_LINES.has(line)) continue
+    if (TEMPLATE.has(normalized(line))) continue
+    // Options with a setting are translated; the line is done when nothing else is left of it.
+    let rest = line
+    if (assignment === null)
+      for (const option of OPTIONS) {
+        const match = option.pattern.exec(rest)
+        if (match === null) continue
+        add(script, option.translation, match[0].trim(), option.value(match), number, line)
+        rest = rest.replace(match[0], '')
+      }
+    if (rest !== line && (normalized(rest) === '' || TEMPLATE.has(normalized(rest)))) continue
     script.untranslated.push({
       line: number,
       text: line,
       why:
         assignment === null
-          ? 'not in the template: mldeploy does not run it'
+          ? rest !== line
+            ? `the rest of the line (${normalized(rest)}) has no setting`
+            : 'not in the template: mldeploy does not run it'
           : known === undefined
             ? 'a variable mldeploy does not read'
             : "changed from the template's argument handling",
@@ -168,37 +223,64 @@ export function parseEcrSh(text: string): EcrScript {
   return script
 }
 
+/** One translated value, or the line as untranslated with the reason its value cannot be used. */
+function add(
+  script: EcrScript,
+  translation: Translation,
+  variable: string,
+  raw: string,
+  line: number,
+  text: string,
+): void {
+  const {setting} = translation
+  try {
+    const value = translation.check(raw.replace(/^"(.*)"$/, '$1'), `ecr.sh ${variable}, line ${line}`)
+    // A later assignment wins, as in the shell.
+    script.settings = script.settings.filter((each) => each.key !== setting.flag)
+    script.settings.push({variable, key: setting.flag, env: fileEnvName(setting), value, line})
+  } catch (error) {
+    script.untranslated.push({line, text, why: errorMessage(error).replace(/\.$/, '')})
+  }
+}
+
 export interface MigrationPlan {
   target: string
   /** Relative to the project root. */
   ecrSh: string
-  envFile: string
+  /** The target's committed settings file (mldeploy.yaml), relative to the project root. */
+  settingsFile: string
   found: boolean
+  /** Every setting ecr.sh carries and what became of it. */
+  translations: Array<{from: string; key: string; value: string; outcome: 'written' | 'kept' | 'same'}>
   written: Array<{key: string; value: string; from: string}>
-  /** Already set in the target's .env: left as it is. */
+  /** Already set in the settings file to another value: left as it is. */
   kept: Array<{key: string; existing: string; ecrSh: string}>
   notes: string[]
   untranslated: Untranslated[]
-  /** The .env change as a unified diff ('' when nothing changes). */
+  /** Whether git ignores the settings file (null: not a checkout, or not asked). */
+  ignoredByGit: boolean | null
+  /** The settings file's change as a unified diff ('' when nothing changes). */
   diff: string
-  /** The new .env text, undefined when nothing changes. */
+  /** The new settings file's text, undefined when nothing changes. */
   content: string | undefined
 }
 
 /** What migrating one target would write; reads the disk, writes nothing. */
 export function planMigration(target: Target, today = new Date()): MigrationPlan {
   const ecrPath = path.join(target.dir, 'ecr.sh')
-  const envPath = path.join(target.dir, '.env')
+  const settingsPath = path.join(target.dir, SETTINGS_FILE)
   const shown = (file: string): string => path.relative(target.root, file)
   const plan: MigrationPlan = {
     target: target.name,
     ecrSh: shown(ecrPath),
-    envFile: shown(envPath),
+    settingsFile: shown(settingsPath),
     found: existsSync(ecrPath),
+    translations: [],
     written: [],
     kept: [],
     notes: [],
     untranslated: [],
+    ignoredByGit: null,
     diff: '',
     content: undefined,
   }
@@ -206,33 +288,50 @@ export function planMigration(target: Target, today = new Date()): MigrationPlan
   const script = parseEcrSh(readFileSync(ecrPath, 'utf8'))
   plan.notes = script.notes
   plan.untranslated = script.untranslated
-  const before = existsSync(envPath) ? readFileSync(envPath, 'utf8') : undefined
-  const existing = before === undefined ? {} : parseEnvFile(envPath)
+  const before = existsSync(settingsPath) ? readFileSync(settingsPath, 'utf8') : undefined
+  // Read as every command reads it: a broken file is named before anything is added to it.
+  const existing = readSettingsFile(settingsPath, plan.settingsFile, undefined).at(-1)?.values ?? {}
+  const local = localValues(target)
   for (const setting of script.settings) {
+    const from = `${setting.variable}, line ${setting.line}`
     const current = existing[setting.env]
-    if (current !== undefined && current !== '') {
-      plan.kept.push({key: setting.env, existing: current, ecrSh: setting.value})
-      continue
-    }
-    plan.written.push({
-      key: setting.env,
-      value: setting.value,
-      from: `${setting.variable}, line ${setting.line}`,
-    })
+    const outcome =
+      current === undefined || current === '' ? 'written' : current === setting.value ? 'same' : 'kept'
+    plan.translations.push({from, key: setting.key, value: setting.value, outcome})
+    if (outcome === 'kept') plan.kept.push({key: setting.key, existing: current!, ecrSh: setting.value})
+    if (outcome === 'written') plan.written.push({key: setting.key, value: setting.value, from})
+    const override = local.find((file) => (file.values[setting.env] ?? '') !== '')
+    if (override !== undefined && override.values[setting.env] !== setting.value)
+      plan.notes.push(
+        `${override.shown} sets ${setting.env}=${override.values[setting.env]}, which wins over ${plan.settingsFile} on this machine only: remove it there if an earlier migrate wrote it.`,
+      )
   }
   if (plan.written.length === 0) return plan
-  const block = [
-    `# From ecr.sh by mldeploy migrate (${today.toISOString().slice(0, 10)})`,
-    ...plan.written.map((each) => `${each.key}=${each.value}`),
-  ]
+  const block = plan.written.map((each) => settingLine(each.key, each.value))
+  const header =
+    before === undefined
+      ? [
+          `# mldeploy settings of ${target.name}, committed: every clone (CI too) resolves the same.`,
+          '# Keys are the flag names of mldeploy push --help; secrets and local overrides go in .env.',
+        ]
+      : []
   const base = before === undefined || before === '' ? '' : before.endsWith('\n') ? before : `${before}\n`
-  plan.content = `${base}${base === '' ? '' : '\n'}${block.join('\n')}\n`
-  plan.diff = unifiedDiff(plan.envFile, before, plan.content)
+  const comment = `# From ecr.sh by mldeploy migrate (${today.toISOString().slice(0, 10)})`
+  plan.content = `${base}${base === '' ? '' : '\n'}${[...header, comment, ...block].join('\n')}\n`
+  plan.diff = unifiedDiff(plan.settingsFile, before, plan.content)
   return plan
 }
 
+/** The target's and the root's .env files, which win over the settings file where they set a value. */
+function localValues(target: Target): Array<{shown: string; values: Record<string, string>}> {
+  return [target.dir, target.root]
+    .map((dir) => path.join(dir, '.env'))
+    .filter((file) => existsSync(file))
+    .map((file) => ({shown: path.relative(target.root, file), values: parseEnvFile(file)}))
+}
+
 export function applyMigration(plan: MigrationPlan, root: string): void {
-  if (plan.content !== undefined) writeFileSync(path.join(root, plan.envFile), plan.content)
+  if (plan.content !== undefined) writeFileSync(path.join(root, plan.settingsFile), plan.content)
 }
 
 /** A unified diff of a file that only grows at its end (or is created), with 3 lines of context. */
@@ -260,14 +359,24 @@ export function unifiedDiff(file: string, before: string | undefined, after: str
 export function formatMigration(plan: MigrationPlan, dryRun: boolean): string {
   if (!plan.found) return `${plan.target}: no ecr.sh (${plan.ecrSh}), nothing to migrate.`
   const lines = [
-    `${plan.target}: ${plan.ecrSh} -> ${plan.envFile}${dryRun ? ' (dry run: nothing written)' : ''}`,
+    `${plan.target}: ${plan.ecrSh} -> ${plan.settingsFile}${dryRun ? ' (dry run: nothing written)' : ''}`,
   ]
   const verb = dryRun ? 'would write' : 'wrote'
-  for (const each of plan.written) lines.push(`  ${verb}  ${each.key}=${each.value}  (from ${each.from})`)
+  for (const each of plan.translations) {
+    if (each.outcome === 'written') lines.push(`  ${verb}  ${each.key}: ${each.value}  (from ${each.from})`)
+    if (each.outcome === 'same')
+      lines.push(`  same  ${each.key}: ${each.value}, already in ${plan.settingsFile}`)
+  }
   for (const each of plan.kept)
-    lines.push(`  kept  ${each.key}=${each.existing}, already in ${plan.envFile} (ecr.sh says ${each.ecrSh})`)
-  if (plan.written.length === 0 && plan.kept.length === 0) lines.push('  no setting to write')
+    lines.push(
+      `  kept  ${each.key}: ${each.existing}, already in ${plan.settingsFile} (ecr.sh says ${each.ecrSh})`,
+    )
+  if (plan.translations.length === 0) lines.push('  no setting to write')
   for (const note of plan.notes) lines.push(`  note  ${note}`)
+  if (plan.ignoredByGit === true && plan.written.length > 0)
+    lines.push(
+      `  warning  git ignores ${plan.settingsFile}: a CI clone will not have these settings. Stop ignoring it (git check-ignore -v ${plan.settingsFile}) and commit it.`,
+    )
   if (plan.untranslated.length > 0) {
     lines.push(`  not translated (${plan.untranslated.length}): do these by hand or drop them`)
     for (const each of plan.untranslated) lines.push(`    line ${each.line}: ${each.text}  (${each.why})`)
@@ -317,7 +426,7 @@ export function ecrShDisagreement(
     differences.push(`tag ${tag} in ecr.sh, ${tags.value.join(',')} here (${tags.source})`)
   compare('backend', resolved.backend?.value, resolved.backend?.source, settings.get('BACKEND'))
   if (differences.length === 0) return undefined
-  return `${target.name} holds an ecr.sh that disagrees with mldeploy: ${differences.join('; ')}. Run mldeploy migrate ${target.name} to carry its settings into the target's .env.`
+  return `${target.name} holds an ecr.sh that disagrees with mldeploy: ${differences.join('; ')}. Run mldeploy migrate ${target.name} to carry its settings into the target's ${SETTINGS_FILE}.`
 }
 
 export interface MigrateResult {
@@ -325,18 +434,21 @@ export interface MigrateResult {
   dryRun: boolean
   root: string
   targets: Array<Omit<MigrationPlan, 'content'>>
+  /** A settings file written (or to be written) that git ignores, one line each. */
+  warnings: string[]
 }
 
 /**
  * `mldeploy migrate`: the named targets (`.` or none inside a target folder: that one), or with
- * --all every target holding an ecr.sh. Every plan is made before the first .env is written.
+ * --all every target holding an ecr.sh. Every plan is made before the first file is written.
  */
-export function migrate(
+export async function migrate(
   names: readonly string[],
   options: {all: boolean; root?: string | undefined; dryRun: boolean},
   cwd: string,
+  env: Record<string, string>,
   today = new Date(),
-): MigrateResult {
+): Promise<MigrateResult> {
   const root = resolveRoot(options.root, cwd)
   let specs: string[]
   if (options.all) {
@@ -355,6 +467,15 @@ export function migrate(
     specs = [here]
   }
   const plans = specs.map((spec) => planMigration(resolveTarget(spec, root, cwd), today))
+  // Settings written where git does not look would reach no clone: said before and after writing.
+  const warnings: string[] = []
+  for (const plan of plans.filter((each) => each.content !== undefined)) {
+    plan.ignoredByGit = (await isGitIgnored(path.join(root, plan.settingsFile), env)) ?? null
+    if (plan.ignoredByGit)
+      warnings.push(
+        `git ignores ${plan.settingsFile}: ${plan.target}'s migrated settings will not reach CI or other clones. Stop ignoring it (git check-ignore -v ${plan.settingsFile} names the rule) and commit it.`,
+      )
+  }
   if (!options.dryRun) for (const plan of plans) applyMigration(plan, root)
   const changed = plans.some((plan) => plan.content !== undefined)
   return {
@@ -362,6 +483,7 @@ export function migrate(
     dryRun: options.dryRun,
     root,
     targets: plans.map(({content: _content, ...rest}) => rest),
+    warnings,
   }
 }
 

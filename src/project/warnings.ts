@@ -3,7 +3,8 @@ import path from 'node:path'
 import {EnvLayers, parseEnvFile} from '../config/env-layers.js'
 import {envKeyWarnings} from '../config/env-keys.js'
 import {type PushConfig, resolvePushConfig} from '../config/push-config.js'
-import {SETTINGS, SettingsReader} from '../config/settings.js'
+import {type FromFile, SETTINGS, SettingsReader, type Shadowed} from '../config/settings.js'
+import {SETTINGS_FILE} from '../config/settings-file.js'
 import type {CheckOutcome} from '../doctor/checks.js'
 import type {DoctorSettings} from '../doctor/settings.js'
 import type {ListResult} from '../release/list.js'
@@ -22,7 +23,8 @@ function envFiles(
   shown: readonly string[],
 ): Array<{shown: string; values: Record<string, string>}> {
   const files = []
-  for (const file of shown) {
+  // A settings file's keys were checked as it was read; only .env files hold free-form keys.
+  for (const file of shown.filter((each) => path.basename(each) !== SETTINGS_FILE)) {
     try {
       files.push({shown: file, values: parseEnvFile(path.resolve(root, file))})
     } catch {
@@ -44,12 +46,65 @@ function targetWarnings(
 
 /** For push (and list, which resolves as push does). */
 export function pushWarnings(config: PushConfig): string[] {
-  return targetWarnings(
-    config.target,
-    {repository: config.repository, tags: config.tags, backend: config.backend},
-    config.target.root,
-    config.envFiles,
+  return [
+    ...targetWarnings(
+      config.target,
+      {repository: config.repository, tags: config.tags, backend: config.backend},
+      config.target.root,
+      config.envFiles,
+    ),
+    ...shadowWarnings(config.target.name, config.shadowed),
+  ]
+}
+
+/**
+ * The environment and a target's files disagree: both values, their sources and which one is
+ * used — CI's ambient AWS_REGION must never move a target to another region without a word.
+ */
+export function shadowWarnings(target: string, shadowed: readonly Shadowed[]): string[] {
+  return shadowed.map(({label, used, unused, winner, override}) =>
+    winner === 'files'
+      ? `${target}: ${label} ${used.value} (from ${used.source}) is used, not ${unused.value} (from ${unused.source}): a target's own settings win over the environment's AWS variables; ${override} overrides them.`
+      : `${target}: ${label} ${used.value} (from ${used.source}) overrides ${unused.value} (from ${unused.source}).`,
   )
+}
+
+/** For promote and inspect, which locate the repository as push does and build nothing. */
+export async function locatingWarnings(config: PushConfig, signal?: AbortSignal): Promise<string[]> {
+  return [
+    ...shadowWarnings(config.target.name, config.shadowed),
+    ...(await ignoredFileWarnings(config.target, config.fromFiles, config.childEnv, signal)),
+  ]
+}
+
+/**
+ * Settings read from a file that git ignores: a CI clone will not have that file, so it resolves
+ * other values (the derived repository, another region). A `.env` value that a committed
+ * `mldeploy.yaml` also sets is a local override, said nothing of; one that only the ignored file
+ * holds is named, with the fix. One git call per file; outside a checkout nothing is said.
+ */
+export async function ignoredFileWarnings(
+  target: {name: string; root: string; dir: string},
+  fromFiles: readonly FromFile[],
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const byFile = new Map<string, FromFile[]>()
+  for (const each of fromFiles)
+    if (each.committed || !each.committedFallback)
+      byFile.set(each.file, [...(byFile.get(each.file) ?? []), each])
+  const warnings: string[] = []
+  const settingsFile = path.relative(target.root, path.join(target.dir, SETTINGS_FILE))
+  for (const [file, settings] of byFile) {
+    if ((await isGitIgnored(path.resolve(target.root, file), env, signal)) !== true) continue
+    const keys = settings.map((each) => each.key).join(', ')
+    warnings.push(
+      settings[0]!.committed
+        ? `${file} is ignored by git, and ${target.name}'s ${keys} come from it: a CI clone will not have them. Stop ignoring it (git check-ignore -v ${file} names the rule) and commit it.`
+        : `${file} is ignored by git, and ${target.name}'s ${keys} come from it: a CI clone will resolve other values. Move them to ${settingsFile} and commit it (keep .env for secrets and local overrides).`,
+    )
+  }
+  return warnings
 }
 
 /** For list: each ready target's warnings, and two targets that would push to one repository. */
@@ -81,7 +136,7 @@ export function listWarnings(result: ListResult, processEnv: NodeJS.ProcessEnv, 
   return [...warnings]
 }
 
-/** For doctor: one check with every finding, plus the .env files git ignores (CI will not have them). */
+/** For doctor: one check with every finding, plus settings that only a git-ignored file holds (CI will not have them). */
 export async function projectOutcome(settings: DoctorSettings, signal: AbortSignal): Promise<CheckOutcome> {
   if (settings.root === undefined) return {status: 'skip', message: 'Not inside a project.'}
   const root = settings.root
@@ -96,14 +151,18 @@ export async function projectOutcome(settings: DoctorSettings, signal: AbortSign
   } else {
     findings.push(...envKeyWarnings(envFiles(root, settings.envFiles)))
   }
-  for (const shown of settings.envFiles) {
-    if ((await isGitIgnored(path.resolve(root, shown), settings.childEnv, signal)) === true)
-      findings.push(
-        `${shown} is ignored by git: CI and other clones will not have its settings (set them in CI's environment, or commit it if it holds no secret).`,
-      )
-  }
+  const name = settings.target ?? 'the project'
+  findings.push(...shadowWarnings(name, settings.shadowed))
+  const dir = settings.target === undefined ? root : path.join(root, 'deploy', ...settings.target.split('/'))
+  findings.push(
+    ...(await ignoredFileWarnings({name, root, dir}, settings.fromFiles, settings.childEnv, signal)),
+  )
   if (findings.length === 0)
-    return {status: 'pass', message: 'No ecr.sh disagreement, no unknown .env key, no git-ignored .env.'}
+    return {
+      status: 'pass',
+      message:
+        'No ecr.sh disagreement, no unknown .env key, no setting shadowed or only in a git-ignored file.',
+    }
   return {
     status: 'warn',
     message: findings.join(' '),

@@ -15,7 +15,15 @@ import path from 'node:path'
 import {DeployError, errorMessage, usageError} from '../errors.js'
 import {EnvLayers} from '../config/env-layers.js'
 import type {FlagValuesFor} from '../config/flags.js'
-import {DEFAULT_COLUMNS, DEFAULT_PYTHON_VERSION, SettingsReader, settingsOf} from '../config/settings.js'
+import {fileEnvName, SETTINGS_FILE} from '../config/settings-file.js'
+import {
+  DEFAULT_COLUMNS,
+  DEFAULT_PYTHON_VERSION,
+  SETTINGS,
+  SettingsReader,
+  settingRows,
+  settingsOf,
+} from '../config/settings.js'
 import {defaultRepository} from '../images.js'
 import {findProjectRoot, parseTargetName, resolveTarget} from '../project/target.js'
 import {
@@ -30,10 +38,11 @@ import {
 import {
   commonPy,
   createBentoModelPy,
-  dotEnv,
   type EnvSettings,
   exampleInputCsv,
   servicePy,
+  settingLine,
+  settingsYaml,
   type TargetSpec,
 } from './templates.js'
 
@@ -137,7 +146,7 @@ export function planInit(targetSpec: string, flags: InitFlags, cwd: string): Ini
       ['common.py', commonPy(spec)],
       ['example_input.csv', exampleInputCsv(spec)],
       ['service.py', servicePy(spec)],
-      ['.env', dotEnv(spec, defaultRepository(model, version))],
+      [SETTINGS_FILE, settingsYaml(spec, defaultRepository(model, version))],
     ]
     const warnings: string[] = []
     if (modelUriFlag === undefined || modelUriFlag === '') {
@@ -260,13 +269,23 @@ function planCopy(
       }
     }
     text = text.replace(new RegExp(`\\b${escape(source.name)}\\b`, 'g'), name)
-    if (/^\.env(?:\..+)?$/.test(base)) {
+    const repositoryKey = SETTINGS.repository.env[0]
+    if (/^\.env(?:\..+)?$/.test(base) || base === SETTINGS_FILE) {
       text = text.split(`[default: ${oldRepository}]`).join(`[default: ${newRepository}]`)
-      const explicit = base === '.env' && overrides.env.MLDEPLOY_REPOSITORY !== undefined
-      if (!explicit) {
-        text = adjustEnv(text, base, oldRepository, newRepository, source.version, version, changes, warnings)
+      const explicit = overrides.env[repositoryKey] !== undefined
+      if (!explicit || base !== SETTINGS_FILE) {
+        text = adjustRepository(
+          text,
+          base,
+          oldRepository,
+          newRepository,
+          source.version,
+          version,
+          changes,
+          warnings,
+        )
       }
-      if (base === '.env') text = setEnv(text, overrides.env)
+      if (base === SETTINGS_FILE) text = setSettings(text, overrides.env)
     }
     return {...planned(root, dir, file, Buffer.from(text), text === before ? 'copied' : 'adjusted'), mode}
   })
@@ -275,9 +294,9 @@ function planCopy(
       '--model-uri not applied: no runs:/ or models:/ string in create_bento_model.py; edit it by hand.',
     )
   }
-  if (!entries.includes('.env') && Object.keys(overrides.env).length > 0) {
+  if (!entries.includes(SETTINGS_FILE) && Object.keys(overrides.env).length > 0) {
     const spec = {name, env: overrides.env} as TargetSpec
-    files.push(planned(root, dir, '.env', Buffer.from(dotEnv(spec, newRepository)), 'generated'))
+    files.push(planned(root, dir, SETTINGS_FILE, Buffer.from(settingsYaml(spec, newRepository)), 'generated'))
   }
   return {
     target: name,
@@ -293,8 +312,11 @@ function planCopy(
   }
 }
 
-/** The repository of the old version in a .env moves with the version; another one is kept, with a warning. */
-function adjustEnv(
+/**
+ * The repository of the old version moves with the version, in a .env (MLDEPLOY_REPOSITORY=) and in
+ * mldeploy.yaml (repository:); another one is kept, with a warning.
+ */
+function adjustRepository(
   text: string,
   file: string,
   oldRepository: string,
@@ -304,30 +326,34 @@ function adjustEnv(
   changes: string[],
   warnings: string[],
 ): string {
-  return text.replace(
-    /^(\s*(?:export\s+)?MLDEPLOY_REPOSITORY\s*=\s*)(\S+)[ \t]*$/m,
-    (line, prefix: string, value: string) => {
-      const fresh = value === oldRepository ? newRepository : swapVersion(value, oldVersion, newVersion)
-      if (fresh === undefined || fresh === value) {
-        warnings.push(
-          `${file}: MLDEPLOY_REPOSITORY=${value} is kept, so the new version pushes to the same repository.`,
-        )
-        return line
-      }
-      changes.push(`${file}: MLDEPLOY_REPOSITORY ${value} → ${fresh}`)
-      return `${prefix}${fresh}`
-    },
-  )
+  const key = file === SETTINGS_FILE ? SETTINGS.repository.flag : SETTINGS.repository.env[0]
+  const line =
+    file === SETTINGS_FILE
+      ? new RegExp(`^(${key}\\s*:\\s*["']?)([^"'\\s#]+)(["']?)[ \\t]*$`, 'm')
+      : new RegExp(`^(\\s*(?:export\\s+)?${key}\\s*=\\s*)(\\S+)()[ \\t]*$`, 'm')
+  return text.replace(line, (whole, prefix: string, value: string, quote: string) => {
+    const fresh = value === oldRepository ? newRepository : swapVersion(value, oldVersion, newVersion)
+    if (fresh === undefined || fresh === value) {
+      warnings.push(`${file}: ${key} ${value} is kept, so the new version pushes to the same repository.`)
+      return whole
+    }
+    changes.push(`${file}: ${key} ${value} → ${fresh}`)
+    return `${prefix}${fresh}${quote}`
+  })
 }
 
-/** Set KEY=value lines: replace the key's line, else its commented-out example, else append. */
-export function setEnv(text: string, values: EnvSettings): string {
+/** Set `key: value` lines of a settings file: replace the key's line, else its commented-out example, else append. */
+export function setSettings(text: string, values: EnvSettings): string {
   let out = text
-  for (const [key, value] of Object.entries(values)) {
+  for (const [name, value] of Object.entries(values)) {
     if (value === undefined) continue
-    const line = `${key}=${value}`
-    const active = new RegExp(`^\\s*(?:export\\s+)?${key}\\s*=.*$`, 'm')
-    const commented = new RegExp(`^#\\s*${key}=.*$`, 'm')
+    const flag = settingRows().find(
+      ([, setting]) => setting.env !== undefined && fileEnvName(setting) === name,
+    )?.[1].flag
+    if (flag === undefined) continue
+    const line = settingLine(flag, value)
+    const active = new RegExp(`^${flag}\\s*:.*$`, 'm')
+    const commented = new RegExp(`^#\\s*${flag}\\s*:.*$`, 'm')
     if (active.test(out)) out = out.replace(active, line)
     else if (commented.test(out)) out = out.replace(commented, line)
     else out = `${out}${out.endsWith('\n') || out === '' ? '' : '\n'}${line}\n`
@@ -335,12 +361,12 @@ export function setEnv(text: string, values: EnvSettings): string {
   return out
 }
 
-/** The setting flags init was given, validated by the settings table, as .env lines to write. */
+/** The setting flags init was given, validated by the settings table, as settings to write. */
 function envSettings(flags: InitFlags): EnvSettings {
   const read = new SettingsReader(flags, new EnvLayers({}, []))
   const env: EnvSettings = {}
   for (const [, setting] of settingsOf('init')) {
-    const name = setting.env?.[0]
+    const name = setting.env === undefined ? undefined : fileEnvName(setting)
     const given = (flags as Record<string, unknown>)[setting.flag]
     if (name === undefined || given === undefined) continue
     const value = read.get(setting)?.value

@@ -1,8 +1,11 @@
+import {stringify} from 'yaml'
+
+import {fileEnvName} from '../config/settings-file.js'
 import {defaultText, settingRows} from '../config/settings.js'
 
 /**
  * The files of a new deploy target, in the shape of the project template's examples
- * (create_bento_model.py, common.py, a sample input, service.py) plus a .env with mldeploy's settings.
+ * (create_bento_model.py, common.py, a sample input, service.py) plus mldeploy.yaml with mldeploy's settings.
  */
 export interface TargetSpec {
   /** `<model>/<version>` as the user named it. */
@@ -17,11 +20,11 @@ export interface TargetSpec {
   /** Python class of the BentoML service; its lowercase name becomes the bento's name. */
   serviceClass: string
   pythonVersion: string
-  /** Settings for the .env; undefined ones are written commented out with their default. */
+  /** Settings for mldeploy.yaml; undefined ones are written commented out with their default. */
   env: EnvSettings
 }
 
-/** .env lines to write, by variable name (MLDEPLOY_REPOSITORY...). */
+/** Settings to write, by variable name (MLDEPLOY_REPOSITORY...). */
 export type EnvSettings = Partial<Record<string, string>>
 
 /** Python string literal (JSON's escapes are valid Python ones). */
@@ -192,24 +195,27 @@ class ${spec.serviceClass}:
 `
 }
 
-interface EnvEntry {
+interface SettingEntry {
+  /** The variable the value is also read from (MLDEPLOY_REPOSITORY, AWS_REGION...). */
   key: string
+  /** Its key in mldeploy.yaml: the flag's name. */
+  flag: string
   comment: string
   example: string
 }
 
-/** The settings table's rows that belong in a target's .env, in table order, with this target's defaults. */
-export function envEntries(defaultRepository: string): EnvEntry[] {
-  const entries: EnvEntry[] = []
+/** The settings table's rows that belong in a target's settings file, in table order, with this target's defaults. */
+export function settingEntries(defaultRepository: string): SettingEntry[] {
+  const entries: SettingEntry[] = []
   for (const [key, setting] of settingRows()) {
-    const name = setting.env?.[0]
-    if (setting.dotenv === undefined || name === undefined) continue
-    // The one target-derived default a .env shows is the repository: name it for this target.
+    if (setting.dotenv === undefined || setting.env === undefined) continue
+    // The one target-derived default the file shows is the repository: name it for this target.
     const fallback = key === 'repository' ? defaultRepository : defaultText(setting)
     const text = setting.dotenv.comment ?? setting.help.replace(/\.$/, '')
     const example = setting.dotenv.example ?? fallback ?? ''
     entries.push({
-      key: name,
+      key: fileEnvName(setting),
+      flag: setting.flag,
       comment: fallback === undefined ? text : `${text} [default: ${fallback}]`,
       example,
     })
@@ -217,19 +223,32 @@ export function envEntries(defaultRepository: string): EnvEntry[] {
   return entries
 }
 
-export function dotEnv(spec: TargetSpec, defaultRepository: string): string {
+/** `key: value` as YAML writes it (a list setting as a list, a string that looks like a number quoted). */
+export function settingLine(flag: string, value: string): string {
+  const list = settingRows().some(([, setting]) => setting.flag === flag && setting.kind === 'list')
+  const text = stringify(list ? value.split(',') : value, {
+    lineWidth: 0,
+    collectionStyle: 'flow',
+    flowCollectionPadding: false,
+  })
+  return `${flag}: ${text.trimEnd()}`
+}
+
+/** The target's mldeploy.yaml: committed next to bentofile.yaml, so every clone resolves the same. */
+export function settingsYaml(spec: TargetSpec, defaultRepository: string): string {
   const lines = [
-    `# mldeploy settings for ${spec.name} (deploy/${spec.name}/.env), read by mldeploy push and doctor.`,
-    '# Precedence: flags > environment > this file > the project root .env > defaults.',
-    '# With --stage <name>, .env.<name> here and at the root are read over this file.',
-    '# No credentials here: AWS credentials come from AWS_PROFILE, SSO or the environment.',
+    `# mldeploy settings of ${spec.name}, committed next to bentofile.yaml: every clone (CI too)`,
+    '# resolves the same. Keys are the flag names of mldeploy push --help. Precedence: flags >',
+    '# MLDEPLOY_* variables > .env files (local overrides, git-ignored) > this file > the root',
+    "# mldeploy.yaml > CI's AWS_REGION/AWS_PROFILE > defaults. A stages: map holds a stage's values.",
+    '# No credentials here: they come from AWS_PROFILE, SSO, the environment or .env.',
   ]
-  for (const entry of envEntries(defaultRepository)) {
+  for (const entry of settingEntries(defaultRepository)) {
     const value = spec.env[entry.key]
     lines.push(
       '',
       `# ${entry.comment}`,
-      value === undefined ? `# ${entry.key}=${entry.example}` : `${entry.key}=${value}`,
+      value === undefined ? `# ${settingLine(entry.flag, entry.example)}` : settingLine(entry.flag, value),
     )
   }
   return `${lines.join('\n')}\n`
