@@ -57,7 +57,8 @@ export function readSettingsFile(file: string, shown: string, stage: string | un
       'Fix its permissions or remove it.',
     )
   }
-  const document = parseDocument(text, {prettyErrors: false, uniqueKeys: true})
+  // failsafe: every value is its text (an account id keeps its leading zero, yes stays yes).
+  const document = parseDocument(text, {prettyErrors: false, uniqueKeys: true, schema: 'failsafe'})
   const lineOf = (offset: number | undefined): number =>
     offset === undefined ? 1 : text.slice(0, offset).split('\n').length
   const problem = document.errors[0]

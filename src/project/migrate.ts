@@ -4,7 +4,7 @@ import path from 'node:path'
 import {parseEnvFile, type Sourced} from '../config/env-layers.js'
 import {fileEnvName, readSettingsFile, SETTINGS_FILE} from '../config/settings-file.js'
 import {type AnySetting, parseValue, SETTINGS} from '../config/settings.js'
-import {errorMessage, usageError} from '../errors.js'
+import {AwsError, errorMessage, usageError} from '../errors.js'
 import {settingLine} from '../scaffold/templates.js'
 import {isGitIgnored} from '../systems/git.js'
 import {discoverTargets, resolveRoot, resolveTarget, type Target, targetHere} from './target.js'
@@ -92,7 +92,13 @@ function fromFileText(setting: AnySetting, value: string): unknown {
  * (`--opt platform=X`, or docker's `--platform X`), the push's manifest format, and an
  * `aws ecr create-repository` before the push. Whatever else a line holds stays untranslated.
  */
-const OPTIONS: Array<{pattern: RegExp; translation: Translation; value(match: RegExpExecArray): string}> = [
+const OPTIONS: Array<{
+  pattern: RegExp
+  translation: Translation
+  value(match: RegExpExecArray): string
+  /** The part of the match that is the option (default: all of it); the rest is the template's. */
+  option?(match: RegExpExecArray): string
+}> = [
   {pattern: /--opt[= ]platform=(\S+)/, translation: translation(SETTINGS.platform), value: (m) => m[1]!},
   {pattern: /--platform[= ](\S+)/, translation: translation(SETTINGS.platform), value: (m) => m[1]!},
   {
@@ -106,22 +112,26 @@ const OPTIONS: Array<{pattern: RegExp; translation: Translation; value(match: Re
       },
     },
     value: (m) => m[2]!,
-  },
-  {
-    pattern: /^aws ecr create-repository\b.*$/,
-    translation: translation(SETTINGS.createRepository),
-    value: () => 'true',
+    option: (m) => m[1]!,
   },
   {
     pattern: /--image-tag-mutability[= ](\S+)/,
     translation: translation(SETTINGS.imageTagMutability),
     value: (m) => m[1]!,
   },
+  {
+    pattern: /^aws ecr create-repository\b.*$/,
+    translation: translation(SETTINGS.createRepository),
+    value: () => 'true',
+  },
 ]
 
 /** A line as compared with the template: without the continuation (`\`) or error handling (`|| {`) it ends with. */
 function normalized(line: string): string {
-  return line.replace(/\s*(?:\\|\|\|\s*\{|\|\|\s*true)\s*$/, '').trim()
+  return line
+    .replace(/\s*(?:\\|\|\|\s*\{|\|\|\s*true)\s*$/, '')
+    .replace(/\s+/g, ' ')
+    .trim()
 }
 
 const TEMPLATE = new Set([...TEMPLATE_LINES].map(normalized))
@@ -203,8 +213,9 @@ export function parseEcrSh(text: string): EcrScript {
       for (const option of OPTIONS) {
         const match = option.pattern.exec(rest)
         if (match === null) continue
-        add(script, option.translation, match[0].trim(), option.value(match), number, line)
-        rest = rest.replace(match[0], '')
+        const text = option.option?.(match) ?? match[0]
+        add(script, option.translation, text.trim(), option.value(match), number, line)
+        rest = rest.replace(text, '')
       }
     if (rest !== line && (normalized(rest) === '' || TEMPLATE.has(normalized(rest)))) continue
     script.untranslated.push({
@@ -383,6 +394,33 @@ export function formatMigration(plan: MigrationPlan, dryRun: boolean): string {
   }
   if (dryRun && plan.diff !== '') lines.push('', plan.diff.trimEnd())
   return lines.join('\n')
+}
+
+/**
+ * A missing repository of a target whose ecr.sh names another one: the target was not migrated,
+ * and --create-repository would create (and push to) the derived name. The error then names
+ * ecr.sh's repository and mldeploy migrate instead.
+ */
+export function withEcrShAdvice(
+  error: AwsError,
+  target: {name: string; dir: string},
+  repository: Sourced<string>,
+): AwsError {
+  if (error.reason !== 'not-found') return error
+  let named: string | undefined
+  try {
+    named = parseEcrSh(readFileSync(path.join(target.dir, 'ecr.sh'), 'utf8')).settings.find(
+      (each) => each.key === SETTINGS.repository.flag,
+    )?.value
+  } catch {
+    return error
+  }
+  if (named === undefined || named === repository.value) return error
+  return new AwsError(error.reason, error.operation, error.message, {
+    hint: `${target.name}'s ecr.sh pushes to ${named}, not ${repository.value} (${repository.source}): run mldeploy migrate ${target.name} to carry its settings over, rather than --create-repository.`,
+    ...(error.detail === undefined ? {} : {detail: error.detail}),
+    cause: error,
+  })
 }
 
 /** The values a command resolved, to hold an ecr.sh against. */

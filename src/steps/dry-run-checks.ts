@@ -2,6 +2,7 @@ import {formatDuration} from '../config/timeouts.js'
 import {AwsError, CheckError, errorMessage, MldeployError} from '../errors.js'
 import {Ledger, withLedger} from '../pipeline/ledger.js'
 import type {DeployState} from '../pipeline/state.js'
+import {withEcrShAdvice} from '../project/migrate.js'
 import {checkAccount} from '../systems/account.js'
 import {assertTagsFree, checkExecutables, vpnCheck} from './preflight.js'
 
@@ -109,7 +110,7 @@ async function identityAndRepository(
       return `account ${identity.account} (${identity.arn}); repository ${repository.value} is missing: the push creates it (--create-repository)`
     if (error.reason === 'access-denied')
       return `account ${identity.account} (${identity.arn}); repository ${repository.value} not checked (ecr:DescribeRepositories denied)`
-    throw error
+    throw withEcrShAdvice(error, state.config.target, repository)
   }
   if (facts.mutability === 'IMMUTABLE') await assertTagsFree(state, signal)
   return `account ${identity.account} (${identity.arn}); repository ${repository.value} exists (${facts.mutability})`

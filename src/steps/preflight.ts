@@ -24,6 +24,7 @@ import {
   type StepIO,
 } from '../pipeline/step.js'
 import {runChild} from '../process.js'
+import {withEcrShAdvice} from '../project/migrate.js'
 import {checkAccount} from '../systems/account.js'
 import {withoutAwsCredentials} from '../systems/aws/index.js'
 import {BENTOML_VERSION_PROBE, judgeBentomlProbe, MIN_BENTOML_VERSION} from '../systems/bentoml.js'
@@ -186,6 +187,8 @@ async function checkIdentityAndRepository(state: DeployState, signal: AbortSigna
   try {
     facts = await state.aws.repository(repository.value, identity.account, createRepository, signal)
   } catch (error) {
+    if (error instanceof AwsError && error.reason === 'not-found')
+      throw withEcrShAdvice(error, state.config.target, repository)
     // A push-only role (issue 12): go on, the upload will say whether the repository exists.
     if (!isDenied(error, 'ecr:DescribeRepositories')) throw error
     state.deny('ecr:DescribeRepositories')

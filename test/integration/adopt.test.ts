@@ -27,16 +27,17 @@ beforeEach(async () => {
 })
 
 describe('mldeploy migrate', () => {
-  it('writes the edited ecr.sh settings into the .env, and push then resolves them', async () => {
+  it('writes the edited ecr.sh settings into mldeploy.yaml, and push then resolves them', async () => {
     const root = makeProject()
     withEcrSh(root, 'edited-ecr.sh')
     const result = await cli(root, ['migrate', 'modelA/V1'])
     expect(result.exitCode).toBe(0)
-    expect(result.stdout).toContain('wrote  MLDEPLOY_REPOSITORY=detector  (from ECR_NAME, line 5)')
-    expect(result.stdout).toContain('wrote  MLDEPLOY_BACKEND=docker')
-    const env = readFileSync(path.join(root, TARGET, '.env'), 'utf8')
-    expect(env).toMatch(/^AWS_REGION=eu-west-1$/m)
-    expect(env).toMatch(/^MLDEPLOY_REPOSITORY=detector$/m)
+    expect(result.stdout).toContain('wrote  repository: detector  (from ECR_NAME, line 5)')
+    expect(result.stdout).toContain('wrote  backend: docker')
+    const settings = readFileSync(path.join(root, TARGET, 'mldeploy.yaml'), 'utf8')
+    expect(settings).toMatch(/^region: eu-west-1$/m)
+    expect(settings).toMatch(/^repository: detector$/m)
+    expect(existsSync(path.join(root, TARGET, '.env'))).toBe(false)
     const list = await cli(root, ['list', '--json'])
     const listed = JSON.parse(list.stdout)
     expect(listed.targets[0]).toMatchObject({repository: 'detector', backend: 'docker'})
@@ -44,29 +45,54 @@ describe('mldeploy migrate', () => {
     expect(listed.warnings).toEqual([])
   })
 
-  it("--dry-run shows the .env diff for the template's own ecr.sh and writes nothing", async () => {
+  it("--dry-run shows the mldeploy.yaml diff for the template's own ecr.sh and writes nothing", async () => {
     const root = makeProject()
     withEcrSh(root, 'template-ecr.sh')
     const result = await cli(root, ['migrate', '--all', '--dry-run'])
     expect(result.exitCode).toBe(0)
-    expect(result.stdout).toContain('--- /dev/null\n+++ b/deploy/modelA/V1/.env\n@@ -0,0 +1,4 @@')
-    expect(result.stdout).toContain('+MLDEPLOY_BACKEND=podman')
+    expect(result.stdout).toContain('--- /dev/null\n+++ b/deploy/modelA/V1/mldeploy.yaml\n@@ -0,0 +1,6 @@')
+    expect(result.stdout).toContain('+backend: podman')
     expect(result.stdout).toContain("is still the template's placeholder <ECR-NAME>")
-    expect(existsSync(path.join(root, TARGET, '.env'))).toBe(false)
+    expect(existsSync(path.join(root, TARGET, 'mldeploy.yaml'))).toBe(false)
   })
 
-  it('--json: kept values, untranslated lines; never overwrites', async () => {
-    const root = makeProject({[`${TARGET}/.env`]: 'MLDEPLOY_TAGS=candidate\n'})
+  it('--json lists every translation, kept values and untranslated lines; never overwrites', async () => {
+    const root = makeProject({[`${TARGET}/mldeploy.yaml`]: 'tag: [candidate]\n'})
     withEcrSh(root, 'custom-ecr.sh')
     const result = await cli(root, ['migrate', 'modelA/V1', '--json'])
     expect(result.exitCode).toBe(0)
     const json = JSON.parse(result.stdout)
     expect(json.status).toBe('migrated')
-    expect(json.targets[0].kept).toEqual([{key: 'MLDEPLOY_TAGS', existing: 'candidate', ecrSh: 'stable'}])
-    expect(json.targets[0].untranslated.map((each: {line: number}) => each.line)).toEqual([45, 46, 65, 67])
-    expect(readFileSync(path.join(root, TARGET, '.env'), 'utf8')).toMatch(
-      /^MLDEPLOY_TAGS=candidate\n\n# From/,
+    expect(json.targets[0].translations).toEqual([
+      {from: 'REGION, line 3', key: 'region', value: 'us-east-1', outcome: 'written'},
+      {from: 'AWS_ACCOUNT_ID, line 4', key: 'account-id', value: '123456789012', outcome: 'written'},
+      {from: 'ECR_NAME, line 5', key: 'repository', value: 'churn/model-a', outcome: 'written'},
+      {from: 'ECR_TAG, line 6', key: 'tag', value: 'stable', outcome: 'kept'},
+      {from: 'BACKEND, line 7', key: 'backend', value: 'podman', outcome: 'written'},
+      {
+        from: '--opt platform=linux/amd64, line 46',
+        key: 'platform',
+        value: 'linux/amd64',
+        outcome: 'written',
+      },
+      {
+        from: 'aws ecr create-repository --repository-name "$ECR_NAME" --region "$REGION" || true, line 65',
+        key: 'create-repository',
+        value: 'true',
+        outcome: 'written',
+      },
+    ])
+    expect(json.targets[0].kept).toEqual([{key: 'tag', existing: 'candidate', ecrSh: 'stable'}])
+    expect(json.targets[0].untranslated.map((each: {line: number}) => each.line)).toEqual([67])
+    expect(readFileSync(path.join(root, TARGET, 'mldeploy.yaml'), 'utf8')).toMatch(
+      /^tag: \[candidate\]\n\n# From/,
     )
+    // The platform reached push: the plan containerizes for it.
+    const plan = await cli(root, ['push', 'modelA/V1', '--dry-run', '--offline', '--json'])
+    expect(JSON.parse(plan.stdout).settings.platform).toEqual({
+      value: 'linux/amd64',
+      source: 'deploy/modelA/V1/mldeploy.yaml platform',
+    })
   })
 
   it('takes the target from the working directory, and says what is missing elsewhere', async () => {
@@ -74,7 +100,9 @@ describe('mldeploy migrate', () => {
     withEcrSh(root, 'edited-ecr.sh')
     const inside = await cli(root, ['migrate', '--dry-run'], baseEnv(), path.join(root, TARGET))
     expect(inside.exitCode).toBe(0)
-    expect(inside.stdout).toContain('modelA/V1: deploy/modelA/V1/ecr.sh -> deploy/modelA/V1/.env (dry run')
+    expect(inside.stdout).toContain(
+      'modelA/V1: deploy/modelA/V1/ecr.sh -> deploy/modelA/V1/mldeploy.yaml (dry run',
+    )
     const outside = await cli(root, ['migrate'])
     expect(outside.exitCode).toBe(2)
     expect(outside.stderr).toContain('Missing target')

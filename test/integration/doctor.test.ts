@@ -225,7 +225,10 @@ describe('mldeploy doctor', () => {
   it.each([
     [['doctor', 'a/b/c'], /^Error: Target "a\/b\/c" is not of the form <model>\/<version>\./],
     [['doctor', '--backend', 'kaniko'], /Expected --backend=kaniko to be one of: podman, docker/],
-    [['doctor', '--stage', 'nostage'], /^Error: --stage nostage: no \.env\.nostage in /],
+    [
+      ['doctor', '--stage', 'nostage'],
+      /^Error: --stage nostage: no \.env\.nostage nor a stages: nostage entry of mldeploy\.yaml in /,
+    ],
     [['doctor', 'modelA/V9'], /^Error: Target modelA\/V9 not found/],
   ])('bad input %j: one clear line, exit 2', async (args, pattern) => {
     const s = setup()

@@ -22,7 +22,7 @@ function listTree(dir: string): string[] {
 }
 
 describe('mldeploy init', () => {
-  it('scaffolds a target that push --dry-run --offline plans, with the .env settings in force', async () => {
+  it('scaffolds a target that push --dry-run --offline plans, with its mldeploy.yaml settings in force', async () => {
     const root = project()
     const result = await init(
       root,
@@ -44,10 +44,10 @@ describe('mldeploy init', () => {
     expect(result.stdout).toContain('--create-repository')
     const dir = path.join(root, 'deploy/modelA/V1')
     expect(listTree(dir)).toEqual([
-      '.env',
       'common.py',
       'create_bento_model.py',
       'example_input.csv',
+      'mldeploy.yaml',
       'service.py',
     ])
     expect(readFileSync(path.join(dir, 'example_input.csv'), 'utf8')).toBe('sepal_length,sepal_width\n0,0\n')
@@ -64,9 +64,9 @@ describe('mldeploy init', () => {
     expect(plan.status).toBe('planned')
     expect(plan.settings.repository).toEqual({
       value: 'team/model-a',
-      source: 'deploy/modelA/V1/.env MLDEPLOY_REPOSITORY',
+      source: 'deploy/modelA/V1/mldeploy.yaml repository',
     })
-    expect(plan.settings.backend).toEqual({value: 'docker', source: 'deploy/modelA/V1/.env MLDEPLOY_BACKEND'})
+    expect(plan.settings.backend).toEqual({value: 'docker', source: 'deploy/modelA/V1/mldeploy.yaml backend'})
   })
 
   it('writes Python that parses', async () => {
@@ -101,7 +101,7 @@ describe('mldeploy init', () => {
       'deploy/modelA/V1/common.py',
       'deploy/modelA/V1/example_input.csv',
       'deploy/modelA/V1/service.py',
-      'deploy/modelA/V1/.env',
+      'deploy/modelA/V1/mldeploy.yaml',
     ])
     expect(json.warnings).toHaveLength(2)
     expect(listTree(path.join(root, 'deploy'))).toEqual([])

@@ -11,6 +11,7 @@ import {
   planMigration,
   unifiedDiff,
 } from '../../src/project/migrate.js'
+import {resolvePushConfig} from '../../src/config/push-config.js'
 import {resolveTarget} from '../../src/project/target.js'
 import {makeProject} from '../helpers/cli.js'
 
@@ -32,9 +33,9 @@ describe('parseEcrSh', () => {
     const script = parseEcrSh(read('template-ecr.sh'))
     expect(script.untranslated).toEqual([])
     expect(script.settings).toEqual([
-      {variable: 'REGION', env: 'AWS_REGION', value: 'us-east-1', line: 3},
-      {variable: 'ECR_TAG', env: 'MLDEPLOY_TAGS', value: 'latest', line: 6},
-      {variable: 'BACKEND', env: 'MLDEPLOY_BACKEND', value: 'podman', line: 7},
+      {variable: 'REGION', key: 'region', env: 'AWS_REGION', value: 'us-east-1', line: 3},
+      {variable: 'ECR_TAG', key: 'tag', env: 'MLDEPLOY_TAGS', value: 'latest', line: 6},
+      {variable: 'BACKEND', key: 'backend', env: 'MLDEPLOY_BACKEND', value: 'podman', line: 7},
     ])
     expect(script.notes).toEqual([
       "AWS_ACCOUNT_ID (line 4) comes from STS, as mldeploy's does: nothing to write.",
@@ -54,22 +55,51 @@ describe('parseEcrSh', () => {
     })
   })
 
-  it('names every line it cannot translate: extra commands and options', () => {
+  it('translates the options that have a setting, and names every line that has none', () => {
     const script = parseEcrSh(read('custom-ecr.sh'))
-    expect(script.settings.map((each) => `${each.env}=${each.value}`)).toEqual([
-      'AWS_REGION=us-east-1',
-      'MLDEPLOY_ACCOUNT_ID=123456789012',
-      'MLDEPLOY_REPOSITORY=churn/model-a',
-      'MLDEPLOY_TAGS=stable',
-      'MLDEPLOY_BACKEND=podman',
+    expect(script.settings.map((each) => `${each.key}=${each.value} (line ${each.line})`)).toEqual([
+      'region=us-east-1 (line 3)',
+      'account-id=123456789012 (line 4)',
+      'repository=churn/model-a (line 5)',
+      'tag=stable (line 6)',
+      'backend=podman (line 7)',
+      // containerize's --opt platform=..., and the create-repository before the push.
+      'platform=linux/amd64 (line 46)',
+      'create-repository=true (line 65)',
     ])
-    expect(script.untranslated.map((each) => each.text)).toEqual([
-      '--image-tag "$ECR_IMAGE_TAG" \\',
-      '--opt platform=linux/amd64 || {',
-      'aws ecr create-repository --repository-name "$ECR_NAME" --region "$REGION" || true',
-      '$BACKEND tag "$ECR_IMAGE_TAG" "${AWS_ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${ECR_NAME}:prod"',
+    expect(script.untranslated).toEqual([
+      {
+        line: 67,
+        text: '$BACKEND tag "$ECR_IMAGE_TAG" "${AWS_ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${ECR_NAME}:prod"',
+        why: 'not in the template: mldeploy does not run it',
+      },
     ])
-    expect(script.untranslated[2]).toMatchObject({line: 65, why: /mldeploy does not run it/})
+  })
+
+  it('translates each option form, keeps what has no setting, and refuses bad values', () => {
+    const script = parseEcrSh(
+      [
+        '    --platform linux/arm64 \\',
+        '$BACKEND push --format v2s2 "$ECR_IMAGE_TAG"',
+        'aws ecr create-repository --repository-name x --image-tag-mutability IMMUTABLE || true',
+        '    --opt build-arg=PIP_INDEX=x \\',
+        '    --opt platform=linux/amd64 --opt build-arg=A=1 \\',
+        '    --opt platform=windows \\',
+      ].join('\n'),
+    )
+    expect(script.settings.map((each) => `${each.key}=${each.value}`)).toEqual([
+      'image-format=docker',
+      'image-tag-mutability=IMMUTABLE',
+      'create-repository=true',
+      'platform=linux/amd64',
+    ])
+    expect(script.untranslated.map((each) => `${each.line}: ${each.why}`)).toEqual([
+      '4: not in the template: mldeploy does not run it',
+      '5: the rest of the line (--opt build-arg=A=1) has no setting',
+      expect.stringMatching(
+        /^6: Platform "windows" \(from ecr\.sh --opt platform=windows, line 6\) is not os\/arch/,
+      ),
+    ])
   })
 
   it('refuses values mldeploy cannot use, and computed ones, with the reason', () => {
@@ -92,59 +122,84 @@ describe('parseEcrSh', () => {
 })
 
 describe('planMigration', () => {
-  it('writes the translated settings into a new .env and shows the diff', () => {
+  it('writes the translated settings into a new mldeploy.yaml and shows the diff', () => {
     const target = targetWith('edited-ecr.sh')
     const plan = planMigration(target, day)
-    expect(plan.written.map((each) => `${each.key}=${each.value}`)).toEqual([
-      'AWS_REGION=eu-west-1',
-      'MLDEPLOY_REPOSITORY=detector',
-      'MLDEPLOY_TAGS=latest',
-      'MLDEPLOY_BACKEND=docker',
+    expect(plan.written.map((each) => `${each.key}: ${each.value}`)).toEqual([
+      'region: eu-west-1',
+      'repository: detector',
+      'tag: latest',
+      'backend: docker',
+    ])
+    expect(plan.translations.map((each) => each.outcome)).toEqual([
+      'written',
+      'written',
+      'written',
+      'written',
     ])
     expect(plan.diff).toBe(
       [
         '--- /dev/null',
-        '+++ b/deploy/modelA/V1/.env',
-        '@@ -0,0 +1,5 @@',
+        '+++ b/deploy/modelA/V1/mldeploy.yaml',
+        '@@ -0,0 +1,7 @@',
+        '+# mldeploy settings of modelA/V1, committed: every clone (CI too) resolves the same.',
+        '+# Keys are the flag names of mldeploy push --help; secrets and local overrides go in .env.',
         '+# From ecr.sh by mldeploy migrate (2026-11-27)',
-        '+AWS_REGION=eu-west-1',
-        '+MLDEPLOY_REPOSITORY=detector',
-        '+MLDEPLOY_TAGS=latest',
-        '+MLDEPLOY_BACKEND=docker',
+        '+region: eu-west-1',
+        '+repository: detector',
+        '+tag: [latest]',
+        '+backend: docker',
         '',
       ].join('\n'),
     )
     applyMigration(plan, target.root)
-    expect(readFileSync(path.join(target.dir, '.env'), 'utf8')).toContain('MLDEPLOY_REPOSITORY=detector\n')
-    // Once migrated, the ecr.sh agrees with what push resolves from the .env.
-    expect(planMigration(target, day).written).toEqual([])
+    expect(readFileSync(path.join(target.dir, 'mldeploy.yaml'), 'utf8')).toContain('repository: detector\n')
+    // Once migrated, push resolves what ecr.sh pushed to, and a second migrate has nothing to write.
+    const config = resolvePushConfig('modelA/V1', {}, {AWS_REGION: 'us-east-1'}, target.root)
+    expect([config.repository.value, config.region?.value, config.backend.value]).toEqual([
+      'detector',
+      'eu-west-1',
+      'docker',
+    ])
+    const again = planMigration(target, day)
+    expect(again.written).toEqual([])
+    expect(again.translations.every((each) => each.outcome === 'same')).toBe(true)
   })
 
-  it('never overwrites a value the .env already has, and says so', () => {
-    const target = targetWith(
-      'edited-ecr.sh',
-      'MLDEPLOY_BACKEND=podman\nMLFLOW_TRACKING_URI=http://mlflow:5000',
-    )
+  it('never overwrites a value the settings file already has, and says so', () => {
+    const target = targetWith('edited-ecr.sh', 'MLDEPLOY_REPOSITORY=old-local\n')
+    writeFileSync(path.join(target.dir, 'mldeploy.yaml'), '# ours\nbackend: podman')
     const plan = planMigration(target, day)
-    expect(plan.kept).toEqual([{key: 'MLDEPLOY_BACKEND', existing: 'podman', ecrSh: 'docker'}])
-    expect(plan.written.map((each) => each.key)).not.toContain('MLDEPLOY_BACKEND')
+    expect(plan.kept).toEqual([{key: 'backend', existing: 'podman', ecrSh: 'docker'}])
+    expect(plan.written.map((each) => each.key)).not.toContain('backend')
     expect(plan.diff).toContain(
       [
         '@@ -1,2 +1,7 @@',
-        ' MLDEPLOY_BACKEND=podman',
-        '-MLFLOW_TRACKING_URI=http://mlflow:5000',
+        ' # ours',
+        '-backend: podman',
         '\\ No newline at end of file',
-        '+MLFLOW_TRACKING_URI=http://mlflow:5000',
+        '+backend: podman',
         '+',
         '+# From ecr.sh by mldeploy migrate (2026-11-27)',
       ].join('\n'),
     )
-    expect(formatMigration(plan, true)).toContain(
-      'kept  MLDEPLOY_BACKEND=podman, already in deploy/modelA/V1/.env (ecr.sh says docker)',
+    const text = formatMigration(plan, true)
+    expect(text).toContain(
+      'kept  backend: podman, already in deploy/modelA/V1/mldeploy.yaml (ecr.sh says docker)',
+    )
+    // A .env value (an earlier migrate wrote there) still wins on this machine: said, not changed.
+    expect(text).toContain(
+      'note  deploy/modelA/V1/.env sets MLDEPLOY_REPOSITORY=old-local, which wins over deploy/modelA/V1/mldeploy.yaml on this machine only',
     )
     applyMigration(plan, target.root)
-    const env = readFileSync(path.join(target.dir, '.env'), 'utf8')
-    expect(env.startsWith('MLDEPLOY_BACKEND=podman\nMLFLOW_TRACKING_URI=http://mlflow:5000\n\n#')).toBe(true)
+    const written = readFileSync(path.join(target.dir, 'mldeploy.yaml'), 'utf8')
+    expect(written.startsWith('# ours\nbackend: podman\n\n# From')).toBe(true)
+  })
+
+  it('names a settings file it cannot read instead of appending to it', () => {
+    const target = targetWith('edited-ecr.sh')
+    writeFileSync(path.join(target.dir, 'mldeploy.yaml'), 'regoin: x\n')
+    expect(() => planMigration(target, day)).toThrow(/mldeploy\.yaml:1: unknown setting "regoin"/)
   })
 
   it('reports a target without ecr.sh', () => {
@@ -158,9 +213,10 @@ describe('planMigration', () => {
 
   it('lists the untranslated lines in its report', () => {
     const text = formatMigration(planMigration(targetWith('custom-ecr.sh'), day), false)
-    expect(text).toContain('wrote  MLDEPLOY_REPOSITORY=churn/model-a  (from ECR_NAME, line 5)')
-    expect(text).toContain('not translated (4)')
-    expect(text).toContain('line 65: aws ecr create-repository')
+    expect(text).toContain('wrote  repository: churn/model-a  (from ECR_NAME, line 5)')
+    expect(text).toContain('wrote  platform: linux/amd64  (from --opt platform=linux/amd64, line 46)')
+    expect(text).toContain('not translated (1)')
+    expect(text).toContain('line 67: $BACKEND tag')
   })
 })
 
@@ -191,7 +247,7 @@ describe('ecrShDisagreement', () => {
       },
     )
     expect(warning).toBe(
-      "modelA/V1 holds an ecr.sh that disagrees with mldeploy: repository detector in ecr.sh, modela/v1 here (derived from modelA/V1); backend docker in ecr.sh, podman here (default). Run mldeploy migrate modelA/V1 to carry its settings into the target's .env.",
+      "modelA/V1 holds an ecr.sh that disagrees with mldeploy: repository detector in ecr.sh, modela/v1 here (derived from modelA/V1); backend docker in ecr.sh, podman here (default). Run mldeploy migrate modelA/V1 to carry its settings into the target's mldeploy.yaml.",
     )
   })
 

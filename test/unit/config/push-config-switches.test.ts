@@ -82,7 +82,9 @@ describe('push configuration: switches and combinations', () => {
       resolvePushConfig('modelA/V1', {stage: 'prod'}, {}, root)
       expect.unreachable()
     } catch (error) {
-      expect((error as Error).message).toContain(`no .env.prod in ${root}/deploy/modelA/V1 or ${root}.`)
+      expect((error as Error).message).toContain(
+        `no .env.prod nor a stages: prod entry of mldeploy.yaml in ${root}/deploy/modelA/V1 or ${root}.`,
+      )
       expect((error as {hint: string}).hint).toBe('Create .env.prod there or check the stage name.')
     }
   })

@@ -41,12 +41,40 @@ describe('configuration precedence: flags > environment > target .env > root .en
     expect(config.envFiles).toEqual(['deploy/modelA/V1/.env', '.env'])
   })
 
-  it('lets the environment override .env, AWS_REGION override AWS_DEFAULT_REGION, and flags override all', () => {
+  it('lets MLDEPLOY_* override the files, keeps the files over ambient AWS_REGION, and flags override all', () => {
     const root = makeProject(ENV_FILES)
     const env = {MLDEPLOY_REPOSITORY: 'env-repo', AWS_REGION: 'ap-south-1', AWS_DEFAULT_REGION: 'us-west-2'}
     const fromEnv = resolvePushConfig('modelA/V1', {}, env, root)
     expect(fromEnv.repository).toEqual({value: 'env-repo', source: 'env MLDEPLOY_REPOSITORY'})
-    expect(fromEnv.region).toEqual({value: 'ap-south-1', source: 'env AWS_REGION'})
+    // CI's ambient AWS_REGION does not move a target whose own files name a region.
+    expect(fromEnv.region).toEqual({value: 'eu-west-1', source: '.env AWS_DEFAULT_REGION'})
+    expect(fromEnv.shadowed).toEqual([
+      {
+        label: 'Repository',
+        used: {value: 'env-repo', source: 'env MLDEPLOY_REPOSITORY'},
+        unused: {value: 'target-repo', source: 'deploy/modelA/V1/.env MLDEPLOY_REPOSITORY'},
+        winner: 'environment',
+        override: '--repository or MLDEPLOY_REPOSITORY',
+      },
+      {
+        label: 'Region',
+        used: {value: 'eu-west-1', source: '.env AWS_DEFAULT_REGION'},
+        unused: {value: 'ap-south-1', source: 'env AWS_REGION'},
+        winner: 'files',
+        override: '--region or MLDEPLOY_REGION',
+      },
+    ])
+    // An explicit MLDEPLOY_REGION overrides the files, and says so.
+    const explicit = resolvePushConfig('modelA/V1', {}, {...env, MLDEPLOY_REGION: 'ca-central-1'}, root)
+    expect(explicit.region).toEqual({value: 'ca-central-1', source: 'env MLDEPLOY_REGION'})
+    expect(explicit.shadowed.find((each) => each.label === 'Region')).toMatchObject({
+      winner: 'environment',
+      unused: {value: 'eu-west-1', source: '.env AWS_DEFAULT_REGION'},
+    })
+    // Without a region in any file, the ambient one applies (AWS_REGION before AWS_DEFAULT_REGION), silently.
+    const bare = resolvePushConfig('modelA/V1', {}, env, makeProject())
+    expect(bare.region).toEqual({value: 'ap-south-1', source: 'env AWS_REGION'})
+    expect(bare.shadowed).toEqual([])
     const fromFlags = resolvePushConfig(
       'modelA/V1',
       {repository: 'flag-repo', region: 'sa-east-1', tag: ['x']},
@@ -56,6 +84,17 @@ describe('configuration precedence: flags > environment > target .env > root .en
     expect(fromFlags.repository.source).toBe('flag --repository')
     expect(fromFlags.region?.value).toBe('sa-east-1')
     expect(fromFlags.tags).toEqual({value: ['x'], source: 'flag --tag'})
+  })
+
+  it('keeps a target .env profile over an ambient AWS_PROFILE, and MLDEPLOY_PROFILE over both', () => {
+    const root = makeProject({'deploy/modelA/V1/.env': 'AWS_PROFILE=ml\n'})
+    expect(resolvePushConfig('modelA/V1', {}, {AWS_PROFILE: 'dev'}, root).profile).toEqual({
+      value: 'ml',
+      source: 'deploy/modelA/V1/.env AWS_PROFILE',
+    })
+    expect(
+      resolvePushConfig('modelA/V1', {}, {AWS_PROFILE: 'dev', MLDEPLOY_PROFILE: 'ops'}, root).profile,
+    ).toEqual({value: 'ops', source: 'env MLDEPLOY_PROFILE'})
   })
 
   it('gives children the .env values under the process environment', () => {

@@ -165,7 +165,7 @@ describe('help text from the table', () => {
     )
     expect(describeFlag(setting, 'doctor')).toMatch(/^Doctor help\. /)
     expect(describeFlag(setting, 'init')).toBe(
-      'A thing. [alias: --ecr-name, --repo] Written to .env as MY_THING.',
+      'A thing. [alias: --ecr-name, --repo] Written to mldeploy.yaml as thing.',
     )
     // oclif prints the default of an option flag itself; a boolean's is ours to print.
     expect(

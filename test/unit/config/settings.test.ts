@@ -93,7 +93,7 @@ describe('the settings table', () => {
     expect(flagsFor('doctor').timeout.multiple).toBeFalsy()
     expect(Object.keys(flagsFor('list')).sort()).toEqual(['root', 'stage'])
     expect(flagsFor('promote').from.required).toBe(true)
-    expect(describeFlag(SETTINGS.repository, 'init')).toContain('Written to .env as MLDEPLOY_REPOSITORY.')
+    expect(describeFlag(SETTINGS.repository, 'init')).toContain('Written to mldeploy.yaml as repository.')
   })
 })
 

@@ -156,7 +156,9 @@ describe('resolveDoctorSettings', () => {
       value: 'podman',
       source: 'flag --backend',
     })
-    expect(() => resolveDoctorSettings(undefined, {stage: 'prod'}, {}, root)).toThrow(/no \.env\.prod in/)
+    expect(() => resolveDoctorSettings(undefined, {stage: 'prod'}, {}, root)).toThrow(
+      /no \.env\.prod nor a stages: prod entry of mldeploy\.yaml in/,
+    )
     writeFileSync(path.join(root, '.env'), 'MLDEPLOY_BACKEND=kaniko\n')
     expect(() => resolveDoctorSettings(undefined, {}, {}, root)).toThrow(/Unknown backend "kaniko"/)
   })

@@ -3,7 +3,6 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {parseEnvFile} from '../../../src/config/env-layers.js'
 import {UsageError} from '../../../src/errors.js'
 import {
   defaultBentoModel,
@@ -12,7 +11,8 @@ import {
   swapVersion,
   validateModelUri,
 } from '../../../src/scaffold/names.js'
-import {planInit, setEnv, writePlan} from '../../../src/scaffold/scaffold.js'
+import {resolvePushConfig} from '../../../src/config/push-config.js'
+import {planInit, setSettings, writePlan} from '../../../src/scaffold/scaffold.js'
 import {tempDir} from '../../helpers/cli.js'
 
 function emptyProject(): string {
@@ -66,18 +66,19 @@ describe('names', () => {
     expect(() => parseColumns('a,"b"')).toThrow(/not a usable column name/)
   })
 
-  it('setEnv replaces a key line, uncomments an example, or appends', () => {
-    const text = 'A=1\n# B=example\n'
-    expect(setEnv(text, {MLDEPLOY_BACKEND: 'docker'})).toBe('A=1\n# B=example\nMLDEPLOY_BACKEND=docker\n')
-    expect(setEnv('MLDEPLOY_BACKEND=podman\n', {MLDEPLOY_BACKEND: 'docker'})).toBe(
-      'MLDEPLOY_BACKEND=docker\n',
+  it('setSettings replaces a key line, uncomments an example, or appends', () => {
+    const text = 'a: 1\n# b: example\n'
+    expect(setSettings(text, {MLDEPLOY_BACKEND: 'docker'})).toBe('a: 1\n# b: example\nbackend: docker\n')
+    expect(setSettings('backend: podman\n', {MLDEPLOY_BACKEND: 'docker'})).toBe('backend: docker\n')
+    expect(setSettings('# region: us-east-1\n', {AWS_REGION: 'eu-west-1'})).toBe('region: eu-west-1\n')
+    expect(setSettings('', {MLDEPLOY_TAGS: 'a,b', MLDEPLOY_ACCOUNT_ID: '012345678901'})).toBe(
+      'tag: [a, b]\naccount-id: "012345678901"\n',
     )
-    expect(setEnv('# AWS_REGION=us-east-1\n', {AWS_REGION: 'eu-west-1'})).toBe('AWS_REGION=eu-west-1\n')
   })
 })
 
 describe('planInit', () => {
-  it('plans the template files filled from the flags, and a .env dotenv parses', () => {
+  it('plans the template files filled from the flags, and mldeploy.yaml reads back as given', () => {
     const root = emptyProject()
     const plan = planInit(
       'modelA/V1',
@@ -95,7 +96,7 @@ describe('planInit', () => {
       'common.py',
       'example_input.csv',
       'service.py',
-      '.env',
+      'mldeploy.yaml',
     ])
     expect(plan.files.some((file) => file.path.endsWith('__init__.py'))).toBe(false)
     const text = (name: string) =>
@@ -110,8 +111,15 @@ describe('planInit', () => {
     expect(readdirSync(path.join(root, 'deploy'))).toEqual([])
 
     writePlan(plan)
-    const env = parseEnvFile(path.join(root, 'deploy/modelA/V1/.env'))
-    expect(env).toEqual({MLDEPLOY_REPOSITORY: 'team/a', MLDEPLOY_BACKEND: 'docker', MLDEPLOY_TAGS: 't1,t2'})
+    const config = resolvePushConfig('modelA/V1', {}, {}, root)
+    expect([config.repository, config.backend, config.tags]).toEqual([
+      {value: 'team/a', source: 'deploy/modelA/V1/mldeploy.yaml repository'},
+      {value: 'docker', source: 'deploy/modelA/V1/mldeploy.yaml backend'},
+      {value: ['t1', 't2'], source: 'deploy/modelA/V1/mldeploy.yaml tag'},
+    ])
+    // Every other setting is there, commented out with its default.
+    expect(text('mldeploy.yaml')).toContain('# ECR repository [default: modela/v1]\nrepository: team/a\n')
+    expect(text('mldeploy.yaml')).toMatch(/^# region: us-east-1$/m)
   })
 
   it('refuses to overwrite: names the existing file and writes nothing', () => {
@@ -131,10 +139,10 @@ describe('planInit', () => {
     writeFileSync(path.join(root, 'deploy/modelA/V1/notes.md'), 'x')
     writePlan(planInit('modelA/V1', {}, root))
     expect(readdirSync(path.join(root, 'deploy/modelA/V1')).sort()).toEqual([
-      '.env',
       'common.py',
       'create_bento_model.py',
       'example_input.csv',
+      'mldeploy.yaml',
       'notes.md',
       'service.py',
     ])
@@ -196,14 +204,16 @@ describe('planInit', () => {
     expect(readFileSync(path.join(v2, 'create_bento_model.py'), 'utf8')).toContain('"models:/iris/7"')
     expect(readFileSync(path.join(v2, 'example_input.csv'), 'utf8')).toBe('a,b\n0,0\n')
     expect(readFileSync(path.join(v2, 'assets/weights.bin'))).toEqual(Buffer.from([0, 1, 2, 255]))
-    expect(readFileSync(path.join(v2, '.env'), 'utf8')).toContain('# ECR repository [default: iris/v2]')
+    expect(readFileSync(path.join(v2, 'mldeploy.yaml'), 'utf8')).toContain(
+      '# ECR repository [default: iris/v2]',
+    )
     expect(readdirSync(v2).sort()).toEqual([
-      '.env',
       '.env.production',
       'assets',
       'common.py',
       'create_bento_model.py',
       'example_input.csv',
+      'mldeploy.yaml',
       'service.py',
     ])
   })
@@ -213,11 +223,15 @@ describe('planInit', () => {
     writePlan(planInit('iris/V1', {repository: 'shared/iris'}, root))
     const plan = planInit('iris/V2', {from: 'iris/V1'}, root)
     expect(plan.warnings).toContain(
-      '.env: MLDEPLOY_REPOSITORY=shared/iris is kept, so the new version pushes to the same repository.',
+      'mldeploy.yaml: repository shared/iris is kept, so the new version pushes to the same repository.',
     )
     const withFlag = planInit('iris/V2', {from: 'iris/V1', repository: 'shared/iris-v2'}, root)
     expect(withFlag.warnings).toEqual([])
-    const env = withFlag.files.find((file) => file.path.endsWith('/.env'))!.contents.toString()
-    expect(env).toMatch(/^MLDEPLOY_REPOSITORY=shared\/iris-v2$/m)
+    const settings = withFlag.files.find((file) => file.path.endsWith('/mldeploy.yaml'))!.contents.toString()
+    expect(settings).toMatch(/^repository: shared\/iris-v2$/m)
+    // The version's own repository moves with it.
+    writePlan(planInit('rf/V1', {repository: 'rf/v1'}, root))
+    const moved = planInit('rf/V2', {from: 'rf/V1'}, root)
+    expect(moved.changes).toContain('mldeploy.yaml: repository rf/v1 → rf/v2')
   })
 })
