@@ -158,6 +158,25 @@ export abstract class BaseCommand extends Command {
     this.host.warn(this.redact(message))
   }
 
+  /**
+   * Shows warnings on this command's host, each text once (several targets may raise the same);
+   * `showOn` moves them to the host of a run of steps (the task list) when one starts.
+   */
+  protected warningPrinter(): {show: (message: string) => void; showOn: (host: IoHost) => void} {
+    const shown = new Set<string>()
+    let host = this.host
+    return {
+      show: (message) => {
+        if (shown.has(message)) return
+        shown.add(message)
+        host.warn(this.redact(message))
+      },
+      showOn: (next) => {
+        host = next
+      },
+    }
+  }
+
   protected override logJson(json: unknown): void {
     // Redact the serialized form so no field can carry a secret out, whatever its shape.
     this.stdout.write(`${this.redact(JSON.stringify(json, null, 2))}\n`)

@@ -25,6 +25,8 @@ export interface ActionsResult {
   bentoTag?: string | null
   steps?: ReadonlyArray<{id: string; status: string; durationMs?: number}>
   error?: {kind: string; message: string; hint?: string}
+  /** Everything the run warned about, as --json lists it. */
+  warnings?: readonly string[]
 }
 
 /** `::error` data: %, CR and LF escaped as GitHub's toolkit does (actions/toolkit command.ts). */
@@ -170,6 +172,12 @@ export function formatStepSummary(results: readonly ActionsResult[], command = '
         `Steps: ${steps.map((step) => `${step.id} ${step.status === 'done' ? seconds(step.durationMs) : step.status}`).join(' · ')}`,
         '',
       )
+    }
+    const warnings = result.warnings ?? []
+    if (warnings.length > 0) {
+      lines.push('Warnings:', '')
+      for (const warning of warnings) lines.push(`- ⚠️ ${warning.replace(/\r?\n/g, ' ')}`)
+      lines.push('')
     }
   }
   return `${lines.join('\n')}\n`

@@ -71,12 +71,14 @@ export class LineHost implements IoHost {
     this.stderr.write(`${clock()}   ${this.label(step)}${text}\n`)
   }
 
-  stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError): void {
+  stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError, reason?: string): void {
     this.progressShown.delete(progressKey(step))
-    if (end === 'skipped') return
+    // A step skipped after a failure or an interrupt is said by the failure; one that ran says why.
+    if (end === 'skipped' && reason === undefined) return
     const took = `${(durationMs / 1000).toFixed(1)} s`
-    const why = end === 'done' || error === undefined ? '' : `: ${error.message}`
-    this.stderr.write(`${clock()} ${MARK[end]} ${this.label(step)}${step.title} (${took})${why}\n`)
+    const skipped = reason === undefined ? '' : ` [skipped: ${reason}]`
+    const why = end === 'done' || end === 'skipped' || error === undefined ? '' : `: ${error.message}`
+    this.stderr.write(`${clock()} ${MARK[end]} ${this.label(step)}${step.title}${skipped} (${took})${why}\n`)
   }
 
   async runEnded(): Promise<void> {}

@@ -41,16 +41,20 @@ export function formatElapsed(ms: number): string {
 
 interface Pending {
   tail: string[]
-  ended: Promise<StepEnd>
-  end(value: StepEnd, error?: DeployError): void
+  /** The latest counts of a long action (the push's layers), which the title keeps showing. */
+  progress?: string
+  ended: Promise<{end: StepEnd; reason: string | undefined}>
+  end(value: StepEnd, error?: DeployError, reason?: string): void
   task?: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>
 }
 
 function pending(): Pending {
   let end!: Pending['end']
-  const ended = new Promise<StepEnd>((resolve, reject) => {
-    end = (value, error) =>
-      value === 'failed' || value === 'interrupted' ? reject(error ?? new Error(value)) : resolve(value)
+  const ended = new Promise<{end: StepEnd; reason: string | undefined}>((resolve, reject) => {
+    end = (value, error, reason) =>
+      value === 'failed' || value === 'interrupted'
+        ? reject(error ?? new Error(value))
+        : resolve({end: value, reason})
   })
   // A rejection is handled by the task that awaits it; an unused one must not crash the process.
   ended.catch(() => undefined)
@@ -89,17 +93,22 @@ export class ListrHost implements IoHost {
         ) => {
           entry.task = task
           const started = Date.now()
-          // The elapsed time next to the title, once a second while the step runs.
-          const timer = setInterval(() => {
-            task.title = `${step.title} (${formatElapsed(Date.now() - started)})`
-          }, 1000)
+          // The elapsed time next to the title, once a second while the step runs; a step that
+          // reports counts shows those instead (they carry their own clock).
+          const showElapsed = (): void => {
+            if (entry.progress === undefined)
+              task.title = `${step.title} (${formatElapsed(Date.now() - started)})`
+          }
+          const timer = setInterval(showElapsed, 1000)
           timer.unref()
           try {
-            if ((await entry.ended) === 'skipped') task.skip()
+            const {end, reason} = await entry.ended
+            // A step that ran and was not needed says why (`↓ Containerize [skipped: reused ...]`).
+            if (end === 'skipped')
+              task.skip(reason === undefined ? undefined : `${step.title} [skipped: ${reason}]`)
           } finally {
             clearInterval(timer)
-            if (Date.now() - started >= 1000)
-              task.title = `${step.title} (${formatElapsed(Date.now() - started)})`
+            if (Date.now() - started >= 1000) showElapsed()
           }
         },
         // One output entry: the joined tail (listr2 keeps `outputBar` entries, not lines).
@@ -144,18 +153,21 @@ export class ListrHost implements IoHost {
 
   /** The step's title carries the latest counts (and keeps the last ones when it ends). */
   stepProgress(step: StepRef, text: string): void {
-    const task = this.steps.get(keyOf(step))?.task
-    if (task !== undefined) task.title = `${step.title} (${text})`
+    const entry = this.steps.get(keyOf(step))
+    if (entry === undefined) return
+    entry.progress = text
+    if (entry.task !== undefined) entry.task.title = `${step.title} (${text})`
   }
 
-  stepEnded(step: StepRef, end: StepEnd, _durationMs: number, error?: DeployError): void {
-    this.steps.get(keyOf(step))?.end(end, error)
+  stepEnded(step: StepRef, end: StepEnd, _durationMs: number, error?: DeployError, reason?: string): void {
+    this.steps.get(keyOf(step))?.end(end, error, reason)
   }
 
   async runEnded(): Promise<void> {
     await this.running
   }
 
+  /** While the list is on screen listr2 holds what is written to stderr and prints it after the list. */
   warn(message: string): void {
     this.lines.warn(message)
   }

@@ -52,16 +52,19 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
     const state = await preparePromote(config)
     this.secrets = state.secrets
     const {locatingWarnings} = await import('../project/warnings.js')
-    state.warnings.push(...(await locatingWarnings(config.push, this.interruptSignal)))
+    for (const warning of await locatingWarnings(config.push, this.interruptSignal)) state.warn(warning)
     const redact = (text: string): string => this.redact(text)
     const host = await this.runHost(1)
+    // Each warning shown once as it is raised (a task list prints them after itself).
+    const warnings = this.warningPrinter()
+    warnings.showOn(host)
+    state.warningLog.showWith(warnings.show)
     const {result, failure} = await promote(state, {host, signal: this.interruptSignal})
-    for (const warning of result.warnings) this.warnLine(warning)
     if (failure !== undefined) {
       if (!config.push.dryRun)
         appendStepSummary(
           process.env,
-          [{status: 'failed', target: result.target, error: failure}],
+          [{status: 'failed', target: result.target, error: failure, warnings: result.warnings}],
           redact,
           'promote',
         )

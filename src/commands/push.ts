@@ -76,9 +76,11 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
         ))
           state.warn(warning)
     }
-    if (!flags['dry-run'])
-      for (const warning of new Set(states.flatMap((state) => state.warnings))) this.warnLine(warning)
     for (const state of states.slice(1)) state.secrets.shareWith(this.secrets)
+    // Every warning is shown once, as it is raised (those so far now; one line for a text that
+    // several targets share) and stays in the result.
+    const warnings = this.warningPrinter()
+    for (const state of states) state.warningLog.showWith(warnings.show)
 
     if (flags['dry-run']) {
       const {formatPlan} = await import('../pipeline/report.js')
@@ -86,7 +88,6 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
         const planned = []
         for (const state of states) planned.push(await planOnly(state, signal))
         const results = planned.map(({result}) => result)
-        for (const warning of new Set(results.flatMap((result) => result.warnings))) this.warnLine(warning)
         if (!this.jsonEnabled()) this.print(results.map((result) => formatPlan(result)).join('\n\n'))
         const result =
           states.length === 1 ? results[0]! : {status: 'planned' as const, dryRun: true, targets: results}
@@ -108,6 +109,11 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
 
     const {formatRunEnd} = await import('../pipeline/report.js')
     const host = await this.runHost(flags.concurrency)
+    warnings.showOn(host)
+    // Raised while the steps run: named after its target when several run at once.
+    if (states.length > 1)
+      for (const state of states)
+        state.warningLog.showWith((message) => warnings.show(`${state.config.target.name}: ${message}`))
     const runs = await pushTargets(states, {
       host,
       signal: this.interruptSignal,
@@ -117,6 +123,9 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
     const rerun = formatCommand({command: this.config.bin, args: [this.id ?? 'push', ...this.argv], cwd: ''})
     for (const run of runs) noteLocalImage(run, rerun)
     const results = runs.map(runResult)
+    // A result's warnings not raised here (a CodeBuild run's own) are shown too, once.
+    for (const [index, result] of results.entries())
+      for (const warning of result.warnings) states[index]!.warningLog.showOnce(warning)
     const redact = (text: string): string => this.redact(text)
     if (!this.jsonEnabled())
       for (const result of results) this.report(formatRunEnd(result, runs.length > 1), result.status)

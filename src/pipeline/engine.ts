@@ -20,6 +20,8 @@ export interface StepRecord {
   id: string
   title: string
   status: StepStatus
+  /** Why a step that ran was skipped (`reused <image> (same content)`); absent otherwise. */
+  reason?: string
   durationMs?: number
   /** What the step said it would run, asked for immediately before it ran. */
   described?: DescribedStep
@@ -125,6 +127,7 @@ async function walk<S extends EngineState>(
     host.stepStarted(ref)
     const started = performance.now()
     const ledger = new Ledger()
+    let skipped: string | undefined
     try {
       record.described = describeStep(step, step.describe(run.state), secrets)
       const progress = (counts: StepProgress): void => {
@@ -142,11 +145,15 @@ async function walk<S extends EngineState>(
             ),
           outputReady: () => host.outputReady?.(),
           progress,
+          skip: (reason) => {
+            skipped = secrets.redact(reason)
+          },
           signal,
         }),
       )
       if (signal.aborted) throw interruption(signal, step.id)
-      record.status = 'done'
+      record.status = skipped === undefined ? 'done' : 'skipped'
+      if (skipped !== undefined) record.reason = skipped
     } catch (error) {
       record.status = signal.aborted ? 'interrupted' : 'failed'
       const cause = signal.aborted ? interruption(signal, step.id) : error
@@ -154,11 +161,13 @@ async function walk<S extends EngineState>(
     } finally {
       record.durationMs = Math.round(performance.now() - started)
       record.ran = ledger.entries.map((entry) => secrets.redact(entry.call))
+      const end = record.status === 'done' || record.status === 'skipped' ? record.status : undefined
       host.stepEnded(
         ref,
-        record.status === 'done' ? 'done' : record.status === 'interrupted' ? 'interrupted' : 'failed',
+        end ?? (record.status === 'interrupted' ? 'interrupted' : 'failed'),
         record.durationMs,
         run.failure,
+        record.reason,
       )
     }
   }

@@ -32,7 +32,11 @@ export interface IoHost {
    * updated as it goes; a host shows the latest (a task list) or some (CI logs: one every 10 s).
    */
   stepProgress(step: StepRef, text: string): void
-  stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError): void
+  /**
+   * `reason` is set when a step that ran ended skipped (its work was reused or not possible); a
+   * step skipped after an earlier failure or an interrupt has none.
+   */
+  stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError, reason?: string): void
   /** The run of steps is over (the task list closes). */
   runEnded(): Promise<void>
   /** A warning line (redacted by the caller). */

@@ -11,6 +11,7 @@ import type {Engine} from '../systems/engine.js'
 import type {RuleResult} from '../deploy-target-rules.js'
 import type {TagChange, TagTarget, VerifiedTag} from '../steps/tag.js'
 import type {PlannedCommand, StepIO} from './step.js'
+import {WarningLog} from './warnings.js'
 
 export type {VerifiedTag} from '../steps/tag.js'
 // The step ids live in a leaf module (settings need them without the engine); here for callers.
@@ -22,7 +23,8 @@ export {STEP_IDS, type StepId} from './step-ids.js'
  */
 export class DeployState implements TagTarget {
   readonly secrets = new SecretRegistry()
-  readonly warnings: string[] = []
+  /** Every warning of the run, shown once as raised (see `WarningLog`). */
+  readonly warningLog = new WarningLog()
   account: Sourced<string> | undefined
   authorization: Authorization | undefined
   bentoTag: string | undefined
@@ -123,8 +125,12 @@ export class DeployState implements TagTarget {
     return this.denied.has('ecr:DescribeImages') ? 'ecr:BatchGetImage' : 'ecr:DescribeImages'
   }
 
+  get warnings(): string[] {
+    return this.warningLog.messages
+  }
+
   warn(message: string): void {
-    this.warnings.push(message)
+    this.warningLog.add(message)
   }
 
   // What the shared tag and verify steps need (see steps/tag.ts).

@@ -53,6 +53,11 @@ export interface StepIO {
   outputReady(): Promise<void> | undefined
   /** Counts so far; the engine adds the elapsed time. Called again unchanged to move the clock. */
   progress?(progress: StepProgress): void
+  /**
+   * The step's work was not needed or not possible, and why (`reused <image> (same content)`, `no
+   * content digest: ...`): it ends as skipped with this reason rather than as done.
+   */
+  skip?(reason: string): void
   signal: AbortSignal
 }
 

@@ -11,6 +11,7 @@ import {
   resolveRegion,
 } from '../systems/aws/index.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
+import {WarningLog} from '../pipeline/warnings.js'
 
 // `mldeploy promote`'s configuration and the state its plan walks (its steps: promote-steps.ts).
 
@@ -67,7 +68,8 @@ export function resolvePromoteConfig(
  */
 export class PromoteState implements TagTarget {
   readonly secrets = new SecretRegistry()
-  readonly warnings: string[] = []
+  /** Every warning of the promotion, shown once as raised (see `WarningLog`). */
+  readonly warningLog = new WarningLog()
   account: Sourced<string> | undefined
   authorization: Authorization | undefined
   mutability: string | undefined
@@ -89,6 +91,14 @@ export class PromoteState implements TagTarget {
       verifiedDigest: null,
       applied: false,
     }))
+  }
+
+  get warnings(): string[] {
+    return this.warningLog.messages
+  }
+
+  warn(message: string): void {
+    this.warningLog.add(message)
   }
 
   get repository(): string {

@@ -43,7 +43,7 @@ const identityStep: Step<PromoteState> = {
       identity = await state.aws.identity(io.signal)
     } catch (error) {
       if (!dryRun) throw error
-      state.warnings.push(
+      state.warn(
         `No AWS credentials could be used (${errorMessage(error).split('\n')[0]!.replace(/\.$/, '')}): the digest of ${state.config.from} and the current digests of ${state.config.to.join(', ')} are unknown, and so is what would change.${state.account === undefined ? ` The account shows as ${PLACEHOLDER.account}; pass --account-id to see the real references.` : ''}`,
       )
       return
@@ -80,7 +80,7 @@ const resolveStep: Step<PromoteState> = {
   async run(state, io) {
     if (state.account === undefined || state.mutability === undefined) return
     if (!state.registryIsEcr && state.authorization === undefined) {
-      state.warnings.push(
+      state.warn(
         `The tags live in ${state.registry.value}, read through its own API with an ECR login token; a dry run asks for no token, so the digests there are unknown.`,
       )
       return

@@ -73,15 +73,16 @@ export const containerizeStep: Step<DeployState> = {
   describe: describeContainerize,
   async run(state, io) {
     if (state.reuse?.source === 'repository') {
-      io.output(`skipped: ${state.config.repository.value} already has this content (${state.reuse.digest}).`)
+      const image = `${state.registry.value}/${state.config.repository.value}@${state.reuse.digest}`
+      io.skip?.(`reused ${image} (same content)`)
       return
     }
     if (state.reuse?.source === 'local') {
-      io.output(`skipped: reusing local image ${state.reuse.imageId} (same content).`)
       await runPlanned(state, io, localTagCommand(state), {
         step: 'containerize',
         doing: `Naming the local image ${state.reuse.imageId} ${state.uploadImage}`,
       })
+      io.skip?.(`reused local image ${state.reuse.imageId} (same content)`)
       return
     }
     await runPlanned(state, io, containerizeCommand(state), {

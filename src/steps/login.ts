@@ -45,7 +45,7 @@ export const loginStep: Step<DeployState> = {
   async run(state, io) {
     // Reused from the repository (issue 12): tags go through the API, no backend login needed.
     if (state.reuse?.source === 'repository') {
-      io.output('skipped: nothing to upload.')
+      io.skip?.('nothing to upload: the image is reused from the repository')
       return
     }
     await runLogin(state, io)

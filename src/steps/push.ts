@@ -112,7 +112,7 @@ export const pushStep: Step<DeployState> = {
       : describePush(state),
   async run(state, io) {
     if (reusedRemotely(state)) {
-      io.output('skipped: the repository already has this image.')
+      io.skip?.('the repository already has this image (same content)')
       return
     }
     await runPush(state, io)

@@ -123,6 +123,7 @@ export const reuseStep: Step<DeployState> = {
       // Without a digest nothing can be reused or labelled: build as before, say why.
       state.contentTagOmitted = `the content digest could not be computed (${errorMessage(error)})`
       state.warn(`No content digest: ${errorMessage(error)} The image is built and pushed without reuse.`)
+      io.skip?.(`no content digest: ${errorMessage(error)}`)
       return
     }
     const check = remoteCheck(state)

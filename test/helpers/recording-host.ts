@@ -9,7 +9,7 @@ export type HostEvent =
   | {type: 'stepStarted'; step: StepRef}
   | {type: 'stepOutput'; step: StepRef; text: string}
   | {type: 'stepProgress'; step: StepRef; text: string}
-  | {type: 'stepEnded'; step: StepRef; end: StepEnd; durationMs: number; error?: DeployError}
+  | {type: 'stepEnded'; step: StepRef; end: StepEnd; durationMs: number; error?: DeployError; reason?: string}
   | {type: 'runEnded'}
   | {type: 'warn'; message: string}
   | {type: 'note'; message: string}
@@ -48,8 +48,15 @@ export class RecordingHost implements IoHost {
     this.push({type: 'stepProgress', step, text})
   }
 
-  stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError): void {
-    this.push({type: 'stepEnded', step, end, durationMs, ...(error === undefined ? {} : {error})})
+  stepEnded(step: StepRef, end: StepEnd, durationMs: number, error?: DeployError, reason?: string): void {
+    this.push({
+      type: 'stepEnded',
+      step,
+      end,
+      durationMs,
+      ...(error === undefined ? {} : {error}),
+      ...(reason === undefined ? {} : {reason}),
+    })
   }
 
   async runEnded(): Promise<void> {
@@ -103,18 +110,24 @@ export class RecordingHost implements IoHost {
   }
 }
 
-/** A StepIO for calling `step.run(state, io)` directly: output is collected as lines, progress as reported. */
+/**
+ * A StepIO for calling `step.run(state, io)` directly: output is collected as lines, progress as
+ * reported, and why the step skipped its work (when it said so).
+ */
 export function recordingIo(
   signal: AbortSignal = new AbortController().signal,
-): StepIO & {lines: string[]; progressed: StepProgress[]} {
+): StepIO & {lines: string[]; progressed: StepProgress[]; skipped: string[]} {
   const lines: string[] = []
   const progressed: StepProgress[] = []
+  const skipped: string[] = []
   return {
     lines,
     progressed,
+    skipped,
     signal,
     output: (output) => lines.push(...(typeof output === 'string' ? output : output.text).split('\n')),
     progress: (counts) => progressed.push(counts),
+    skip: (reason) => skipped.push(reason),
     outputReady: () => undefined,
   }
 }

@@ -17,6 +17,7 @@ const motoUrl = inject('motoUrl')
 interface Step {
   id: string
   status: string
+  reason?: string
   ran?: string[]
   described?: {commands: Array<{command: string}>; actions: Array<{text: string; calls: string[]}>}
 }
@@ -84,12 +85,15 @@ describe('reusing an image with the same content', () => {
     // Every tag, the new bento version's too, names the first image.
     const verified = Object.fromEntries(second.json.verified.map((each) => [each.tag, each.digest]))
     expect(verified).toMatchObject({latest: first.json.digest, v2: first.json.digest})
-    // Skipped steps ran nothing and said so in their description.
+    // Skipped steps ran nothing, said so in their description and end skipped with the reason.
     for (const id of ['containerize', 'login', 'push']) {
-      expect(stepOf(second.json, id).status).toBe('done')
+      expect(stepOf(second.json, id).status).toBe('skipped')
       expect(stepOf(second.json, id).ran).toEqual([])
       expect(stepOf(second.json, id).described!.commands).toEqual([])
     }
+    expect(stepOf(second.json, 'containerize').reason).toBe(
+      `reused 123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1@${first.json.digest} (same content)`,
+    )
     expect(stepOf(second.json, 'reuse').ran).toContain('aws:ecr:DescribeImages')
 
     writeFileSync(path.join(s.root, 'deploy/modelA/V1/service.py'), 'import bentoml\n# one more line\n')

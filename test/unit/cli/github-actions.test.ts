@@ -150,3 +150,19 @@ describe('step summary', () => {
     expect(written).not.toContain('modelA')
   })
 })
+
+describe('the job summary lists warnings', () => {
+  it('each target its own, one per line, on one line each', () => {
+    const summary = formatStepSummary([
+      {
+        status: 'pushed',
+        target: 'modelA/V1',
+        warnings: ['No content digest: no bento.\nThe image is built.'],
+      },
+      {status: 'pushed', target: 'modelB/V1', warnings: []},
+    ])
+    expect(summary).toContain('Warnings:\n\n- ⚠️ No content digest: no bento. The image is built.\n')
+    expect(summary.split('Warnings:')).toHaveLength(2)
+    expect(summary.indexOf('Warnings:')).toBeLessThan(summary.indexOf('modelB/V1'))
+  })
+})

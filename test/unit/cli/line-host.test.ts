@@ -97,3 +97,19 @@ describe('flow control (LineHost)', () => {
     expect(lines.outputReady()).toBe(behind)
   })
 })
+
+describe('step ends in CI logs (LineHost)', () => {
+  const CONTAINERIZE = {target: undefined, id: 'containerize', title: 'Containerize'}
+  const strip = (written: string[]): string[] => written.map((text) => text.replace(/^\[[\d:]+\] /, ''))
+
+  it('a step that ran and skipped its work says why; one skipped after a failure says nothing', () => {
+    const {host: lines, written} = host()
+    lines.stepEnded(CONTAINERIZE, 'skipped', 40, undefined, 'reused r/m@sha256:1 (same content)')
+    lines.stepEnded(PUSH, 'skipped', 0)
+    lines.stepEnded(PUSH, 'done', 1500)
+    expect(strip(written)).toEqual([
+      '↓ Containerize [skipped: reused r/m@sha256:1 (same content)] (0.0 s)\n',
+      '✔ Push the image (1.5 s)\n',
+    ])
+  })
+})

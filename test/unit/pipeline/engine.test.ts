@@ -17,7 +17,10 @@ class Toy implements EngineState {
   value = 0
 }
 
-type Body = (state: Toy, io: {output(text: string): void; signal: AbortSignal}) => Promise<void>
+type Body = (
+  state: Toy,
+  io: {output(text: string): void; skip?(reason: string): void; signal: AbortSignal},
+) => Promise<void>
 
 function step(id: string, body: Body = async () => {}, failure: Step<Toy>['failure'] = 'build'): Step<Toy> {
   return {
@@ -43,6 +46,29 @@ function step(id: string, body: Body = async () => {}, failure: Step<Toy>['failu
 const never = new AbortController().signal
 
 describe('the engine', () => {
+  it('a step that says it skipped its work ends skipped with its reason (redacted), the next ones still run', async () => {
+    const state = new Toy()
+    state.secrets.add('hunter2-secret')
+    const plan = [
+      step('a', async (_state, io) => io.skip?.('reused image hunter2-secret (same content)')),
+      step('b'),
+    ]
+    const run = newRun(plan, state)
+    const host = new RecordingHost()
+    await runPlans(plan, [run], {host, signal: never})
+    expect(run.steps.map((record) => [record.status, record.reason])).toEqual([
+      ['skipped', 'reused image ******** (same content)'],
+      ['done', undefined],
+    ])
+    expect(host.ends).toEqual([
+      ['a', 'skipped'],
+      ['b', 'done'],
+    ])
+    const ended = host.events.find((event) => event.type === 'stepEnded' && event.step.id === 'a')
+    expect(ended).toMatchObject({reason: 'reused image ******** (same content)'})
+    expect(run.failure).toBeUndefined()
+  })
+
   it('describes each step immediately before running it, with what earlier steps learned', async () => {
     const plan = [
       step('a', async (state) => {
