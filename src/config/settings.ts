@@ -302,7 +302,7 @@ export const SETTINGS = {
   inspectTag: string({
     flag: 'tag',
     noEnv: 'names the image of this inspection',
-    default: {describe: 'latest'},
+    default: {describe: "the first of the target's push tags (MLDEPLOY_TAGS), else latest"},
     help: 'The tag to inspect.',
     commands: ['inspect'],
     label: '--tag',
