@@ -499,6 +499,17 @@ export const SETTINGS = {
     commands: ['push'],
     label: 'Scan on push',
   }),
+  lifecyclePolicy: boolean({
+    flag: 'lifecycle-policy',
+    allowNo: true,
+    env: ['MLDEPLOY_LIFECYCLE_POLICY'],
+    default: {describe: 'on', value: true},
+    help: 'Attach the default lifecycle policy (see "Repository growth": old builds expire, deployment tags stay) to a repository that --create-repository creates; --no-lifecycle-policy leaves it without one.',
+    group: 'AWS',
+    commands: ['push'],
+    label: 'Lifecycle policy',
+    dotenv: {example: 'false'},
+  }),
 
   // --- build ---
   python: string({
