@@ -9,10 +9,13 @@ export default class Inspect extends BaseCommand {
 
   static override description = `Reads the manifest and image config from ECR (BatchGetImage, GetDownloadUrlForLayer, DescribeImages) or, with --registry, from that registry's API with an ECR login token: digest, tags, size, push time, media type, platform, and the provenance labels mldeploy writes (model, MLflow run, commit, bento) in plain words.
 
-The repository is resolved as push resolves it. Exit codes: 3 when the tag, digest or repository does not exist (or AWS refuses), 2 for bad input.`
+The repository and the default tag (the first tag push would move: MLDEPLOY_TAGS, else latest) are resolved as push resolves them; the header names the registry of the account (--account-id / MLDEPLOY_ACCOUNT_ID, else STS). Exit codes: 3 when the tag, digest or repository does not exist (or AWS refuses), 2 for bad input.`
 
   static override examples = [
-    {description: 'The image tagged latest', command: 'mldeploy inspect modelA/V1'},
+    {
+      description: 'The image under the tag its pushes move (latest by default)',
+      command: 'mldeploy inspect modelA/V1',
+    },
     {
       description: 'A given tag, as JSON',
       command: 'mldeploy inspect modelA/V1 --tag production --json',

@@ -1,4 +1,5 @@
 import {usageError} from '../errors.js'
+import {defaultLifecyclePolicy, type LifecyclePolicy} from '../lifecycle-policy.js'
 import {resolveRoot, resolveTarget, type Target} from '../project/target.js'
 import type {Backend} from '../systems/backend.js'
 import type {RepositorySettings} from '../systems/aws/index.js'
@@ -42,6 +43,8 @@ export interface PushConfig {
   keepLogin: boolean
   /** How to create the repository when it is missing; undefined: a missing one is an error. */
   createRepository: RepositorySettings | undefined
+  /** The lifecycle policy a repository created here gets; undefined without --create-repository or with --no-lifecycle-policy. */
+  lifecyclePolicy: LifecyclePolicy | undefined
   gitShaTag: boolean
   stage: string | undefined
   /** Per step, in milliseconds. */
@@ -122,6 +125,10 @@ export function resolvePushConfig(
     bentoVersion: read.get(SETTINGS.bentoVersion),
     keepLogin: flags['keep-login'] ?? false,
     createRepository: resolveCreateRepository(read, flags),
+    lifecyclePolicy:
+      read.must(SETTINGS.createRepository).value && read.must(SETTINGS.lifecyclePolicy).value
+        ? defaultLifecyclePolicy(read.must(SETTINGS.tags).value)
+        : undefined,
     gitShaTag: read.must(SETTINGS.gitShaTag).value,
     stage,
     timeouts: read.must(SETTINGS.timeouts).value,

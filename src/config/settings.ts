@@ -308,7 +308,7 @@ export const SETTINGS = {
   inspectTag: string({
     flag: 'tag',
     noEnv: 'names the image of this inspection',
-    default: {describe: 'latest'},
+    default: {describe: "the first of the target's push tags (MLDEPLOY_TAGS), else latest"},
     help: 'The tag to inspect.',
     commands: ['inspect'],
     label: '--tag',
@@ -506,6 +506,17 @@ export const SETTINGS = {
     group: 'AWS',
     commands: ['push'],
     label: 'Scan on push',
+  }),
+  lifecyclePolicy: boolean({
+    flag: 'lifecycle-policy',
+    allowNo: true,
+    env: ['MLDEPLOY_LIFECYCLE_POLICY'],
+    default: {describe: 'on', value: true},
+    help: 'Attach the default lifecycle policy (see "Repository growth": old builds expire, deployment tags stay) to a repository that --create-repository creates; --no-lifecycle-policy leaves it without one.',
+    group: 'AWS',
+    commands: ['push'],
+    label: 'Lifecycle policy',
+    dotenv: {example: 'false'},
   }),
 
   // --- build ---

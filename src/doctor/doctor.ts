@@ -27,6 +27,7 @@ import {
   failedOutcome,
   runChecks,
 } from './checks.js'
+import {lifecycleOutcome} from './lifecycle.js'
 import type {DoctorSettings} from './settings.js'
 
 /** Oldest Node mldeploy runs on (package.json engines), and the oldest that is still maintained. */
@@ -291,6 +292,23 @@ export function doctorChecks(
           message: `Repository ${repository.value} exists${uri === '' ? '' : ` (${uri})`}.`,
           data: {region, repository: repository.value, uri},
         }
+      },
+    },
+    {
+      id: 'lifecycle',
+      title: 'ECR lifecycle policy',
+      timeoutMs: 25_000,
+      async run(signal): Promise<CheckOutcome> {
+        const repository = settings.repository
+        if (repository === undefined)
+          return {status: 'skip', message: 'Name a target (or --repository) to check its repository.'}
+        let resolved
+        try {
+          resolved = await identity()
+        } catch {
+          return {status: 'skip', message: 'Needs AWS credentials (see above).'}
+        }
+        return lifecycleOutcome(resolved.clients, repository.value, resolved.identity.account, signal)
       },
     },
     {

@@ -115,6 +115,7 @@ export function remotePushFlags(state: DeployState): string[] {
   if (config.createRepository !== undefined) {
     flags.push('--create-repository', '--image-tag-mutability', config.createRepository.mutability)
     if (!config.createRepository.scanOnPush) flags.push('--no-scan-on-push')
+    if (config.lifecyclePolicy === undefined) flags.push('--no-lifecycle-policy')
   }
   if (config.rebuild) flags.push('--rebuild')
   if (config.skipDiskCheck) flags.push('--skip-disk-check')

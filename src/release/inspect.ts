@@ -1,5 +1,5 @@
 import {locatingPushFlags, type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {type DeployError, usageError} from '../errors.js'
+import {type DeployError, errorMessage, usageError} from '../errors.js'
 import {readImageFacts} from '../deploy-target-rules.js'
 import {type IndexEntry, platformOf} from '../image-facts.js'
 import {ecrRegistryHost, PLACEHOLDER, validateImageTag} from '../images.js'
@@ -34,6 +34,8 @@ export interface InspectConfig {
   push: PushConfig
   /** A tag or a digest. */
   reference: string
+  /** Where the reference came from: a flag, or the target's first tag as push resolves it. */
+  referenceSource: string
 }
 
 export interface InspectResult {
@@ -41,7 +43,10 @@ export interface InspectResult {
   source: 'ecr' | 'registry'
   registry: string
   repository: string
+  /** The registry's account (--account-id / MLDEPLOY_ACCOUNT_ID, else STS); null with --registry or when unknown. */
+  account: string | null
   reference: string
+  referenceSource: string
   digest: string
   /** Every tag naming the image; null when the source cannot list them. */
   tags: string[] | null
@@ -75,17 +80,18 @@ export function resolveInspectConfig(
 ): InspectConfig {
   if (flags.tag !== undefined && flags.digest !== undefined)
     throw usageError('Give --tag or --digest, not both.')
-  let reference = 'latest'
-  if (flags.digest !== undefined) {
-    if (!isDigest(flags.digest))
-      throw usageError(
-        `--digest ${JSON.stringify(flags.digest.slice(0, 80))} is not a sha256 digest.`,
-        'Use sha256:<64 hex digits>.',
-      )
-    reference = flags.digest
-  } else if (flags.tag !== undefined) reference = validateImageTag(flags.tag, '--tag')
-  const pushFlags = locatingPushFlags(flags)
-  return {push: resolvePushConfig(targetSpec, pushFlags, processEnv, cwd), reference}
+  if (flags.digest !== undefined && !isDigest(flags.digest))
+    throw usageError(
+      `--digest ${JSON.stringify(flags.digest.slice(0, 80))} is not a sha256 digest.`,
+      'Use sha256:<64 hex digits>.',
+    )
+  const tag = flags.tag === undefined ? undefined : validateImageTag(flags.tag, '--tag')
+  const push = resolvePushConfig(targetSpec, locatingPushFlags(flags), processEnv, cwd)
+  if (flags.digest !== undefined) return {push, reference: flags.digest, referenceSource: 'flag --digest'}
+  if (tag !== undefined) return {push, reference: tag, referenceSource: 'flag --tag'}
+  // The tag this target's pushes move (MLDEPLOY_TAGS in the environment or its .env files, else latest).
+  const [first = 'latest'] = push.tags.value
+  return {push, reference: first, referenceSource: `the target's first tag (from ${push.tags.source})`}
 }
 
 /** The one step's state: the configuration, the target's AWS clients, and what was read. */
@@ -119,6 +125,14 @@ function readActions(state: InspectState): PlannedAction[] {
   const index = 'the manifest is an image, not an index'
   if (push.registry === undefined)
     return [
+      ...(push.accountId === undefined
+        ? [
+            {
+              text: 'The account, for the registry host: STS GetCallerIdentity',
+              calls: ['aws:sts:GetCallerIdentity'],
+            },
+          ]
+        : []),
       {
         text: `Read the manifest of ${repository}:${reference}: ECR BatchGetImage`,
         calls: ['aws:ecr:BatchGetImage'],
@@ -187,15 +201,13 @@ async function readInspected(
   const repository = push.repository.value
   const warnings: string[] = []
   let source: ImageSource
-  let registry: string
   let ecr: EcrImageSource | undefined
   let access
   if (push.registry !== undefined) {
     const authorization = await aws.authorization(secrets, signal)
-    registry = push.registry.value
     access = {
       scheme: push.registryScheme,
-      host: registry,
+      host: push.registry.value,
       username: authorization.username,
       password: authorization.password,
     }
@@ -203,9 +215,17 @@ async function readInspected(
   } else {
     ecr = await aws.imageSource(repository, push.accountId?.value)
     source = ecr
-    registry = ecrRegistryHost(push.accountId?.value ?? PLACEHOLDER.account, region)
   }
-  const facts = await readImageFacts(source, config.reference, signal)
+  // Asked alongside the manifest, so the header names the real registry rather than a placeholder;
+  // both are awaited, so the step's record holds both calls whichever fails.
+  const [read, named] = await Promise.allSettled([
+    readImageFacts(source, config.reference, signal),
+    ecr === undefined ? undefined : (push.accountId?.value ?? accountFromSts(aws, warnings, signal)),
+  ])
+  if (read.status === 'rejected') throw read.reason
+  const facts = read.value
+  const account = named.status === 'fulfilled' ? named.value : undefined
+  const registry = push.registry?.value ?? ecrRegistryHost(account ?? PLACEHOLDER.account, region)
   let tags: string[] | null = null
   let sizeBytes = facts.totalSizeBytes
   let pushedAt: string | null = null
@@ -223,7 +243,9 @@ async function readInspected(
     source: ecr === undefined ? 'registry' : 'ecr',
     registry,
     repository,
+    account: account ?? null,
     reference: config.reference,
+    referenceSource: config.referenceSource,
     digest: facts.digest,
     tags,
     mediaType: facts.mediaType,
@@ -241,6 +263,24 @@ async function readInspected(
     manifests: facts.manifests,
     warnings,
   }
+}
+
+/** The caller's account; a failure is a warning (the image was still read), never the step's. */
+function accountFromSts(
+  aws: AwsClients,
+  warnings: string[],
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  return aws.identity(signal).then(
+    (who) => who.account,
+    (error: unknown) => {
+      const reason = (errorMessage(error).split('\n')[0] ?? '').replace(/\.$/, '')
+      warnings.push(
+        `The account could not be read (${reason}): the registry shows as ${PLACEHOLDER.account}. Pass --account-id to name it.`,
+      )
+      return undefined
+    },
+  )
 }
 
 function megabytes(bytes: number): string {

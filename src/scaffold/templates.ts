@@ -40,6 +40,7 @@ MLflow server in MLFLOW_TRACKING_URI (behind the VPN): set it in the environment
 import os
 
 import bentoml
+import mlflow
 import pandas as pd
 
 from common import feature_builder, output_formatter
@@ -49,9 +50,14 @@ _sample_input_path = os.path.join(_current_dir, "example_input.csv")
 
 _model_uri = ${py(spec.modelUri)}
 
+# The MLflow run the model comes from, kept in the BentoML model's metadata: mldeploy labels the
+# image with it (io.mldeploy.mlflow.run-id) and \`\`mldeploy inspect\`\` shows it.
+_run_id = mlflow.models.get_model_info(_model_uri).run_id
+
 bento_model = bentoml.mlflow.import_model(
     ${py(spec.bentoModel)},
     model_uri=_model_uri,
+    metadata={"mlflow_model_uri": _model_uri, "mlflow_run_id": _run_id or ""},
     signatures={"predict": {"batchable": False, "batch_dim": 0}},
     custom_objects={
         "x_builder": feature_builder(),

@@ -2,6 +2,7 @@ import os from 'node:os'
 
 import {formatDuration} from '../config/timeouts.js'
 import {AwsError, CheckError, errorMessage, MldeployError} from '../errors.js'
+import {describeLifecyclePolicy, lifecyclePolicyText} from '../lifecycle-policy.js'
 import {LABELS} from '../provenance.js'
 import {firstImageId, imagesByLabelArgs} from '../systems/backend.js'
 import {
@@ -66,6 +67,13 @@ export const preflightStep: Step<DeployState> = {
               calls: ['aws:ecr:CreateRepository', 'aws:ecr:DescribeRepositories'],
               when: 'the repository is missing',
             },
+            config.lifecyclePolicy === undefined
+              ? note('Lifecycle policy: none (--no-lifecycle-policy or MLDEPLOY_LIFECYCLE_POLICY=false)')
+              : {
+                  text: `Attach the default lifecycle policy to it (${describeLifecyclePolicy(config.lifecyclePolicy)}): ECR PutLifecyclePolicy`,
+                  calls: ['aws:ecr:PutLifecyclePolicy'],
+                  when: 'the repository was just created',
+                },
           ]),
       {
         text: 'None of the tags exists yet: ECR DescribeImages',
@@ -198,8 +206,34 @@ async function checkIdentityAndRepository(state: DeployState, signal: AbortSigna
     return `account ${identity.account} (${identity.arn}); repository ${repository.value} not checked (ecr:DescribeRepositories denied)`
   }
   state.repositoryFacts = facts
+  const lifecycle = facts.created ? await attachLifecyclePolicy(state, identity.account, signal) : ''
   if (facts.mutability === 'IMMUTABLE') await assertTagsFree(state, signal)
-  return `account ${identity.account} (${identity.arn}); repository ${repository.value} ${facts.created ? `created (${facts.mutability}, scan on push ${createRepository?.scanOnPush ? 'on' : 'off'})` : `exists (${facts.mutability})`}`
+  return `account ${identity.account} (${identity.arn}); repository ${repository.value} ${facts.created ? `created (${facts.mutability}, scan on push ${createRepository?.scanOnPush ? 'on' : 'off'}${lifecycle})` : `exists (${facts.mutability})`}`
+}
+
+/**
+ * The default lifecycle policy on a repository this run created. A failure is a warning: the push
+ * needs no policy, and the repository stays without one (doctor keeps saying so) until it is attached.
+ */
+async function attachLifecyclePolicy(
+  state: DeployState,
+  account: string,
+  signal: AbortSignal,
+): Promise<string> {
+  const policy = state.config.lifecyclePolicy
+  if (policy === undefined) return ', no lifecycle policy'
+  const repository = state.config.repository.value
+  try {
+    await state.aws.putLifecyclePolicy(repository, account, lifecyclePolicyText(policy), signal)
+    return ', lifecycle policy attached'
+  } catch (error) {
+    if (!(error instanceof AwsError) || signal.aborted) throw error
+    const denied = isDenied(error, 'ecr:PutLifecyclePolicy')
+    state.warn(
+      `${repository} was created without its lifecycle policy (${denied ? 'ecr:PutLifecyclePolicy is denied' : errorMessage(error).replace(/\.$/, '')}): it keeps every image pushed. Allow ecr:PutLifecyclePolicy and attach the policy of README "Repository growth" (aws ecr put-lifecycle-policy).`,
+    )
+    return ', lifecycle policy NOT attached'
+  }
 }
 
 /**

@@ -59,6 +59,9 @@ export class FakeAws {
   }
   passwords = [PASSWORD]
   closed = false
+  lifecycleAnswer: Answer<void> = undefined
+  /** The policy texts PutLifecyclePolicy was given. */
+  readonly lifecyclePolicies: string[] = []
 
   async identity(signal?: AbortSignal): Promise<Identity> {
     this.calls.push('identity')
@@ -75,6 +78,17 @@ export class FakeAws {
       `repository ${name} ${account}${create === undefined ? '' : ` create ${create.mutability}`}`,
     )
     return answer(this.repositoryAnswer, signal)
+  }
+
+  async putLifecyclePolicy(
+    repository: string,
+    account: string,
+    policyText: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    this.calls.push(`putLifecyclePolicy ${repository} ${account}`)
+    this.lifecyclePolicies.push(policyText)
+    return answer(this.lifecycleAnswer, signal)
   }
 
   async imagesByTag(

@@ -122,3 +122,26 @@ describe('AccessDenied on a read a push-only role lacks: a warning naming the pe
     }
   })
 })
+
+describe('AccessDenied on PutLifecyclePolicy', () => {
+  it('the repository is created and the push goes on; a warning names the permission', async () => {
+    const proxy = await startFaultProxy(motoUrl, [
+      {operation: 'PutLifecyclePolicy', times: 100, status: 400, body: denied('PutLifecyclePolicy')},
+    ])
+    try {
+      const s = standInProject(motoUrl, {AWS_ENDPOINT_URL: proxy.url, AWS_MAX_ATTEMPTS: '1'})
+      const args = ['push', 'modelA/V1', '--skip-vpn-check', '--create-repository', '--json']
+      const result = await runCli(args, {cwd: s.root, env: s.env})
+      expect(result.exitCode, result.stderr).toBe(0)
+      const json = JSON.parse(result.stdout)
+      expect(json.repositoryCreated).toBe(true)
+      expect(json.warnings).toContainEqual(
+        expect.stringMatching(
+          /^modela\/v1 was created without its lifecycle policy \(ecr:PutLifecyclePolicy is denied\): it keeps every image pushed\./,
+        ),
+      )
+    } finally {
+      await proxy.close()
+    }
+  })
+})

@@ -6,6 +6,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vit
 
 import {createRepository, motoEnv} from '../helpers/aws.js'
 import {baseEnv, makeProject, runCli, tempDir} from '../helpers/cli.js'
+import {startFaultProxy} from '../helpers/fault-proxy.js'
 import {MOTO_ACCOUNT, resetMoto} from '../helpers/moto.js'
 
 // The real CLI as a process, the real AWS SDK against moto, and small stand-ins for python, podman
@@ -104,6 +105,7 @@ describe('mldeploy doctor', () => {
       'builder',
       'aws',
       'ecr',
+      'lifecycle',
       'vpn',
       'disk-bentoml',
       'disk-backend',
@@ -111,7 +113,7 @@ describe('mldeploy doctor', () => {
     ])
     expect(json.target).toBe('modelA/V1')
     expect(checks.node!.status).toBe(process.versions.node.startsWith('20.') ? 'warn' : 'pass')
-    expect(json.status).toBe(process.versions.node.startsWith('20.') ? 'warnings' : 'ok')
+    expect(json.status).toBe('warnings')
     for (const id of ['mldeploy', 'python', 'bentoml', 'backend', 'aws', 'ecr', 'vpn']) {
       expect(checks[id]!.status, `${id}: ${checks[id]!.message}`).toBe('pass')
     }
@@ -119,6 +121,14 @@ describe('mldeploy doctor', () => {
     expect(checks.bentoml!.data).toEqual({version: '1.4.30'})
     expect(checks.aws!.data).toMatchObject({account: MOTO_ACCOUNT, region: 'us-east-1'})
     expect(checks.ecr!.message).toContain('Repository modela/v1 exists')
+    // The repository beforeEach made has no lifecycle policy: a warning, not a failure.
+    expect(checks.lifecycle).toMatchObject({
+      status: 'warn',
+      message:
+        'Repository modela/v1 has no lifecycle policy: every push adds an image and none ever expires.',
+      data: {repository: 'modela/v1', rules: 0},
+    })
+    expect(checks.lifecycle!.fix).toContain('Repository growth')
     expect(checks.vpn!.message).toBe(`127.0.0.1:${vpnPort} (from env MLDEPLOY_VPN_CHECK) answered.`)
     expect(checks['disk-bentoml']!.data).toMatchObject({
       path: s.bentomlHome,
@@ -181,6 +191,7 @@ describe('mldeploy doctor', () => {
     expect(checks.aws!.message).toContain('no AWS credentials found')
     expect(checks.aws!.fix).not.toContain('--dry-run')
     expect(checks.ecr).toMatchObject({status: 'skip', message: 'Needs AWS credentials (see above).'})
+    expect(checks.lifecycle!.status).toBe('skip')
     expect(checks.bentoml!.message).toMatch(/bentoml is not installed/)
     expect(checks.vpn).toMatchObject({status: 'skip', message: 'Skipped (--skip-vpn-check).'})
   })
@@ -204,6 +215,60 @@ describe('mldeploy doctor', () => {
     expect(checks.ecr!.status).toBe('pass')
     expect(checks.ecr!.message).toContain('ECR answers in account 123456789012, region us-east-1')
     expect(result.exitCode).toBe(0)
+  })
+
+  it('lifecycle: a policy passes; a missing repository skips; GetLifecyclePolicy denied warns naming it', async () => {
+    const {ECRClient, PutLifecyclePolicyCommand} = await import('@aws-sdk/client-ecr')
+    const client = new ECRClient({
+      region: 'us-east-1',
+      endpoint: motoUrl,
+      credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
+    })
+    const rule = {
+      rulePriority: 1,
+      selection: {tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14},
+      action: {type: 'expire'},
+    }
+    await client.send(
+      new PutLifecyclePolicyCommand({
+        repositoryName: 'modela/v1',
+        lifecyclePolicyText: JSON.stringify({rules: [rule]}),
+      }),
+    )
+    client.destroy()
+    const s = setup()
+    const args = ['doctor', 'modelA/V1', '--json', '--skip-vpn-check']
+    const passed = byId(JSON.parse((await runCli(args, {cwd: s.root, env: s.env})).stdout))
+    expect(passed.lifecycle).toMatchObject({
+      status: 'pass',
+      message: 'Repository modela/v1 has a lifecycle policy (1 rule).',
+    })
+
+    const missing = await runCli([...args, '--repository', 'nope/missing'], {cwd: s.root, env: s.env})
+    expect(byId(JSON.parse(missing.stdout)).lifecycle).toMatchObject({status: 'skip'})
+
+    const proxy = await startFaultProxy(motoUrl, [
+      {
+        operation: 'GetLifecyclePolicy',
+        times: 100,
+        status: 400,
+        body: JSON.stringify({
+          __type: 'AccessDeniedException',
+          message:
+            'User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:GetLifecyclePolicy on resource: arn:aws:ecr:us-east-1:123456789012:repository/modela/v1',
+        }),
+      },
+    ])
+    try {
+      const result = await runCli(args, {cwd: s.root, env: {...s.env, AWS_ENDPOINT_URL: proxy.url}})
+      expect(result.exitCode).toBe(0)
+      expect(byId(JSON.parse(result.stdout)).lifecycle).toMatchObject({
+        status: 'warn',
+        message: 'Whether modela/v1 has a lifecycle policy is unknown: ecr:GetLifecyclePolicy is denied.',
+      })
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('a hanging tool fails its check at the timeout, and the others still report', async () => {

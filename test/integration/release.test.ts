@@ -16,6 +16,25 @@ function setup(extraEnv: Record<string, string> = {}) {
   return standInProject(motoUrl, extraEnv)
 }
 
+/** The rules of a repository's lifecycle policy in moto; null when it has none. */
+async function lifecycleRules(repositoryName: string): Promise<unknown[] | null> {
+  const {ECRClient, GetLifecyclePolicyCommand} = await import('@aws-sdk/client-ecr')
+  const client = new ECRClient({
+    region: 'us-east-1',
+    endpoint: motoUrl,
+    credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
+  })
+  try {
+    const out = await client.send(new GetLifecyclePolicyCommand({repositoryName}))
+    return (JSON.parse(out.lifecyclePolicyText ?? '{}') as {rules: unknown[]}).rules
+  } catch (error) {
+    if ((error as Error).name === 'LifecyclePolicyNotFoundException') return null
+    throw error
+  } finally {
+    client.destroy()
+  }
+}
+
 beforeEach(async () => {
   await resetMoto(motoUrl)
 })
@@ -40,6 +59,43 @@ describe('repositories', () => {
     const repository = await describeRepository(motoUrl, 'modela/v1')
     expect(repository?.imageTagMutability).toBe('IMMUTABLE')
     expect(repository?.imageScanningConfiguration?.scanOnPush).toBe(true)
+    // With the default lifecycle policy: the push's tag and the deployment tags kept first.
+    const rules = (await lifecycleRules('modela/v1')) as Array<{selection: {tagPatternList?: string[]}}>
+    expect(rules.map((rule) => rule.selection.tagPatternList?.[0] ?? 'untagged')).toEqual([
+      'latest',
+      'production',
+      'staging',
+      'stable',
+      'content-*',
+      'untagged',
+    ])
+    const preflight = JSON.parse(result.stdout).steps.find((step: {id: string}) => step.id === 'preflight')
+    expect(preflight.ran).toContain('aws:ecr:PutLifecyclePolicy')
+  })
+
+  it('--no-lifecycle-policy (or MLDEPLOY_LIFECYCLE_POLICY=false) creates the repository without one', async () => {
+    const s = setup({MLDEPLOY_LIFECYCLE_POLICY: 'false'})
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--json', '--create-repository'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(await lifecycleRules('modela/v1')).toBeNull()
+    const preflight = JSON.parse(result.stdout).steps.find((step: {id: string}) => step.id === 'preflight')
+    expect(preflight.ran).not.toContain('aws:ecr:PutLifecyclePolicy')
+  })
+
+  it("the dry run's plan names the PutLifecyclePolicy call and what the policy keeps, and makes none", async () => {
+    const s = setup({MLDEPLOY_TAGS: 'candidate'})
+    const result = await runCli(
+      ['push', 'modelA/V1', '--skip-vpn-check', '--dry-run', '--create-repository'],
+      {cwd: s.root, env: s.env},
+    )
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stdout).toContain(
+      'Attach the default lifecycle policy to it (keeps the images tagged candidate, latest, production, staging, stable and the 30 newest content-* images, expires older ones and untagged ones after 14 days): ECR PutLifecyclePolicy',
+    )
+    expect(await describeRepository(motoUrl, 'modela/v1').catch(() => undefined)).toBeUndefined()
   })
 
   it('--image-tag-mutability without --create-repository is a usage error', async () => {

@@ -1,6 +1,8 @@
 import {EcrImageSource} from './ecr-image-source.js'
 import {digestsByTag, type ImageFacts, imagesByTag, retag} from './ecr-images.js'
 import {
+  lifecyclePolicy,
+  putLifecyclePolicy,
   type RepositoryFacts,
   repositoryFacts,
   repositoryNames,
@@ -39,6 +41,21 @@ export class AwsClients extends AwsSession {
     signal?: AbortSignal,
   ): Promise<RepositoryFacts> {
     return repositoryFacts(this.ecrApi, repository, account, create, signal)
+  }
+
+  /** Attach a lifecycle policy (ECR's JSON text), replacing any the repository has. */
+  putLifecyclePolicy(
+    repository: string,
+    account: string,
+    policyText: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    return putLifecyclePolicy(this.ecrApi, repository, account, policyText, signal)
+  }
+
+  /** The repository's lifecycle policy text; undefined when it has none (LifecyclePolicyNotFoundException). */
+  lifecyclePolicy(repository: string, account: string, signal?: AbortSignal): Promise<string | undefined> {
+    return lifecyclePolicy(this.ecrApi, repository, account, signal)
   }
 
   /** What the repository holds under each of these tags (absent tags are left out). */

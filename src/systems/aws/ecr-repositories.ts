@@ -91,3 +91,48 @@ export async function repositoryNames(
     throw api.fail(error, 'ecr:DescribeRepositories', 'Listing ECR repositories (DescribeRepositories)')
   }
 }
+
+/** Attach a lifecycle policy (ECR's JSON) to a repository, replacing any it has. */
+export async function putLifecyclePolicy(
+  api: EcrApi,
+  repository: string,
+  account: string,
+  policyText: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const {PutLifecyclePolicyCommand} = await ecrModule()
+  const client = await api.client()
+  try {
+    await client.send(
+      new PutLifecyclePolicyCommand({
+        repositoryName: repository,
+        registryId: account,
+        lifecyclePolicyText: policyText,
+      }),
+      api.options(signal),
+    )
+  } catch (error) {
+    throw api.fail(error, 'ecr:PutLifecyclePolicy', `Attaching a lifecycle policy to ${repository}`)
+  }
+}
+
+/** The repository's lifecycle policy text; undefined when it has none. */
+export async function lifecyclePolicy(
+  api: EcrApi,
+  repository: string,
+  account: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const {GetLifecyclePolicyCommand} = await ecrModule()
+  const client = await api.client()
+  try {
+    const out = await client.send(
+      new GetLifecyclePolicyCommand({repositoryName: repository, registryId: account}),
+      api.options(signal),
+    )
+    return out.lifecyclePolicyText ?? ''
+  } catch (error) {
+    if (errorName(error) === 'LifecyclePolicyNotFoundException') return undefined
+    throw api.fail(error, 'ecr:GetLifecyclePolicy', `Reading the lifecycle policy of ${repository}`)
+  }
+}

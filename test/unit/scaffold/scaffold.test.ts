@@ -1,6 +1,7 @@
-import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
+import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../../src/errors.js'
@@ -12,8 +13,10 @@ import {
   validateModelUri,
 } from '../../../src/scaffold/names.js'
 import {resolvePushConfig} from '../../../src/config/push-config.js'
+import {mlflowFromModel} from '../../../src/provenance.js'
 import {planInit, setSettings, writePlan} from '../../../src/scaffold/scaffold.js'
 import {tempDir} from '../../helpers/cli.js'
+import {cacheDir} from '../../helpers/moto.js'
 
 function emptyProject(): string {
   const root = tempDir('scaffold')
@@ -234,4 +237,84 @@ describe('planInit', () => {
     const moved = planInit('rf/V2', {from: 'rf/V1'}, root)
     expect(moved.changes).toContain('mldeploy.yaml: repository rf/v1 → rf/v2')
   })
+})
+
+/** The project's venv (scripts/setup-system.sh): real pandas for the generated script's sample input. */
+const VENV_PYTHON = path.join(cacheDir(), 'venv/bin/python')
+
+/**
+ * bentoml and mlflow stand-ins that record what the generated script hands them. A real import
+ * resolves the run against an MLflow server: that is the end-to-end tests' part.
+ */
+const STUBS: Record<string, string> = {
+  'bentoml/__init__.py': 'from . import mlflow\n',
+  'bentoml/mlflow.py': [
+    'import json, os',
+    '',
+    'class _Model:',
+    '    tag = "stub-model:1"',
+    '',
+    'def import_model(name, model_uri, metadata=None, **kwargs):',
+    '    with open(os.environ["STUB_RECORD"], "w") as out:',
+    '        json.dump({"name": name, "model_uri": model_uri, "metadata": metadata}, out)',
+    '    return _Model()',
+    '',
+  ].join('\n'),
+  'mlflow/__init__.py': 'from . import models\n',
+  'mlflow/models.py': [
+    'class _Info:',
+    '    run_id = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"',
+    '',
+    'def get_model_info(model_uri):',
+    '    return _Info()',
+    '',
+  ].join('\n'),
+}
+
+describe("init's create_bento_model.py", () => {
+  it('records the MLflow run id and model URI in the metadata under the names the labels step reads', () => {
+    const root = emptyProject()
+    const plan = planInit('modelA/V1', {'model-uri': 'models:/churn/3'}, root)
+    const script = plan.files.find((file) => file.path.endsWith('create_bento_model.py'))!.contents.toString()
+    expect(script).toContain('_run_id = mlflow.models.get_model_info(_model_uri).run_id')
+    expect(script).toContain('metadata={"mlflow_model_uri": _model_uri, "mlflow_run_id": _run_id or ""},')
+    // --from rewrites the first runs:/ or models:/ string: it must still be the model URI.
+    writePlan(plan)
+    const copy = planInit('modelA/V2', {from: 'modelA/V1', 'model-uri': 'runs:/ff/model'}, root)
+    expect(copy.changes).toContain('model URI models:/churn/3 → runs:/ff/model')
+  })
+
+  it.skipIf(!existsSync(VENV_PYTHON))(
+    "run with the venv's Python against bentoml and mlflow stand-ins, writes the run id inspect shows",
+    async () => {
+      const root = emptyProject()
+      writePlan(planInit('modelA/V1', {'model-uri': 'models:/churn/3', columns: 'a,b'}, root))
+      const stubs = tempDir('python-stubs')
+      for (const [file, text] of Object.entries(STUBS)) {
+        mkdirSync(path.dirname(path.join(stubs, file)), {recursive: true})
+        writeFileSync(path.join(stubs, file), text)
+      }
+      const record = path.join(stubs, 'record.json')
+      const run = await execa(VENV_PYTHON, ['create_bento_model.py'], {
+        cwd: path.join(root, 'deploy/modelA/V1'),
+        env: {PYTHONPATH: stubs, STUB_RECORD: record, PYTHONDONTWRITEBYTECODE: '1'},
+        extendEnv: false,
+        reject: false,
+      })
+      expect(run.exitCode, String(run.stderr)).toBe(0)
+      expect(String(run.stdout)).toBe('Imported models:/churn/3 as stub-model:1')
+      const recorded = JSON.parse(readFileSync(record, 'utf8')) as {metadata: unknown}
+      expect(recorded).toEqual({
+        name: 'modela-v1',
+        model_uri: 'models:/churn/3',
+        metadata: {mlflow_model_uri: 'models:/churn/3', mlflow_run_id: '0a1b2c3d4e5f60718293a4b5c6d7e8f9'},
+      })
+      // What the labels step reads back from `bentoml models get -o json`, and so what inspect shows.
+      expect(mlflowFromModel({metadata: recorded.metadata})).toEqual({
+        runId: '0a1b2c3d4e5f60718293a4b5c6d7e8f9',
+        modelUri: 'models:/churn/3',
+      })
+    },
+    30_000,
+  )
 })

@@ -136,7 +136,38 @@ describe('the preflight step', () => {
     const io = recordingIo()
     await preflightStep.run(state, io)
     expect(aws.calls).toContain(`repository modela/v1 ${ACCOUNT} create MUTABLE`)
-    expect(io.lines[1]).toMatch(/repository modela\/v1 created \(MUTABLE, scan on push (on|off)\)$/)
+    expect(aws.calls).toContain(`putLifecyclePolicy modela/v1 ${ACCOUNT}`)
+    expect(JSON.parse(aws.lifecyclePolicies[0]!).rules[0].selection.tagPatternList).toEqual(['latest'])
+    expect(io.lines[1]).toMatch(
+      /repository modela\/v1 created \(MUTABLE, scan on push (on|off), lifecycle policy attached\)$/,
+    )
+  })
+
+  it('a lifecycle policy that cannot be attached is a warning: the push goes on', async () => {
+    const {state, aws} = stepFixture({flags: {'create-repository': true}})
+    aws.repositoryAnswer = {uri: 'x', mutability: 'MUTABLE', created: true}
+    aws.lifecycleAnswer = new AwsError('throttled', 'ecr:PutLifecyclePolicy', 'Slow down.')
+    const io = recordingIo()
+    await preflightStep.run(state, io)
+    expect(io.lines[1]).toMatch(/created \(MUTABLE, scan on push on, lifecycle policy NOT attached\)$/)
+    expect(state.warnings).toContainEqual(
+      expect.stringMatching(
+        /^modela\/v1 was created without its lifecycle policy \(Slow down\): it keeps every image/,
+      ),
+    )
+  })
+
+  it('no lifecycle policy with --no-lifecycle-policy, and none for a repository that existed', async () => {
+    const off = stepFixture({flags: {'create-repository': true, 'lifecycle-policy': false}})
+    off.aws.repositoryAnswer = {uri: 'x', mutability: 'MUTABLE', created: true}
+    const io = recordingIo()
+    await preflightStep.run(off.state, io)
+    expect(io.lines[1]).toMatch(/, no lifecycle policy\)$/)
+    const existing = stepFixture({flags: {'create-repository': true}})
+    await preflightStep.run(existing.state, recordingIo())
+    expect(
+      off.aws.calls.concat(existing.aws.calls).some((call) => call.startsWith('putLifecyclePolicy')),
+    ).toBe(false)
   })
 
   it('AccessDenied from DescribeRepositories (a push-only role) is a warning naming the permission', async () => {
@@ -347,7 +378,9 @@ describe('the preflight step', () => {
     aws.repositoryAnswer = {uri: 'x', mutability: 'MUTABLE', created: true}
     const io = recordingIo()
     await preflightStep.run(state, io)
-    expect(io.lines[1]).toMatch(/repository modela\/v1 created \(MUTABLE, scan on push off\)$/)
+    expect(io.lines[1]).toMatch(
+      /repository modela\/v1 created \(MUTABLE, scan on push off, lifecycle policy attached\)$/,
+    )
   })
 })
 

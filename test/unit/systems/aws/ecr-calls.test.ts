@@ -3,6 +3,7 @@ import {randomUUID} from 'node:crypto'
 import {afterEach, describe, expect, inject, it} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
+import {defaultLifecyclePolicy, lifecyclePolicyText} from '../../../../src/lifecycle-policy.js'
 import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
 import {SecretRegistry} from '../../../../src/secrets.js'
 import {AwsClients, awsSettingsFor} from '../../../../src/systems/aws/index.js'
@@ -89,6 +90,27 @@ describe('AwsClients against moto (ECR and STS)', () => {
     expect(
       (await client.repository(name, MOTO_ACCOUNT, {mutability: 'MUTABLE', scanOnPush: false})).created,
     ).toBe(false)
+  })
+
+  it('lifecycle policy: none is undefined, a put one reads back, a missing repository is not-found', async () => {
+    const name = unique('lifecycle')
+    await createRepository(motoUrl, name)
+    const client = aws()
+    expect(await client.lifecyclePolicy(name, MOTO_ACCOUNT)).toBeUndefined()
+    const text = lifecyclePolicyText(defaultLifecyclePolicy(['latest']))
+    const ledger = new Ledger()
+    await withLedger(ledger, () => client.putLifecyclePolicy(name, MOTO_ACCOUNT, text))
+    expect(ledger.entries).toEqual([{kind: 'aws', call: 'aws:ecr:PutLifecyclePolicy'}])
+    // moto stores the text as given and checks its shape (required keys, enums, countNumber >= 1),
+    // but unlike ECR it accepts `tagged` without a tag list and an `any` rule before others, and it
+    // never applies a policy: what the rules expire is tested against ECR's documented rules in
+    // test/unit/lifecycle-policy.test.ts.
+    expect(JSON.parse((await client.lifecyclePolicy(name, MOTO_ACCOUNT))!)).toEqual(JSON.parse(text))
+    const missing = await awsFailure(client.lifecyclePolicy(unique('nowhere'), MOTO_ACCOUNT))
+    expect(missing).toMatchObject({reason: 'not-found', operation: 'ecr:GetLifecyclePolicy'})
+    const invalid = await awsFailure(client.putLifecyclePolicy(name, MOTO_ACCOUNT, '{"rules": [{}]}'))
+    expect(invalid).toMatchObject({operation: 'ecr:PutLifecyclePolicy'})
+    expect(invalid.message).toContain(`Attaching a lifecycle policy to ${name} failed`)
   })
 
   it('images by tag: digest, size, time and tags; absent tags left out', async () => {
