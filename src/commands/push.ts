@@ -15,7 +15,7 @@ export default class Push extends BaseCommand {
 
   static override description = `Replaces the template's ecr.sh: runs create_bento_model.py, bentoml build, bentoml containerize and the ECR login and push, after a preflight that checks AWS, the repository, the tools and the VPN up front.
 
-Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS variables), then .env files (the target's over the project root's), then defaults. Each flag below names its variable.`
+Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git-ignored), then the target's committed mldeploy.yaml (then the root's), then CI's ambient AWS_REGION/AWS_PROFILE, then defaults (README "Configuration"). Each flag below names its variable; mldeploy.yaml uses the flag's name.`
 
   static override examples = [
     {

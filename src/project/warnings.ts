@@ -131,7 +131,7 @@ export function listWarnings(result: ListResult, processEnv: NodeJS.ProcessEnv, 
   for (const [repository, targets] of byRepository)
     if (targets.length > 1)
       warnings.add(
-        `${targets.join(' and ')} resolve to the same repository ${repository}: their pushes would move each other's tags (latest). Set MLDEPLOY_REPOSITORY in each target's .env.`,
+        `${targets.join(' and ')} resolve to the same repository ${repository}: their pushes would move each other's tags (latest). Set repository: in each target's mldeploy.yaml.`,
       )
   return [...warnings]
 }
