@@ -75,3 +75,26 @@ describe('warnings while a push runs', () => {
     expect(result.summary).toMatch(/reuse skipped/)
   })
 })
+
+describe('a setting the environment and the target disagree on (issue 22 §3)', () => {
+  // The fake podman pushes into moto's region of the process environment, so the real push here
+  // keeps the region and lets MLDEPLOY_REPOSITORY override the committed repository; the region
+  // over an ambient AWS_REGION is the dry run's case in rollout.test.ts, through the same warnings.
+  it('is said in the text, --json and the job summary of a real push, with both values', async () => {
+    const s = standInProject(motoUrl, {}, {'deploy/modelA/V1/mldeploy.yaml': 'repository: detector\n'})
+    const summary = path.join(tempDir('summary'), 'summary.md')
+    writeFileSync(summary, '')
+    const result = await runCli(['push', 'modelA/V1', '--skip-vpn-check', '--skip-disk-check', '--json'], {
+      cwd: s.root,
+      env: {...s.env, MLDEPLOY_REPOSITORY: 'modela/v1', GITHUB_STEP_SUMMARY: summary},
+    })
+    expect(result.exitCode, result.stderr).toBe(0)
+    const said =
+      'modelA/V1: Repository modela/v1 (from env MLDEPLOY_REPOSITORY) overrides detector (from deploy/modelA/V1/mldeploy.yaml repository).'
+    const json = JSON.parse(result.stdout) as {warnings: string[]; images: string[]}
+    expect(json.images[0]).toContain('/modela/v1:')
+    expect(json.warnings.filter((warning) => warning === said)).toHaveLength(1)
+    expect(count(result.stderr, said)).toBe(1)
+    expect(count(readFileSync(summary, 'utf8'), said)).toBe(1)
+  })
+})
