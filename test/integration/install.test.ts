@@ -19,6 +19,8 @@ let work: string
 let source: string
 let prefix: string
 let env: Record<string, string>
+/** `npm pack` in the clean copy before `npm ci`: the build's tools are missing. */
+let packWithoutDevDependencies: {exitCode: number; stderr: string}
 
 /** The commands of a README sh block, one by one (`a && b` is two): comments dropped, `<version>` filled in. */
 function commandsOf(block: string): string[] {
@@ -60,10 +62,27 @@ beforeAll(async () => {
   await cleanCopy(source)
   // npm_config_prefix is where `npm install -g` puts packages: a temp folder, not the machine's.
   env = baseEnv({...npmEnv(path.join(work, 'npm-logs')), npm_config_prefix: prefix})
+  const pack = await execa('npm', ['pack'], {
+    cwd: source,
+    env,
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+  })
+  packWithoutDevDependencies = {exitCode: pack.exitCode ?? -1, stderr: String(pack.stderr)}
   for (const command of commandsOf(readmeBlock('## Install', 'sh'))) await shell(command, source)
 }, 240_000)
 
 describe("the README's install from a clean copy", () => {
+  it('npm pack without npm ci first: one line naming the fix, no stack', () => {
+    expect(packWithoutDevDependencies.exitCode).not.toBe(0)
+    const ours = packWithoutDevDependencies.stderr.split('\n').filter((line) => line.startsWith('mldeploy:'))
+    expect(ours).toEqual([
+      `mldeploy: the build needs the dev dependencies (esbuild, oclif missing): run \`npm ci\` in ${source} first.`,
+    ])
+    expect(packWithoutDevDependencies.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|^\s+at /m)
+  })
+
   it('builds the tarball and installs it under the prefix', () => {
     expect(existsSync(path.join(source, `mldeploy-${version}.tgz`))).toBe(true)
     expect(existsSync(path.join(prefix, 'lib/node_modules/mldeploy/dist/index.cjs'))).toBe(true)
