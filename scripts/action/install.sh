@@ -59,7 +59,8 @@ if [ -n "$expected" ] && [ "$sha256" != "$(printf '%s' "$expected" | tr 'A-F' 'a
   fail "$(basename "$tarball") has sha256 $sha256, not the $expected given in tarball-sha256: this checkout builds another package than the one you checked"
 fi
 
-# Into a prefix of its own: no write to the runner's global npm folder, nothing left for a later job.
+# Into a prefix of its own under RUNNER_TEMP (emptied for every job): nothing is written to the
+# runner's global npm folder.
 npm install --global --prefix "$work/prefix" --no-audit --no-fund "$tarball"
 bin="$work/prefix/bin"
 "$bin/mldeploy" --version
