@@ -17,6 +17,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const outdir = path.resolve(root, process.argv[2] ?? 'dist')
 
 rmSync(outdir, {recursive: true, force: true})
+
+/** The version of the package being bundled (the bench's minimal CLI has one of its own). */
+function packageVersion() {
+  return JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version
+}
 /**
  * oclif requires some packages when it loads that a run of this CLI rarely or never calls:
  * tinyglobby (command discovery by pattern: ours is explicit), minimatch (plugin patterns),
@@ -207,7 +212,13 @@ const result = await build({
   // dynamic import becomes a require(), which loads ES modules too on Node >= 20.19.
   supported: {'dynamic-import': false},
   // The ES modules bundled here ask import.meta where they are: the bundle's own file.
-  define: {'import.meta.url': '__mldeployImportMetaUrl', 'import.meta.dirname': '__dirname'},
+  // mldeploy's version is baked in: package.json is beside dist/, not where src/ looked for it
+  // (two folders up from dist/index.cjs is outside the installed package).
+  define: {
+    'import.meta.url': '__mldeployImportMetaUrl',
+    'import.meta.dirname': '__dirname',
+    MLDEPLOY_BUNDLED_VERSION: JSON.stringify(packageVersion()),
+  },
   banner: {js: "const __mldeployImportMetaUrl = require('node:url').pathToFileURL(__filename).href;"},
   // Optional native or peer modules that the packages only try to load.
   // typescript: oclif reads a tsconfig.json with it only when run from a source checkout (dev mode).

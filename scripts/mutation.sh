@@ -10,7 +10,7 @@
 #
 # Only the unit tests run (vitest.mutation.config.ts): process-level tests cannot kill mutants.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 LOG_PREFIX=mutation
 . scripts/lib.sh
 
@@ -30,7 +30,8 @@ STRYKER_DIR="$MLDEPLOY_CACHE/stryker"
 STAMP="$STRYKER_DIR/.installed-$STRYKER_VERSION"
 if [ ! -f "$STAMP" ]; then
   log "setup: Stryker $STRYKER_VERSION into $STRYKER_DIR"
-  rm -rf "$STRYKER_DIR" && mkdir -p "$STRYKER_DIR" || die "cannot create $STRYKER_DIR"
+  rm -rf "$STRYKER_DIR" || die "cannot remove $STRYKER_DIR"
+  mkdir -p "$STRYKER_DIR" || die "cannot create $STRYKER_DIR"
   # npm itself runs on Node 24, so the engines check passes for Stryker's >= 22. No peers: the
   # runner must use the project's own vitest (below), the one the test files import.
   # MLDEPLOY_MUTATION=1: the few unit tests that run a script as a child skip themselves.

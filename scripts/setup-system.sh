@@ -8,8 +8,10 @@
 #                (stack.sh start calls this once its dockerd is up)
 #   podman-import  the same tarball into the podman service at $CONTAINER_HOST
 #                (a remote engine's store, test/e2e/remote-engines.test.ts)
-# Usage: scripts/setup-system.sh [all|apt|venv|base-image|docker-import|podman-import]...
-#   (default: all = apt venv base-image, plus docker-import if a daemon answers)
+#   lint-tools   actionlint into $MLDEPLOY_CACHE/go/bin (the lint's workflow check), built
+#                with the machine's Go from the Go module proxy
+# Usage: scripts/setup-system.sh [all|apt|venv|base-image|docker-import|podman-import|lint-tools]...
+#   (default: all = apt venv base-image lint-tools, plus docker-import if a daemon answers)
 set -euo pipefail
 LOG_PREFIX=setup
 # shellcheck source=lib.sh
@@ -26,12 +28,15 @@ DEBIAN_MIRROR="${MLDEPLOY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # cgroups. containernetworking-plugins gives `podman run` its bridge network,
 # catatonit its --init; iptables is needed by docker.io and the CNI bridge,
 # iproute2 (ip) by stack.sh to make the private dockerd's bridge, nftables (nft) by its stop to
-# drop the iptables-nft tables the engines made once they are empty.
+# drop the iptables-nft tables the engines made once they are empty. shellcheck: the lint's
+# check of the scripts (scripts/lint-scripts.sh).
 APT_PACKAGES=(
   podman runc containernetworking-plugins catatonit
   docker.io docker-registry apache2-utils debootstrap iptables
-  curl ca-certificates iproute2 nftables
+  curl ca-certificates iproute2 nftables shellcheck
 )
+# actionlint checks the README's release workflow (scripts/lint-scripts.sh); Debian has none.
+ACTIONLINT_VERSION=v1.7.12
 # Another apt or dpkg (unattended-upgrades, a second setup) holds its locks: wait this long for it,
 # saying so, rather than failing at once. apt-get's own DPkg::Lock::Timeout covers dpkg's lock
 # but not `apt-get update`'s lists lock, hence the wait below before every call.
@@ -214,6 +219,22 @@ do_base_image() {
 
 docker_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
+# Go's folders all in the cache (GOPATH, its build and module caches): cached across runs, nothing
+# in ~. -modcacherw: Go makes its module cache read-only, which `rm -rf .cache` trips over.
+do_lint_tools() {
+  local bin="$MLDEPLOY_CACHE/go/bin/actionlint" go
+  if [ -x "$bin" ] && [ "$("$bin" -version | head -n 1)" = "$ACTIONLINT_VERSION" ]; then
+    log "lint-tools: actionlint $ACTIONLINT_VERSION present"
+    return
+  fi
+  go="$(command -v go || echo /usr/local/go/bin/go)"
+  [ -x "$go" ] || die "lint-tools: no Go to build actionlint with (go on PATH or /usr/local/go/bin/go)"
+  log "lint-tools: actionlint $ACTIONLINT_VERSION with $("$go" version)"
+  GOPATH="$MLDEPLOY_CACHE/go" GOCACHE="$MLDEPLOY_CACHE/go/build-cache" GOMODCACHE="$MLDEPLOY_CACHE/go/mod" \
+    GOFLAGS=-modcacherw GOTOOLCHAIN=local \
+    "$go" install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+}
+
 do_docker_import() {
   [ -f "$BASE_DIR/rootfs.tar" ] || do_rootfs
   docker_up || die "docker-import: no docker daemon at ${DOCKER_HOST:-the default socket} (start it with scripts/stack.sh start)"
@@ -238,6 +259,7 @@ main() {
         phase apt do_apt
         phase venv do_venv
         phase base-image do_base_image
+        phase lint-tools do_lint_tools
         if [ -n "${DOCKER_HOST:-}" ] && docker_up; then phase docker-import do_docker_import; fi
         ;;
       apt) phase apt do_apt ;;
@@ -245,8 +267,9 @@ main() {
       base-image) phase base-image do_base_image ;;
       docker-import) phase docker-import do_docker_import ;;
       podman-import) phase podman-import do_podman_import ;;
-      -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-      *) die "unknown phase '$p' (all|apt|venv|base-image|docker-import|podman-import)" ;;
+      lint-tools) phase lint-tools do_lint_tools ;;
+      -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+      *) die "unknown phase '$p' (all|apt|venv|base-image|docker-import|podman-import|lint-tools)" ;;
     esac
   done
   log "total $(( $(date +%s) - t0 ))s"

@@ -5,8 +5,8 @@
 # orchestration tests again on the current LTS (Node 24), those two while the end-to-end tests run
 # beside them. It ends with "N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
-LOG_PREFIX=test
+cd "$(dirname "$0")/.." || exit 1
+LOG_PREFIX='test'
 . scripts/lib.sh
 
 step() { log "$*"; }

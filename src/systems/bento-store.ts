@@ -132,8 +132,15 @@ export async function collectProvenance(options: {
   return {labels, bento, problems}
 }
 
-/** mldeploy's own version (package.json, two folders up from src/systems and dist/systems). */
+/** Replaced by the bundle (scripts/bundle.mjs) with package.json's version; absent under tsc. */
+declare const MLDEPLOY_BUNDLED_VERSION: string | undefined
+
+/**
+ * mldeploy's own version: baked into the bundle, else package.json two folders up from
+ * src/systems and dist-tsc/systems (from the bundle's dist/ that is outside the package).
+ */
 export function mldeployVersion(): string {
+  if (typeof MLDEPLOY_BUNDLED_VERSION === 'string') return MLDEPLOY_BUNDLED_VERSION
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: string
