@@ -4,7 +4,7 @@ import path from 'node:path'
 
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, motoEnv} from '../helpers/aws.js'
+import {createRepository, expiredCredentialsHome, motoEnv} from '../helpers/aws.js'
 import {baseEnv, makeProject, runCli, tempDir} from '../helpers/cli.js'
 import {MOTO_ACCOUNT, resetMoto} from '../helpers/moto.js'
 
@@ -184,6 +184,32 @@ describe('mldeploy doctor', () => {
     expect(checks.bentoml!.message).toMatch(/bentoml is not installed/)
     expect(checks.vpn).toMatchObject({status: 'skip', message: 'Skipped (--skip-vpn-check).'})
   })
+
+  it.each(['sso-new', 'sso-legacy'])(
+    '%s with an expired SSO session: the AWS check says to log in again, not to set AWS_PROFILE',
+    async (profile) => {
+      const s = setup({AWS_PROFILE: profile})
+      delete s.env.AWS_ACCESS_KEY_ID
+      delete s.env.AWS_SECRET_ACCESS_KEY
+      expiredCredentialsHome(s.env.HOME!)
+      const result = await runCli(['doctor', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+      expect(result.exitCode).toBe(3)
+      expect(result.stdout).toMatch(
+        new RegExp(
+          `^fail {2}AWS credentials +Reading the AWS identity \\(STS GetCallerIdentity\\) failed: the AWS SSO session of profile ${profile} has expired \\(region us-east-1\\)\\.$`,
+          'm',
+        ),
+      )
+      expect(result.stdout).toMatch(
+        new RegExp(`^ +fix: Run aws sso login --profile ${profile}, then run again\\.$`, 'm'),
+      )
+      const json = await runCli(['doctor', '--skip-vpn-check', '--json'], {cwd: s.root, env: s.env})
+      expect(byId(JSON.parse(json.stdout)).aws).toMatchObject({
+        status: 'fail',
+        fix: `Run aws sso login --profile ${profile}, then run again.`,
+      })
+    },
+  )
 
   it('without a target checks ECR with a read, and uses the root .env and --stage like push', async () => {
     const s = setup()

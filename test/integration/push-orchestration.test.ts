@@ -2,7 +2,7 @@ import path from 'node:path'
 
 import {beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, seedImage} from '../helpers/aws.js'
+import {createRepository, expiredCredentialsHome, seedImage} from '../helpers/aws.js'
 import {runCli, standInProject, type StandInProject} from '../helpers/cli.js'
 import {freePort, MOTO_ACCOUNT, MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
 
@@ -445,6 +445,43 @@ describe('mldeploy push --dry-run', () => {
     expect(result.stdout).toContain('<aws-account-id>.dkr.ecr.us-east-1.amazonaws.com/modela/v1:latest')
     // The one child a dry run may start: the bentoml version probe its plan marks.
     expect(s.bin.calls().map((call) => call.step)).toEqual(['probe'])
+  })
+
+  it('an expired SSO session: the preflight says so and how to log in (text, JSON, dry run)', async () => {
+    const s = setup()
+    const env: Record<string, string> = {...s.env, AWS_PROFILE: 'sso-legacy'}
+    delete env.AWS_ACCESS_KEY_ID
+    delete env.AWS_SECRET_ACCESS_KEY
+    expiredCredentialsHome(env.HOME!)
+    const expired =
+      'Reading the AWS identity (STS GetCallerIdentity) failed: the AWS SSO session of profile sso-legacy has expired (region us-east-1)'
+    const hint = 'Run aws sso login --profile sso-legacy, then run again.'
+    const text = await push({...s, env})
+    expect(text.exitCode).toBe(3)
+    expect(text.stderr).toContain(`FAIL AWS identity and repository: ${expired}.`)
+    expect(text.stderr).not.toMatch(/no AWS credentials found|Set AWS_PROFILE/)
+    expect(text.stderr.trim().split('\n').at(-1)).toMatch(
+      new RegExp(
+        `^Error: 2 preflight checks failed: ${expired.replace(/[()]/g, '\\$&')}; .*\\. ${hint} \\(details: --verbose\\)$`,
+      ),
+    )
+    const json = JSON.parse((await push({...s, env}, '--json')).stdout)
+    expect(json.error).toMatchObject({
+      kind: 'preflight',
+      exitCode: 3,
+      reason: 'aws:credentials-expired',
+      step: 'preflight',
+      hint,
+    })
+    // A dry run makes the same read: an expired session is no reason to skip it.
+    const dry = await runCli(['push', 'modelA/V1', '--dry-run', '--skip-vpn-check', '--json'], {
+      cwd: s.root,
+      env,
+    })
+    expect(dry.exitCode).toBe(3)
+    expect(JSON.parse(dry.stdout).error).toMatchObject({reason: 'aws:credentials-expired', hint})
+    // Nothing past the preflight ran.
+    expect(s.bin.calls().map((call) => call.step)).not.toContain('import')
   })
 
   it('shows the real references with --account-id and --bento-version, same plan in JSON', async () => {
