@@ -9,6 +9,7 @@ import {formatCommand} from '../process.js'
 import type {ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
 import {discoverTargets, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
+import {unknownFlagsMessage} from '../suggest.js'
 
 export default class Push extends BaseCommand {
   static override summary = 'Import, build, containerize and push a deploy target to ECR.'
@@ -144,7 +145,7 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
   private targetNames(argv: string[], all: boolean, rootFlag: string | undefined, cwd: string): string[] {
     const flagLike = argv.find((arg) => arg.startsWith('-'))
     if (flagLike !== undefined)
-      throw usageError(`Nonexistent flag: ${flagLike}.`, 'See: mldeploy push --help.')
+      throw usageError(unknownFlagsMessage([flagLike], this.flagNames()), 'See: mldeploy push --help.')
     if (all) {
       if (argv.length > 0) throw usageError('Give targets or --all, not both.')
       const root = resolveRoot(rootFlag, cwd)
