@@ -8,7 +8,7 @@ import {DeployError, usageError} from '../errors.js'
 import {formatCommand} from '../process.js'
 import type {ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
-import {discoverTargets, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
+import {discoverTargets, missingTarget, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
 import {unknownFlagsMessage} from '../suggest.js'
 
 export default class Push extends BaseCommand {
@@ -171,10 +171,7 @@ Settings come from flags, then the environment (MLDEPLOY_* and the standard AWS 
       // Inside deploy/<model>/<version>/ (or deeper), that target.
       const here = targetHere(rootFlag, cwd)
       if (here !== undefined) return [here]
-      throw usageError(
-        'Missing target: name one or more as <model>/<version>, or use --all.',
-        'See: mldeploy push --help.',
-      )
+      throw missingTarget(rootFlag, cwd, 'push')
     }
     return [...new Set(argv)]
   }

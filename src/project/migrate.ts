@@ -6,7 +6,14 @@ import {SETTINGS} from '../config/settings.js'
 import {errorMessage, usageError} from '../errors.js'
 import {validateAccountId, validateImageTag, validateRegion, validateRepository} from '../images.js'
 import {BACKENDS} from '../systems/backend.js'
-import {discoverTargets, resolveRoot, resolveTarget, type Target, targetHere} from './target.js'
+import {
+  discoverTargets,
+  missingTarget,
+  resolveRoot,
+  resolveTarget,
+  type Target,
+  targetHere,
+} from './target.js'
 
 /**
  * `mldeploy migrate`: the settings a target's ecr.sh (the template's script, edited by hand per
@@ -347,11 +354,7 @@ export function migrate(
   } else if (names.length > 0) specs = [...new Set(names)]
   else {
     const here = targetHere(options.root, cwd)
-    if (here === undefined)
-      throw usageError(
-        'Missing target: name one or more as <model>/<version>, or use --all.',
-        'See: mldeploy migrate --help.',
-      )
+    if (here === undefined) throw missingTarget(options.root, cwd, 'migrate')
     specs = [here]
   }
   const plans = specs.map((spec) => planMigration(resolveTarget(spec, root, cwd), today))
