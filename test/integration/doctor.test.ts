@@ -18,7 +18,7 @@ const args = process.argv.slice(2)
 const env = process.env
 const out = (text) => process.stdout.write(text + '\\n')
 if (env.FAKE_HANG === tool) setTimeout(() => {}, 60_000)
-else if (tool === 'python') {
+else if (tool === 'python' || tool === 'python3') {
   const code = args[args.indexOf('-c') + 1] ?? ''
   if (code.includes('sys.executable')) { out(process.argv[1]); out('3.11.7'); out('1') }
   else if (code.includes('bentoml')) {
@@ -210,6 +210,26 @@ describe('mldeploy doctor', () => {
       })
     },
   )
+
+  it('without a chosen Python: python3, and why (no virtualenv, no Pipfile), in text and JSON', async () => {
+    const s = setup()
+    const bin = path.dirname(s.env.MLDEPLOY_PYTHON!)
+    delete s.env.MLDEPLOY_PYTHON
+    writeFileSync(path.join(bin, 'python3'), FAKE)
+    chmodSync(path.join(bin, 'python3'), 0o755)
+    const why =
+      'no virtualenv active (VIRTUAL_ENV), no Pipfile at the project root; set MLDEPLOY_PYTHON (or --python) to choose'
+    const text = await runCli(['doctor', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+    const line = text.stdout.split('\n').find((each) => each.includes('Python environment'))
+    expect(line?.replace(/ +/g, ' ')).toBe(
+      `pass Python environment python3 (${why}): Python 3.11.7 at ${bin}/python3 (virtualenv).`,
+    )
+    const json = await runCli(['doctor', '--skip-vpn-check', '--json'], {cwd: s.root, env: s.env})
+    expect(byId(JSON.parse(json.stdout)).python).toMatchObject({
+      status: 'pass',
+      data: {command: 'python3', source: 'default', fallback: why},
+    })
+  })
 
   it('without a target checks ECR with a read, and uses the root .env and --stage like push', async () => {
     const s = setup()

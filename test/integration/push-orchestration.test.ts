@@ -1,3 +1,4 @@
+import {symlinkSync} from 'node:fs'
 import path from 'node:path'
 
 import {beforeEach, describe, expect, inject, it} from 'vitest'
@@ -482,6 +483,18 @@ describe('mldeploy push --dry-run', () => {
     expect(JSON.parse(dry.stdout).error).toMatchObject({reason: 'aws:credentials-expired', hint})
     // Nothing past the preflight ran.
     expect(s.bin.calls().map((call) => call.step)).not.toContain('import')
+  })
+
+  it("without a chosen Python the preflight's line names python3 and why", async () => {
+    const s = setup()
+    const env: Record<string, string> = {...s.env}
+    delete env.MLDEPLOY_PYTHON
+    symlinkSync(path.join(s.bin.dir, 'python'), path.join(s.bin.dir, 'python3'))
+    const result = await runCli(['push', 'modelA/V1', '--dry-run', '--skip-vpn-check'], {cwd: s.root, env})
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stdout).toContain(
+      'ok   Executables: python3 (no virtualenv active (VIRTUAL_ENV), no Pipfile at the project root; set MLDEPLOY_PYTHON (or --python) to choose), bentoml',
+    )
   })
 
   it('shows the real references with --account-id and --bento-version, same plan in JSON', async () => {
