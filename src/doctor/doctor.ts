@@ -16,7 +16,7 @@ import {
 import {checkAccount} from '../systems/account.js'
 import {findExecutable} from '../systems/executables.js'
 import {describeChosenPython} from '../systems/python.js'
-import {checkVpn, formatHostPort} from '../systems/vpn.js'
+import {checkVpn, formatVpnCheck} from '../systems/vpn.js'
 import {isRemoteEngine, probeEngine, resolveEngine} from '../systems/engine.js'
 import {describeBuilder} from '../config/builder.js'
 import {
@@ -94,7 +94,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
     profile: settings.profile,
     account: settings.accountId,
     vpnCheck: settings.vpnCheck && {
-      value: formatHostPort(settings.vpnCheck.value),
+      value: formatVpnCheck(settings.vpnCheck.value),
       source: settings.vpnCheck.source,
     },
   }
@@ -309,7 +309,7 @@ export function doctorChecks(
           }
         }
         const answered = await checkVpn(target.value, target.source, settings.vpnTimeoutMs, signal)
-        return {status: 'pass', message: `${answered}.`, data: {target: formatHostPort(target.value)}}
+        return {status: 'pass', message: `${answered}.`, data: {target: formatVpnCheck(target.value)}}
       },
     },
     {

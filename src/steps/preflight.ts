@@ -29,7 +29,7 @@ import {withoutAwsCredentials} from '../systems/aws/index.js'
 import {BENTOML_VERSION_PROBE, judgeBentomlProbe, MIN_BENTOML_VERSION} from '../systems/bentoml.js'
 import {findExecutable} from '../systems/executables.js'
 import {describeChosenPython} from '../systems/python.js'
-import {checkVpn, formatHostPort, vpnCall} from '../systems/vpn.js'
+import {checkVpn, formatHostPort, MLFLOW_PROBE_PATH, vpnCall} from '../systems/vpn.js'
 import {describeBuilder} from '../config/builder.js'
 import {isRemoteEngine} from '../systems/engine.js'
 import {checkEngine, describeEngineCheck} from './engine-command.js'
@@ -85,7 +85,10 @@ export const preflightStep: Step<DeployState> = {
       config.vpnCheck === undefined
         ? {text: 'VPN check: skipped (no --vpn-check and no http(s) MLFLOW_TRACKING_URI)', calls: []}
         : {
-            text: `VPN check: TCP connect to ${formatHostPort(config.vpnCheck.value)} within ${config.vpnTimeoutMs / 1000} s (from ${config.vpnCheck.source})`,
+            text:
+              config.vpnCheck.value.mlflow === undefined
+                ? `VPN check: TCP connect to ${formatHostPort(config.vpnCheck.value)} within ${config.vpnTimeoutMs / 1000} s (from ${config.vpnCheck.source})`
+                : `VPN check: MLflow at ${config.vpnCheck.value.mlflow} answers GET ${MLFLOW_PROBE_PATH} as MLflow within ${config.vpnTimeoutMs / 1000} s (from ${config.vpnCheck.source})`,
             calls: [vpnCall(config.vpnCheck.value)],
             dryRun: true,
           },

@@ -7,6 +7,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vit
 import {createRepository, expiredCredentialsHome, motoEnv} from '../helpers/aws.js'
 import {baseEnv, makeProject, runCli, tempDir} from '../helpers/cli.js'
 import {MOTO_ACCOUNT, resetMoto} from '../helpers/moto.js'
+import {startMlflowStandIn} from '../helpers/mlflow-stand-in.js'
 
 // The real CLI as a process, the real AWS SDK against moto, and small stand-ins for python, podman
 // and docker whose answers each test picks through FAKE_* variables.
@@ -229,6 +230,43 @@ describe('mldeploy doctor', () => {
       status: 'pass',
       data: {command: 'python3', source: 'default', fallback: why},
     })
+  })
+
+  it.each([
+    [
+      'mlflow' as const,
+      'pass',
+      /^MLflow at http:\/\/127\.0\.0\.1:\d+ \(from env MLFLOW_TRACKING_URI\) answered\.$/,
+    ],
+    [
+      'mlflow-auth' as const,
+      'pass',
+      /^MLflow at http:\/\/127\.0\.0\.1:\d+ \(from env MLFLOW_TRACKING_URI\) answered and asks for credentials \(the import's business/,
+    ],
+    [
+      'proxy-auth' as const,
+      'fail',
+      /^The VPN looks off: a proxy answered for MLflow at .* asks for its own login \(HTTP 407/,
+    ],
+    [
+      'plain-ok' as const,
+      'fail',
+      /^The VPN looks off: something that is not MLflow answered for .* \(HTTP 200 text\/plain; charset=utf-8: "OK"; from env MLFLOW_TRACKING_URI\)\.$/,
+    ],
+  ])('VPN check of an MLflow tracking URI answered as %s: %s', async (kind, status, message) => {
+    const mlflow = await startMlflowStandIn(kind)
+    try {
+      const s = setup({MLFLOW_TRACKING_URI: mlflow.url.replace('http://', 'http://bob:hunter2-pw@')})
+      const result = await runCli(['doctor', 'modelA/V1', '--json'], {cwd: s.root, env: s.env})
+      expect(result.stdout).not.toContain('hunter2-pw')
+      const vpnCheck = byId(JSON.parse(result.stdout)).vpn!
+      expect(vpnCheck.status).toBe(status)
+      expect(vpnCheck.message).toMatch(message)
+      if (status === 'pass') expect(vpnCheck.data).toEqual({target: mlflow.url})
+      else expect(vpnCheck.fix).toContain('--skip-vpn-check')
+    } finally {
+      await mlflow.close()
+    }
   })
 
   it('without a target checks ECR with a read, and uses the root .env and --stage like push', async () => {

@@ -6,6 +6,7 @@ import {beforeEach, describe, expect, inject, it} from 'vitest'
 import {createRepository, expiredCredentialsHome, seedImage} from '../helpers/aws.js'
 import {runCli, standInProject, type StandInProject} from '../helpers/cli.js'
 import {freePort, MOTO_ACCOUNT, MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
+import {startMlflowStandIn} from '../helpers/mlflow-stand-in.js'
 
 // The real CLI as a process, the real AWS SDK talking HTTP to moto on loopback, and recording
 // stand-ins for python/bentoml, podman and docker (the real ones run in the end-to-end tests).
@@ -252,7 +253,43 @@ describe('mldeploy push against moto with recording tools', () => {
     const s = setup({MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`})
     const result = await runCli(['push', 'modelA/V1', '--vpn-timeout', '1'], {cwd: s.root, env: s.env})
     expect(result.exitCode).toBe(3)
-    expect(result.stderr).toContain(`127.0.0.1:${port} did not answer`)
+    expect(result.stderr).toContain(`MLflow at http://127.0.0.1:${port} did not answer (ECONNREFUSED`)
+  })
+
+  it('an http(s) MLFLOW_TRACKING_URI: MLflow must answer as MLflow; a proxy page fails; its password is never shown', async () => {
+    const mlflow = await startMlflowStandIn('mlflow')
+    const proxy = await startMlflowStandIn('proxy-page')
+    try {
+      const withPassword = (url: string) => url.replace('http://', 'http://alice:s3cret-pw@')
+      const s = setup({MLFLOW_TRACKING_URI: withPassword(mlflow.url)})
+      const args = ['push', 'modelA/V1', '--dry-run', '--skip-disk-check']
+      const ok = await runCli([...args, '--json'], {cwd: s.root, env: s.env})
+      expect(ok.exitCode, ok.stderr).toBe(0)
+      const json = JSON.parse(ok.stdout)
+      expect(json.checks.results[0]).toEqual({
+        check: 'VPN',
+        status: 'ok',
+        message: `MLflow at ${mlflow.url} (from env MLFLOW_TRACKING_URI) answered`,
+      })
+      expect(json.checks.ran).toContain(
+        `http:GET ${mlflow.url}/api/2.0/mlflow/experiments/search?max_results=1`,
+      )
+      expect(mlflow.requests[0]?.authorization).toBeUndefined()
+
+      const blocked = {...s.env, MLFLOW_TRACKING_URI: withPassword(proxy.url)}
+      const text = await runCli(args, {cwd: s.root, env: blocked})
+      expect(text.exitCode).toBe(3)
+      expect(text.stdout).toContain(
+        `FAIL VPN: The VPN looks off: something that is not MLflow answered for ${proxy.url} (HTTP 200 text/html: "<html><head><title>Web access blocked</title>`,
+      )
+      const failed = JSON.parse((await runCli([...args, '--json'], {cwd: s.root, env: blocked})).stdout)
+      expect(failed.error).toMatchObject({kind: 'preflight', exitCode: 3, reason: 'check:not-mlflow'})
+      for (const output of [ok.stdout, ok.stderr, text.stdout, text.stderr, JSON.stringify(failed)])
+        expect(output).not.toContain('s3cret-pw')
+    } finally {
+      await mlflow.close()
+      await proxy.close()
+    }
   })
 
   it('bentoml missing from the chosen Python fails the preflight', async () => {

@@ -182,7 +182,11 @@ describe('resolveDoctorSettings', () => {
       value: '123456789012',
       source: '.env.development MLDEPLOY_ACCOUNT_ID',
     })
-    expect(settings.vpnCheck?.value).toEqual({host: 'mlflow.corp.example', port: 8443})
+    expect(settings.vpnCheck?.value).toEqual({
+      host: 'mlflow.corp.example',
+      port: 8443,
+      mlflow: 'https://mlflow.corp.example:8443',
+    })
     expect(settings.envFiles).toEqual(['.env.development', '.env'])
     expect(resolveDoctorSettings(undefined, {backend: 'podman'}, {}, root).backend).toEqual({
       value: 'podman',
