@@ -27,7 +27,7 @@ function flagCell(setting: AnySetting): string {
 function envCell(setting: AnySetting, command: CommandId): string {
   if (setting.env === undefined) return ''
   const names = setting.env.map(code).join(', then ')
-  if (command === 'init') return cell(`writes ${code(setting.env[0]!)}`)
+  if (command === 'init') return cell(`writes ${code(`${setting.flag}:`)} to mldeploy.yaml`)
   const format =
     setting.kind === 'list' ? ' (comma-separated)' : setting.kind === 'boolean' ? ' (`true`)' : ''
   const processOnly = setting.envSource === 'process' ? ' (not from `.env`)' : ''

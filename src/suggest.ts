@@ -33,3 +33,25 @@ export function editDistance(a: string, b: string): number {
   }
   return at(a.length, b.length)
 }
+
+/**
+ * "Nonexistent flag: --dryrun. Did you mean --dry-run?": each unknown flag (`--name` or
+ * `--name=value`) with the closest of `known` (long names without dashes, aliases included) when
+ * one is close enough.
+ */
+export function unknownFlagsMessage(given: readonly string[], known: readonly string[]): string {
+  const suggestions = given.map((flag) => {
+    const name = /^--([^=]+)/.exec(flag)?.[1]
+    const match = name === undefined ? undefined : closest(name, known)
+    return match === undefined ? undefined : `--${match}`
+  })
+  if (given.length === 1) {
+    const [suggestion] = suggestions
+    return `Nonexistent flag: ${given[0]}.${suggestion === undefined ? '' : ` Did you mean ${suggestion}?`}`
+  }
+  const listed = given.map((flag, index) => {
+    const suggestion = suggestions[index]
+    return suggestion === undefined ? flag : `${flag} (did you mean ${suggestion}?)`
+  })
+  return `Nonexistent flags: ${listed.join(', ')}.`
+}

@@ -10,6 +10,7 @@ import {
 } from '../errors.js'
 import type {IoHost} from '../pipeline/io-host.js'
 import {redactCredentialHeaders, type SecretRegistry} from '../secrets.js'
+import {unknownFlagsMessage} from '../suggest.js'
 import {annotationFor, inGithubActions} from './github-actions.js'
 import {LineHost, QuietHost} from './line-host.js'
 import {chooseRenderer, currentRendererEnvironment} from './renderer.js'
@@ -186,6 +187,20 @@ export abstract class BaseCommand extends Command {
     return this.argv.includes('--verbose')
   }
 
+  /** This command's long flag names and aliases, without dashes: what a mistyped flag is matched against. */
+  protected flagNames(): string[] {
+    const flags: Record<string, {aliases?: string[]; allowNo?: boolean; type?: string}> = {
+      ...this.ctor.baseFlags,
+      ...this.ctor.flags,
+    }
+    const names = ['help']
+    for (const [name, flag] of Object.entries(flags)) {
+      names.push(name, ...(flag.aliases ?? []))
+      if (flag.type === 'boolean' && flag.allowNo === true) names.push(`no-${name}`)
+    }
+    return names
+  }
+
   protected override toErrorJson(
     err: unknown,
   ): {status: 'failed'; error: JsonError} & Record<string, unknown> {
@@ -217,6 +232,10 @@ export abstract class BaseCommand extends Command {
     // oclif's own parse errors (unknown flag, missing argument, bad option) are usage errors:
     // exit 2, and one line like ours instead of oclif's multi-line block.
     const exit = err.oclif?.exit
+    // oclif's NonExistentFlagsError: say which flag was meant, as an unknown command does.
+    const unknownFlags = (err as {flags?: unknown}).flags
+    if (exit !== undefined && Array.isArray(unknownFlags) && err.message.startsWith('Nonexistent flag'))
+      err.message = unknownFlagsMessage(unknownFlags as string[], this.flagNames())
     if (exit !== undefined && exit !== 0 && err.message) {
       process.exitCode = exit
       if (inGithubActions(process.env))

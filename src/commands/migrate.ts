@@ -4,6 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {flagsFor} from '../config/flags.js'
 import {usageError} from '../errors.js'
 import type {MigrateResult} from '../project/migrate.js'
+import {unknownFlagsMessage} from '../suggest.js'
 
 export default class Migrate extends BaseCommand {
   static override summary =
@@ -36,7 +37,7 @@ export default class Migrate extends BaseCommand {
     const names = argv as string[]
     const flagLike = names.find((arg) => arg.startsWith('-'))
     if (flagLike !== undefined)
-      throw usageError(`Nonexistent flag: ${flagLike}.`, 'See: mldeploy migrate --help.')
+      throw usageError(unknownFlagsMessage([flagLike], this.flagNames()), 'See: mldeploy migrate --help.')
     const {formatMigrate, migrate} = await import('../project/migrate.js')
     const result = await migrate(
       names,

@@ -8,7 +8,8 @@ import {DeployError, usageError} from '../errors.js'
 import {formatCommand} from '../process.js'
 import type {ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
-import {discoverTargets, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
+import {discoverTargets, missingTarget, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
+import {unknownFlagsMessage} from '../suggest.js'
 
 export default class Push extends BaseCommand {
   static override summary = 'Import, build, containerize and push a deploy target to ECR.'
@@ -164,7 +165,7 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
   private targetNames(argv: string[], all: boolean, rootFlag: string | undefined, cwd: string): string[] {
     const flagLike = argv.find((arg) => arg.startsWith('-'))
     if (flagLike !== undefined)
-      throw usageError(`Nonexistent flag: ${flagLike}.`, 'See: mldeploy push --help.')
+      throw usageError(unknownFlagsMessage([flagLike], this.flagNames()), 'See: mldeploy push --help.')
     if (all) {
       if (argv.length > 0) throw usageError('Give targets or --all, not both.')
       const root = resolveRoot(rootFlag, cwd)
@@ -190,10 +191,7 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
       // Inside deploy/<model>/<version>/ (or deeper), that target.
       const here = targetHere(rootFlag, cwd)
       if (here !== undefined) return [here]
-      throw usageError(
-        'Missing target: name one or more as <model>/<version>, or use --all.',
-        'See: mldeploy push --help.',
-      )
+      throw missingTarget(rootFlag, cwd, 'push')
     }
     return [...new Set(argv)]
   }

@@ -17,7 +17,7 @@ import {
 } from '../scaffold/names.js'
 import {type Backend, BACKENDS} from '../systems/backend.js'
 import {BENTO_VERSION} from '../systems/bentoml.js'
-import {formatHostPort, hostPortFromTrackingUri, parseHostPort} from '../systems/vpn.js'
+import {hostPortFromTrackingUri, parseVpnCheck} from '../systems/vpn.js'
 import {BUILDER_FORMS, DEFAULT_BUILDER, parseBuilder} from './builder.js'
 import {
   CODEBUILD_PREFIX,
@@ -707,18 +707,19 @@ export const SETTINGS = {
     flag: 'vpn-check',
     env: ['MLDEPLOY_VPN_CHECK'],
     default: {
-      describe: 'the host of MLFLOW_TRACKING_URI',
+      describe: 'MLFLOW_TRACKING_URI (http/https)',
+      // The URI itself: the check then asks MLflow's API, not just the port.
       derive: ({layers}) => {
         const tracking = layers?.get('MLFLOW_TRACKING_URI')
         const hostPort = tracking && hostPortFromTrackingUri(tracking.value)
-        return hostPort && {value: formatHostPort(hostPort), source: tracking.source}
+        return hostPort && {value: tracking.value, source: tracking.source}
       },
     },
-    help: 'host:port that answers only on the VPN.',
+    help: "host:port that answers only on the VPN (a TCP connect), or an MLflow http(s) URL (MLflow's API must answer).",
     group: 'ADVANCED',
     commands: ['push', 'doctor', 'init'],
     label: 'VPN check',
-    parse: (raw, source) => parseHostPort(raw, `VPN check (from ${source})`),
+    parse: (raw, source) => parseVpnCheck(raw, `VPN check (from ${source})`),
     dotenv: {example: 'mlflow.internal.example.com:443'},
   }),
   skipVpnCheck: boolean({

@@ -15,7 +15,8 @@ import {
 } from '../systems/bentoml.js'
 import {checkAccount} from '../systems/account.js'
 import {findExecutable} from '../systems/executables.js'
-import {checkVpn, formatHostPort} from '../systems/vpn.js'
+import {describeChosenPython} from '../systems/python.js'
+import {checkVpn, formatVpnCheck} from '../systems/vpn.js'
 import {isRemoteEngine, probeEngine, resolveEngine} from '../systems/engine.js'
 import {describeBuilder} from '../config/builder.js'
 import {
@@ -94,7 +95,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
     profile: settings.profile,
     account: settings.accountId,
     vpnCheck: settings.vpnCheck && {
-      value: formatHostPort(settings.vpnCheck.value),
+      value: formatVpnCheck(settings.vpnCheck.value),
       source: settings.vpnCheck.source,
     },
   }
@@ -165,7 +166,7 @@ export function doctorChecks(
   const close = (): void => opened?.close()
   const noPython: CheckOutcome = {
     status: 'fail',
-    message: `${python.command} (from ${settings.python.source}) is not on PATH.`,
+    message: `${python.command} (${python.fallback ?? `from ${settings.python.source}`}) is not on PATH.`,
     fix: "Activate the project's environment (pipenv shell, or source .venv/bin/activate), or set --python / MLDEPLOY_PYTHON.",
   }
 
@@ -209,7 +210,7 @@ export function doctorChecks(
           signal,
           python.env,
         )
-        return bentomlOutcome(python.description, probe)
+        return bentomlOutcome(describeChosenPython(python), probe)
       },
     },
     {
@@ -326,7 +327,7 @@ export function doctorChecks(
           }
         }
         const answered = await checkVpn(target.value, target.source, settings.vpnTimeoutMs, signal)
-        return {status: 'pass', message: `${answered}.`, data: {target: formatHostPort(target.value)}}
+        return {status: 'pass', message: `${answered}.`, data: {target: formatVpnCheck(target.value)}}
       },
     },
     {
@@ -422,12 +423,15 @@ export function nodeOutcome(version: string): CheckOutcome {
 
 export function pythonOutcome(settings: Pick<DoctorSettings, 'python'>, probe: ChildResult): CheckOutcome {
   const {value: python, source} = settings.python
+  // The fallback python3 says why it was chosen instead of "from default".
+  const chosen =
+    python.fallback === undefined ? `${python.description} (from ${source})` : describeChosenPython(python)
   const lines = probe.tail.map((line) => line.trim()).filter(Boolean)
   const [executable, version, venv] = lines.slice(-3)
   if (probe.exitCode !== 0 || venv === undefined || !/^\d+\.\d+\.\d+$/.test(version ?? '')) {
     return {
       status: 'fail',
-      message: `${python.description} (from ${source}) does not start${probe.timedOut ? ' (timed out)' : ''}.`,
+      message: `${chosen} does not start${probe.timedOut ? ' (timed out)' : ''}.`,
       fix:
         python.command === 'pipenv'
           ? 'Create the environment with pipenv install, or set --python / MLDEPLOY_PYTHON.'
@@ -441,8 +445,9 @@ export function pythonOutcome(settings: Pick<DoctorSettings, 'python'>, probe: C
     executable: executable ?? '',
     version: version ?? '',
     virtualenv: venv === '1',
+    ...(python.fallback === undefined ? {} : {fallback: python.fallback}),
   }
-  const what = `${python.description} (from ${source}): Python ${version} at ${executable}`
+  const what = `${chosen}: Python ${version} at ${executable}`
   if (venv !== '1') {
     return {
       status: 'warn',

@@ -10,7 +10,7 @@ import type {AwsClients} from '../systems/aws/index.js'
 import type {BuildFacts} from '../systems/aws/codebuild.js'
 import {CodeBuild} from '../systems/aws/codebuild.js'
 import {SourceBucket} from '../systems/aws/s3.js'
-import {formatHostPort} from '../systems/vpn.js'
+import {formatVpnCheck} from '../systems/vpn.js'
 import {DeployState} from './state.js'
 
 /** What a `--builder codebuild` push learns: the package, its key, the build and its result. */
@@ -124,7 +124,8 @@ export function remotePushFlags(state: DeployState): string[] {
   else
     flags.push(
       '--vpn-check',
-      formatHostPort(config.vpnCheck.value),
+      // An MLflow URL stays one (without its credentials): the build asks MLflow's API too.
+      formatVpnCheck(config.vpnCheck.value),
       '--vpn-timeout',
       String(Math.round(config.vpnTimeoutMs / 1000)),
     )

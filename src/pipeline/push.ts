@@ -10,6 +10,7 @@ import {headCommit} from '../systems/git.js'
 import {gitRevision} from '../systems/git-provenance.js'
 import {makePrivateDir, removePrivateDir} from '../systems/workdir.js'
 import {describeEngine, engineOfBuilder, isRemoteEngine} from '../systems/engine.js'
+import {formatVpnCheck} from '../systems/vpn.js'
 import {describeBuilder} from '../config/builder.js'
 import {
   type DescribedStep,
@@ -313,7 +314,7 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
     registry: state.registry,
     platform: config.platform,
     vpnCheck: config.vpnCheck && {
-      value: `${config.vpnCheck.value.host}:${config.vpnCheck.value.port}`,
+      value: formatVpnCheck(config.vpnCheck.value),
       source: config.vpnCheck.source,
     },
     bentoVersion: config.bentoVersion,

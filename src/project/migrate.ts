@@ -7,7 +7,14 @@ import {type AnySetting, parseValue, SETTINGS} from '../config/settings.js'
 import {AwsError, errorMessage, usageError} from '../errors.js'
 import {settingLine} from '../scaffold/templates.js'
 import {isGitIgnored} from '../systems/git.js'
-import {discoverTargets, resolveRoot, resolveTarget, type Target, targetHere} from './target.js'
+import {
+  discoverTargets,
+  missingTarget,
+  resolveRoot,
+  resolveTarget,
+  type Target,
+  targetHere,
+} from './target.js'
 
 /**
  * `mldeploy migrate`: the settings a target's ecr.sh (the template's script, edited by hand per
@@ -497,11 +504,7 @@ export async function migrate(
   } else if (names.length > 0) specs = [...new Set(names)]
   else {
     const here = targetHere(options.root, cwd)
-    if (here === undefined)
-      throw usageError(
-        'Missing target: name one or more as <model>/<version>, or use --all.',
-        'See: mldeploy migrate --help.',
-      )
+    if (here === undefined) throw missingTarget(options.root, cwd, 'migrate')
     specs = [here]
   }
   const plans = specs.map((spec) => planMigration(resolveTarget(spec, root, cwd), today))

@@ -1,7 +1,7 @@
 import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 
-import {usageError} from '../errors.js'
+import {type UsageError, usageError} from '../errors.js'
 import {closest} from '../suggest.js'
 
 /** The files the template requires in every deploy target (`deploy/<model>/<version>/`). */
@@ -139,6 +139,8 @@ export function isHere(spec: string): boolean {
  */
 export function targetAt(root: string, cwd: string): string {
   const found = targetContaining(root, cwd)
+  const model = found === undefined ? modelContaining(root, cwd) : undefined
+  if (model !== undefined) throw usageError(`No target here: ${modelFolderSays(root, model, 'name one as')}`)
   if (found === undefined)
     throw usageError(
       `No target here: ${cwd} is not inside a deploy/<model>/<version>/ folder.`,
@@ -156,6 +158,56 @@ export function targetHere(rootFlag: string | undefined, cwd: string): string | 
     return undefined
   }
   return root === undefined ? undefined : targetContaining(root, cwd)
+}
+
+/**
+ * A command that needs a target and got none: inside deploy/<model>/ that model's versions and the
+ * command to run, else the general advice.
+ */
+export function missingTarget(rootFlag: string | undefined, cwd: string, command: string): UsageError {
+  let root: string | undefined
+  try {
+    root = rootFlag === undefined ? findProjectRoot(cwd) : resolveRoot(rootFlag, cwd)
+  } catch {
+    root = undefined
+  }
+  const model = root === undefined ? undefined : modelContaining(root, cwd)
+  if (root !== undefined && model !== undefined)
+    return usageError(`Missing target: ${modelFolderSays(root, model, `run mldeploy ${command}`)}`)
+  return usageError(
+    'Missing target: name one or more as <model>/<version>, or use --all.',
+    `See: mldeploy ${command} --help.`,
+  )
+}
+
+/** "deploy/modelA/ holds versions V1, V2: <advice> modelA/V1 (or cd into a version)." */
+function modelFolderSays(root: string, model: string, advice: string): string {
+  const versions = discoverTargets(root)
+    .filter((name) => name.startsWith(`${model}/`))
+    .map((name) => name.slice(model.length + 1))
+    // V2 before V10.
+    .sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))
+  const folder = `deploy/${model}/`
+  if (versions.length === 0)
+    return `${folder} holds no version folder yet: create one with mldeploy init ${model}/<version>.`
+  const listed = `${versions.length === 1 ? 'version' : 'versions'} ${versions.join(', ')}`
+  return `${folder} holds ${listed}: ${advice} ${model}/${versions[0]} (or cd into a version).`
+}
+
+/** The model whose folder is `cwd` itself (deploy/<model>/, not one of its versions), or undefined. */
+export function modelContaining(root: string, cwd: string): string | undefined {
+  let deployDir: string
+  let here: string
+  try {
+    deployDir = realpathSync(path.join(root, 'deploy'))
+    here = realpathSync(cwd)
+  } catch {
+    return undefined
+  }
+  if (!isInside(here, deployDir)) return undefined
+  const parts = path.relative(deployDir, here).split(path.sep)
+  const [model] = parts
+  return parts.length === 1 && model !== undefined && !isHidden(model) ? model : undefined
 }
 
 /** The target whose folder holds `cwd`, or undefined (symlinks resolved on both sides). */

@@ -30,7 +30,8 @@ import {checkAccount} from '../systems/account.js'
 import {withoutAwsCredentials} from '../systems/aws/index.js'
 import {BENTOML_VERSION_PROBE, judgeBentomlProbe, MIN_BENTOML_VERSION} from '../systems/bentoml.js'
 import {findExecutable} from '../systems/executables.js'
-import {checkVpn, formatHostPort, vpnCall} from '../systems/vpn.js'
+import {describeChosenPython} from '../systems/python.js'
+import {checkVpn, formatHostPort, MLFLOW_PROBE_PATH, vpnCall} from '../systems/vpn.js'
 import {describeBuilder} from '../config/builder.js'
 import {isRemoteEngine} from '../systems/engine.js'
 import {checkEngine, describeEngineCheck} from './engine-command.js'
@@ -93,7 +94,10 @@ export const preflightStep: Step<DeployState> = {
       config.vpnCheck === undefined
         ? {text: 'VPN check: skipped (no --vpn-check and no http(s) MLFLOW_TRACKING_URI)', calls: []}
         : {
-            text: `VPN check: TCP connect to ${formatHostPort(config.vpnCheck.value)} within ${config.vpnTimeoutMs / 1000} s (from ${config.vpnCheck.source})`,
+            text:
+              config.vpnCheck.value.mlflow === undefined
+                ? `VPN check: TCP connect to ${formatHostPort(config.vpnCheck.value)} within ${config.vpnTimeoutMs / 1000} s (from ${config.vpnCheck.source})`
+                : `VPN check: MLflow at ${config.vpnCheck.value.mlflow} answers GET ${MLFLOW_PROBE_PATH} as MLflow within ${config.vpnTimeoutMs / 1000} s (from ${config.vpnCheck.source})`,
             calls: [vpnCall(config.vpnCheck.value)],
             dryRun: true,
           },
@@ -288,7 +292,9 @@ export async function checkExecutables(state: DeployState, signal: AbortSignal):
   const python = config.python.value
   const missing: string[] = []
   if (findExecutable(python.command, env, cwd) === undefined)
-    missing.push(`${python.command} (Python, from ${config.python.source})`)
+    missing.push(
+      `${python.command} (Python, ${python.fallback === undefined ? `from ${config.python.source}` : python.fallback})`,
+    )
   if (findExecutable(config.backend.value, env, cwd) === undefined)
     missing.push(`${config.backend.value} (container backend)`)
   if (missing.length > 0) {
@@ -303,7 +309,7 @@ export async function checkExecutables(state: DeployState, signal: AbortSignal):
     signal,
     timeoutMs: 60_000,
   })
-  const verdict = judgeBentomlProbe(python.description, probe)
+  const verdict = judgeBentomlProbe(describeChosenPython(python), probe)
   if (!verdict.ok) {
     throw new CheckError('bentoml', verdict.message, {
       hint: verdict.hint,
@@ -311,7 +317,7 @@ export async function checkExecutables(state: DeployState, signal: AbortSignal):
     })
   }
   state.bentomlVersion = verdict.version
-  return `${python.description}, bentoml ${verdict.version} (>= ${MIN_BENTOML_VERSION}), ${config.backend.value}`
+  return `${describeChosenPython(python)}, bentoml ${verdict.version} (>= ${MIN_BENTOML_VERSION}), ${config.backend.value}`
 }
 
 // --- push-only roles and disk check (issue 12) ---

@@ -11,6 +11,13 @@ export interface PythonCommand {
   env: Record<string, string>
   /** Human description, e.g. "pipenv run python (Pipfile at the project root)". */
   description: string
+  /** Only for the fallback python3: what was looked for and not found, and how to choose. */
+  fallback?: string
+}
+
+/** The Python as a line names it: the fallback with why it was chosen. */
+export function describeChosenPython(python: PythonCommand): string {
+  return python.fallback === undefined ? python.description : `${python.description} (${python.fallback})`
 }
 
 /**
@@ -44,5 +51,33 @@ export function resolvePython(
       source: 'Pipfile at the project root',
     }
   }
-  return {value: {command: 'python3', prefix: [], env: {}, description: 'python3'}, source: 'default'}
+  return {
+    value: {
+      command: 'python3',
+      prefix: [],
+      env: {},
+      description: 'python3',
+      fallback: fallbackReason(env, root),
+    },
+    source: 'default',
+  }
+}
+
+/**
+ * Why nothing better than python3 was found: the places looked at, in order. A venv folder in the
+ * project is not used unless active (ecr.sh never looked for one) but is named, being the likely fix.
+ */
+function fallbackReason(env: Record<string, string | undefined>, root: string): string {
+  const looked = [
+    'no virtualenv active (VIRTUAL_ENV)',
+    existsSync(path.join(root, 'Pipfile'))
+      ? 'a Pipfile at the project root but no pipenv on PATH'
+      : 'no Pipfile at the project root',
+  ]
+  const local = ['.venv', 'venv'].find((folder) => existsSync(path.join(root, folder, 'bin', 'python')))
+  const choose =
+    local === undefined
+      ? 'set MLDEPLOY_PYTHON (or --python) to choose'
+      : `the project's ${local}/ is not active: activate it, or set MLDEPLOY_PYTHON (or --python) to its bin/python`
+  return `${looked.join(', ')}; ${choose}`
 }

@@ -1,4 +1,6 @@
 import {createHash} from 'node:crypto'
+import {mkdirSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
 
 import {
   CreateRepositoryCommand,
@@ -89,4 +91,68 @@ export async function imageTags(motoUrl: string, repositoryName: string): Promis
   } finally {
     client.destroy()
   }
+}
+
+/**
+ * A home folder whose AWS config holds profiles with cached credentials that ran out, as the SDK
+ * finds them on disk: `sso-new` (an sso-session profile), `sso-legacy` (sso_start_url in the
+ * profile), both with an SSO cache entry (`~/.aws/sso/cache/<sha1>.json`) that expired an hour
+ * ago and holds no refresh token (so the SDK tries no refresh), `sso-gone` (no cache entry at
+ * all) and `process` (a credential_process answering an Expiration in the past).
+ */
+export function expiredCredentialsHome(home: string): {configFile: string} {
+  const cache = path.join(home, '.aws', 'sso', 'cache')
+  mkdirSync(cache, {recursive: true})
+  const answer = JSON.stringify({
+    Version: 1,
+    AccessKeyId: 'AKIDPROCESS',
+    SecretAccessKey: 'process-secret',
+    SessionToken: 'process-token',
+    Expiration: '2020-01-01T00:00:00Z',
+  })
+  const answerScript = path.join(home, 'credential-process.cjs')
+  writeFileSync(answerScript, `console.log(${JSON.stringify(answer)})\n`)
+  const configFile = path.join(home, '.aws', 'config')
+  writeFileSync(
+    configFile,
+    [
+      '[profile sso-new]',
+      'sso_session = team',
+      'sso_account_id = 123456789012',
+      'sso_role_name = Deployer',
+      'region = eu-west-1',
+      '[sso-session team]',
+      'sso_start_url = https://team.awsapps.com/start',
+      'sso_region = eu-west-1',
+      '[profile sso-legacy]',
+      'sso_start_url = https://legacy.awsapps.com/start',
+      'sso_region = eu-west-1',
+      'sso_account_id = 123456789012',
+      'sso_role_name = Deployer',
+      'region = eu-west-1',
+      '[profile sso-gone]',
+      'sso_session = gone',
+      'sso_account_id = 123456789012',
+      'sso_role_name = Deployer',
+      '[sso-session gone]',
+      'sso_start_url = https://gone.awsapps.com/start',
+      'sso_region = eu-west-1',
+      '[profile process]',
+      `credential_process = "${process.execPath}" "${answerScript}"`,
+      '',
+    ].join('\n'),
+  )
+  const expired = {
+    accessToken: 'expired-access-token',
+    expiresAt: new Date(Date.now() - 3_600_000).toISOString(),
+  }
+  // The cache is named after the session's name (sso-session) or the start URL (legacy).
+  for (const key of ['team', 'https://legacy.awsapps.com/start']) {
+    const name = createHash('sha1').update(key).digest('hex')
+    writeFileSync(
+      path.join(cache, `${name}.json`),
+      JSON.stringify({...expired, startUrl: key, region: 'eu-west-1'}),
+    )
+  }
+  return {configFile}
 }

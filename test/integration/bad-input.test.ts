@@ -16,6 +16,8 @@ interface Case {
   env?: Record<string, string>
   files?: Record<string, string>
   prepare?: (root: string) => void
+  /** Where it runs, under the project root (the root itself by default). */
+  cwd?: string
   message: RegExp
 }
 
@@ -26,6 +28,21 @@ const CASES: Case[] = [
     name: 'no target',
     args: [],
     message: /Missing target: name one or more as <model>\/<version>, or use --all/,
+  },
+  {
+    name: 'no target inside a model folder',
+    args: [],
+    files: {'deploy/modelA/V10/service.py': '', 'deploy/modelA/V2/service.py': ''},
+    cwd: 'deploy/modelA',
+    message:
+      /^Error: Missing target: deploy\/modelA\/ holds versions V1, V2, V10: run mldeploy push modelA\/V1 \(or cd into a version\)\.$/,
+  },
+  {
+    name: '. inside a model folder',
+    args: ['.'],
+    cwd: 'deploy/modelA',
+    message:
+      /^Error: No target here: deploy\/modelA\/ holds version V1: name one as modelA\/V1 \(or cd into a version\)\.$/,
   },
   {name: 'target leaving deploy/', args: ['../x/V1'], message: /leaves deploy\//},
   {name: 'target escaping through ..', args: ['modelA/../../etc'], message: /leaves deploy\//},
@@ -231,7 +248,8 @@ describe('bad input', () => {
       MLDEPLOY_PYTHON: path.join(bin.dir, 'python'),
       ...c.env,
     })
-    const result = await runCli(['push', ...c.args], {cwd: root, env})
+    const cwd = path.join(root, c.cwd ?? '')
+    const result = await runCli(['push', ...c.args], {cwd, env})
     expect(result.exitCode).toBe(2)
     const lines = result.stderr.trim().split('\n')
     expect(lines).toHaveLength(1)
@@ -240,7 +258,7 @@ describe('bad input', () => {
     expect(result.stdout).toBe('')
     expect(bin.calls()).toEqual([])
 
-    const json = await runCli(['push', ...c.args, '--json'], {cwd: root, env})
+    const json = await runCli(['push', ...c.args, '--json'], {cwd, env})
     expect(json.exitCode).toBe(2)
     expect(JSON.parse(json.stdout).error).toMatchObject({kind: 'usage', exitCode: 2})
     expect(bin.calls()).toEqual([])

@@ -95,6 +95,44 @@ describe('--json everywhere', () => {
       })
     },
   )
+
+  it.each([
+    [['push', 'modelA/V1', '--dryrun'], 'Nonexistent flag: --dryrun. Did you mean --dry-run?'],
+    [['push', 'modelA/V1', '--tags', 'x'], 'Nonexistent flag: --tags. Did you mean --tag?'],
+    [['push', 'modelA/V1', '--ecr-nam=x'], 'Nonexistent flag: --ecr-nam=x. Did you mean --ecr-name?'],
+    [['push', '--repositry', 'x'], 'Nonexistent flag: --repositry. Did you mean --repository?'],
+    [['doctor', '--skip-vpn-chek'], 'Nonexistent flag: --skip-vpn-chek. Did you mean --skip-vpn-check?'],
+    // Too far from any flag: no guess.
+    [['doctor', '--skip-vpn'], 'Nonexistent flag: --skip-vpn.'],
+    [['promote', 'modelA/V1', '--form', 'x'], 'Nonexistent flag: --form. Did you mean --from?'],
+    [['list', '--jsno'], 'Nonexistent flag: --jsno. Did you mean --json?'],
+    [['inspect', '--verbos'], 'Nonexistent flag: --verbos. Did you mean --verbose?'],
+    [['init', 'modelA/V1', '--dryrun'], 'Nonexistent flag: --dryrun. Did you mean --dry-run?'],
+    [['migrate', '--dryrun'], 'Nonexistent flag: --dryrun. Did you mean --dry-run?'],
+    [
+      ['push', '--dryrun', '--tags', 'x'],
+      'Nonexistent flags: --dryrun (did you mean --dry-run?), --tags (did you mean --tag?).',
+    ],
+  ])('%j: a close flag is suggested, text and --json, exit 2', async (args, message) => {
+    const cwd = tempDir('cwd')
+    const command = args[0]!
+    const result = await runCli(args, {cwd, env: baseEnv()})
+    expect(result.exitCode).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toBe(`Error: ${message} See: mldeploy ${command} --help.`)
+    const json = await runCli([...args, '--json'], {cwd, env: baseEnv()})
+    expect(json.exitCode).toBe(2)
+    expect(JSON.parse(json.stdout).error).toMatchObject({kind: 'usage', exitCode: 2, message})
+  })
+
+  it("push's own check of targets (after --) suggests the flag too", async () => {
+    const cwd = tempDir('cwd')
+    const result = await runCli(['push', '--', '--dryrun'], {cwd, env: baseEnv()})
+    expect(result.exitCode).toBe(2)
+    expect(result.stderr).toBe(
+      'Error: Nonexistent flag: --dryrun. Did you mean --dry-run? See: mldeploy push --help.',
+    )
+  })
 })
 
 describe('help habits', () => {

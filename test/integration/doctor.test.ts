@@ -4,10 +4,11 @@ import path from 'node:path'
 
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, motoEnv} from '../helpers/aws.js'
+import {createRepository, expiredCredentialsHome, motoEnv} from '../helpers/aws.js'
 import {baseEnv, makeProject, runCli, tempDir} from '../helpers/cli.js'
 import {startFaultProxy} from '../helpers/fault-proxy.js'
 import {MOTO_ACCOUNT, resetMoto} from '../helpers/moto.js'
+import {startMlflowStandIn} from '../helpers/mlflow-stand-in.js'
 
 // The real CLI as a process, the real AWS SDK against moto, and small stand-ins for python, podman
 // and docker whose answers each test picks through FAKE_* variables.
@@ -19,7 +20,7 @@ const args = process.argv.slice(2)
 const env = process.env
 const out = (text) => process.stdout.write(text + '\\n')
 if (env.FAKE_HANG === tool) setTimeout(() => {}, 60_000)
-else if (tool === 'python') {
+else if (tool === 'python' || tool === 'python3') {
   const code = args[args.indexOf('-c') + 1] ?? ''
   if (code.includes('sys.executable')) { out(process.argv[1]); out('3.11.7'); out('1') }
   else if (code.includes('bentoml')) {
@@ -194,6 +195,89 @@ describe('mldeploy doctor', () => {
     expect(checks.lifecycle!.status).toBe('skip')
     expect(checks.bentoml!.message).toMatch(/bentoml is not installed/)
     expect(checks.vpn).toMatchObject({status: 'skip', message: 'Skipped (--skip-vpn-check).'})
+  })
+
+  it.each(['sso-new', 'sso-legacy'])(
+    '%s with an expired SSO session: the AWS check says to log in again, not to set AWS_PROFILE',
+    async (profile) => {
+      const s = setup({AWS_PROFILE: profile})
+      delete s.env.AWS_ACCESS_KEY_ID
+      delete s.env.AWS_SECRET_ACCESS_KEY
+      expiredCredentialsHome(s.env.HOME!)
+      const result = await runCli(['doctor', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+      expect(result.exitCode).toBe(3)
+      expect(result.stdout).toMatch(
+        new RegExp(
+          `^fail {2}AWS credentials +Reading the AWS identity \\(STS GetCallerIdentity\\) failed: the AWS SSO session of profile ${profile} has expired \\(region us-east-1\\)\\.$`,
+          'm',
+        ),
+      )
+      expect(result.stdout).toMatch(
+        new RegExp(`^ +fix: Run aws sso login --profile ${profile}, then run again\\.$`, 'm'),
+      )
+      const json = await runCli(['doctor', '--skip-vpn-check', '--json'], {cwd: s.root, env: s.env})
+      expect(byId(JSON.parse(json.stdout)).aws).toMatchObject({
+        status: 'fail',
+        fix: `Run aws sso login --profile ${profile}, then run again.`,
+      })
+    },
+  )
+
+  it('without a chosen Python: python3, and why (no virtualenv, no Pipfile), in text and JSON', async () => {
+    const s = setup()
+    const bin = path.dirname(s.env.MLDEPLOY_PYTHON!)
+    delete s.env.MLDEPLOY_PYTHON
+    writeFileSync(path.join(bin, 'python3'), FAKE)
+    chmodSync(path.join(bin, 'python3'), 0o755)
+    const why =
+      'no virtualenv active (VIRTUAL_ENV), no Pipfile at the project root; set MLDEPLOY_PYTHON (or --python) to choose'
+    const text = await runCli(['doctor', '--skip-vpn-check'], {cwd: s.root, env: s.env})
+    const line = text.stdout.split('\n').find((each) => each.includes('Python environment'))
+    expect(line?.replace(/ +/g, ' ')).toBe(
+      `pass Python environment python3 (${why}): Python 3.11.7 at ${bin}/python3 (virtualenv).`,
+    )
+    const json = await runCli(['doctor', '--skip-vpn-check', '--json'], {cwd: s.root, env: s.env})
+    expect(byId(JSON.parse(json.stdout)).python).toMatchObject({
+      status: 'pass',
+      data: {command: 'python3', source: 'default', fallback: why},
+    })
+  })
+
+  it.each([
+    [
+      'mlflow' as const,
+      'pass',
+      /^MLflow at http:\/\/127\.0\.0\.1:\d+ \(from env MLFLOW_TRACKING_URI\) answered\.$/,
+    ],
+    [
+      'mlflow-auth' as const,
+      'pass',
+      /^MLflow at http:\/\/127\.0\.0\.1:\d+ \(from env MLFLOW_TRACKING_URI\) answered and asks for credentials \(the import's business/,
+    ],
+    [
+      'proxy-auth' as const,
+      'fail',
+      /^The VPN looks off: a proxy answered for MLflow at .* asks for its own login \(HTTP 407/,
+    ],
+    [
+      'plain-ok' as const,
+      'fail',
+      /^The VPN looks off: something that is not MLflow answered for .* \(HTTP 200 text\/plain; charset=utf-8: "OK"; from env MLFLOW_TRACKING_URI\)\.$/,
+    ],
+  ])('VPN check of an MLflow tracking URI answered as %s: %s', async (kind, status, message) => {
+    const mlflow = await startMlflowStandIn(kind)
+    try {
+      const s = setup({MLFLOW_TRACKING_URI: mlflow.url.replace('http://', 'http://bob:hunter2-pw@')})
+      const result = await runCli(['doctor', 'modelA/V1', '--json'], {cwd: s.root, env: s.env})
+      expect(result.stdout).not.toContain('hunter2-pw')
+      const vpnCheck = byId(JSON.parse(result.stdout)).vpn!
+      expect(vpnCheck.status).toBe(status)
+      expect(vpnCheck.message).toMatch(message)
+      if (status === 'pass') expect(vpnCheck.data).toEqual({target: mlflow.url})
+      else expect(vpnCheck.fix).toContain('--skip-vpn-check')
+    } finally {
+      await mlflow.close()
+    }
   })
 
   it('without a target checks ECR with a read, and uses the root .env and --stage like push', async () => {

@@ -1,10 +1,12 @@
+import {symlinkSync} from 'node:fs'
 import path from 'node:path'
 
 import {beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, seedImage} from '../helpers/aws.js'
+import {createRepository, expiredCredentialsHome, seedImage} from '../helpers/aws.js'
 import {runCli, standInProject, type StandInProject} from '../helpers/cli.js'
 import {freePort, MOTO_ACCOUNT, MOTO_PASSWORD, resetMoto} from '../helpers/moto.js'
+import {startMlflowStandIn} from '../helpers/mlflow-stand-in.js'
 
 // The real CLI as a process, the real AWS SDK talking HTTP to moto on loopback, and recording
 // stand-ins for python/bentoml, podman and docker (the real ones run in the end-to-end tests).
@@ -251,7 +253,43 @@ describe('mldeploy push against moto with recording tools', () => {
     const s = setup({MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`})
     const result = await runCli(['push', 'modelA/V1', '--vpn-timeout', '1'], {cwd: s.root, env: s.env})
     expect(result.exitCode).toBe(3)
-    expect(result.stderr).toContain(`127.0.0.1:${port} did not answer`)
+    expect(result.stderr).toContain(`MLflow at http://127.0.0.1:${port} did not answer (ECONNREFUSED`)
+  })
+
+  it('an http(s) MLFLOW_TRACKING_URI: MLflow must answer as MLflow; a proxy page fails; its password is never shown', async () => {
+    const mlflow = await startMlflowStandIn('mlflow')
+    const proxy = await startMlflowStandIn('proxy-page')
+    try {
+      const withPassword = (url: string) => url.replace('http://', 'http://alice:s3cret-pw@')
+      const s = setup({MLFLOW_TRACKING_URI: withPassword(mlflow.url)})
+      const args = ['push', 'modelA/V1', '--dry-run', '--skip-disk-check']
+      const ok = await runCli([...args, '--json'], {cwd: s.root, env: s.env})
+      expect(ok.exitCode, ok.stderr).toBe(0)
+      const json = JSON.parse(ok.stdout)
+      expect(json.checks.results[0]).toEqual({
+        check: 'VPN',
+        status: 'ok',
+        message: `MLflow at ${mlflow.url} (from env MLFLOW_TRACKING_URI) answered`,
+      })
+      expect(json.checks.ran).toContain(
+        `http:GET ${mlflow.url}/api/2.0/mlflow/experiments/search?max_results=1`,
+      )
+      expect(mlflow.requests[0]?.authorization).toBeUndefined()
+
+      const blocked = {...s.env, MLFLOW_TRACKING_URI: withPassword(proxy.url)}
+      const text = await runCli(args, {cwd: s.root, env: blocked})
+      expect(text.exitCode).toBe(3)
+      expect(text.stdout).toContain(
+        `FAIL VPN: The VPN looks off: something that is not MLflow answered for ${proxy.url} (HTTP 200 text/html: "<html><head><title>Web access blocked</title>`,
+      )
+      const failed = JSON.parse((await runCli([...args, '--json'], {cwd: s.root, env: blocked})).stdout)
+      expect(failed.error).toMatchObject({kind: 'preflight', exitCode: 3, reason: 'check:not-mlflow'})
+      for (const output of [ok.stdout, ok.stderr, text.stdout, text.stderr, JSON.stringify(failed)])
+        expect(output).not.toContain('s3cret-pw')
+    } finally {
+      await mlflow.close()
+      await proxy.close()
+    }
   })
 
   it('bentoml missing from the chosen Python fails the preflight', async () => {
@@ -445,6 +483,55 @@ describe('mldeploy push --dry-run', () => {
     expect(result.stdout).toContain('<aws-account-id>.dkr.ecr.us-east-1.amazonaws.com/modela/v1:latest')
     // The one child a dry run may start: the bentoml version probe its plan marks.
     expect(s.bin.calls().map((call) => call.step)).toEqual(['probe'])
+  })
+
+  it('an expired SSO session: the preflight says so and how to log in (text, JSON, dry run)', async () => {
+    const s = setup()
+    const env: Record<string, string> = {...s.env, AWS_PROFILE: 'sso-legacy'}
+    delete env.AWS_ACCESS_KEY_ID
+    delete env.AWS_SECRET_ACCESS_KEY
+    expiredCredentialsHome(env.HOME!)
+    const expired =
+      'Reading the AWS identity (STS GetCallerIdentity) failed: the AWS SSO session of profile sso-legacy has expired (region us-east-1)'
+    const hint = 'Run aws sso login --profile sso-legacy, then run again.'
+    const text = await push({...s, env})
+    expect(text.exitCode).toBe(3)
+    expect(text.stderr).toContain(`FAIL AWS identity and repository: ${expired}.`)
+    expect(text.stderr).not.toMatch(/no AWS credentials found|Set AWS_PROFILE/)
+    expect(text.stderr.trim().split('\n').at(-1)).toMatch(
+      new RegExp(
+        `^Error: 2 preflight checks failed: ${expired.replace(/[()]/g, '\\$&')}; .*\\. ${hint} \\(details: --verbose\\)$`,
+      ),
+    )
+    const json = JSON.parse((await push({...s, env}, '--json')).stdout)
+    expect(json.error).toMatchObject({
+      kind: 'preflight',
+      exitCode: 3,
+      reason: 'aws:credentials-expired',
+      step: 'preflight',
+      hint,
+    })
+    // A dry run makes the same read: an expired session is no reason to skip it.
+    const dry = await runCli(['push', 'modelA/V1', '--dry-run', '--skip-vpn-check', '--json'], {
+      cwd: s.root,
+      env,
+    })
+    expect(dry.exitCode).toBe(3)
+    expect(JSON.parse(dry.stdout).error).toMatchObject({reason: 'aws:credentials-expired', hint})
+    // Nothing past the preflight ran.
+    expect(s.bin.calls().map((call) => call.step)).not.toContain('import')
+  })
+
+  it("without a chosen Python the preflight's line names python3 and why", async () => {
+    const s = setup()
+    const env: Record<string, string> = {...s.env}
+    delete env.MLDEPLOY_PYTHON
+    symlinkSync(path.join(s.bin.dir, 'python'), path.join(s.bin.dir, 'python3'))
+    const result = await runCli(['push', 'modelA/V1', '--dry-run', '--skip-vpn-check'], {cwd: s.root, env})
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stdout).toContain(
+      'ok   Executables: python3 (no virtualenv active (VIRTUAL_ENV), no Pipfile at the project root; set MLDEPLOY_PYTHON (or --python) to choose), bentoml',
+    )
   })
 
   it('shows the real references with --account-id and --bento-version, same plan in JSON', async () => {

@@ -5,10 +5,26 @@ import {describe, expect, it} from 'vitest'
 
 import {envKeyWarnings} from '../../src/config/env-keys.js'
 import {resolveTarget, targetAt, targetHere} from '../../src/project/target.js'
-import {closest} from '../../src/suggest.js'
+import {closest, unknownFlagsMessage} from '../../src/suggest.js'
 import {makeProject} from '../helpers/cli.js'
 
 describe('did you mean', () => {
+  it('an unknown flag: the closest flag or alias, one per flag when several', () => {
+    const known = ['dry-run', 'tag', 'repository', 'ecr-name', 'json']
+    expect(unknownFlagsMessage(['--dryrun'], known)).toBe(
+      'Nonexistent flag: --dryrun. Did you mean --dry-run?',
+    )
+    expect(unknownFlagsMessage(['--tags=x'], known)).toBe('Nonexistent flag: --tags=x. Did you mean --tag?')
+    expect(unknownFlagsMessage(['--ecr-nam'], known)).toBe(
+      'Nonexistent flag: --ecr-nam. Did you mean --ecr-name?',
+    )
+    expect(unknownFlagsMessage(['--frobnicate'], known)).toBe('Nonexistent flag: --frobnicate.')
+    expect(unknownFlagsMessage(['-x'], known)).toBe('Nonexistent flag: -x.')
+    expect(unknownFlagsMessage(['--jsno', '--frobnicate'], known)).toBe(
+      'Nonexistent flags: --jsno (did you mean --json?), --frobnicate.',
+    )
+  })
+
   it('finds a close name, case aside, and nothing for a far one', () => {
     expect(closest('pushh', ['push', 'promote'])).toBe('push')
     expect(closest('iris/v1', ['iris/V1', 'iris/V2'])).toBe('iris/V1')

@@ -89,6 +89,10 @@ export function toAwsError(
       'Check AWS_ENDPOINT_URL and any proxy between here and AWS (HTTPS_PROXY).',
     )
   }
+  const cached = cachedCredentialsFailure(message, settings)
+  // The profile is in the sentence already.
+  if (cached !== undefined)
+    return make(cached.reason, `${doing} failed: ${cached.text} (region ${settings.region}).`, cached.hint)
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
     return make(
       'credentials-missing',
@@ -100,7 +104,7 @@ export function toAwsError(
     return make(
       'credentials-expired',
       `${doing} failed: the AWS credentials have expired (${at}).`,
-      'Refresh them (aws sso login, or new session credentials) and run again.',
+      expiredHint(settings),
     )
   }
   const refused = `${doing} failed: AWS refused the request (${name}, ${at}).`
@@ -137,6 +141,70 @@ export function toAwsError(
       ? `the endpoint answered HTTP ${status} that the SDK could not read`
       : firstLine(message)
   return make('failed', `${doing} failed: ${text} (${at}).`)
+}
+
+/** The profile the SDK reads when none is named. */
+const profileName = (settings: AwsSettings): string => settings.profile ?? 'default'
+
+/** Session keys in the environment are renewed where they came from; a profile's, by its login. */
+function expiredHint(settings: AwsSettings): string {
+  if (settings.credentials?.sessionToken !== undefined)
+    return 'Get new session credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) and run again.'
+  const profile = profileName(settings)
+  return `Refresh profile ${profile}'s credentials (aws sso login --profile ${profile} if it uses SSO) and run again.`
+}
+
+/**
+ * The SDK's words for cached credentials that ran out or were never there, checked on the local
+ * cache before any request: an SSO session (legacy profile: "has expired"; sso-session profile:
+ * "Token is expired", or "Cannot refresh" when the cache holds no refresh token), an SSO cache
+ * file that is missing, and a credential_process that answered an Expiration in the past (the
+ * chain reports that one only through its log: see `AwsSession`).
+ */
+const SSO_EXPIRED =
+  /SSO session associated with this profile has expired|Token is expired\. To refresh this SSO session|in SSO Token\. Cannot refresh/
+const SSO_MISSING =
+  /SSO session associated with this profile is invalid|SSO session token associated with profile=\S+ was not found or is invalid/
+const PROCESS_EXPIRED = /credential_process returned expired credentials/
+
+function cachedCredentialsFailure(
+  message: string,
+  settings: AwsSettings,
+): {reason: AwsFailure; text: string; hint: string} | undefined {
+  const profile = profileName(settings)
+  const login = `Run aws sso login --profile ${profile}, then run again.`
+  if (SSO_EXPIRED.test(message))
+    return {
+      reason: 'credentials-expired',
+      text: `the AWS SSO session of profile ${profile} has expired`,
+      hint: login,
+    }
+  if (SSO_MISSING.test(message))
+    return {
+      reason: 'credentials-missing',
+      text: `profile ${profile} has no AWS SSO session on this machine (not logged in, or logged out)`,
+      hint: login,
+    }
+  if (PROCESS_EXPIRED.test(message))
+    return {
+      reason: 'credentials-expired',
+      text: `the credentials that profile ${profile}'s credential_process returned have expired`,
+      hint: 'Renew what its credential_process reads (its own login or cache), then run again.',
+    }
+  return undefined
+}
+
+/**
+ * The default chain's failure with the reason it only logged: a profile's credential_process that
+ * answered expired credentials lets the chain go on, which ends in "Could not load credentials
+ * from any providers". `logged` is what the chain said on its debug log.
+ */
+export function withChainReason(error: unknown, logged: readonly string[]): unknown {
+  if (!/Could not load credentials from any providers/.test(errorMessage(error))) return error
+  const reason = logged.find((line) => PROCESS_EXPIRED.test(line) || SSO_EXPIRED.test(line))
+  if (reason === undefined) return error
+  const said = reason.replace(/^@smithy\/property-provider (->|\(!\)) /, '')
+  return Object.assign(new Error(said, {cause: error}), {name: 'CredentialsProviderError'})
 }
 
 function firstLine(text: string): string {

@@ -4,7 +4,7 @@ import type {AwsCredentialIdentity, AwsCredentialIdentityProvider} from '@smithy
 
 import {AwsError} from '../../errors.js'
 import {SecretRegistry} from '../../secrets.js'
-import {toAwsError} from './errors.js'
+import {toAwsError, withChainReason} from './errors.js'
 import {QUIET_LOGGER, responseGuard} from './middleware.js'
 import {type AwsSettings, endpointFor} from './settings.js'
 import {credentialProviderModule, ecrModule, stsModule} from './sdk.js'
@@ -53,6 +53,8 @@ export class AwsSession {
   private ecrClient?: Promise<ECRClient>
   private stsClient?: Promise<STSClient>
   private chain?: Promise<AwsCredentialIdentityProvider>
+  /** What the default chain said on its debug log: the only place it names some failures. */
+  private readonly chainLog: string[] = []
   private readonly created: Array<{destroy(): void}> = []
   private readonly closing = new AbortController()
   /** What these clients know to be secret (the keys, resolved credentials); messages pass through it. */
@@ -96,12 +98,24 @@ export class AwsSession {
         ...(profile === undefined ? {} : {profile}),
         ...(credentialsFile === undefined ? {} : {filepath: credentialsFile}),
         ...(configFile === undefined ? {} : {configFilepath: configFile}),
-        logger: QUIET_LOGGER,
+        logger: {...QUIET_LOGGER, debug: (...said: unknown[]) => this.noteChainLog(said)},
       }),
     )
-    const found = await (await this.chain)()
+    let found: AwsCredentialIdentity
+    try {
+      found = await (await this.chain)()
+    } catch (error) {
+      throw withChainReason(error, this.chainLog)
+    }
     this.noteSecrets(found)
     return found
+  }
+
+  private noteChainLog(said: unknown[]): void {
+    const line = said.find((part): part is string => typeof part === 'string')
+    // Bounded: a long-lived session keeps only the latest lines.
+    if (line !== undefined) this.chainLog.push(this.secrets.redact(line))
+    if (this.chainLog.length > 50) this.chainLog.shift()
   }
 
   private clientConfig(service: string): Record<string, unknown> {

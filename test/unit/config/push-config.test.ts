@@ -102,7 +102,7 @@ describe('configuration precedence: flags > environment > target .env > root .en
     const config = resolvePushConfig('modelA/V1', {}, {KEEP: 'process'}, root)
     expect(config.childEnv.KEEP).toBe('process')
     expect(config.vpnCheck).toEqual({
-      value: {host: 'mlflow.vpn', port: 5000},
+      value: {host: 'mlflow.vpn', port: 5000, mlflow: 'http://mlflow.vpn:5000'},
       source: '.env MLFLOW_TRACKING_URI',
     })
   })
@@ -112,6 +112,7 @@ describe('configuration precedence: flags > environment > target .env > root .en
     expect(resolvePushConfig('modelA/V1', {}, {}, root).vpnCheck?.value).toEqual({
       host: 'mlflow.vpn',
       port: 443,
+      mlflow: 'https://mlflow.vpn',
     })
     expect(resolvePushConfig('modelA/V1', {'vpn-check': '[::1]:8080'}, {}, root).vpnCheck?.value).toEqual({
       host: '::1',

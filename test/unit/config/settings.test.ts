@@ -157,7 +157,8 @@ describe('resolution through the table: flag > environment > .env (target over r
     expect(
       reader({}, {}, {'.env': 'MLFLOW_TRACKING_URI=https://mlflow.vpn\n'}).get(SETTINGS.vpnCheck),
     ).toEqual({
-      value: {host: 'mlflow.vpn', port: 443},
+      // The URI itself: the check asks MLflow's API.
+      value: {host: 'mlflow.vpn', port: 443, mlflow: 'https://mlflow.vpn'},
       source: '.env MLFLOW_TRACKING_URI',
     })
     expect(reader({}, {}).get(SETTINGS.profile)).toBeUndefined()

@@ -11,6 +11,7 @@ import {
   diskStatus,
   nodeOutcome,
   probeBackend,
+  pythonOutcome,
 } from '../../../src/doctor/doctor.js'
 import {resolveDoctorSettings} from '../../../src/doctor/settings.js'
 import {DeployError} from '../../../src/errors.js'
@@ -34,6 +35,37 @@ describe('doctor outcomes', () => {
     expect(node20.fix).toMatch(/Node 22 or 24/)
     expect(nodeOutcome('22.12.0').status).toBe('pass')
     expect(nodeOutcome('24.1.0').status).toBe('pass')
+  })
+
+  it('Python: the fallback python3 says why it was chosen (text and data); a chosen one says where from', () => {
+    const why =
+      'no virtualenv active (VIRTUAL_ENV), no Pipfile at the project root; set MLDEPLOY_PYTHON (or --python) to choose'
+    const python3 = {command: 'python3', prefix: [], env: {}, description: 'python3', fallback: why}
+    const fallback = pythonOutcome(
+      {python: {value: python3, source: 'default'}},
+      child(['/usr/bin/python3', '3.11.2', '0']),
+    )
+    expect(fallback).toMatchObject({
+      status: 'warn',
+      message: `python3 (${why}): Python 3.11.2 at /usr/bin/python3, not a virtualenv.`,
+      data: {command: 'python3', source: 'default', fallback: why},
+    })
+    expect(pythonOutcome({python: {value: python3, source: 'default'}}, child([], 1)).message).toBe(
+      `python3 (${why}) does not start.`,
+    )
+    const chosen = pythonOutcome(
+      {
+        python: {
+          value: {command: '/venv/bin/python', prefix: [], env: {}, description: '/venv/bin/python'},
+          source: 'env VIRTUAL_ENV',
+        },
+      },
+      child(['/venv/bin/python', '3.11.2', '1']),
+    )
+    expect(chosen.message).toBe(
+      '/venv/bin/python (from env VIRTUAL_ENV): Python 3.11.2 at /venv/bin/python (virtualenv).',
+    )
+    expect(chosen.data).not.toHaveProperty('fallback')
   })
 
   it('bentoml: missing and too old fail with a fix, >= 1.4.25 passes', () => {
@@ -150,7 +182,11 @@ describe('resolveDoctorSettings', () => {
       value: '123456789012',
       source: '.env.development MLDEPLOY_ACCOUNT_ID',
     })
-    expect(settings.vpnCheck?.value).toEqual({host: 'mlflow.corp.example', port: 8443})
+    expect(settings.vpnCheck?.value).toEqual({
+      host: 'mlflow.corp.example',
+      port: 8443,
+      mlflow: 'https://mlflow.corp.example:8443',
+    })
     expect(settings.envFiles).toEqual(['.env.development', '.env'])
     expect(resolveDoctorSettings(undefined, {backend: 'podman'}, {}, root).backend).toEqual({
       value: 'podman',

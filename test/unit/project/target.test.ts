@@ -4,7 +4,15 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../../src/errors.js'
-import {findProjectRoot, parseTargetName, resolveRoot, resolveTarget} from '../../../src/project/target.js'
+import {
+  findProjectRoot,
+  missingTarget,
+  modelContaining,
+  parseTargetName,
+  resolveRoot,
+  resolveTarget,
+  targetAt,
+} from '../../../src/project/target.js'
 import {makeProject, tempDir} from '../../helpers/cli.js'
 
 function usage(fn: () => unknown): UsageError {
@@ -76,5 +84,46 @@ describe('resolving against the project', () => {
     writeFileSync(path.join(dir, 'create_bento_model.py'), '')
     symlinkSync('/etc/hostname', path.join(dir, 'service.py'))
     expect(usage(() => resolveTarget('modelD/V1', root)).message).toMatch(/symlink .* outside deploy/)
+  })
+})
+
+describe('no target given inside a model folder', () => {
+  it("lists that model's versions (V2 before V10) and the command to run", () => {
+    const root = makeProject({'deploy/modelA/V10/service.py': '', 'deploy/modelA/V2/service.py': ''})
+    const model = path.join(root, 'deploy/modelA')
+    expect(missingTarget(undefined, model, 'push').message).toBe(
+      'Missing target: deploy/modelA/ holds versions V1, V2, V10: run mldeploy push modelA/V1 (or cd into a version).',
+    )
+    expect(missingTarget(root, model, 'migrate').message).toContain('run mldeploy migrate modelA/V1')
+    expect(missingTarget(undefined, model, 'push').hint).toBeUndefined()
+    expect(() => targetAt(root, model)).toThrow(
+      'No target here: deploy/modelA/ holds versions V1, V2, V10: name one as modelA/V1 (or cd into a version).',
+    )
+  })
+
+  it('a model folder without versions says to create one; elsewhere the general advice', () => {
+    const root = makeProject()
+    mkdirSync(path.join(root, 'deploy/modelB'))
+    expect(missingTarget(undefined, path.join(root, 'deploy/modelB'), 'push').message).toBe(
+      'Missing target: deploy/modelB/ holds no version folder yet: create one with mldeploy init modelB/<version>.',
+    )
+    for (const cwd of [root, path.join(root, 'deploy'), tempDir('elsewhere')])
+      expect(missingTarget(undefined, cwd, 'push')).toMatchObject({
+        message: 'Missing target: name one or more as <model>/<version>, or use --all.',
+        hint: 'See: mldeploy push --help.',
+      })
+    // A --root without deploy/ is the general advice too, not a second error.
+    expect(missingTarget(tempDir('noroot'), root, 'push').message).toContain('name one or more')
+  })
+
+  it('only the model folder itself counts: not a version, deeper, a dot folder or outside deploy/', () => {
+    const root = makeProject()
+    mkdirSync(path.join(root, 'deploy/.git'))
+    expect(modelContaining(root, path.join(root, 'deploy/modelA'))).toBe('modelA')
+    expect(modelContaining(root, path.join(root, 'deploy/modelA/V1'))).toBeUndefined()
+    expect(modelContaining(root, path.join(root, 'deploy/.git'))).toBeUndefined()
+    expect(modelContaining(root, path.join(root, 'deploy'))).toBeUndefined()
+    expect(modelContaining(root, root)).toBeUndefined()
+    expect(modelContaining(root, path.join(root, 'missing'))).toBeUndefined()
   })
 })

@@ -8,8 +8,9 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {AwsError, classify, EnvironmentError, ExitCode} from '../../../src/errors.js'
 import {newRun, runPlans} from '../../../src/pipeline/engine.js'
 import {PUSH_PLAN} from '../../../src/pipeline/plan.js'
-import type {DeployState} from '../../../src/pipeline/state.js'
+import {DeployState} from '../../../src/pipeline/state.js'
 import {assertTagsFree, bentomlProbeCommand, preflightStep} from '../../../src/steps/preflight.js'
+import {resolvePython} from '../../../src/systems/python.js'
 import {
   ACCOUNT,
   DIGEST,
@@ -81,6 +82,26 @@ describe('the preflight step', () => {
     expect(state.secrets.redact(`p=${PASSWORD}`)).not.toContain(PASSWORD)
     const probe = bin.calls().find((call) => call.step === 'probe')
     expect(probe?.argv).toEqual(['-c', bentomlProbeCommand(state).args[1]])
+  })
+
+  it('the fallback python3 says why it was chosen, passing or failing', async () => {
+    const {state, aws, bin, root} = stepFixture()
+    symlinkSync(path.join(bin.dir, 'python'), path.join(bin.dir, 'python3'))
+    const python = resolvePython(undefined, {PATH: bin.dir}, root, root)
+    const why =
+      'no virtualenv active (VIRTUAL_ENV), no Pipfile at the project root; set MLDEPLOY_PYTHON (or --python) to choose'
+    const fallback = new DeployState({...state.config, python}, state.region, aws.asClients)
+    const io = recordingIo()
+    await preflightStep.run(fallback, io)
+    expect(io.lines).toContain(`ok   Executables: python3 (${why}), bentoml 1.4.30 (>= 1.4.25), podman`)
+    const missing = new DeployState(
+      {...state.config, python: {...python, value: {...python.value, command: 'python3-nowhere'}}},
+      state.region,
+      aws.asClients,
+    )
+    expect((await preflightFailure(missing)).message).toBe(
+      `Not found on PATH: python3-nowhere (Python, ${why}).`,
+    )
   })
 
   it('describes each check with the calls it makes', () => {

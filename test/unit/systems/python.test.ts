@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {resolvePython} from '../../../src/systems/python.js'
+import {describeChosenPython, resolvePython} from '../../../src/systems/python.js'
 import {tempDir} from '../../helpers/cli.js'
 
 /** A project root with a Pipfile, and a bin folder with a pipenv in it. */
@@ -51,13 +51,39 @@ describe('resolvePython', () => {
     })
   })
 
-  it('else python3: no pipenv installed, or no Pipfile', () => {
+  it('else python3, saying why: no pipenv installed, or no Pipfile', () => {
     const {root, bin} = pipenvProject()
-    const fallback = {
-      value: {command: 'python3', prefix: [], env: {}, description: 'python3'},
+    const fallback = (why: string) => ({
+      value: {command: 'python3', prefix: [], env: {}, description: 'python3', fallback: why},
       source: 'default',
+    })
+    const choose = 'set MLDEPLOY_PYTHON (or --python) to choose'
+    expect(resolvePython(undefined, {PATH: '/nonexistent'}, root, root)).toEqual(
+      fallback(
+        `no virtualenv active (VIRTUAL_ENV), a Pipfile at the project root but no pipenv on PATH; ${choose}`,
+      ),
+    )
+    expect(resolvePython(undefined, {PATH: bin}, tempDir('nopipfile'), root)).toEqual(
+      fallback(`no virtualenv active (VIRTUAL_ENV), no Pipfile at the project root; ${choose}`),
+    )
+  })
+
+  it('names a venv folder in the project that is not active (it is not used: ecr.sh never looked for one)', () => {
+    for (const folder of ['.venv', 'venv']) {
+      const root = tempDir('venv')
+      mkdirSync(path.join(root, folder, 'bin'), {recursive: true})
+      writeFileSync(path.join(root, folder, 'bin', 'python'), '')
+      const python = resolvePython(undefined, {PATH: '/nonexistent'}, root, root).value
+      expect(python.command).toBe('python3')
+      expect(describeChosenPython(python)).toBe(
+        `python3 (no virtualenv active (VIRTUAL_ENV), no Pipfile at the project root; the project's ${folder}/ is not active: activate it, or set MLDEPLOY_PYTHON (or --python) to its bin/python)`,
+      )
     }
-    expect(resolvePython(undefined, {PATH: '/nonexistent'}, root, root)).toEqual(fallback)
-    expect(resolvePython(undefined, {PATH: bin}, tempDir('nopipfile'), root)).toEqual(fallback)
+  })
+
+  it('only the fallback carries a reason', () => {
+    const {root, bin} = pipenvProject()
+    const chosen = resolvePython(undefined, {PATH: bin}, root, root).value
+    expect(describeChosenPython(chosen)).toBe('pipenv run python')
   })
 })

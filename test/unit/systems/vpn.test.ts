@@ -1,5 +1,7 @@
+import {readFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import type {AddressInfo} from 'node:net'
+import path from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -7,11 +9,21 @@ import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
 import {
   checkVpn,
   formatHostPort,
+  formatVpnCheck,
   hostPortFromTrackingUri,
+  judgeMlflowAnswer,
+  MLFLOW_PROBE_PATH,
+  mlflowCheck,
   parseHostPort,
+  parseVpnCheck,
+  probeMlflow,
   probeTcp,
   vpnCall,
 } from '../../../src/systems/vpn.js'
+import {PROXY_PAGE, startMlflowStandIn, startSilentServer} from '../../helpers/mlflow-stand-in.js'
+import type {StandIn} from '../../helpers/stand-in.js'
+
+const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/mlflow')
 
 let server: Server | undefined
 afterEach(async () => {
@@ -123,5 +135,135 @@ describe('the TCP probe', () => {
       message: `The VPN looks off: 127.0.0.1:${closed} did not answer (ECONNREFUSED; from env MLFLOW_TRACKING_URI).`,
     })
     expect((error as {hint: string}).hint).toContain('--skip-vpn-check')
+  })
+})
+
+describe('an MLflow tracking URI: MLflow itself must answer', () => {
+  let standIn: {url: string; close(): Promise<void>} | undefined
+  afterEach(async () => {
+    await standIn?.close()
+    standIn = undefined
+  })
+
+  const check = (url: string, timeoutMs = 2000) =>
+    checkVpn(mlflowCheck(url)!, 'env MLFLOW_TRACKING_URI', timeoutMs)
+  const failure = (url: string, timeoutMs = 2000) => check(url, timeoutMs).catch((caught: unknown) => caught)
+
+  it('an http(s) URL is an MLflow check without its credentials; host:port stays TCP', () => {
+    expect(parseVpnCheck('https://alice:s3cret@mlflow.internal/team/?x=1#y', 'VPN check')).toEqual({
+      host: 'mlflow.internal',
+      port: 443,
+      mlflow: 'https://mlflow.internal/team',
+    })
+    expect(parseVpnCheck('http://10.0.0.5:5000', 'VPN check')).toEqual({
+      host: '10.0.0.5',
+      port: 5000,
+      mlflow: 'http://10.0.0.5:5000',
+    })
+    expect(parseVpnCheck('mlflow.internal:443', 'VPN check')).toEqual({host: 'mlflow.internal', port: 443})
+    const target = parseVpnCheck('https://alice:s3cret@mlflow.internal', 'x')
+    expect(formatVpnCheck(target)).toBe('https://mlflow.internal')
+    expect(vpnCall(target)).toBe(`http:GET https://mlflow.internal${MLFLOW_PROBE_PATH}`)
+    // A URL that is not one: its password is not shown either.
+    expect(() => parseVpnCheck('https://alice:s3cret@mlflow.internal:99999', 'VPN check')).toThrow(
+      'VPN check "https://mlflow.internal:99999" is not host:port.',
+    )
+  })
+
+  it("MLflow's answer passes, the request recorded as what ran (no credentials sent or shown)", async () => {
+    standIn = await startMlflowStandIn('mlflow')
+    const withPassword = standIn.url.replace('http://', 'http://alice:s3cret@')
+    const ledger = new Ledger()
+    const answered = await withLedger(ledger, () => check(`${withPassword}/`))
+    expect(answered).toBe(`MLflow at ${standIn.url} (from env MLFLOW_TRACKING_URI) answered`)
+    expect(ledger.entries).toEqual([{kind: 'http', call: `http:GET ${standIn.url}${MLFLOW_PROBE_PATH}`}])
+    expect((standIn as StandIn).requests[0]?.authorization).toBeUndefined()
+  })
+
+  it("MLflow's basic-auth app (401 with WWW-Authenticate) is MLflow: credentials are the import's business", async () => {
+    standIn = await startMlflowStandIn('mlflow-auth')
+    expect(await check(standIn.url)).toBe(
+      `MLflow at ${standIn.url} (from env MLFLOW_TRACKING_URI) answered and asks for credentials (the import's business: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN)`,
+    )
+  })
+
+  it.each([
+    [
+      'proxy-page' as const,
+      `something that is not MLflow answered for URL (HTTP 200 text/html: ${JSON.stringify(PROXY_PAGE.replace(/\s+/g, ' ').slice(0, 100))})`,
+    ],
+    [
+      'plain-ok' as const,
+      'something that is not MLflow answered for URL (HTTP 200 text/plain; charset=utf-8: "OK")',
+    ],
+    [
+      'proxy-auth' as const,
+      'a proxy answered for MLflow at URL and asks for its own login (HTTP 407 text/html: "<html><body>Proxy Authentication Required</body></html>")',
+    ],
+  ])('%s: not MLflow, said with what answered', async (kind, said) => {
+    standIn = await startMlflowStandIn(kind)
+    const error = await failure(standIn.url)
+    expect(error).toMatchObject({
+      domain: 'check',
+      reason: 'not-mlflow',
+      message:
+        `The VPN looks off: ${said.replace('URL', standIn.url)}; from env MLFLOW_TRACKING_URI).`.replace(
+          '); from',
+          '; from',
+        ),
+    })
+    expect((error as {hint: string}).hint).toMatch(/proxy or captive portal.*--skip-vpn-check/)
+  })
+
+  it('a silent server fails within the VPN timeout; a refused port at once', async () => {
+    standIn = await startSilentServer()
+    const started = performance.now()
+    expect(await failure(standIn.url, 300)).toMatchObject({
+      reason: 'vpn-off',
+      message: `The VPN looks off: MLflow at ${standIn.url} did not answer (no answer within 0.3 s; from env MLFLOW_TRACKING_URI).`,
+    })
+    expect(performance.now() - started).toBeLessThan(2000)
+    const closed = await freePort()
+    expect(await failure(`http://127.0.0.1:${closed}`)).toMatchObject({
+      reason: 'vpn-off',
+      message: `The VPN looks off: MLflow at http://127.0.0.1:${closed} did not answer (ECONNREFUSED; from env MLFLOW_TRACKING_URI).`,
+    })
+  })
+
+  it('an interrupt stops the request', async () => {
+    standIn = await startSilentServer()
+    const controller = new AbortController()
+    const probe = probeMlflow(mlflowCheck(standIn.url)!, 5000, controller.signal)
+    controller.abort('SIGINT')
+    await expect(probe).rejects.toThrow('interrupted')
+  })
+
+  it('judges answers by their shape: MLflow JSON, its errors, its auth app; nothing else', () => {
+    const json = new Headers({'content-type': 'application/json'})
+    const html = new Headers({'content-type': 'text/html'})
+    expect(judgeMlflowAnswer(200, json, '{}')).toEqual({mlflow: true, asksForCredentials: false})
+    expect(
+      judgeMlflowAnswer(404, json, readFileSync(path.join(FIXTURES, 'get-by-name-missing.json'), 'utf8')),
+    ).toEqual({
+      mlflow: true,
+      asksForCredentials: false,
+    })
+    expect(judgeMlflowAnswer(403, json, '{"error_code": "PERMISSION_DENIED"}')).toEqual({
+      mlflow: true,
+      asksForCredentials: true,
+    })
+    expect(judgeMlflowAnswer(403, html, 'Permission denied')).toEqual({
+      mlflow: true,
+      asksForCredentials: true,
+    })
+    // JSON that is not MLflow's, a 401 without WWW-Authenticate, a 200 array, a 500 page.
+    for (const [status, body] of [
+      [200, '{"status": "ok"}'],
+      [401, 'Unauthorized'],
+      [200, '[]'],
+      [502, '<h1>Bad Gateway</h1>'],
+    ] as const)
+      expect(judgeMlflowAnswer(status, html, body)).toMatchObject({mlflow: false, status})
+    expect(judgeMlflowAnswer(500, json, '{"experiments": []}')).toMatchObject({mlflow: false})
   })
 })

@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {AwsError, classify} from '../../../../src/errors.js'
 import {EndpointAnswerError, toAwsError} from '../../../../src/systems/aws/index.js'
+import {withChainReason} from '../../../../src/systems/aws/errors.js'
 
 describe('AWS SDK errors become typed AwsErrors with one line of advice', () => {
   const settings = {region: 'eu-west-1', profile: 'team'}
@@ -127,7 +128,7 @@ describe('AWS SDK errors become typed AwsErrors with one line of advice', () => 
     expect(expired).toMatchObject({
       reason: 'credentials-expired',
       message: 'X failed: the AWS credentials have expired (region eu-west-1, profile team).',
-      hint: 'Refresh them (aws sso login, or new session credentials) and run again.',
+      hint: "Refresh profile team's credentials (aws sso login --profile team if it uses SSO) and run again.",
     })
     const timeout = toAwsError(named('TimeoutError', 'socket hang up'), 'ecr:X', 'X', {region: 'us-east-1'})
     expect(timeout).toMatchObject({
@@ -213,5 +214,87 @@ describe('toAwsError and EndpointAnswerError, the edges', () => {
     expect(new EndpointAnswerError('too-large', 200, 'text/xml', '', 1024 * 1024 - 1).message).toBe(
       'the endpoint answered HTTP 200 (text/xml) with more than 1048575 bytes',
     )
+  })
+})
+
+describe('cached credentials that ran out say which and how to renew them', () => {
+  const named = (name: string, message: string) => Object.assign(new Error(message), {name})
+  const map = (
+    error: unknown,
+    settings: Parameters<typeof toAwsError>[3] = {region: 'eu-west-1', profile: 'team'},
+  ) => toAwsError(error, 'sts:GetCallerIdentity', 'Reading the AWS identity', settings)
+
+  it.each([
+    // The legacy SSO profile, the sso-session profile, and one whose cache holds no refresh token.
+    'The SSO session associated with this profile has expired. To refresh this SSO session run aws sso login with the corresponding profile.',
+    "Token is expired. To refresh this SSO session run 'aws sso login' with the corresponding profile.",
+    "Value not present for 'clientId' in SSO Token. Cannot refresh. To refresh this SSO session run 'aws sso login' with the corresponding profile.",
+  ])('an expired SSO session: %s', (message) => {
+    expect(map(named('CredentialsProviderError', message))).toMatchObject({
+      reason: 'credentials-expired',
+      message:
+        'Reading the AWS identity failed: the AWS SSO session of profile team has expired (region eu-west-1).',
+      hint: 'Run aws sso login --profile team, then run again.',
+      detail: message,
+    })
+  })
+
+  it('an SSO profile without a session names the default profile when none is set', () => {
+    const missing = map(
+      named(
+        'CredentialsProviderError',
+        "The SSO session token associated with profile=default was not found or is invalid. To refresh this SSO session run 'aws sso login' with the corresponding profile.",
+      ),
+      {region: 'eu-west-1'},
+    )
+    expect(missing).toMatchObject({
+      reason: 'credentials-missing',
+      message:
+        'Reading the AWS identity failed: profile default has no AWS SSO session on this machine (not logged in, or logged out) (region eu-west-1).',
+      hint: 'Run aws sso login --profile default, then run again.',
+    })
+    expect(
+      map(
+        named(
+          'CredentialsProviderError',
+          'The SSO session associated with this profile is invalid. To refresh run aws sso login',
+        ),
+      ).reason,
+    ).toBe('credentials-missing')
+  })
+
+  it('expired session keys from the environment: new keys, not a login', () => {
+    const settings = {
+      region: 'eu-west-1',
+      credentials: {accessKeyId: 'A', secretAccessKey: 'S', sessionToken: 'T'},
+    }
+    for (const name of ['ExpiredToken', 'ExpiredTokenException'])
+      expect(
+        map(named(name, 'The security token included in the request is expired'), settings),
+      ).toMatchObject({
+        reason: 'credentials-expired',
+        hint: 'Get new session credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) and run again.',
+      })
+  })
+
+  it("the chain's logged reason replaces its bare 'from any providers', and only an expiry does", () => {
+    const bare = named('CredentialsProviderError', 'Could not load credentials from any providers')
+    const logged = [
+      '@aws-sdk/credential-provider-node - defaultProvider::fromEnv',
+      '@smithy/property-provider -> Profile ci credential_process returned expired credentials.',
+    ]
+    const explained = withChainReason(bare, logged) as Error
+    expect(explained).toMatchObject({
+      name: 'CredentialsProviderError',
+      message: 'Profile ci credential_process returned expired credentials.',
+      cause: bare,
+    })
+    expect(map(explained, {region: 'eu-west-1', profile: 'ci'})).toMatchObject({
+      reason: 'credentials-expired',
+      hint: 'Renew what its credential_process reads (its own login or cache), then run again.',
+    })
+    expect(withChainReason(bare, ['@smithy/property-provider -> Profile ci was not found.'])).toBe(bare)
+    const other = new Error('socket hang up')
+    expect(withChainReason(other, logged)).toBe(other)
   })
 })

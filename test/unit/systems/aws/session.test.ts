@@ -1,12 +1,13 @@
 import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import {afterEach, describe, expect, inject, it} from 'vitest'
+import {afterEach, describe, expect, inject, it, vi} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
 import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
 import {SecretRegistry} from '../../../../src/secrets.js'
 import {AwsClients, awsSettingsFor, decodeAuthorizationToken} from '../../../../src/systems/aws/index.js'
+import {expiredCredentialsHome} from '../../../helpers/aws.js'
 import {tempDir} from '../../../helpers/cli.js'
 import {startStandIn, type StandIn} from '../../../helpers/stand-in.js'
 import {rejectionOf} from '../../../helpers/rejection.js'
@@ -235,5 +236,57 @@ describe('the ECR login token', () => {
       })
     }
     expect(decodeAuthorizationToken(token('A:b'))).toEqual({username: 'A', password: 'b'})
+  })
+})
+
+describe('cached credentials that ran out, found by the real SDK on disk', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs()
+  })
+
+  /** The SDK looks for its SSO cache under process.env.HOME. */
+  async function identityFailure(profile: string): Promise<AwsError> {
+    const home = tempDir('sso')
+    const {configFile} = expiredCredentialsHome(home)
+    vi.stubEnv('HOME', home)
+    const client = aws({
+      AWS_ENDPOINT_URL: DEAD,
+      AWS_MAX_ATTEMPTS: '1',
+      AWS_PROFILE: profile,
+      AWS_CONFIG_FILE: configFile,
+      AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'no-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    })
+    return failure(client.identity())
+  }
+
+  it.each(['sso-new', 'sso-legacy'])(
+    '%s: the SSO session expired, and how to log in again',
+    async (profile) => {
+      const error = await identityFailure(profile)
+      expect(error).toMatchObject({
+        reason: 'credentials-expired',
+        message: `Reading the AWS identity (STS GetCallerIdentity) failed: the AWS SSO session of profile ${profile} has expired (region us-east-1).`,
+        hint: `Run aws sso login --profile ${profile}, then run again.`,
+      })
+    },
+  )
+
+  it('an SSO profile never logged in on this machine', async () => {
+    expect(await identityFailure('sso-gone')).toMatchObject({
+      reason: 'credentials-missing',
+      hint: 'Run aws sso login --profile sso-gone, then run again.',
+    })
+  })
+
+  it('a credential_process answering an Expiration in the past (which the chain only logs)', async () => {
+    const error = await identityFailure('process')
+    expect(error).toMatchObject({
+      reason: 'credentials-expired',
+      message: expect.stringContaining(
+        "the credentials that profile process's credential_process returned have expired",
+      ),
+    })
+    expect(error.detail).toBe('Profile process credential_process returned expired credentials.')
   })
 })
