@@ -31,7 +31,7 @@ Exit 0 whatever state the targets are in; 2 when no project is found.`
     const {formatList, listTargets} = await import('../release/list.js')
     const listed = listTargets(flags, process.env, process.cwd())
     const {listWarnings} = await import('../project/warnings.js')
-    const warnings = listWarnings(listed, process.env, process.cwd())
+    const warnings = await listWarnings(listed, process.env, process.cwd())
     for (const warning of warnings) this.warnLine(warning)
     const result = {...listed, warnings}
     const ready = result.matrix.include.map((each) => each.target)

@@ -108,7 +108,11 @@ export async function ignoredFileWarnings(
 }
 
 /** For list: each ready target's warnings, and two targets that would push to one repository. */
-export function listWarnings(result: ListResult, processEnv: NodeJS.ProcessEnv, cwd: string): string[] {
+export async function listWarnings(
+  result: ListResult,
+  processEnv: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<string[]> {
   const warnings = new Set<string>()
   for (const each of result.targets) {
     if (!each.ready) continue
@@ -120,6 +124,8 @@ export function listWarnings(result: ListResult, processEnv: NodeJS.ProcessEnv, 
         cwd,
       )
       for (const warning of pushWarnings(config)) warnings.add(warning)
+      for (const warning of await ignoredFileWarnings(config.target, config.fromFiles, config.childEnv))
+        warnings.add(warning)
     } catch {
       // list has reported it as the target's problem.
     }

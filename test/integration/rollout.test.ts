@@ -117,6 +117,9 @@ describe('a migrated project in a CI clone', () => {
     })
     const project = JSON.parse(doctor.stdout).checks.find((check: {id: string}) => check.id === 'project')
     expect(project.message).toContain(warning)
+    // So does list, which CI runs first to make its matrix.
+    const list = await runCli(['list', '--json'], {cwd: s.root, env: s.env})
+    expect(JSON.parse(list.stdout).warnings).toContain(warning)
     // --offline runs no child: git is not asked, and nothing is said.
     const offline = await runCli(
       ['push', 'modelA/V1', '--dry-run', '--offline', '--account-id', '123456789012'],
