@@ -24,6 +24,7 @@ import {fileURLToPath} from 'node:url'
 
 import {startCountingProxy} from './lib/proxy.mjs'
 import {fmtBytes, fmtMs, fmtSeconds, median, ratio, readChildLog, unionMs} from './lib/stats.mjs'
+import {callsOf, readTrace, timelineRows} from './lib/trace-report.mjs'
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
 const REPO = path.dirname(BENCH)
@@ -384,17 +385,27 @@ async function benchPush(env, proxy) {
   await ecrSh(env)
   await mldeployPush(env, ['iris/V1'])
   const runs = {ecr: [], mldeploy: []}
+  // Every mldeploy run writes its timeline (MLDEPLOY_TRACE, src/trace.ts): its own CPU time, and
+  // which calls it waited for.
+  const traced = () => {
+    const file = path.join(WORK, 'runs', `trace-${runCounter + 1}.jsonl`)
+    return mldeployPush(env, ['iris/V1'], [], {MLDEPLOY_TRACE: file}).then((result) => ({
+      ...result,
+      trace: readTrace(file),
+    }))
+  }
   for (let i = 0; i < RUNS; i++) {
     for (const [name, run] of [
       ['ecr', () => ecrSh(env)],
-      ['mldeploy', () => mldeployPush(env, ['iris/V1'])],
+      ['mldeploy', traced],
     ]) {
       proxy.reset()
       const result = await run()
       result.bytes = proxy.snapshot()
+      result.load = os.loadavg()[0]
       runs[name].push(result)
       log(
-        `  ${name} run ${i + 1}: ${(result.wallMs / 1000).toFixed(2)} s, own ${Math.round(result.ownMs)} ms`,
+        `  ${name} run ${i + 1}: ${(result.wallMs / 1000).toFixed(2)} s, own ${Math.round(result.ownMs)} ms${result.trace ? `, CPU ${Math.round(result.trace.cpuMs)} ms` : ''}, load ${result.load.toFixed(2)}`,
       )
     }
   }
@@ -437,6 +448,35 @@ async function benchPush(env, proxy) {
   )
   out()
 
+  // Issue 23: mldeploy's own CPU, the calls it makes, and one run's timeline (the median's).
+  const cpu = runs.mldeploy.map((r) => r.trace.cpuMs)
+  const calls = runs.mldeploy.map((r) => callsOf(JSON.parse(r.stdoutText)))
+  out(
+    `Load average (1 min) at each run: ecr.sh ${runs.ecr.map((r) => r.load.toFixed(2)).join(', ')}; mldeploy ${runs.mldeploy.map((r) => r.load.toFixed(2)).join(', ')}.`,
+  )
+  out()
+  out(
+    `mldeploy's own CPU time per push (user + system of the node process, children excluded; \`process.cpuUsage()\` at exit): ${fmtMs(cpu)}. Target ≤ 300 ms.`,
+  )
+  out()
+  const perStep = {}
+  for (const {step, call} of calls.at(-1))
+    (perStep[step] ??= []).push(call.replace(/sha256:[0-9a-f]{64}/g, 'sha256:…'))
+  out(
+    `AWS and registry calls per push (the --json steps' \`ran\`): ${median(calls.map((c) => c.length))} (${[...new Set(calls.map((c) => c.length))].join(', ')} over the runs). The last run's, by step:`,
+  )
+  out()
+  for (const [step, list] of Object.entries(perStep))
+    out(`- ${step}: ${list.map((call) => `\`${call}\``).join(', ')}`)
+  out()
+  const order = [...runs.mldeploy].sort((a, b) => a.wallMs - b.wallMs)
+  const mid = order[Math.floor(order.length / 2)]
+  out(
+    `The median run's timeline (run ${mid.id}, ${(mid.wallMs / 1000).toFixed(2)} s, load ${mid.load.toFixed(2)}; ms from the process's start; "waited for" = on the step's critical path):`,
+  )
+  out()
+  for (const row of timelineRows(mid.trace.spans, mid.startEpoch, mid.trace.exitEpoch)) out(row)
+  out()
   const pushRatio = median(wall('mldeploy')) / median(wall('ecr'))
   target(
     'whole push, mldeploy / ecr.sh',

@@ -4,6 +4,7 @@ import {formatCommand} from '../process.js'
 import type {SecretRegistry} from '../secrets.js'
 import type {IoHost, StepRef} from './io-host.js'
 import {Ledger, withLedger} from './ledger.js'
+import {startTrace, traceStep} from '../trace.js'
 import type {EngineState, Step, StepDescription, StepProgress} from './step.js'
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted'
@@ -136,20 +137,22 @@ async function walk<S extends EngineState>(
         host.stepProgress(ref, progressText(counts, elapsedMs))
       }
       await withLedger(ledger, () =>
-        step.run(run.state, {
-          // A child's block was cleaned where it was read (redacting 500 MB twice shows).
-          output: (output) =>
-            host.stepOutput(
-              ref,
-              typeof output === 'string' ? OutputBlock.ofText(secrets.redact(output)) : output,
-            ),
-          outputReady: () => host.outputReady?.(),
-          progress,
-          skip: (reason) => {
-            skipped = secrets.redact(reason)
-          },
-          signal,
-        }),
+        traceStep(step.id, () =>
+          step.run(run.state, {
+            // A child's block was cleaned where it was read (redacting 500 MB twice shows).
+            output: (output) =>
+              host.stepOutput(
+                ref,
+                typeof output === 'string' ? OutputBlock.ofText(secrets.redact(output)) : output,
+              ),
+            outputReady: () => host.outputReady?.(),
+            progress,
+            skip: (reason) => {
+              skipped = secrets.redact(reason)
+            },
+            signal,
+          }),
+        ),
       )
       if (signal.aborted) throw interruption(signal, step.id)
       record.status = skipped === undefined ? 'done' : 'skipped'
@@ -182,6 +185,7 @@ export async function runPlans<S extends EngineState>(
   runs: readonly PlanRun<S>[],
   options: RunOptions,
 ): Promise<void> {
+  startTrace()
   options.host.runStarted(
     runs.map((run) => ({
       target: run.label,
