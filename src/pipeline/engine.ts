@@ -107,6 +107,8 @@ function interruption(signal: AbortSignal, step: string): InterruptedError {
 /** A step's run under way: started at its turn, or earlier (`Step.startsAfter`). */
 interface StartedStep {
   started: number
+  /** When its work ended (a step started ahead of its turn ends before its turn comes). */
+  ended: number | undefined
   ledger: Ledger
   described: DescribedStep | undefined
   skipped: string | undefined
@@ -133,6 +135,7 @@ function startStep<S extends EngineState>(
   const {secrets} = run.state
   const started: StartedStep = {
     started: performance.now(),
+    ended: undefined,
     ledger: new Ledger(),
     described: undefined,
     skipped: undefined,
@@ -167,8 +170,11 @@ function startStep<S extends EngineState>(
     started.described = describeStep(step, step.describe(run.state), secrets)
     await traceStep(step.id, () => step.run(run.state, io))
   }).then(
-    () => undefined,
+    () => {
+      started.ended = performance.now()
+    },
     (error: unknown) => {
+      started.ended = performance.now()
       started.failed = true
       started.error = error
     },
@@ -221,7 +227,8 @@ async function walk<S extends EngineState>(
       failure = classify(cause, step.failure, {step: step.id, doing: step.title})
       run.failure ??= failure
     } finally {
-      record.durationMs = Math.round(performance.now() - started.started)
+      // The step's own work: for one started ahead of its turn, not the wait for its turn.
+      record.durationMs = Math.round((started.ended ?? performance.now()) - started.started)
       record.ran = started.ledger.entries.map((entry) => secrets.redact(entry.call))
       const end = record.status === 'done' || record.status === 'skipped' ? record.status : undefined
       host.stepEnded(
