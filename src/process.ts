@@ -3,6 +3,7 @@ import {stripVTControlCharacters} from 'node:util'
 
 import {OutputBlock} from './output-block.js'
 import {recordAction} from './pipeline/ledger.js'
+import {closeSpan, openSpan} from './trace.js'
 import type {SecretRegistry} from './secrets.js'
 
 export {lastLines, OutputBlock} from './output-block.js'
@@ -92,7 +93,9 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   // execa is loaded on the first spawn, not at start-up.
   const {execa} = await import('execa')
   // Recorded here, at the one spawn point, so a step's record shows what really ran.
-  recordAction({kind: 'spawn', call: formatCommand(run, run.secrets)})
+  const call = formatCommand(run, run.secrets)
+  recordAction({kind: 'spawn', call})
+  const span = openSpan('spawn', call)
   const child = execa(run.command, run.args, {
     cwd: run.cwd,
     env: {...run.baseEnv, ...run.env},
@@ -143,6 +146,7 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
     void caughtUp.then(() => all.resume())
   })
   const result = await child
+  closeSpan(span)
   output.end()
   clearTimeout(timeoutTimer)
   clearTimeout(killTimer)

@@ -4,6 +4,7 @@ import {formatCommand} from '../process.js'
 import type {SecretRegistry} from '../secrets.js'
 import type {IoHost, StepRef} from './io-host.js'
 import {Ledger, withLedger} from './ledger.js'
+import {startTrace, traceStep} from '../trace.js'
 import type {EngineState, Step, StepDescription, StepProgress} from './step.js'
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted'
@@ -103,10 +104,91 @@ function interruption(signal: AbortSignal, step: string): InterruptedError {
   return new InterruptedError(name, `Interrupted by ${name} during ${step}.`)
 }
 
+/** A step's run under way: started at its turn, or earlier (`Step.startsAfter`). */
+interface StartedStep {
+  started: number
+  /** When its work ended (a step started ahead of its turn ends before its turn comes). */
+  ended: number | undefined
+  ledger: Ledger
+  described: DescribedStep | undefined
+  skipped: string | undefined
+  failed: boolean
+  error: unknown
+  /** Host calls held until the step's turn (its output, its progress); undefined once it is shown. */
+  held: Array<() => void> | undefined
+  settled: Promise<void>
+}
+
 /**
- * Walk one target's plan: the runner is the only executor. Each step is described immediately
- * before it runs, runs inside its own ledger (what the boundaries record is what ran), and a
- * failure takes the failing step's exit class. The steps after a failure are skipped.
+ * Start a step's run inside its own ledger (what the boundaries record is what ran), described
+ * immediately before. `held` starts it ahead of its turn: what it shows waits for the turn.
+ */
+function startStep<S extends EngineState>(
+  step: Step<S>,
+  run: PlanRun<S>,
+  record: StepRecord,
+  ref: StepRef,
+  options: RunOptions,
+  held: boolean,
+): StartedStep {
+  const {host, signal} = options
+  const {secrets} = run.state
+  const started: StartedStep = {
+    started: performance.now(),
+    ended: undefined,
+    ledger: new Ledger(),
+    described: undefined,
+    skipped: undefined,
+    failed: false,
+    error: undefined,
+    held: held ? [] : undefined,
+    settled: Promise.resolve(),
+  }
+  const show = (call: () => void): void => {
+    if (started.held === undefined) call()
+    else started.held.push(call)
+  }
+  const io = {
+    // A child's block was cleaned where it was read (redacting 500 MB twice shows).
+    output: (output: string | OutputBlock) => {
+      const block = typeof output === 'string' ? OutputBlock.ofText(secrets.redact(output)) : output
+      show(() => host.stepOutput(ref, block))
+    },
+    // Held output is not written yet: nothing to wait for.
+    outputReady: () => (started.held === undefined ? host.outputReady?.() : undefined),
+    progress: (counts: StepProgress): void => {
+      const elapsedMs = Math.round(performance.now() - started.started)
+      record.progress = {...counts, elapsedMs}
+      show(() => host.stepProgress(ref, progressText(counts, elapsedMs)))
+    },
+    skip: (reason: string) => {
+      started.skipped = secrets.redact(reason)
+    },
+    signal,
+  }
+  started.settled = withLedger(started.ledger, async () => {
+    started.described = describeStep(step, step.describe(run.state), secrets)
+    await traceStep(step.id, () => step.run(run.state, io))
+  }).then(
+    () => {
+      started.ended = performance.now()
+    },
+    (error: unknown) => {
+      started.ended = performance.now()
+      started.failed = true
+      started.error = error
+    },
+  )
+  return started
+}
+
+/**
+ * Walk one target's plan: the runner is the only executor. Steps are shown and recorded one after
+ * another, in the plan's order; a step with `startsAfter` may start its work ahead of its turn,
+ * once that step has ended (issue 23: the login beside containerize), and at its turn the walk
+ * waits for it. A failure takes the failing step's exit class; the first failure in the plan's
+ * order decides. The steps after a failure are skipped, except one already under way, which is
+ * recorded as it ended (it ran).
  */
 async function walk<S extends EngineState>(
   plan: readonly Step<S>[],
@@ -115,61 +197,56 @@ async function walk<S extends EngineState>(
 ): Promise<void> {
   const {host, signal} = options
   const {secrets} = run.state
+  const ahead = new Map<string, StartedStep>()
+  const refOf = (step: Step<S>): StepRef => ({target: run.label, id: step.id, title: step.title})
   for (const [index, step] of plan.entries()) {
     const record = run.steps[index]!
-    const ref: StepRef = {target: run.label, id: step.id, title: step.title}
-    if (run.failure !== undefined || signal.aborted) {
+    const ref = refOf(step)
+    const early = ahead.get(step.id)
+    if (early === undefined && (run.failure !== undefined || signal.aborted)) {
       record.status = 'skipped'
       host.stepEnded(ref, 'skipped', 0)
       continue
     }
     record.status = 'running'
     host.stepStarted(ref)
-    const started = performance.now()
-    const ledger = new Ledger()
-    let skipped: string | undefined
+    const started = early ?? startStep(step, run, record, ref, options, false)
+    for (const call of started.held ?? []) call()
+    started.held = undefined
+    await started.settled
+    let failure: DeployError | undefined
     try {
-      record.described = describeStep(step, step.describe(run.state), secrets)
-      const progress = (counts: StepProgress): void => {
-        const elapsedMs = Math.round(performance.now() - started)
-        record.progress = {...counts, elapsedMs}
-        host.stepProgress(ref, progressText(counts, elapsedMs))
-      }
-      await withLedger(ledger, () =>
-        step.run(run.state, {
-          // A child's block was cleaned where it was read (redacting 500 MB twice shows).
-          output: (output) =>
-            host.stepOutput(
-              ref,
-              typeof output === 'string' ? OutputBlock.ofText(secrets.redact(output)) : output,
-            ),
-          outputReady: () => host.outputReady?.(),
-          progress,
-          skip: (reason) => {
-            skipped = secrets.redact(reason)
-          },
-          signal,
-        }),
-      )
+      record.described = started.described
+      if (started.failed) throw started.error
       if (signal.aborted) throw interruption(signal, step.id)
-      record.status = skipped === undefined ? 'done' : 'skipped'
-      if (skipped !== undefined) record.reason = skipped
+      record.status = started.skipped === undefined ? 'done' : 'skipped'
+      if (started.skipped !== undefined) record.reason = started.skipped
     } catch (error) {
       record.status = signal.aborted ? 'interrupted' : 'failed'
       const cause = signal.aborted ? interruption(signal, step.id) : error
-      run.failure = classify(cause, step.failure, {step: step.id, doing: step.title})
+      failure = classify(cause, step.failure, {step: step.id, doing: step.title})
+      run.failure ??= failure
     } finally {
-      record.durationMs = Math.round(performance.now() - started)
-      record.ran = ledger.entries.map((entry) => secrets.redact(entry.call))
+      // The step's own work: for one started ahead of its turn, not the wait for its turn.
+      record.durationMs = Math.round((started.ended ?? performance.now()) - started.started)
+      record.ran = started.ledger.entries.map((entry) => secrets.redact(entry.call))
       const end = record.status === 'done' || record.status === 'skipped' ? record.status : undefined
       host.stepEnded(
         ref,
         end ?? (record.status === 'interrupted' ? 'interrupted' : 'failed'),
         record.durationMs,
-        run.failure,
+        failure,
         record.reason,
       )
     }
+    if (run.failure !== undefined || signal.aborted) continue
+    // What waited for this step starts now, ahead of its turn.
+    for (const [offset, later] of plan.slice(index + 1).entries())
+      if (later.startsAfter === step.id && !ahead.has(later.id))
+        ahead.set(
+          later.id,
+          startStep(later, run, run.steps[index + 1 + offset]!, refOf(later), options, true),
+        )
   }
 }
 
@@ -182,6 +259,7 @@ export async function runPlans<S extends EngineState>(
   runs: readonly PlanRun<S>[],
   options: RunOptions,
 ): Promise<void> {
+  startTrace()
   options.host.runStarted(
     runs.map((run) => ({
       target: run.label,

@@ -8,6 +8,7 @@ import {splitBentoTag} from '../systems/bentoml.js'
 import type {BentoInfo} from '../provenance.js'
 import type {ImageFacts} from '../image-facts.js'
 import type {Engine} from '../systems/engine.js'
+import type {ImageManifest} from '../systems/image-source.js'
 import type {RuleResult} from '../deploy-target-rules.js'
 import type {TagChange, TagTarget, VerifiedTag} from '../steps/tag.js'
 import type {PlannedCommand, StepIO} from './step.js'
@@ -44,6 +45,8 @@ export class DeployState implements TagTarget {
   dockerBuildx = false
   /** What the check after the upload read from the registry. */
   image: ImageFacts | undefined
+  /** Issue 23: the pushed manifest as the check read it (the tag step puts it under the other tags). */
+  digestManifest: ImageManifest | undefined
   /** The check rules and their outcome (format, deploy target). */
   imageRules: RuleResult[] = []
   /** Private folder for this run (auth file, digest files), removed at the end. */

@@ -78,6 +78,12 @@ export interface Step<S extends EngineState> {
   failure: ExitCodeName
   describe(state: S): StepDescription
   run(state: S, io: StepIO): Promise<void>
+  /**
+   * Issue 23: the id of an earlier step after which this one may start, ahead of its turn, beside
+   * the steps in between (it needs nothing they do). The engine still shows and records the steps
+   * in order: at its turn it waits for this run; what the run shows is held until then.
+   */
+  startsAfter?: string
 }
 
 /** An action that needs no API call (a computation, a file read). */

@@ -10,7 +10,7 @@ import {platformOf} from '../image-facts.js'
 import type {DeployState} from '../pipeline/state.js'
 import type {PlannedAction, Step} from '../pipeline/step.js'
 import {RegistryImageSource} from '../systems/image-source.js'
-import type {ImageSource} from '../systems/image-source.js'
+import type {ImageManifest, ImageSource} from '../systems/image-source.js'
 import {registryAccess} from './tag.js'
 
 const FORMAT_WORDS: Record<ImageFormat, string> = {
@@ -65,14 +65,21 @@ const READ_PERMISSION = {manifest: 'ecr:BatchGetImage', config: 'ecr:GetDownload
 type Reading = keyof typeof READ_PERMISSION
 
 /** The source, noting which read is under way (the manifest, then the config blob). */
-function watched(source: ImageSource): {source: ImageSource; reading: () => Reading} {
+function watched(source: ImageSource): {
+  source: ImageSource
+  reading: () => Reading
+  manifest: () => ImageManifest | undefined
+} {
   let reading: Reading = 'manifest'
+  let manifest: ImageManifest | undefined
   return {
     reading: () => reading,
+    manifest: () => manifest,
     source: {
-      manifest: (reference, signal) => {
+      manifest: async (reference, signal) => {
         reading = 'manifest'
-        return source.manifest(reference, signal)
+        manifest = await source.manifest(reference, signal)
+        return manifest
       },
       blob: (digest, signal) => {
         reading = 'config'
@@ -169,6 +176,9 @@ export const checkImageStep: Step<DeployState> = {
       return
     }
     state.image = facts
+    // Issue 23: the tag step puts this manifest under the other tags without reading it again.
+    const manifest = reads.manifest()
+    if (manifest !== undefined && manifest.digest === digest) state.digestManifest = manifest
     io.output(
       `${facts.mediaType}, ${platformOf(facts) ?? 'no single platform'}, ${facts.layers} layers, ${(facts.totalSizeBytes / 1e6).toFixed(1)} MB`,
     )

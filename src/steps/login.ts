@@ -26,6 +26,9 @@ export const loginStep: Step<DeployState> = {
   id: 'login',
   title: 'Log in to the registry',
   failure: 'auth',
+  // Issue 23: it needs the token (preflight) and the reuse decision only, so it runs beside
+  // labels and containerize; a failure is still the login's (exit class auth), shown at its turn.
+  startsAfter: 'reuse',
   describe: (state) =>
     state.reuse?.source === 'repository'
       ? {

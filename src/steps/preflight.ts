@@ -350,19 +350,33 @@ async function checkDisk(state: DeployState, signal: AbortSignal): Promise<strin
   const env = config.childEnv
   const backend = config.backend.value
   const store = bentomlStoreDir(env)
-  const places = [{...(await freeSpace(store.dir)), what: 'BentoML store', source: store.source}]
   const remote = remoteEngine(backend, env)
-  if (findExecutable(backend, env, config.target.dir) !== undefined && remote === undefined) {
-    const [dataDir, images] = diskCommands(state)
-    const run = (command: PlannedCommand) =>
-      runChild({
-        ...command,
-        baseEnv: withoutAwsCredentials(env),
-        secrets: state.secrets,
-        signal,
-        timeoutMs: 30_000,
-      })
-    const info = await run(dataDir!)
+  const local = findExecutable(backend, env, config.target.dir) !== undefined && remote === undefined
+  // Issue 23: both backend commands start at once, before the store is measured: neither needs
+  // the other's answer, and the backend's first start (~0.3 s) is the preflight's slowest probe.
+  const [dataDir, images] = diskCommands(state)
+  const run = (command: PlannedCommand) =>
+    runChild({
+      ...command,
+      baseEnv: withoutAwsCredentials(env),
+      secrets: state.secrets,
+      signal,
+      timeoutMs: 30_000,
+    })
+  const backendAnswers = local ? Promise.all([run(dataDir!), run(images!)]) : undefined
+  // A failure of the store's measure must not leave the backend's answers unhandled.
+  const places = [
+    {
+      ...(await freeSpace(store.dir).catch(async (error: unknown) => {
+        await backendAnswers?.catch(() => undefined)
+        throw error
+      })),
+      what: 'BentoML store',
+      source: store.source,
+    },
+  ]
+  if (backendAnswers !== undefined) {
+    const [info, listed] = await backendAnswers
     const reported = info.exitCode === 0 ? info.tail.at(-1)?.trim() : undefined
     const dir = reported || defaultBackendDir(backend, env.HOME || os.homedir())
     places.push({
@@ -370,7 +384,6 @@ async function checkDisk(state: DeployState, signal: AbortSignal): Promise<strin
       what: `${backend} storage`,
       source: reported ? `${backend} info` : `${backend} default`,
     })
-    const listed = await run(images!)
     const [id, ...size] = (
       listed.exitCode === 0
         ? (listed.tail.find((line) => firstImageId([line.split(' ')[0] ?? ''])) ?? '')

@@ -2,7 +2,13 @@ import {AwsError, CheckError} from '../errors.js'
 import {imageReference} from '../images.js'
 import type {EngineState, PlannedAction, PlannedCommand, Step, StepIO} from '../pipeline/step.js'
 import type {AwsClients} from '../systems/aws/index.js'
-import {manifestDigest, type RegistryAccess, registryCalls, retagManifest} from '../systems/registry-api.js'
+import {
+  type KnownManifest,
+  manifestDigest,
+  type RegistryAccess,
+  registryCalls,
+  retagManifest,
+} from '../systems/registry-api.js'
 
 /** What a tagged or verified tag reports. */
 export interface VerifiedTag {
@@ -27,6 +33,8 @@ export interface TagTarget extends EngineState {
   readonly authorization: {username: string; password: string} | undefined
   /** The image every tag must point at; undefined until an earlier step knows it. */
   readonly digest: string | undefined
+  /** Issue 23: its manifest, when an earlier step read it (push's check): the tag step does not read it again. */
+  readonly digestManifest?: KnownManifest | undefined
   /** Tags to point at `digest` (without upload). */
   tagsToPoint(): string[]
   /** Tags that must point at `digest` afterwards. */
@@ -79,6 +87,11 @@ export function registryAccess(target: TagTarget): RegistryAccess {
 
 function tagAction(target: TagTarget, tag: string): PlannedAction {
   const reference = imageReference(target.registry.value, target.repository, tag)
+  if (!target.registryIsEcr && knownManifest(target) !== undefined)
+    return {
+      text: `${reference} -> the image's digest: registry API of ${target.registry.value} (PUT of the manifest the check read)`,
+      calls: [registryCalls.putManifest(target.repository)],
+    }
   return target.registryIsEcr
     ? {
         text: `${reference} -> the image's digest: ECR BatchGetImage + PutImage`,
@@ -88,6 +101,12 @@ function tagAction(target: TagTarget, tag: string): PlannedAction {
         text: `${reference} -> the image's digest: registry API of ${target.registry.value} (GET + PUT manifest)`,
         calls: [registryCalls.getManifest(target.repository), registryCalls.putManifest(target.repository)],
       }
+}
+
+/** The manifest an earlier step read, when it is the image's. */
+function knownManifest(target: TagTarget): KnownManifest | undefined {
+  const known = target.digestManifest
+  return known !== undefined && known.digest === target.digest ? known : undefined
 }
 
 /** Push says which tags move: what they point at before (a push-only role may not read it). */
@@ -173,7 +192,14 @@ export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upl
       for (const tag of target.tagsToPoint()) {
         const reference = imageReference(target.registry.value, target.repository, tag)
         if (!target.registryIsEcr) {
-          await retagManifest(registryAccess(target), target.repository, digest, tag, io.signal)
+          await retagManifest(
+            registryAccess(target),
+            target.repository,
+            digest,
+            tag,
+            io.signal,
+            knownManifest(target),
+          )
         } else if (target.runBackendTag !== undefined && target.denied?.has(BATCH_GET) === true) {
           await target.runBackendTag(tag, io)
         } else {

@@ -95,9 +95,15 @@ export async function retagManifest(
   digest: string,
   tag: string,
   signal?: AbortSignal,
+  known?: KnownManifest,
 ): Promise<void> {
   const options = signal === undefined ? {} : {signal}
   const doing = `Tagging ${repository}@${digest} as ${tag}`
+  // Issue 23: the check step read this very manifest (its bytes hash to the digest): not again.
+  if (known !== undefined && known.digest === digest) {
+    await putManifest(access, repository, digest, tag, known.mediaType, known.raw, options, doing)
+    return
+  }
   const got = await call(
     access,
     url(access, repository, digest),
@@ -108,6 +114,26 @@ export async function retagManifest(
     throw registryError(got.status, `Reading the manifest of ${repository}@${digest} from ${access.host}`)
   const mediaType = got.headers.get('content-type') ?? MANIFEST_MEDIA_TYPES[0]!
   const body = Buffer.from(await got.arrayBuffer())
+  await putManifest(access, repository, digest, tag, mediaType, body, options, doing)
+}
+
+/** A manifest already read, by its digest: what the tag step puts under each tag. */
+export interface KnownManifest {
+  digest: string
+  mediaType: string
+  raw: Buffer
+}
+
+async function putManifest(
+  access: RegistryAccess,
+  repository: string,
+  digest: string,
+  tag: string,
+  mediaType: string,
+  body: Buffer,
+  options: {signal?: AbortSignal},
+  doing: string,
+): Promise<void> {
   const put = await call(
     access,
     url(access, repository, tag),

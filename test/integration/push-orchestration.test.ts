@@ -51,7 +51,8 @@ describe('mldeploy push against moto with recording tools', () => {
     expect(result.exitCode).toBe(0)
     const target = path.join(s.root, 'deploy/modelA/V1')
     const calls = s.bin.calls()
-    expect(calls.map((call) => `${call.tool} ${call.step}`)).toEqual([
+    const sequence = calls.map((call) => `${call.tool} ${call.step}`)
+    expect(sequence.filter((call) => call !== 'podman login')).toEqual([
       'python probe',
       'python import',
       'python build',
@@ -61,16 +62,22 @@ describe('mldeploy push against moto with recording tools', () => {
       // Provenance labels: bentoml get (the bento's models and routes) before containerize.
       'python get',
       'python containerize',
-      'podman login',
       'podman push',
     ])
+    // Issue 23: the login starts once the reuse step has decided, beside labels and containerize.
+    const login = sequence.indexOf('podman login')
+    expect(login).toBeGreaterThan(sequence.indexOf('podman images'))
+    expect(login).toBeLessThan(sequence.indexOf('podman push'))
+    const containerize = calls.find((call) => call.step === 'containerize')!
+    const loginCall = calls.find((call) => call.step === 'login')!
+    const pushCall = calls.find((call) => call.step === 'push')!
     for (const call of calls) expect(call.cwd).toBe(target)
     // Only create_bento_model.py (MLflow artifacts may live in S3) gets the AWS credentials.
     expect(calls.filter((call) => call.awsCredentials).map((call) => call.step)).toEqual(['import'])
     const images = [`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:f3k2qyq5lsoaaaab`]
     expect(calls[2]!.argv).toEqual(['-m', 'bentoml', 'build', '-o', 'tag'])
     expect(calls[2]!.env.COLUMNS).toBe('10000')
-    expect(calls[6]!.argv.slice(0, 10)).toEqual([
+    expect(containerize.argv.slice(0, 10)).toEqual([
       '-m',
       'bentoml',
       'containerize',
@@ -83,20 +90,20 @@ describe('mldeploy push against moto with recording tools', () => {
       images[1],
     ])
     // Then the provenance labels, each as --opt label=KEY=VALUE, the content label (issue 12) too.
-    const options = calls[6]!.argv.slice(10)
+    const options = containerize.argv.slice(10)
     expect(options.filter((_, index) => index % 2 === 0).every((flag) => flag === '--opt')).toBe(true)
     expect(options.filter((_, index) => index % 2 === 1)).toContain(
       'label=org.opencontainers.image.title=modelA/V1',
     )
-    expect(calls[6]!.argv.at(-1)).toMatch(/^label=io\.mldeploy\.content-digest=sha256:[a-f0-9]{64}$/)
-    expect(calls[7]!.argv).toEqual(['login', '--username', 'AWS', '--password-stdin', REGISTRY])
-    expect(calls[7]!.stdin).toBe(MOTO_PASSWORD)
+    expect(containerize.argv.at(-1)).toMatch(/^label=io\.mldeploy\.content-digest=sha256:[a-f0-9]{64}$/)
+    expect(loginCall.argv).toEqual(['login', '--username', 'AWS', '--password-stdin', REGISTRY])
+    expect(loginCall.stdin).toBe(MOTO_PASSWORD)
     // The login lives in a private auth file, the same one the pushes use.
-    const authFile = calls[7]!.env.REGISTRY_AUTH_FILE
+    const authFile = loginCall.env.REGISTRY_AUTH_FILE
     expect(authFile).toMatch(/mldeploy-.*\/auth\.json$/)
-    expect(calls[8]!.env.REGISTRY_AUTH_FILE).toBe(authFile)
+    expect(pushCall.env.REGISTRY_AUTH_FILE).toBe(authFile)
     // One upload, under the bento version; latest is added through the ECR API (no upload).
-    expect(calls[8]!.argv.at(-1)).toBe(images[1])
+    expect(pushCall.argv.at(-1)).toBe(images[1])
     expect(result.stdout).toMatch(/digest sha256:[a-f0-9]{64}/)
     expect(result.stdout).toContain('one upload, 2 tags verified')
     expect(result.stdout).toMatch(/content sha256:[a-f0-9]{64} \(content-[a-f0-9]{12}\)/)
@@ -147,8 +154,12 @@ describe('mldeploy push against moto with recording tools', () => {
     const docker = calls.filter((call) => call.tool === 'docker')
     // `docker buildx version`: which builder containerize will use (issue 11).
     // `docker images --filter label=...`: a local image with the same content (issue 12).
-    expect(docker.map((call) => call.step)).toEqual(['images', 'buildx', 'login', 'push'])
-    expect(docker[2]!.env.DOCKER_CONFIG).toMatch(/mldeploy-/)
+    // Issue 23: the login runs beside the labels step (buildx) and containerize.
+    const dockerSteps = docker.map((call) => call.step)
+    expect(dockerSteps.filter((each) => each !== 'login')).toEqual(['images', 'buildx', 'push'])
+    expect(dockerSteps.indexOf('login')).toBeGreaterThan(dockerSteps.indexOf('images'))
+    expect(dockerSteps.indexOf('login')).toBeLessThan(dockerSteps.indexOf('push'))
+    expect(docker.find((call) => call.step === 'login')!.env.DOCKER_CONFIG).toMatch(/mldeploy-/)
     expect(result.stderr).toContain('bentoml')
     expectNoSecret(s, result.stdout, result.stderr)
   })
@@ -179,7 +190,10 @@ describe('mldeploy push against moto with recording tools', () => {
     expect(errorLines).toHaveLength(1)
     expect(errorLines[0]).toMatch(message)
     const steps = s.bin.calls().map((call) => call.step)
-    expect(steps.at(-1)).toBe(step)
+    // Issue 23: the login runs beside labels (bentoml get) and containerize, which may end after
+    // it; nothing after them in the plan runs.
+    const besideLogin = new Set(['get', 'containerize'])
+    expect(steps.filter((each) => step !== 'login' || !besideLogin.has(each)).at(-1)).toBe(step)
     expect(steps.filter((each) => each === step)).toHaveLength(1)
     expect(result.stderr).toMatch(new RegExp(`${step}: failed`))
     expectNoSecret(s, result.stdout, result.stderr)

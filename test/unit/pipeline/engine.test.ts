@@ -410,4 +410,81 @@ describe('the engine', () => {
       commands: [{command: 'c', cwd: '/'}],
     })
   })
+
+  it('a step with startsAfter runs beside the steps between, under its own ledger, shown and recorded at its turn', async () => {
+    const order: string[] = []
+    const slow = step('slow', async () => {
+      order.push('slow start')
+      await sleep(50)
+      order.push('slow end')
+    })
+    const early: Step<Toy> = {
+      ...step('early', async (_state, io) => {
+        order.push('early start')
+        recordAction({kind: 'aws', call: 'aws:ecr:early'})
+        io.output('from early')
+      }),
+      startsAfter: 'a',
+    }
+    const plan = [step('a'), slow, early]
+    const state = new Toy()
+    const run = newRun(plan, state)
+    const host = new RecordingHost()
+    await runPlans(plan, [run], {host, signal: never})
+    // It started as soon as a ended, before slow's turn, but the host saw the steps one after another.
+    expect(order).toEqual(['early start', 'slow start', 'slow end'])
+    expect(host.sequence.filter((event) => !event.startsWith('run'))).toEqual([
+      'stepStarted:a',
+      'stepEnded:a',
+      'stepStarted:slow',
+      'stepEnded:slow',
+      'stepStarted:early',
+      'stepOutput:early',
+      'stepEnded:early',
+    ])
+    expect(run.steps[2]).toMatchObject({status: 'done', ran: ['aws:ecr:early']})
+    expect(run.steps[1]!.ran).toEqual([])
+  })
+
+  it('a step started ahead of its turn that fails after an earlier failure: recorded failed, the first failure decides', async () => {
+    const plan = [
+      step('a'),
+      step('b', async () => {
+        await sleep(20)
+        throw new CheckError('first', 'b failed')
+      }),
+      {
+        ...step(
+          'early',
+          async () => {
+            throw new AwsError('access-denied', 'ecr:GetAuthorizationToken', 'early failed')
+          },
+          'auth',
+        ),
+        startsAfter: 'a',
+      },
+      step('d'),
+    ]
+    const run = newRun(plan, new Toy())
+    const host = new RecordingHost()
+    await runPlans(plan, [run], {host, signal: never})
+    expect(run.steps.map((record) => record.status)).toEqual(['done', 'failed', 'failed', 'skipped'])
+    expect(run.failure?.message).toBe('b failed')
+    expect(run.failure?.step).toBe('b')
+  })
+
+  it('a step that would start after a failed step does not start early', async () => {
+    const plan = [
+      step('a', async () => {
+        throw new CheckError('first', 'a failed')
+      }),
+      step('b'),
+      {...step('early'), startsAfter: 'a'},
+    ]
+    const state = new Toy()
+    const run = newRun(plan, state)
+    await runPlans(plan, [run], {host: new RecordingHost(), signal: never})
+    expect(run.steps.map((record) => record.status)).toEqual(['failed', 'skipped', 'skipped'])
+    expect(state.log).not.toContain('run early')
+  })
 })
