@@ -43,7 +43,6 @@ const PATCH_NAMES = [
   'string-width',
   'wrap-ansi',
   'sync-json',
-  'sync-stat',
   'wsl-child-process',
   'lazy',
 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles the CLI into dist/ with esbuild (issue 14): oclif, our code and the packages it uses
 // become one CommonJS file, dist/index.cjs, which bin/load-bundle.cjs compiles with a V8 code
-// cache (Node 20 has no compile cache for ES modules, and compiling is most of the start-up time).
+// cache (compiling is most of the start-up time, and Node's own compile cache, written before the
+// code runs, saves less: DESIGN.md "Code cache").
 // Entry points: the command index (package.json oclif.commands, strategy "explicit") and the
 // command_not_found hook. Whatever is imported dynamically (the AWS SDK, listr2, execa, the
 // pipeline) stays in the file and is evaluated only when a step needs it.
@@ -115,14 +116,16 @@ module.exports = new Proxy({}, {
  *   that for ~20 ms more, waited for at exit). A line of printable ASCII has no ANSI code: once
  *   wrapped it is returned as it is, and one that fits and has no space to trim is not split.
  * - At start-up oclif reads ~20 small JSON files (package.json and manifests of the CLI and its
- *   plugins, a theme, the user's plugins) and stats a few, one after the other, each through
- *   libuv's thread pool: the main thread idles ~20 ms waiting for those round trips. Read
- *   synchronously, each takes microseconds; the functions stay async, and fail the same way.
+ *   plugins, a theme, the user's plugins), one after the other, each through libuv's thread pool:
+ *   the main thread idles waiting for those round trips. Read synchronously, each takes
+ *   microseconds; the function stays async, and fails the same way. (Its few stats stay async:
+ *   measured on Node 22, making them synchronous saved nothing beyond the noise.)
+ * Each patch was measured on Node 22 with bench/startup-cache.mjs (bench/RESULTS.md, issue 23).
  * - oclif asks wsl-utils whether it runs in WSL at every start; wsl-utils and the powershell-utils
  *   it imports take node:child_process (and with it node:net and node:dgram) as they load, for
  *   functions called only in WSL or Windows: they take it on that first call instead.
  * - Plugin commands written as ES modules (plugin-help, plugin-autocomplete) are loaded with
- *   import(), which a script compiled from a code cache cannot call; Node >= 20.19 (our engines
+ *   import(), which a script compiled by hand (vm.Script) cannot call; Node >= 22.12 (our engines
  *   range) loads them with require() (none has a top-level await).
  */
 const PATCHES = [
@@ -171,13 +174,6 @@ const PATCHES = [
     file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]fs\.js$/,
     from: "const contents = await (0, promises_1.readFile)(path, 'utf8');",
     to: "const contents = (0, node_fs_1.readFileSync)(path, 'utf8');",
-  },
-  {
-    name: 'sync-stat',
-    file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]fs\.js$/,
-    from: 'await (0, promises_1.stat)(input);',
-    to: '(0, node_fs_1.statSync)(input);',
-    count: 2,
   },
   {
     name: 'wsl-child-process',
@@ -237,9 +233,9 @@ const result = await build({
   format: 'cjs',
   outExtension: {'.js': '.cjs'},
   platform: 'node',
-  target: 'node20',
-  // import() inside a script compiled from a code cache has no loader to call (Node 20): every
-  // dynamic import becomes a require(), which loads ES modules too on Node >= 20.19.
+  target: 'node22',
+  // import() inside a script compiled by hand (vm.Script) has no loader to call: every dynamic
+  // import becomes a require(), which loads ES modules too on Node >= 22.12.
   supported: {'dynamic-import': without.has('dynamic-import')},
   // The ES modules bundled here ask import.meta where they are: the bundle's own file.
   // mldeploy's version is baked in: package.json is beside dist/, not where src/ looked for it
