@@ -3,7 +3,8 @@
 // module (no module loader to set up), and this file is all that runs before the bundle.
 'use strict'
 
-// The AWS SDK warns about Node 20 on stderr; that noise would reach users and --json consumers.
+// The AWS SDK warns on stderr about a Node it will stop supporting (it did on 20; 22's end of life
+// is 2027-04-30); that noise would reach users and --json consumers.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 // `mldeploy --version` is asked often (scripts, bug reports): answer it in oclif's format without

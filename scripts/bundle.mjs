@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Bundles the CLI into dist/ with esbuild (issue 14): oclif, our code and the packages it uses
 // become one CommonJS file, dist/index.cjs, which bin/load-bundle.cjs compiles with a V8 code
-// cache (Node 20 has no compile cache for ES modules, and compiling is most of the start-up time).
+// cache (compiling is most of the start-up time, and Node's own compile cache, written before the
+// code runs, saves less: DESIGN.md "Code cache").
 // Entry points: the command index (package.json oclif.commands, strategy "explicit") and the
 // command_not_found hook. Whatever is imported dynamically (the AWS SDK, listr2, execa, the
 // pipeline) stays in the file and is evaluated only when a step needs it.
 import {createHash} from 'node:crypto'
-import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -17,6 +18,25 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const outdir = path.resolve(root, process.argv[2] ?? 'dist')
 
 rmSync(outdir, {recursive: true, force: true})
+
+/**
+ * For start-up measurements only (bench/startup-cache.mjs): the names of PATCHES to leave out,
+ * comma-separated, and `lazy` (no stand-ins for LAZY) or `dynamic-import` (import() kept as it is).
+ */
+const without = new Set((process.env.MLDEPLOY_BUNDLE_WITHOUT ?? '').split(',').filter(Boolean))
+
+/**
+ * A file of the top-level node_modules as esbuild names it: the real path (esbuild resolves links,
+ * and node_modules may be a link, as in a git worktree that shares another's).
+ */
+function topLevel(...parts) {
+  const file = path.join(root, 'node_modules', ...parts)
+  try {
+    return realpathSync(file)
+  } catch {
+    return file
+  }
+}
 
 /** The version of the package being bundled (the bench's minimal CLI has one of its own). */
 function packageVersion() {
@@ -96,79 +116,85 @@ module.exports = new Proxy({}, {
  *   that for ~20 ms more, waited for at exit). A line of printable ASCII has no ANSI code: once
  *   wrapped it is returned as it is, and one that fits and has no space to trim is not split.
  * - At start-up oclif reads ~20 small JSON files (package.json and manifests of the CLI and its
- *   plugins, a theme, the user's plugins) and stats a few, one after the other, each through
- *   libuv's thread pool: the main thread idles ~20 ms waiting for those round trips. Read
- *   synchronously, each takes microseconds; the functions stay async, and fail the same way.
+ *   plugins, a theme, the user's plugins), one after the other, each through libuv's thread pool:
+ *   the main thread idles waiting for those round trips. Read synchronously, each takes
+ *   microseconds; the function stays async, and fails the same way. (Its few stats stay async:
+ *   measured on Node 22, making them synchronous saved nothing beyond the noise.)
+ * Each patch was measured on Node 22 with bench/startup-cache.mjs (bench/RESULTS.md, issue 23).
  * - oclif asks wsl-utils whether it runs in WSL at every start; wsl-utils and the powershell-utils
  *   it imports take node:child_process (and with it node:net and node:dgram) as they load, for
  *   functions called only in WSL or Windows: they take it on that first call instead.
  * - Plugin commands written as ES modules (plugin-help, plugin-autocomplete) are loaded with
- *   import(), which a script compiled from a code cache cannot call; Node >= 20.19 (our engines
+ *   import(), which a script compiled by hand (vm.Script) cannot call; Node >= 22.12 (our engines
  *   range) loads them with require() (none has a top-level await).
  */
 const PATCHES = [
   {
+    name: 'help-ejs',
     file: /@oclif[\\/]core[\\/]lib[\\/]help[\\/]util\.js$/,
     from: 'return ejs_1.default.render(t, context);',
     to: "return t.includes('<%') || t.includes('%>') ? ejs_1.default.render(t, context) : t;",
   },
   {
+    name: 'plugin-minimatch',
     file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin-loader\.js$/,
     from: 'patterns.some((w) => (0, minimatch_1.minimatch)(p, w))',
     to: 'patterns.some((w) => (/^[\\w@./-]+$/.test(w) ? p === w : (0, minimatch_1.minimatch)(p, w)))',
   },
   {
+    name: 'command-sort',
     file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
     from: '.sort((a, b) => a.id.localeCompare(b.id));',
     to: '.sort((a, b) => (/^[a-z:-]*$/.test(a.id) && /^[a-z:-]*$/.test(b.id) ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.id.localeCompare(b.id)));',
   },
   {
+    name: 'string-width',
     file: /[\\/]node_modules[\\/]string-width[\\/]index\.js$/,
     // The string-width oclif uses (4.x, at the top of node_modules), not listr2's own copies.
-    only: path.join(root, 'node_modules', 'string-width', 'index.js'),
+    only: topLevel('string-width', 'index.js'),
     from: 'string = stripAnsi(string);',
     to: 'if (/^[\\x20-\\x7e]*$/.test(string)) return string.length;\n\tstring = stripAnsi(string);',
   },
   {
+    name: 'wrap-ansi',
     file: /[\\/]node_modules[\\/]wrap-ansi[\\/]index\.js$/,
-    only: path.join(root, 'node_modules', 'wrap-ansi', 'index.js'),
+    only: topLevel('wrap-ansi', 'index.js'),
     from: 'const exec = (string, columns, options = {}) => {',
     to: "const exec = (string, columns, options = {}) => {\n\tif (string.length <= columns && /^[\\x20-\\x7e]*$/.test(string) && (options.trim === false || (string !== '' && string.trim() === string))) return string;",
   },
   {
+    name: 'wrap-ansi',
     file: /[\\/]node_modules[\\/]wrap-ansi[\\/]index\.js$/,
-    only: path.join(root, 'node_modules', 'wrap-ansi', 'index.js'),
+    only: topLevel('wrap-ansi', 'index.js'),
     from: "const pre = [...rows.join('\\n')];",
     to: "if (/^[\\x20-\\x7e]*$/.test(string)) return rows.join('\\n');\n\tconst pre = [...rows.join('\\n')];",
   },
   {
+    name: 'sync-json',
     file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]fs\.js$/,
     from: "const contents = await (0, promises_1.readFile)(path, 'utf8');",
     to: "const contents = (0, node_fs_1.readFileSync)(path, 'utf8');",
   },
   {
-    file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]fs\.js$/,
-    from: 'await (0, promises_1.stat)(input);',
-    to: '(0, node_fs_1.statSync)(input);',
-    count: 2,
-  },
-  {
+    name: 'wsl-child-process',
     file: /[\\/]node_modules[\\/](wsl-utils|powershell-utils)[\\/]index\.js$/,
     from: "import childProcess from 'node:child_process';",
     to: '',
   },
   {
+    name: 'wsl-child-process',
     file: /[\\/]node_modules[\\/](wsl-utils|powershell-utils)[\\/]index\.js$/,
     from: 'const execFile = promisify(childProcess.execFile);',
     to: "const execFile = (...args) => promisify(process.getBuiltinModule('node:child_process').execFile)(...args);",
   },
   {
+    name: 'module-loader-require',
     file: /@oclif[\\/]core[\\/]lib[\\/]module-loader\.js$/,
     from: 'isESM ? await import((0, node_url_1.pathToFileURL)(filePath).href) : require(filePath)',
     to: 'require(filePath)',
     count: 3,
   },
-]
+].filter((patch) => !without.has(patch.name))
 const bundlePatches = {
   name: 'bundle-patches',
   setup(pluginBuild) {
@@ -195,7 +221,7 @@ const bundlePatches = {
 }
 
 const result = await build({
-  plugins: [lazyPackages, bundlePatches],
+  plugins: [...(without.has('lazy') ? [] : [lazyPackages]), bundlePatches],
   absWorkingDir: root,
   // The hook is absent from the bench's minimal oclif CLI (bench/oclif-floor), bundled by this script too.
   entryPoints: ['src/index.ts', 'src/cli/hooks/command-not-found.ts'].filter((entry) =>
@@ -207,10 +233,10 @@ const result = await build({
   format: 'cjs',
   outExtension: {'.js': '.cjs'},
   platform: 'node',
-  target: 'node20',
-  // import() inside a script compiled from a code cache has no loader to call (Node 20): every
-  // dynamic import becomes a require(), which loads ES modules too on Node >= 20.19.
-  supported: {'dynamic-import': false},
+  target: 'node22',
+  // import() inside a script compiled by hand (vm.Script) has no loader to call: every dynamic
+  // import becomes a require(), which loads ES modules too on Node >= 22.12.
+  supported: {'dynamic-import': without.has('dynamic-import')},
   // The ES modules bundled here ask import.meta where they are: the bundle's own file.
   // mldeploy's version is baked in: package.json is beside dist/, not where src/ looked for it
   // (two folders up from dist/index.cjs is outside the installed package).

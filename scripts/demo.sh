@@ -47,6 +47,11 @@ step() {
 }
 
 step "setup: system packages, venv, base image" bash scripts/setup-system.sh
+# Node 22 from the npm registry (mldeploy's engines; the machine's may be 20, past its end of life):
+# npm ci, the build and the push run on it.
+step_name="setup: Node 22 from the npm registry"
+NODE22_BIN="$(registry_node 22 2>> "$LOG")"
+export PATH="$NODE22_BIN:$PATH"
 step "setup: npm packages" npm ci --no-audit --no-fund --prefer-offline --cache "$MLDEPLOY_CACHE/npm"
 step "build" npm run build
 

@@ -110,3 +110,23 @@ podman_env() {
   export STORAGE_DRIVER
   export BUILDAH_ISOLATION=chroot
 }
+
+# Node MAJOR from the npm registry (node-linux-<arch>@MAJOR carries the binary in its package),
+# installed once into $MLDEPLOY_CACHE/node<MAJOR>; prints the folder of its `node`, to put first on
+# PATH. The machine's own node and npm (any version npm runs on) only do this install: the
+# project's engines (>= 22.13) are not checked for a package installed under another prefix.
+registry_node() {
+  local major="$1" arch dir
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) log "no node-linux-* package for $(uname -m)"; return 1 ;;
+  esac
+  dir="$MLDEPLOY_CACHE/node$major"
+  if [ ! -x "$dir/node_modules/node-linux-$arch/bin/node" ]; then
+    log "setup: Node $major from the npm registry (node-linux-$arch@$major)"
+    npm install --prefix "$dir" --no-save --no-package-lock --no-audit --no-fund \
+      --cache "$MLDEPLOY_CACHE/npm" "node-linux-$arch@$major" >/dev/null || return 1
+  fi
+  printf '%s\n' "$dir/node_modules/node-linux-$arch/bin"
+}

