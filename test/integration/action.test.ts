@@ -287,7 +287,8 @@ describe('the action on this machine: install from a clean copy, push against th
       workspace: s.root,
       runnerTemp,
     })
-  }, 240_000)
+  // npm ci and npm pack of a clean copy: about 30 s on a quiet machine, minutes on a loaded one.
+  }, 900_000)
 
   it('runs both steps', () => {
     expect(run.failedStep, run.stderr).toBeUndefined()
