@@ -287,7 +287,7 @@ describe('the action on this machine: install from a clean copy, push against th
       workspace: s.root,
       runnerTemp,
     })
-  // npm ci and npm pack of a clean copy: about 30 s on a quiet machine, minutes on a loaded one.
+    // npm ci and npm pack of a clean copy: about 30 s on a quiet machine, minutes on a loaded one.
   }, 900_000)
 
   it('runs both steps', () => {

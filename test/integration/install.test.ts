@@ -71,7 +71,7 @@ beforeAll(async () => {
   })
   packWithoutDevDependencies = {exitCode: pack.exitCode ?? -1, stderr: String(pack.stderr)}
   for (const command of commandsOf(readmeBlock('## Install', 'sh'))) await shell(command, source)
-// npm ci and npm pack of a clean copy: about 30 s on a quiet machine, minutes on a loaded one.
+  // npm ci and npm pack of a clean copy: about 30 s on a quiet machine, minutes on a loaded one.
 }, 900_000)
 
 describe("the README's install from a clean copy", () => {
