@@ -12,7 +12,7 @@ import {SETTINGS_FILE} from './settings-file.js'
 import type {FlagValuesFor} from './flags.js'
 import {checkBackendFormat, checkTargetFormat, type DeployTarget, type ImageFormat} from './image-settings.js'
 import {readStage, SETTINGS, SettingsReader, type FromFile, type Shadowed} from './settings.js'
-import type {StepId} from '../pipeline/step-ids.js'
+import type {StepId} from '../step-ids.js'
 
 export {DEFAULT_BACKEND, DEFAULT_REGION, DEFAULT_TAGS, DEFAULT_VPN_TIMEOUT_SECONDS} from './settings.js'
 

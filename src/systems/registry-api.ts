@@ -1,5 +1,5 @@
 import {RegistryError} from '../errors.js'
-import {recordAction} from '../pipeline/ledger.js'
+import {recordAction} from '../ledger.js'
 import {MANIFEST_MEDIA_TYPES} from './aws/index.js'
 import {httpFetch, type HttpRequest} from './http.js'
 

@@ -2,7 +2,7 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 
 import {AwsError, type AwsFailure} from '../../errors.js'
 import {ecrModule} from './sdk.js'
-import {recordAction} from '../../pipeline/ledger.js'
+import {recordAction} from '../../ledger.js'
 import {httpFetch} from '../http.js'
 import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
 import {

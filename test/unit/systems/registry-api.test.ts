@@ -1,7 +1,7 @@
 import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {RegistryError} from '../../../src/errors.js'
-import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../src/ledger.js'
 import {MANIFEST_MEDIA_TYPES} from '../../../src/systems/aws/index.js'
 import {
   manifestDigest,

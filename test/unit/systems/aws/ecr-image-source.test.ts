@@ -5,7 +5,7 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
-import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../../src/ledger.js'
 import {EcrImageSource} from '../../../../src/systems/aws/index.js'
 import {EndpointAnswerError} from '../../../../src/systems/aws/errors.js'
 import {sha256Digest} from '../../../../src/systems/image-source.js'
