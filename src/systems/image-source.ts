@@ -1,4 +1,5 @@
 import {RegistryError} from '../errors.js'
+import {MANIFEST_MEDIA_TYPES} from './media-types.js'
 import {call, headers, manifestDigest, type RegistryAccess, registryError} from './registry-api.js'
 
 /**
@@ -19,21 +20,6 @@ export interface ImageSource {
   /** A blob by digest, checked against its digest. */
   blob(digest: string, signal?: AbortSignal): Promise<Buffer>
 }
-
-export const MEDIA_TYPES = {
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-} as const
-
-/** Both image manifest types and both index types: without them a registry may down-convert or 406. */
-export const ACCEPT_MANIFESTS = [
-  MEDIA_TYPES.dockerManifest,
-  MEDIA_TYPES.ociManifest,
-  MEDIA_TYPES.dockerList,
-  MEDIA_TYPES.ociIndex,
-]
 
 /** Manifests are small (the OCI spec suggests registries cap them at 4 MB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -94,7 +80,7 @@ export class RegistryImageSource implements ImageSource {
       this.access,
       `${this.base()}/manifests/${reference}`,
       {
-        headers: headers(this.access, {accept: ACCEPT_MANIFESTS.join(', ')}),
+        headers: headers(this.access, {accept: MANIFEST_MEDIA_TYPES.join(', ')}),
         ...(signal === undefined ? {} : {signal}),
       },
       doing,

@@ -1,7 +1,7 @@
 import {RegistryError} from '../errors.js'
 import {recordAction} from '../ledger.js'
-import {MANIFEST_MEDIA_TYPES} from './aws/index.js'
 import {httpFetch, type HttpRequest} from './http.js'
+import {MANIFEST_MEDIA_TYPES, MEDIA_TYPES} from './media-types.js'
 
 /**
  * The OCI distribution API (what podman and docker speak to ECR and any registry), for the few
@@ -106,7 +106,7 @@ export async function retagManifest(
   )
   if (!got.ok)
     throw registryError(got.status, `Reading the manifest of ${repository}@${digest} from ${access.host}`)
-  const mediaType = got.headers.get('content-type') ?? MANIFEST_MEDIA_TYPES[0]!
+  const mediaType = got.headers.get('content-type') ?? MEDIA_TYPES.ociManifest
   const body = Buffer.from(await got.arrayBuffer())
   const put = await call(
     access,

@@ -6,7 +6,6 @@ import {recordAction} from '../../ledger.js'
 import {httpFetch} from '../http.js'
 import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
 import {
-  ACCEPT_MANIFESTS,
   declaredMediaType,
   type ImageManifest,
   type ImageSource,
@@ -15,6 +14,7 @@ import {
   readCapped,
   sha256Digest,
 } from '../image-source.js'
+import {MANIFEST_MEDIA_TYPES} from '../media-types.js'
 
 /**
  * ECR's API as an image source: BatchGetImage for the manifest (with the media type ECR stored),
@@ -42,7 +42,7 @@ export class EcrImageSource implements ImageSource {
         new BatchGetImageCommand({
           repositoryName: this.repository,
           imageIds: [imageId],
-          acceptedMediaTypes: ACCEPT_MANIFESTS,
+          acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
           ...(this.registryId === undefined ? {} : {registryId: this.registryId}),
         }),
         signal === undefined ? {} : {abortSignal: signal},

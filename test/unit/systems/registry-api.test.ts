@@ -2,7 +2,7 @@ import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {RegistryError} from '../../../src/errors.js'
 import {Ledger, withLedger} from '../../../src/ledger.js'
-import {MANIFEST_MEDIA_TYPES} from '../../../src/systems/aws/index.js'
+import {MANIFEST_MEDIA_TYPES, MEDIA_TYPES} from '../../../src/systems/media-types.js'
 import {
   manifestDigest,
   type RegistryAccess,
@@ -105,7 +105,7 @@ describe('the registry API', () => {
     } finally {
       http.rewrite = undefined
     }
-    expect(registry!.manifests.get('team/model:latest')?.mediaType).toBe(MANIFEST_MEDIA_TYPES[0])
+    expect(registry!.manifests.get('team/model:latest')?.mediaType).toBe(MEDIA_TYPES.ociManifest)
   })
 
   it('wrong credentials: login-refused (HTTP 401), on reads and on tagging', async () => {
