@@ -1,5 +1,5 @@
 import {CODEBUILD_PREFIX} from '../../config/codebuild-settings.js'
-import type {SetupState} from '../../pipeline/codebuild-setup.js'
+import type {SetupState} from '../../pipeline/setup-state.js'
 import type {Step} from '../../pipeline/step.js'
 
 /** A marker under the prefix: says what the objects there are, and proves the role may write. */
