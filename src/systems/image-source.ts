@@ -1,4 +1,5 @@
 import {RegistryError} from '../errors.js'
+import {sha256Digest} from '../sha256.js'
 import {MANIFEST_MEDIA_TYPES} from './media-types.js'
 import {call, headers, manifestDigest, type RegistryAccess, registryError} from './registry-api.js'
 
@@ -25,12 +26,6 @@ export interface ImageSource {
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 /** An image config is a few KB; a label-stuffed one stays far below this. */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024
-
-export function sha256Digest(bytes: Buffer): string {
-  // node:crypto on first use: loading it with this module cost every command ~15 ms of start-up.
-  const {createHash} = process.getBuiltinModule('node:crypto')
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
-}
 
 /** The manifest's own mediaType field (a Docker schema 2 manifest always has one; OCI should). */
 export function declaredMediaType(raw: Buffer): string | undefined {

@@ -12,9 +12,9 @@ import {
   MAX_CONFIG_BYTES,
   MAX_MANIFEST_BYTES,
   readCapped,
-  sha256Digest,
 } from '../image-source.js'
 import {MANIFEST_MEDIA_TYPES} from '../media-types.js'
+import {sha256Digest} from '../../sha256.js'
 
 /**
  * ECR's API as an image source: BatchGetImage for the manifest (with the media type ECR stored),

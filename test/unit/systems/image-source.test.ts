@@ -7,8 +7,8 @@ import {
   readCapped,
   RegistryImageSource,
   registryTagsOf,
-  sha256Digest,
 } from '../../../src/systems/image-source.js'
+import {sha256Digest} from '../../../src/sha256.js'
 import type {RegistryAccess} from '../../../src/systems/registry-api.js'
 import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
 import {rejectionOf} from '../../helpers/rejection.js'
