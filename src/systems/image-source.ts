@@ -1,7 +1,8 @@
 import {RegistryError} from '../errors.js'
 import {sha256Digest} from '../sha256.js'
+import {discardBody} from './http.js'
 import {MANIFEST_MEDIA_TYPES} from './media-types.js'
-import {call, headers, manifestDigest, type RegistryAccess, registryError} from './registry-api.js'
+import {answerError, call, headers, manifestDigest, type RegistryAccess} from './registry-api.js'
 
 /**
  * Reading what was pushed without pulling it: the manifest of a tag or digest, and a blob (the
@@ -41,7 +42,7 @@ export function declaredMediaType(raw: Buffer): string | undefined {
 export async function readCapped(response: Response, max: number, what: string): Promise<Buffer> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN)
   if (Number.isFinite(declared) && declared > max) {
-    await response.body?.cancel()
+    await discardBody(response)
     throw new RegistryError('malformed', `${what} is ${declared} bytes, more than the ${max} allowed.`)
   }
   const chunks: Buffer[] = []
@@ -50,7 +51,7 @@ export async function readCapped(response: Response, max: number, what: string):
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength
     if (size > max) {
-      await response.body.cancel().catch(() => undefined)
+      await discardBody(response)
       throw new RegistryError('malformed', `${what} is more than the ${max} bytes allowed.`)
     }
     chunks.push(Buffer.from(chunk))
@@ -80,10 +81,7 @@ export class RegistryImageSource implements ImageSource {
       },
       doing,
     )
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined)
-      throw registryError(response.status, doing)
-    }
+    if (!response.ok) throw await answerError(response, doing)
     const raw = await readCapped(
       response,
       MAX_MANIFEST_BYTES,
@@ -113,10 +111,7 @@ export class RegistryImageSource implements ImageSource {
       {headers: headers(this.access), ...(signal === undefined ? {} : {signal})},
       doing,
     )
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined)
-      throw registryError(response.status, doing)
-    }
+    if (!response.ok) throw await answerError(response, doing)
     const bytes = await readCapped(response, MAX_CONFIG_BYTES, `Blob ${digest}`)
     if (sha256Digest(bytes) !== digest)
       throw new RegistryError('malformed', `${doing}: the bytes do not hash to the digest.`)
@@ -138,10 +133,7 @@ export async function registryTagsOf(
     {headers: headers(access), ...(signal === undefined ? {} : {signal})},
     doing,
   )
-  if (!response.ok) {
-    await response.body?.cancel().catch(() => undefined)
-    throw registryError(response.status, doing)
-  }
+  if (!response.ok) throw await answerError(response, doing)
   const body = JSON.parse((await readCapped(response, MAX_MANIFEST_BYTES, doing)).toString('utf8')) as {
     tags?: string[] | null
   }

@@ -3,7 +3,7 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 import {AwsError, type AwsFailure} from '../../errors.js'
 import {ecrModule} from './sdk.js'
 import {recordAction} from '../../ledger.js'
-import {httpFetch} from '../http.js'
+import {discardBody, httpFetch} from '../http.js'
 import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
 import {
   declaredMediaType,
@@ -132,7 +132,7 @@ export class EcrImageSource implements ImageSource {
       )
     }
     if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined)
+      await discardBody(response)
       throw new AwsError(
         response.status === 403 ? 'access-denied' : response.status === 404 ? 'not-found' : 'failed',
         'ecr:GetDownloadUrlForLayer',

@@ -166,6 +166,32 @@ describe('the registry API', () => {
     expect(original).toBeUndefined()
   })
 
+  it('a body nobody reads is cancelled: an error page, and the reply to a PUT that worked', async () => {
+    const a = await access()
+    const digest = registry!.put('team/model', 'v1', '{}')
+    const cancelled: string[] = []
+    /** An answer whose body says when it is cancelled (a socket left behind an unread body stays open). */
+    const answer = (what: string, status: number): Response =>
+      new Response(
+        new ReadableStream({
+          start: (controller) => controller.enqueue(new TextEncoder().encode(`${what} page`)),
+          cancel: () => void cancelled.push(what),
+        }),
+        {status},
+      )
+    http.rewrite = async (input, init, realFetch) => {
+      if (init?.method === 'PUT') return answer('put', 201)
+      return String(input).includes('broken') ? answer('error', 500) : realFetch(input, init)
+    }
+    try {
+      await retagManifest(a, 'team/model', digest, 'latest')
+      expect((await failure(retagManifest(a, 'team/broken', digest, 'latest'))).reason).toBe('transient')
+    } finally {
+      http.rewrite = undefined
+    }
+    expect(cancelled).toEqual(['put', 'error'])
+  })
+
   it('a registry that is not there: unreachable, naming where it looked', async () => {
     const a = await access()
     await registry!.close()
