@@ -7,8 +7,29 @@ const only = {
   aws: {group: ['@aws-sdk/*', '@smithy/*'], message: 'The AWS SDK lives in src/systems/aws/ only.'},
   listr2: {group: ['listr2'], message: 'listr2 is an output host: src/cli/ only.'},
   belowConfig: {
-    group: ['**/config/*', '**/steps/*', '**/commands/*', '**/cli/*', '**/release/*', '**/doctor/*'],
-    message: 'Systems sit below configuration, steps and commands: they may not import them.',
+    group: [
+      '**/config/*',
+      '**/pipeline/*',
+      '**/steps/*',
+      '**/commands/*',
+      '**/cli/*',
+      '**/release/*',
+      '**/doctor/*',
+      '**/project/*',
+      '**/scaffold/*',
+    ],
+    message:
+      'Systems sit below configuration, the engine, steps and commands: they may not import them (the ledger is src/ledger.ts).',
+  },
+  // src/process.ts, the spawn point, stands on the leaf modules beside it (secrets, ledger, output-block).
+  belowSystems: {
+    group: ['./*/*'],
+    message: 'src/process.ts sits below every folder of src/: it imports only the modules beside it.',
+  },
+  belowEngine: {
+    group: ['**/pipeline/*', '**/steps/*', '**/commands/*', '**/cli/*', '**/release/*', '**/doctor/*'],
+    message:
+      'Configuration sits below the engine, steps and commands: it may not import them (step ids are src/step-ids.ts).',
   },
 }
 const restrict = (...patterns) => ({'no-restricted-imports': ['error', {patterns}]})
@@ -87,16 +108,12 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  {files: ['src/process.ts'], rules: restrict(only.listr2, only.aws)},
+  {files: ['src/process.ts'], rules: restrict(only.belowSystems, only.listr2, only.aws)},
+  {files: ['src/config/**/*.ts'], rules: restrict(only.belowEngine, only.execa, only.listr2, only.aws)},
   {files: ['src/systems/**/*.ts'], rules: restrict(only.belowConfig, only.execa, only.listr2, only.aws)},
   {files: ['src/systems/aws/**/*.ts'], rules: restrict(only.belowConfig, only.execa, only.listr2)},
   {
-    files: [
-      'src/pipeline/engine.ts',
-      'src/pipeline/ledger.ts',
-      'src/pipeline/io-host.ts',
-      'src/pipeline/step.ts',
-    ],
+    files: ['src/pipeline/engine.ts', 'src/ledger.ts', 'src/pipeline/io-host.ts', 'src/pipeline/step.ts'],
     rules: restrict({
       group: ['**/cli/*', '**/commands/*', '**/steps/*', '**/release/*', '**/doctor/*', 'listr2', 'execa'],
       message: 'The engine knows steps only through the Step interface and output only through IoHost.',

@@ -2,8 +2,7 @@ import {createReadStream} from 'node:fs'
 import {lstat, readdir, readFile, readlink} from 'node:fs/promises'
 import path from 'node:path'
 
-/** node:crypto on first use: loaded with this module, it cost every command ~5 ms of start-up. */
-const createHash = (algorithm: string) => process.getBuiltinModule('node:crypto').createHash(algorithm)
+import {sha256, sha256Hex} from './sha256.js'
 
 /**
  * The content digest of an image before it is built: every file the bento holds and every file of
@@ -129,7 +128,7 @@ export function settingEntries(settings: ImageSettingsInput): DigestEntry[] {
 
 /** The digest of a list of entries (the pure core: the unit tests feed it directly too). */
 export function digestOfEntries(entries: readonly DigestEntry[]): string {
-  const hash = createHash('sha256')
+  const hash = sha256()
   hash.update(`${CONTENT_DIGEST_SCHEME}\n`)
   for (const entry of entries) hash.update(`${JSON.stringify(entry.name)} ${JSON.stringify(entry.value)}\n`)
   return `sha256:${hash.digest('hex')}`
@@ -140,13 +139,11 @@ export function contentTag(digest: string): string {
 }
 
 async function hashFile(file: string): Promise<string> {
-  const hash = createHash('sha256')
+  const hash = sha256()
   // Streamed: model weights may be gigabytes.
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
   return hash.digest('hex')
 }
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
 /** Every regular file and symlink under `dir`, relative, sorted (a stable order on every machine). */
 async function walk(dir: string, prefix = ''): Promise<string[]> {
@@ -179,9 +176,9 @@ async function folderEntries(
     bytes += stats.size
     const base = path.basename(relative)
     if (kind === 'bento' && base === 'bento.yaml') {
-      entries.push({name, value: sha256(normalizeBentoYaml(await readFile(file, 'utf8'), versions))})
+      entries.push({name, value: sha256Hex(normalizeBentoYaml(await readFile(file, 'utf8'), versions))})
     } else if (base === 'model.yaml') {
-      entries.push({name, value: sha256(normalizeModelYaml(await readFile(file, 'utf8'), versions))})
+      entries.push({name, value: sha256Hex(normalizeModelYaml(await readFile(file, 'utf8'), versions))})
     } else {
       entries.push({name, value: await hashFile(file)})
     }

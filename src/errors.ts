@@ -178,6 +178,8 @@ export interface DeployErrorOptions extends ErrorOptions {
   reason?: string
   /** The step that failed, when a step did. */
   step?: string
+  /** Several targets failed: each one's failure, named after it (one GitHub annotation each). */
+  targets?: readonly DeployError[]
 }
 
 /** A failure as it is reported: its exit class, chosen by the engine (or by bad input). */
@@ -188,6 +190,7 @@ export class DeployError extends Error {
   readonly detail?: string
   readonly reason?: string
   readonly step?: string
+  readonly targets?: readonly DeployError[]
 
   constructor(kind: ExitCodeName, message: string, options: DeployErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : {cause: options.cause})
@@ -198,6 +201,18 @@ export class DeployError extends Error {
     this.detail = options.detail
     this.reason = options.reason
     this.step = options.step
+    this.targets = options.targets
+  }
+
+  /** The same failure in other words: its class, hint, reason and step, unless `options` replace them. */
+  restated(message: string, options: DeployErrorOptions = {}): DeployError {
+    const {hint, reason, step} = this
+    return new DeployError(this.kind, message, {
+      ...(hint === undefined ? {} : {hint}),
+      ...(reason === undefined ? {} : {reason}),
+      ...(step === undefined ? {} : {step}),
+      ...options,
+    })
   }
 
   /** The one line a user sees: what went wrong, then what to do. */

@@ -1,4 +1,4 @@
-import {MEDIA_TYPES} from './systems/image-source.js'
+import {MEDIA_TYPES} from './systems/media-types.js'
 
 /**
  * What an image is, read from its manifest and config (no pull): the facts the deploy-target rules

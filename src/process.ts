@@ -2,7 +2,7 @@ import {isUtf8} from 'node:buffer'
 import {stripVTControlCharacters} from 'node:util'
 
 import {OutputBlock} from './output-block.js'
-import {recordAction} from './pipeline/ledger.js'
+import {recordAction} from './ledger.js'
 import {closeSpan, openSpan} from './trace.js'
 import type {SecretRegistry} from './secrets.js'
 

@@ -66,9 +66,6 @@ export abstract class BaseCommand extends Command {
   /** Secrets the run learned: everything printed passes through them, results and errors alike. */
   protected secrets: SecretRegistry | undefined
 
-  /** Set when the failed targets were annotated one by one (GitHub Actions). */
-  protected annotated = false
-
   /** The title of this command's GitHub Actions annotations. */
   protected annotationStep: string | undefined
 
@@ -105,6 +102,12 @@ export abstract class BaseCommand extends Command {
   /** Aborted by an interrupt; `reason` is the signal's name. */
   protected get interruptSignal(): AbortSignal {
     return this.interrupt.signal
+  }
+
+  /** Ends the command with `failure`, `result` (what was done before it) still in --json. */
+  protected failWith(failure: DeployError, result: object): never {
+    this.partialResult = {...result}
+    throw failure
   }
 
   /** If an interrupt came while `body` ran, the command ends as interrupted (129/130/143). */
@@ -214,8 +217,10 @@ export abstract class BaseCommand extends Command {
     const err = thrown instanceof MldeployError ? classify(thrown, 'internal') : thrown
     if (err instanceof DeployError) {
       process.exitCode = err.exitCode
-      if (inGithubActions(process.env) && !this.annotated)
-        this.stderr.write(`${this.redact(annotationFor(err, this.annotationStep ?? err.step))}\n`)
+      // Several failed targets: one annotation each, named after its target.
+      if (inGithubActions(process.env))
+        for (const each of err.targets ?? [err])
+          this.stderr.write(`${this.redact(annotationFor(each, this.annotationStep ?? each.step))}\n`)
       if (this.jsonEnabled()) {
         this.logJson(this.toErrorJson(err))
       } else {

@@ -1,6 +1,4 @@
-// node:crypto and node:zlib on first use (process.getBuiltinModule), not with every command's start-up.
-const crypto = () => process.getBuiltinModule('node:crypto')
-const zlib = () => process.getBuiltinModule('node:zlib')
+import {sha256Hex} from '../sha256.js'
 
 /**
  * A zip archive whose bytes depend only on its entries: sorted by path, every entry dated
@@ -41,13 +39,15 @@ export function deterministicZip(entries: readonly ZipEntry[]): Zip {
   const locals: Buffer[] = []
   const centrals: Buffer[] = []
   let offset = 0
+  // node:zlib on first use, not with every command's start-up.
+  const zlib = process.getBuiltinModule('node:zlib')
   for (const [index, entry] of sorted.entries()) {
     checkEntryPath(entry.path)
     if (index > 0 && sorted[index - 1]!.path === entry.path)
       throw new Error(`Duplicate zip entry ${entry.path}`)
     const name = Buffer.from(entry.path, 'utf8')
-    const compressed = zlib().deflateRawSync(entry.data, {level: 9})
-    const checksum = zlib().crc32(entry.data)
+    const compressed = zlib.deflateRawSync(entry.data, {level: 9})
+    const checksum = zlib.crc32(entry.data)
     if (entry.data.length >= LIMIT || offset >= LIMIT)
       throw new Error('The package is too large for a zip without zip64.')
     const local = Buffer.alloc(30)
@@ -91,7 +91,7 @@ export function deterministicZip(entries: readonly ZipEntry[]): Zip {
   const bytes = Buffer.concat([...locals, directory, end])
   return {
     bytes,
-    sha256: crypto().createHash('sha256').update(bytes).digest('hex'),
+    sha256: sha256Hex(bytes),
     listing: sorted.map((entry) => ({path: entry.path, size: entry.data.length})),
   }
 }

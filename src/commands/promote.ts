@@ -69,8 +69,7 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
           'promote',
         )
       // What was already moved stays on record: the tags with a verified or changed state.
-      this.partialResult = {...result}
-      throw failure
+      this.failWith(failure, result)
     }
     if (!result.dryRun) {
       writeStepOutputs(process.env, result, redact)

@@ -1,14 +1,14 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {annotationFor, appendStepSummary, inGithubActions, writeStepOutputs} from '../cli/github-actions.js'
+import {appendStepSummary, writeStepOutputs} from '../cli/github-actions.js'
 import {flagsFor} from '../config/flags.js'
 import {type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {DeployError, usageError} from '../errors.js'
+import {usageError} from '../errors.js'
 import {formatCommand} from '../process.js'
-import type {ManyResult, PushResult} from '../pipeline/push.js'
+import type {FailedPushResult, ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
-import {discoverTargets, missingTarget, resolveRoot, resolveTarget, targetHere} from '../project/target.js'
+import {chosenTargets} from '../project/target.js'
 import {unknownFlagsMessage} from '../suggest.js'
 
 export default class Push extends BaseCommand {
@@ -49,16 +49,23 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
 
   static override flags = flagsFor('push')
 
-  public async run(): Promise<PushResult | ManyResult> {
+  public async run(): Promise<PushResult | FailedPushResult | ManyResult> {
     const {argv, flags} = await this.parse(Push)
     if (flags.offline && !flags['dry-run'])
       throw usageError('--offline only applies to a dry run.', 'Add --dry-run, or leave --offline out.')
-    const names = this.targetNames(argv as string[], flags.all, flags.root, process.cwd())
+    const flagLike = (argv as string[]).find((arg) => arg.startsWith('-'))
+    if (flagLike !== undefined)
+      throw usageError(unknownFlagsMessage([flagLike], this.flagNames()), 'See: mldeploy push --help.')
+    const names = chosenTargets(
+      argv as string[],
+      {all: flags.all, rootFlag: flags.root, cwd: process.cwd()},
+      (skip) => this.warnLine(skip),
+    )
     // Every target's configuration is checked before anything runs: a typo fails fast, alone.
     const configs = names.map((name) =>
       resolvePushConfig(name, flags as PushFlags, process.env, process.cwd()),
     )
-    const {prepareState, planOnly, pushTargets, runResult, aggregate, noteLocalImage} =
+    const {prepareState, planTargets, pushTargets, aggregate, noteLocalImage} =
       await import('../pipeline/push.js')
     const states: DeployState[] = []
     for (const config of configs) states.push(await prepareState(config))
@@ -86,24 +93,10 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
     if (flags['dry-run']) {
       const {formatPlan} = await import('../pipeline/report.js')
       return this.interruptible(async (signal) => {
-        const planned = []
-        for (const state of states) planned.push(await planOnly(state, signal))
-        const results = planned.map(({result}) => result)
-        if (!this.jsonEnabled()) this.print(results.map((result) => formatPlan(result)).join('\n\n'))
-        const result =
-          states.length === 1 ? results[0]! : {status: 'planned' as const, dryRun: true, targets: results}
-        // A failed check fails the dry run with the preflight's exit code, the plan still printed.
-        const failed = planned.find((each) => each.failure !== undefined)
-        if (failed !== undefined) {
-          this.partialResult = result as unknown as Record<string, unknown>
-          throw states.length === 1
-            ? failed.failure!
-            : new DeployError(failed.failure!.kind, `${failed.result.target}: ${failed.failure!.message}`, {
-                ...(failed.failure!.hint === undefined ? {} : {hint: failed.failure!.hint}),
-                ...(failed.failure!.reason === undefined ? {} : {reason: failed.failure!.reason}),
-                step: 'preflight',
-              })
-        }
+        const {result, targets, failure} = await planTargets(states, signal)
+        if (!this.jsonEnabled()) this.print(targets.map((each) => formatPlan(each)).join('\n\n'))
+        // A failed check fails the dry run, the plan still printed.
+        if (failure !== undefined) this.failWith(failure, result)
         return result
       })
     }
@@ -123,76 +116,22 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
     // The same command again: what a failure after containerize tells the user to run.
     const rerun = formatCommand({command: this.config.bin, args: [this.id ?? 'push', ...this.argv], cwd: ''})
     for (const run of runs) noteLocalImage(run, rerun)
-    const results = runs.map(runResult)
+    const {result, targets, failure} = aggregate(runs)
     // A result's warnings not raised here (a CodeBuild run's own) are shown too, once.
-    for (const [index, result] of results.entries())
-      for (const warning of result.warnings) states[index]!.warningLog.showOnce(warning)
+    for (const [index, each] of targets.entries())
+      for (const warning of each.warnings) states[index]!.warningLog.showOnce(warning)
     const redact = (text: string): string => this.redact(text)
     if (!this.jsonEnabled())
-      for (const result of results) this.report(formatRunEnd(result, runs.length > 1), result.status)
-    appendStepSummary(process.env, results, redact)
-    if (runs.length === 1) {
-      const [run] = runs
-      const [result] = results
-      if (run!.failure !== undefined) {
-        this.partialResult = {...result!, status: 'failed'}
-        throw run!.failure
-      }
-      writeStepOutputs(process.env, result as PushResult, redact)
-      return result as PushResult
-    }
-    const {result, failure} = aggregate(runs)
-    if (failure === undefined) return result
-    if (inGithubActions(process.env)) {
-      for (const each of results)
-        if (each.status === 'failed')
-          this.stderr.write(
-            `${redact(annotationFor({...each.error, message: `${each.target}: ${each.error.message}`}))}\n`,
-          )
-      this.annotated = true
-    }
-    this.partialResult = {dryRun: false, targets: result.targets}
-    throw failure
+      for (const each of targets) this.report(formatRunEnd(each, runs.length > 1), each.status)
+    appendStepSummary(process.env, targets, redact)
+    if (failure !== undefined) this.failWith(failure, result)
+    if (targets.length === 1) writeStepOutputs(process.env, targets[0]!, redact)
+    return result
   }
 
   /** A target's end: the summary on stdout when it pushed, the failure on stderr when not. */
   private report(text: string, status: string): void {
     if (status === 'pushed') this.print(text)
     else this.stderr.write(`${this.redact(text)}\n`)
-  }
-
-  /** The targets: the arguments, or every folder under deploy/ with --all. */
-  private targetNames(argv: string[], all: boolean, rootFlag: string | undefined, cwd: string): string[] {
-    const flagLike = argv.find((arg) => arg.startsWith('-'))
-    if (flagLike !== undefined)
-      throw usageError(unknownFlagsMessage([flagLike], this.flagNames()), 'See: mldeploy push --help.')
-    if (all) {
-      if (argv.length > 0) throw usageError('Give targets or --all, not both.')
-      const root = resolveRoot(rootFlag, cwd)
-      // --all means the complete targets; an unfinished folder is named, not fatal.
-      const names = discoverTargets(root).filter((name) => {
-        try {
-          resolveTarget(name, root)
-          return true
-        } catch (error) {
-          this.warnLine(`--all skips ${name}: ${(error as Error).message}`)
-          return false
-        }
-      })
-      if (names.length === 0) {
-        throw usageError(
-          '--all: there is no complete target under deploy/.',
-          'Create one with mldeploy init <model>/<version>.',
-        )
-      }
-      return names
-    }
-    if (argv.length === 0) {
-      // Inside deploy/<model>/<version>/ (or deeper), that target.
-      const here = targetHere(rootFlag, cwd)
-      if (here !== undefined) return [here]
-      throw missingTarget(rootFlag, cwd, 'push')
-    }
-    return [...new Set(argv)]
   }
 }

@@ -1,11 +1,9 @@
-import {readFileSync, statSync} from 'node:fs'
-import path from 'node:path'
+import {readFileSync} from 'node:fs'
 
 import {parse} from 'dotenv'
 
 import {usageError} from '../errors.js'
 import type {Sourced} from '../sourced.js'
-import {readSettingsFile, SETTINGS_FILE} from './settings-file.js'
 
 export type {Sourced} from '../sourced.js'
 
@@ -39,38 +37,6 @@ export class EnvLayers {
     files: EnvFile[],
   ) {
     this.files = files
-  }
-
-  static load(
-    processEnv: NodeJS.ProcessEnv,
-    root: string,
-    targetDir: string | undefined,
-    stage?: string,
-  ): EnvLayers {
-    const dirs = targetDir === undefined ? [root] : [targetDir, root]
-    const names = stage === undefined ? ['.env'] : [`.env.${stage}`, '.env']
-    const candidates: string[] = []
-    // A stage's files win over the plain ones; within a tier the target wins over the root.
-    for (const name of names) for (const dir of dirs) candidates.push(path.join(dir, name))
-    const shown = (file: string): string => path.relative(root, file) || file
-    const files: EnvFile[] = []
-    for (const file of candidates) {
-      if (!isFile(file)) continue
-      files.push({
-        path: file,
-        shown: shown(file),
-        values: parseEnvFile(file),
-        ...(file.endsWith(`.env.${stage}`) ? {stage} : {}),
-      })
-    }
-    // The committed settings under the local .env files: a stage's values first, then the plain ones.
-    const settings = dirs.map((dir) =>
-      readSettingsFile(path.join(dir, SETTINGS_FILE), shown(path.join(dir, SETTINGS_FILE)), stage),
-    )
-    for (const staged of [true, false])
-      for (const layers of settings)
-        files.push(...layers.filter((layer) => (layer.stage !== undefined) === staged))
-    return new EnvLayers(processEnv, files)
   }
 
   get(name: string): Sourced<string> | undefined {
@@ -160,12 +126,4 @@ export function parseEnvFile(file: string): Record<string, string> {
     )
   }
   return parse(text)
-}
-
-function isFile(file: string): boolean {
-  try {
-    return statSync(file).isFile()
-  } catch {
-    return false
-  }
 }

@@ -8,11 +8,12 @@ import {registryScheme} from '../systems/registry-api.js'
 import type {HostPort} from '../systems/vpn.js'
 import {backendOfBuilder, type Builder, describeBuilder} from './builder.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
+import {loadEnvLayers} from './target-layers.js'
 import {SETTINGS_FILE} from './settings-file.js'
 import type {FlagValuesFor} from './flags.js'
 import {checkBackendFormat, checkTargetFormat, type DeployTarget, type ImageFormat} from './image-settings.js'
 import {readStage, SETTINGS, SettingsReader, type FromFile, type Shadowed} from './settings.js'
-import type {StepId} from '../pipeline/step-ids.js'
+import type {StepId} from '../step-ids.js'
 
 export {DEFAULT_BACKEND, DEFAULT_REGION, DEFAULT_TAGS, DEFAULT_VPN_TIMEOUT_SECONDS} from './settings.js'
 
@@ -159,7 +160,7 @@ export function loadLayers(
   where: string,
   hint = `Create .env.${stage} there or check the stage name.`,
 ): EnvLayers {
-  const layers = EnvLayers.load(processEnv, root, targetDir, stage)
+  const layers = loadEnvLayers(processEnv, root, targetDir, stage)
   if (stage !== undefined && !layers.files.some((file) => file.stage === stage))
     throw usageError(
       `--stage ${stage}: no .env.${stage} nor a stages: ${stage} entry of ${SETTINGS_FILE} in ${where}.`,

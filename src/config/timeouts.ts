@@ -1,5 +1,5 @@
 import {usageError} from '../errors.js'
-import {STEP_IDS, type StepId} from '../pipeline/step-ids.js'
+import {STEP_IDS, type StepId} from '../step-ids.js'
 
 // Kept here too: callers format durations next to the limits they parse.
 export {formatDuration} from '../duration.js'

@@ -1,36 +1,17 @@
 import type {Sourced} from '../config/env-layers.js'
-import {
-  CODEBUILD_IMAGE,
-  CODEBUILD_PREFIX,
-  defaultBucket,
-  type VpcConfig,
-} from '../config/codebuild-settings.js'
+import {CODEBUILD_IMAGE, CODEBUILD_PREFIX, type VpcConfig} from '../config/codebuild-settings.js'
 import {EnvLayers} from '../config/env-layers.js'
 import {SETTINGS, SettingsReader} from '../config/settings.js'
 import type {FlagValuesFor} from '../config/flags.js'
 import {type DeployError, errorMessage, usageError} from '../errors.js'
 import {PLACEHOLDER} from '../images.js'
-import {SecretRegistry} from '../secrets.js'
 import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
-import {CodeBuild, type ProjectSpec} from '../systems/aws/codebuild.js'
-import {SourceBucket} from '../systems/aws/s3.js'
 import {SETUP_PLAN} from '../steps/codebuild/setup.js'
 import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from './engine.js'
 import type {IoHost} from './io-host.js'
+import {type SetupConfig, SetupState} from './setup-state.js'
 
 export type SetupFlags = FlagValuesFor<'builder setup'>
-
-export interface SetupConfig {
-  project: Sourced<string>
-  bucket: Sourced<string> | undefined
-  roleArn: Sourced<string>
-  computeType: Sourced<string>
-  vpc: Sourced<VpcConfig> | undefined
-  region: Sourced<string> | undefined
-  profile: Sourced<string> | undefined
-  dryRun: boolean
-  env: Record<string, string>
-}
 
 /** Flags, then the environment (no project: a setup belongs to the account, not to a target). */
 export function resolveSetupConfig(
@@ -60,43 +41,6 @@ export function resolveSetupConfig(
     profile: read.get(SETTINGS.profile),
     dryRun: flags['dry-run'] ?? false,
     env: new EnvLayers(processEnv, []).childEnv(),
-  }
-}
-
-/** What the setup steps read and learn. */
-export class SetupState {
-  readonly secrets = new SecretRegistry()
-  readonly codebuild: CodeBuild
-  account: string | undefined
-  bucketExisted: boolean | undefined
-  projectExisted: boolean | undefined
-
-  constructor(
-    readonly config: SetupConfig,
-    readonly region: Sourced<string>,
-    readonly aws: AwsClients,
-  ) {
-    this.codebuild = new CodeBuild(aws)
-  }
-
-  get bucketName(): string {
-    return this.config.bucket?.value ?? defaultBucket(this.account ?? PLACEHOLDER.account, this.region.value)
-  }
-
-  get bucket(): SourceBucket {
-    return new SourceBucket(this.aws, this.bucketName)
-  }
-
-  get spec(): ProjectSpec {
-    const {config} = this
-    return {
-      name: config.project.value,
-      roleArn: config.roleArn.value,
-      image: CODEBUILD_IMAGE,
-      computeType: config.computeType.value,
-      ...(config.vpc === undefined ? {} : {vpc: config.vpc.value}),
-      sourceLocation: `${this.bucketName}/${CODEBUILD_PREFIX}`,
-    }
   }
 }
 

@@ -3,7 +3,7 @@ import {OutputBlock} from '../output-block.js'
 import {formatCommand} from '../process.js'
 import type {SecretRegistry} from '../secrets.js'
 import type {IoHost, StepRef} from './io-host.js'
-import {Ledger, withLedger} from './ledger.js'
+import {Ledger, withLedger} from '../ledger.js'
 import {startTrace, traceStep} from '../trace.js'
 import type {EngineState, Step, StepDescription, StepProgress} from './step.js'
 

@@ -239,11 +239,9 @@ export function noteLocalImage(run: PushRun, rerun: string): void {
   const {state, failure} = run
   if (failure === undefined || !leftLocalImage(state)) return
   const note = `The image stays in ${engineHolding(state)} (content ${state.content!.digest}): run \`${rerun}\` again and it is pushed without containerizing.`
-  run.failure = new DeployError(failure.kind, failure.message, {
+  run.failure = failure.restated(failure.message, {
     hint: failure.hint === undefined ? note : `${failure.hint} ${note}`,
     ...(failure.detail === undefined ? {} : {detail: failure.detail}),
-    ...(failure.reason === undefined ? {} : {reason: failure.reason}),
-    ...(failure.step === undefined ? {} : {step: failure.step}),
     cause: failure,
   })
 }
@@ -274,27 +272,51 @@ export function runResult(run: PushRun): PushResult | FailedPushResult {
   }
 }
 
+/** A push's outcome: the result (one target's, or several as one), each target's, and the failure. */
+export interface PushOutcome<R> {
+  result: R | ManyResult
+  targets: R[]
+  failure: DeployError | undefined
+}
+
 /**
- * Several targets as one outcome: every target's result, and the error that decides the exit
- * code (the first failed target's, in the order given), if any.
+ * The runs as one outcome. Several targets: every target's result, and the error that decides
+ * the exit code (the first failed target's, in the order given) holding each failed target's.
  */
-export function aggregate(runs: readonly PushRun[]): {result: ManyResult; failure: DeployError | undefined} {
-  const result: ManyResult = {status: 'pushed', dryRun: false, targets: runs.map(runResult)}
+export function aggregate(runs: readonly PushRun[]): PushOutcome<PushResult | FailedPushResult> {
+  const targets = runs.map(runResult)
+  if (runs.length === 1) return {result: targets[0]!, targets, failure: runs[0]!.failure}
+  const result: ManyResult = {status: 'pushed', dryRun: false, targets}
   const first = firstFailure(runs)
-  if (first === undefined) return {result, failure: undefined}
-  const failed = runs.filter((run) => run.failure !== undefined).length
-  const {failure} = first
+  if (first === undefined) return {result, targets, failure: undefined}
+  const failedRuns = runs.filter((run) => run.failure !== undefined)
+  const named = (run: PushRun): string => `${run.state.config.target.name}: ${run.failure!.message}`
+  const failure = first.failure.restated(
+    `${failedRuns.length} of ${runs.length} targets failed; first: ${named(first.run)}`,
+    {targets: failedRuns.map((run) => run.failure!.restated(named(run)))},
+  )
+  return {result, targets, failure}
+}
+
+/**
+ * The dry run of every target, one after the other: the plans, and the first failed check, named
+ * after its target when there are several (it fails the dry run with the preflight's exit code).
+ */
+export async function planTargets(
+  states: readonly DeployState[],
+  signal: AbortSignal,
+): Promise<PushOutcome<PushResult>> {
+  const planned: Array<{result: PushResult; failure: DeployError | undefined}> = []
+  for (const state of states) planned.push(await planOnly(state, signal))
+  const targets = planned.map(({result}) => result)
+  const failed = planned.find(({failure}) => failure !== undefined)
+  if (states.length === 1) return {result: targets[0]!, targets, failure: failed?.failure}
   return {
-    result,
-    failure: new DeployError(
-      failure.kind,
-      `${failed} of ${runs.length} targets failed; first: ${first.run.state.config.target.name}: ${failure.message}`,
-      {
-        ...(failure.hint === undefined ? {} : {hint: failure.hint}),
-        ...(failure.reason === undefined ? {} : {reason: failure.reason}),
-        ...(failure.step === undefined ? {} : {step: failure.step}),
-      },
-    ),
+    result: {status: 'planned', dryRun: true, targets},
+    targets,
+    failure: failed?.failure!.restated(`${failed.result.target}: ${failed.failure!.message}`, {
+      step: 'preflight',
+    }),
   }
 }
 

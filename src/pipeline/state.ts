@@ -16,7 +16,7 @@ import {WarningLog} from './warnings.js'
 
 export type {VerifiedTag} from '../steps/tag.js'
 // The step ids live in a leaf module (settings need them without the engine); here for callers.
-export {STEP_IDS, type StepId} from './step-ids.js'
+export {STEP_IDS, type StepId} from '../step-ids.js'
 /**
  * Everything a run learns as it goes. Steps read what earlier steps found (the account, the
  * registry, the bento tag) and add their own; where a value is not known yet (in a dry run) the

@@ -149,6 +149,43 @@ export function targetAt(root: string, cwd: string): string {
   return found
 }
 
+/**
+ * The targets of a command that takes several (push): the arguments, or with --all every complete
+ * folder under deploy/ (an unfinished one is passed to `skipped`, not fatal), or the one holding
+ * `cwd`.
+ */
+export function chosenTargets(
+  argv: readonly string[],
+  options: {all: boolean; rootFlag: string | undefined; cwd: string},
+  skipped: (message: string) => void,
+): string[] {
+  const {all, rootFlag, cwd} = options
+  if (all) {
+    if (argv.length > 0) throw usageError('Give targets or --all, not both.')
+    const root = resolveRoot(rootFlag, cwd)
+    const names = discoverTargets(root).filter((name) => {
+      try {
+        resolveTarget(name, root)
+        return true
+      } catch (error) {
+        skipped(`--all skips ${name}: ${(error as Error).message}`)
+        return false
+      }
+    })
+    if (names.length === 0)
+      throw usageError(
+        '--all: there is no complete target under deploy/.',
+        'Create one with mldeploy init <model>/<version>.',
+      )
+    return names
+  }
+  if (argv.length > 0) return [...new Set(argv)]
+  // Inside deploy/<model>/<version>/ (or deeper), that target.
+  const here = targetHere(rootFlag, cwd)
+  if (here !== undefined) return [here]
+  throw missingTarget(rootFlag, cwd, 'push')
+}
+
 /** For a command whose target is optional: the one holding `cwd`, if any (never throws). */
 export function targetHere(rootFlag: string | undefined, cwd: string): string | undefined {
   let root: string | undefined

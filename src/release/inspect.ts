@@ -1,4 +1,5 @@
-import {locatingPushFlags, type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import type {FlagValuesFor} from '../config/flags.js'
+import {locatingPushFlags, type PushConfig, resolvePushConfig} from '../config/push-config.js'
 import {type DeployError, errorMessage, usageError} from '../errors.js'
 import {readImageFacts} from '../deploy-target-rules.js'
 import {type IndexEntry, platformOf} from '../image-facts.js'
@@ -25,10 +26,9 @@ import {registryCalls} from '../systems/registry-api.js'
  * API with an ECR login token. Fields a source cannot give are null (the registry API has no push
  * time).
  */
-export type InspectFlags = Pick<
-  PushFlags,
-  'root' | 'repository' | 'region' | 'profile' | 'account-id' | 'registry' | 'stage' | 'verbose'
-> & {tag?: string; digest?: string}
+
+/** Inspect's own flags, from the settings table (`verbose` is the base command's). */
+export type InspectFlags = FlagValuesFor<'inspect'> & {verbose?: boolean}
 
 export interface InspectConfig {
   push: PushConfig

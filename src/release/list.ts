@@ -1,7 +1,7 @@
 import {readdirSync, statSync} from 'node:fs'
 import path from 'node:path'
 
-import {EnvLayers} from '../config/env-layers.js'
+import {loadEnvLayers} from '../config/target-layers.js'
 import {readStage, SETTINGS, SettingsReader} from '../config/settings.js'
 import {resolvePushConfig} from '../config/push-config.js'
 import {UsageError} from '../errors.js'
@@ -110,7 +110,7 @@ function describeTarget(
   try {
     if (missing.length > 0) {
       // push stops at the missing files; still say which repository it would use.
-      const layers = EnvLayers.load(processEnv, root, dir, flags.stage)
+      const layers = loadEnvLayers(processEnv, root, dir, flags.stage)
       const repository = new SettingsReader({}, layers, {target: {name, model, version}}).must(
         SETTINGS.repository,
       )

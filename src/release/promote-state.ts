@@ -1,5 +1,6 @@
 import type {Sourced} from '../config/env-layers.js'
-import {locatingPushFlags, type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import type {FlagValuesFor} from '../config/flags.js'
+import {locatingPushFlags, type PushConfig, resolvePushConfig} from '../config/push-config.js'
 import {usageError} from '../errors.js'
 import {ecrRegistryHost, imageReference, PLACEHOLDER, validateImageTag} from '../images.js'
 import {SecretRegistry} from '../secrets.js'
@@ -15,11 +16,8 @@ import {WarningLog} from '../pipeline/warnings.js'
 
 // `mldeploy promote`'s configuration and the state its plan walks (its steps: promote-steps.ts).
 
-/** The flags `mldeploy promote` takes: push's that locate the repository, plus --from and --to. */
-export type PromoteFlags = Pick<
-  PushFlags,
-  'root' | 'repository' | 'region' | 'profile' | 'account-id' | 'registry' | 'stage' | 'dry-run' | 'verbose'
-> & {from?: string; to?: string[]}
+/** Promote's own flags, from the settings table (`verbose` is the base command's). */
+export type PromoteFlags = FlagValuesFor<'promote'> & {verbose?: boolean}
 
 export interface PromoteConfig {
   push: PushConfig

@@ -1,6 +1,6 @@
 import {formatDuration} from '../config/timeouts.js'
 import {AwsError, CheckError, errorMessage, MldeployError} from '../errors.js'
-import {Ledger, withLedger} from '../pipeline/ledger.js'
+import {Ledger, withLedger} from '../ledger.js'
 import type {DeployState} from '../pipeline/state.js'
 import {withEcrShAdvice} from '../project/migrate.js'
 import {checkAccount} from '../systems/account.js'

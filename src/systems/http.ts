@@ -52,6 +52,14 @@ export async function httpFetch(target: string, request: HttpRequest = {}): Prom
   }
 }
 
+/**
+ * An answer whose body is not read (an error page, a PUT's reply) is cancelled before the caller
+ * moves on: its socket is closed now instead of staying open behind an unread stream.
+ */
+export async function discardBody(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined)
+}
+
 function exchange(
   url: URL,
   method: string,

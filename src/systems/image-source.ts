@@ -1,5 +1,8 @@
 import {RegistryError} from '../errors.js'
-import {call, headers, manifestDigest, type RegistryAccess, registryError} from './registry-api.js'
+import {sha256Digest} from '../sha256.js'
+import {discardBody} from './http.js'
+import {MANIFEST_MEDIA_TYPES} from './media-types.js'
+import {answerError, call, headers, manifestDigest, type RegistryAccess} from './registry-api.js'
 
 /**
  * Reading what was pushed without pulling it: the manifest of a tag or digest, and a blob (the
@@ -20,31 +23,10 @@ export interface ImageSource {
   blob(digest: string, signal?: AbortSignal): Promise<Buffer>
 }
 
-export const MEDIA_TYPES = {
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-} as const
-
-/** Both image manifest types and both index types: without them a registry may down-convert or 406. */
-export const ACCEPT_MANIFESTS = [
-  MEDIA_TYPES.dockerManifest,
-  MEDIA_TYPES.ociManifest,
-  MEDIA_TYPES.dockerList,
-  MEDIA_TYPES.ociIndex,
-]
-
 /** Manifests are small (the OCI spec suggests registries cap them at 4 MB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 /** An image config is a few KB; a label-stuffed one stays far below this. */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024
-
-export function sha256Digest(bytes: Buffer): string {
-  // node:crypto on first use: loading it with this module cost every command ~15 ms of start-up.
-  const {createHash} = process.getBuiltinModule('node:crypto')
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
-}
 
 /** The manifest's own mediaType field (a Docker schema 2 manifest always has one; OCI should). */
 export function declaredMediaType(raw: Buffer): string | undefined {
@@ -60,7 +42,7 @@ export function declaredMediaType(raw: Buffer): string | undefined {
 export async function readCapped(response: Response, max: number, what: string): Promise<Buffer> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN)
   if (Number.isFinite(declared) && declared > max) {
-    await response.body?.cancel()
+    await discardBody(response)
     throw new RegistryError('malformed', `${what} is ${declared} bytes, more than the ${max} allowed.`)
   }
   const chunks: Buffer[] = []
@@ -69,7 +51,7 @@ export async function readCapped(response: Response, max: number, what: string):
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength
     if (size > max) {
-      await response.body.cancel().catch(() => undefined)
+      await discardBody(response)
       throw new RegistryError('malformed', `${what} is more than the ${max} bytes allowed.`)
     }
     chunks.push(Buffer.from(chunk))
@@ -94,15 +76,12 @@ export class RegistryImageSource implements ImageSource {
       this.access,
       `${this.base()}/manifests/${reference}`,
       {
-        headers: headers(this.access, {accept: ACCEPT_MANIFESTS.join(', ')}),
+        headers: headers(this.access, {accept: MANIFEST_MEDIA_TYPES.join(', ')}),
         ...(signal === undefined ? {} : {signal}),
       },
       doing,
     )
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined)
-      throw registryError(response.status, doing)
-    }
+    if (!response.ok) throw await answerError(response, doing)
     const raw = await readCapped(
       response,
       MAX_MANIFEST_BYTES,
@@ -132,10 +111,7 @@ export class RegistryImageSource implements ImageSource {
       {headers: headers(this.access), ...(signal === undefined ? {} : {signal})},
       doing,
     )
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined)
-      throw registryError(response.status, doing)
-    }
+    if (!response.ok) throw await answerError(response, doing)
     const bytes = await readCapped(response, MAX_CONFIG_BYTES, `Blob ${digest}`)
     if (sha256Digest(bytes) !== digest)
       throw new RegistryError('malformed', `${doing}: the bytes do not hash to the digest.`)
@@ -157,10 +133,7 @@ export async function registryTagsOf(
     {headers: headers(access), ...(signal === undefined ? {} : {signal})},
     doing,
   )
-  if (!response.ok) {
-    await response.body?.cancel().catch(() => undefined)
-    throw registryError(response.status, doing)
-  }
+  if (!response.ok) throw await answerError(response, doing)
   const body = JSON.parse((await readCapped(response, MAX_MANIFEST_BYTES, doing)).toString('utf8')) as {
     tags?: string[] | null
   }

@@ -1,7 +1,7 @@
 import {RegistryError} from '../errors.js'
-import {recordAction} from '../pipeline/ledger.js'
-import {MANIFEST_MEDIA_TYPES} from './aws/index.js'
-import {httpFetch, type HttpRequest} from './http.js'
+import {recordAction} from '../ledger.js'
+import {discardBody, httpFetch, type HttpRequest} from './http.js'
+import {MANIFEST_MEDIA_TYPES, MEDIA_TYPES} from './media-types.js'
 
 /**
  * The OCI distribution API (what podman and docker speak to ECR and any registry), for the few
@@ -84,7 +84,7 @@ export async function manifestDigest(
   )
   if (response.status === 404) return undefined
   if (!response.ok)
-    throw registryError(response.status, `Reading ${repository}:${reference} from ${access.host}`)
+    throw await answerError(response, `Reading ${repository}:${reference} from ${access.host}`)
   return response.headers.get('docker-content-digest') ?? undefined
 }
 
@@ -111,8 +111,8 @@ export async function retagManifest(
     doing,
   )
   if (!got.ok)
-    throw registryError(got.status, `Reading the manifest of ${repository}@${digest} from ${access.host}`)
-  const mediaType = got.headers.get('content-type') ?? MANIFEST_MEDIA_TYPES[0]!
+    throw await answerError(got, `Reading the manifest of ${repository}@${digest} from ${access.host}`)
+  const mediaType = got.headers.get('content-type') ?? MEDIA_TYPES.ociManifest
   const body = Buffer.from(await got.arrayBuffer())
   await putManifest(access, repository, digest, tag, mediaType, body, options, doing)
 }
@@ -140,7 +140,14 @@ async function putManifest(
     {method: 'PUT', headers: headers(access, {'content-type': mediaType}), body, ...options},
     doing,
   )
-  if (!put.ok) throw registryError(put.status, `Tagging ${repository}@${digest} as ${tag} on ${access.host}`)
+  if (!put.ok) throw await answerError(put, `Tagging ${repository}@${digest} as ${tag} on ${access.host}`)
+  await discardBody(put)
+}
+
+/** A registry's refusal as an error; its body, an error document nobody reads, is cancelled. */
+export async function answerError(response: Response, doing: string): Promise<RegistryError> {
+  await discardBody(response)
+  return registryError(response.status, doing)
 }
 
 export function registryError(status: number, doing: string): RegistryError {

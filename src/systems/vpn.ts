@@ -1,5 +1,5 @@
 import {CheckError, errorMessage, usageError} from '../errors.js'
-import {recordAction} from '../pipeline/ledger.js'
+import {recordAction} from '../ledger.js'
 import {httpFetch} from './http.js'
 
 export interface HostPort {

@@ -217,8 +217,8 @@ describe('tags', () => {
 })
 
 describe('many targets', () => {
-  function twoTargets() {
-    const s = setup()
+  function twoTargets(env: Record<string, string> = {}) {
+    const s = setup(env)
     const other = path.join(s.root, 'deploy/modelB/V2')
     mkdirSync(other, {recursive: true})
     writeFileSync(path.join(other, 'create_bento_model.py'), '')
@@ -249,7 +249,7 @@ describe('many targets', () => {
 
   it('one failing target does not hide the others; the exit code says something failed', async () => {
     await createRepository(motoUrl, 'modela/v1')
-    const s = twoTargets()
+    const s = twoTargets({GITHUB_ACTIONS: 'true'})
     const result = await runCli(['push', '--all', '--skip-vpn-check', '--json'], {cwd: s.root, env: s.env})
     expect(result.exitCode).toBe(3)
     const json = JSON.parse(result.stdout)
@@ -261,6 +261,12 @@ describe('many targets', () => {
       json.targets.map((each: {target: string; status: string}) => `${each.target}:${each.status}`),
     ).toEqual(['modelA/V1:pushed', 'modelB/V2:failed'])
     expect(json.targets[0].verified).toHaveLength(3)
+    // In GitHub Actions, one annotation per failed target, named after it.
+    expect(result.stderr.match(/^::error .*$/gm)).toEqual([
+      expect.stringMatching(
+        /^::error title=mldeploy preflight::modelB\/V2: ECR repository modelb\/v2 does not exist/,
+      ),
+    ])
   })
 
   it('refuses targets together with --all, and --all in a project without targets', async () => {

@@ -8,7 +8,9 @@ import {checkDeployTarget, checkPushedImage, checkSageMaker} from '../../src/dep
 import {imageFacts} from '../../src/image-facts.js'
 import {pushArgs} from '../../src/systems/backend.js'
 import {containerizeOptions} from '../../src/systems/bentoml.js'
-import {type ImageSource, MEDIA_TYPES, sha256Digest} from '../../src/systems/image-source.js'
+import {type ImageSource} from '../../src/systems/image-source.js'
+import {sha256Digest} from '../../src/sha256.js'
+import {MEDIA_TYPES} from '../../src/systems/media-types.js'
 
 // Real manifests and the BentoML image config captured from pushes on the local stack; the OCI
 // index with attestations and the arm64 config are written by hand (test/fixtures/images/README.md).

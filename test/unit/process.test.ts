@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {Ledger, withLedger} from '../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../src/ledger.js'
 import {formatCommand, lastLines, runChild} from '../../src/process.js'
 import {SecretRegistry} from '../../src/secrets.js'
 

@@ -39,10 +39,7 @@ export default class BuilderSetup extends BaseCommand {
     this.secrets = state.secrets
     const host = await this.runHost(1)
     const {result, failure} = await this.interruptible((signal) => setup(state, {host, signal}))
-    if (failure !== undefined) {
-      this.partialResult = {...result}
-      throw failure
-    }
+    if (failure !== undefined) this.failWith(failure, result)
     if (!this.jsonEnabled()) this.print(formatSetup(result))
     return result
   }

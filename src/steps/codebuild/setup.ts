@@ -1,6 +1,7 @@
 import {CODEBUILD_PREFIX} from '../../config/codebuild-settings.js'
-import type {SetupState} from '../../pipeline/codebuild-setup.js'
+import type {SetupState} from '../../pipeline/setup-state.js'
 import type {Step} from '../../pipeline/step.js'
+import {sha256Hex} from '../../sha256.js'
 
 /** A marker under the prefix: says what the objects there are, and proves the role may write. */
 export const PREFIX_MARKER = `${CODEBUILD_PREFIX}README.txt`
@@ -51,8 +52,7 @@ const bucketStep: Step<SetupState> = {
       io.output(`created bucket ${state.bucketName}`)
     }
     const body = Buffer.from(MARKER_TEXT)
-    const {createHash} = await import('node:crypto')
-    await bucket.put(PREFIX_MARKER, body, createHash('sha256').update(body).digest('hex'), io.signal)
+    await bucket.put(PREFIX_MARKER, body, sha256Hex(body), io.signal)
     io.output(`s3://${state.bucketName}/${CODEBUILD_PREFIX} ready`)
   },
 }

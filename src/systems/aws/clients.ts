@@ -10,7 +10,7 @@ import {
 } from './ecr-repositories.js'
 import {AwsSession} from './session.js'
 
-export {type ImageFacts, MANIFEST_MEDIA_TYPES} from './ecr-images.js'
+export {type ImageFacts} from './ecr-images.js'
 export {type RepositoryFacts, type RepositorySettings, type TagMutability} from './ecr-repositories.js'
 export {
   type Authorization,

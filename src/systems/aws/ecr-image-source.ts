@@ -2,19 +2,19 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 
 import {AwsError, type AwsFailure} from '../../errors.js'
 import {ecrModule} from './sdk.js'
-import {recordAction} from '../../pipeline/ledger.js'
-import {httpFetch} from '../http.js'
+import {recordAction} from '../../ledger.js'
+import {discardBody, httpFetch} from '../http.js'
 import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
 import {
-  ACCEPT_MANIFESTS,
   declaredMediaType,
   type ImageManifest,
   type ImageSource,
   MAX_CONFIG_BYTES,
   MAX_MANIFEST_BYTES,
   readCapped,
-  sha256Digest,
 } from '../image-source.js'
+import {MANIFEST_MEDIA_TYPES} from '../media-types.js'
+import {sha256Digest} from '../../sha256.js'
 
 /**
  * ECR's API as an image source: BatchGetImage for the manifest (with the media type ECR stored),
@@ -42,7 +42,7 @@ export class EcrImageSource implements ImageSource {
         new BatchGetImageCommand({
           repositoryName: this.repository,
           imageIds: [imageId],
-          acceptedMediaTypes: ACCEPT_MANIFESTS,
+          acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
           ...(this.registryId === undefined ? {} : {registryId: this.registryId}),
         }),
         signal === undefined ? {} : {abortSignal: signal},
@@ -132,7 +132,7 @@ export class EcrImageSource implements ImageSource {
       )
     }
     if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined)
+      await discardBody(response)
       throw new AwsError(
         response.status === 403 ? 'access-denied' : response.status === 404 ? 'not-found' : 'failed',
         'ecr:GetDownloadUrlForLayer',

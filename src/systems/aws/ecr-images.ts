@@ -1,4 +1,5 @@
 import {AwsError} from '../../errors.js'
+import {MANIFEST_MEDIA_TYPES} from '../media-types.js'
 import {errorName} from './errors.js'
 import {type EcrApi, errorText} from './session.js'
 import {ecrModule} from './sdk.js'
@@ -10,13 +11,6 @@ export interface ImageFacts {
   pushedAt: string | null
   tags: string[]
 }
-
-export const MANIFEST_MEDIA_TYPES = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-]
 
 /** What the repository holds under each of these tags (absent tags are left out). */
 export async function imagesByTag(

@@ -8,7 +8,6 @@ export {
   decodeAuthorizationToken,
   type Identity,
   type ImageFacts,
-  MANIFEST_MEDIA_TYPES,
   registryHostFromEndpoint,
   type RepositoryFacts,
   type RepositorySettings,

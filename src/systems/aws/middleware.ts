@@ -2,7 +2,7 @@ import type {Readable} from 'node:stream'
 
 import type {DeserializeHandlerOutput, DeserializeMiddleware, HandlerExecutionContext} from '@smithy/types'
 
-import {recordAction} from '../../pipeline/ledger.js'
+import {recordAction} from '../../ledger.js'
 import {EndpointAnswerError} from './errors.js'
 
 /**

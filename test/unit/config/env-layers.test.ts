@@ -4,6 +4,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {EnvLayers, parseEnvFile} from '../../../src/config/env-layers.js'
+import {loadEnvLayers} from '../../../src/config/target-layers.js'
 import {tempDir} from '../../helpers/cli.js'
 
 function project(files: Record<string, string>): {root: string; target: string} {
@@ -22,7 +23,7 @@ describe('EnvLayers', () => {
       '.env.prod': 'C=root-prod\n',
       'deploy/m/v1/.env.prod': 'D=target-prod\n',
     })
-    const layers = EnvLayers.load({A: 'process'}, root, target, 'prod')
+    const layers = loadEnvLayers({A: 'process'}, root, target, 'prod')
     expect(layers.files.map((file) => file.shown)).toEqual([
       'deploy/m/v1/.env.prod',
       '.env.prod',
@@ -40,7 +41,7 @@ describe('EnvLayers', () => {
 
   it('an empty value counts as unset, in the process and in files', () => {
     const {root, target} = project({'.env': 'A=\nB=from-file\n', 'deploy/m/v1/.env': 'B=\n'})
-    const layers = EnvLayers.load({A: '', B: ''}, root, target)
+    const layers = loadEnvLayers({A: '', B: ''}, root, target)
     expect(layers.get('A')).toBeUndefined()
     expect(layers.get('B')).toEqual({value: 'from-file', source: '.env B'})
   })
@@ -48,8 +49,8 @@ describe('EnvLayers', () => {
   it('without a target, only the root; a folder named .env is not a file', () => {
     const {root} = project({'.env': 'A=1\n'})
     mkdirSync(path.join(root, 'deploy/m/v1/.env'))
-    expect(EnvLayers.load({}, root, undefined).files.map((file) => file.shown)).toEqual(['.env'])
-    expect(EnvLayers.load({}, root, path.join(root, 'deploy/m/v1')).files.map((file) => file.shown)).toEqual([
+    expect(loadEnvLayers({}, root, undefined).files.map((file) => file.shown)).toEqual(['.env'])
+    expect(loadEnvLayers({}, root, path.join(root, 'deploy/m/v1')).files.map((file) => file.shown)).toEqual([
       '.env',
     ])
   })

@@ -5,6 +5,7 @@ import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
 import {EnvLayers} from '../../../src/config/env-layers.js'
+import {loadEnvLayers} from '../../../src/config/target-layers.js'
 import {flagsFor} from '../../../src/config/flags.js'
 import {
   COMMAND_IDS,
@@ -101,7 +102,7 @@ describe('resolution through the table: flag > environment > .env (target over r
   const target = {name: 'modelA/V1', model: 'modelA', version: 'V1'}
   function reader(flags: object, processEnv: NodeJS.ProcessEnv, files: Record<string, string> = {}) {
     const root = makeProject(files)
-    const layers = EnvLayers.load(processEnv, root, path.join(root, 'deploy/modelA/V1'))
+    const layers = loadEnvLayers(processEnv, root, path.join(root, 'deploy/modelA/V1'))
     return new SettingsReader(flags, layers, {target})
   }
   const files = {

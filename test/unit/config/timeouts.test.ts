@@ -7,7 +7,7 @@ import {
   parseDuration,
   resolveTimeouts,
 } from '../../../src/config/timeouts.js'
-import {STEP_IDS} from '../../../src/pipeline/step-ids.js'
+import {STEP_IDS} from '../../../src/step-ids.js'
 
 describe('step time limits', () => {
   it('has a default for every step, long enough for real builds', () => {

@@ -4,7 +4,7 @@ import {describe, expect, it, vi} from 'vitest'
 
 import {AwsError, CheckError, DeployError, UsageError} from '../../../src/errors.js'
 import {describePlan, describeStep, firstFailure, newRun, runPlans} from '../../../src/pipeline/engine.js'
-import {recordAction} from '../../../src/pipeline/ledger.js'
+import {recordAction} from '../../../src/ledger.js'
 import type {EngineState, Step} from '../../../src/pipeline/step.js'
 import {runChild} from '../../../src/process.js'
 import {SecretRegistry} from '../../../src/secrets.js'

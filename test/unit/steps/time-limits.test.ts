@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {classify} from '../../../src/errors.js'
-import type {StepId} from '../../../src/pipeline/step-ids.js'
+import type {StepId} from '../../../src/step-ids.js'
 import type {Step} from '../../../src/pipeline/step.js'
 import type {DeployState} from '../../../src/pipeline/state.js'
 import {buildStep} from '../../../src/steps/build.js'

@@ -2,7 +2,7 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../src/ledger.js'
 import {buildxVersionArgs, dockerBuilder, probeDockerBuilder} from '../../../src/systems/docker-builder.js'
 import {tempDir} from '../../helpers/cli.js'
 import {scriptTool} from '../../helpers/deploy-state.js'

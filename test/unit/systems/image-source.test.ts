@@ -1,14 +1,14 @@
 import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {RegistryError} from '../../../src/errors.js'
-import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../src/ledger.js'
 import {
   declaredMediaType,
   readCapped,
   RegistryImageSource,
   registryTagsOf,
-  sha256Digest,
 } from '../../../src/systems/image-source.js'
+import {sha256Digest} from '../../../src/sha256.js'
 import type {RegistryAccess} from '../../../src/systems/registry-api.js'
 import {startTinyRegistry, type TinyRegistry} from '../../helpers/tiny-registry.js'
 import {rejectionOf} from '../../helpers/rejection.js'

@@ -1,8 +1,8 @@
 import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {RegistryError} from '../../../src/errors.js'
-import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
-import {MANIFEST_MEDIA_TYPES} from '../../../src/systems/aws/index.js'
+import {Ledger, withLedger} from '../../../src/ledger.js'
+import {MANIFEST_MEDIA_TYPES, MEDIA_TYPES} from '../../../src/systems/media-types.js'
 import {
   manifestDigest,
   type RegistryAccess,
@@ -105,7 +105,7 @@ describe('the registry API', () => {
     } finally {
       http.rewrite = undefined
     }
-    expect(registry!.manifests.get('team/model:latest')?.mediaType).toBe(MANIFEST_MEDIA_TYPES[0])
+    expect(registry!.manifests.get('team/model:latest')?.mediaType).toBe(MEDIA_TYPES.ociManifest)
   })
 
   it('wrong credentials: login-refused (HTTP 401), on reads and on tagging', async () => {
@@ -164,6 +164,32 @@ describe('the registry API', () => {
     }
     expect(calls).toBe(2)
     expect(original).toBeUndefined()
+  })
+
+  it('a body nobody reads is cancelled: an error page, and the reply to a PUT that worked', async () => {
+    const a = await access()
+    const digest = registry!.put('team/model', 'v1', '{}')
+    const cancelled: string[] = []
+    /** An answer whose body says when it is cancelled (a socket left behind an unread body stays open). */
+    const answer = (what: string, status: number): Response =>
+      new Response(
+        new ReadableStream({
+          start: (controller) => controller.enqueue(new TextEncoder().encode(`${what} page`)),
+          cancel: () => void cancelled.push(what),
+        }),
+        {status},
+      )
+    http.rewrite = async (input, init, realFetch) => {
+      if (init?.method === 'PUT') return answer('put', 201)
+      return String(input).includes('broken') ? answer('error', 500) : realFetch(input, init)
+    }
+    try {
+      await retagManifest(a, 'team/model', digest, 'latest')
+      expect((await failure(retagManifest(a, 'team/broken', digest, 'latest'))).reason).toBe('transient')
+    } finally {
+      http.rewrite = undefined
+    }
+    expect(cancelled).toEqual(['put', 'error'])
   })
 
   it('a registry that is not there: unreachable, naming where it looked', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {Ledger, withLedger} from '../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../src/ledger.js'
 import {
   checkVpn,
   formatHostPort,

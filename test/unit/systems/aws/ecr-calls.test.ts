@@ -4,7 +4,7 @@ import {afterEach, describe, expect, inject, it} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
 import {defaultLifecyclePolicy, lifecyclePolicyText} from '../../../../src/lifecycle-policy.js'
-import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../../src/ledger.js'
 import {SecretRegistry} from '../../../../src/secrets.js'
 import {AwsClients, awsSettingsFor} from '../../../../src/systems/aws/index.js'
 import {

@@ -5,10 +5,10 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
-import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../../src/ledger.js'
 import {EcrImageSource} from '../../../../src/systems/aws/index.js'
 import {EndpointAnswerError} from '../../../../src/systems/aws/errors.js'
-import {sha256Digest} from '../../../../src/systems/image-source.js'
+import {sha256Digest} from '../../../../src/sha256.js'
 import {rejectionOf} from '../../../helpers/rejection.js'
 
 /** An ECR client stand-in: answers by command name, records the inputs. */

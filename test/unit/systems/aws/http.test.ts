@@ -1,7 +1,7 @@
 import {afterEach, describe, expect, inject, it, vi} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
-import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../../src/ledger.js'
 import {SecretRegistry} from '../../../../src/secrets.js'
 import {AwsClients, awsSettingsFor} from '../../../../src/systems/aws/index.js'
 import {createRepository} from '../../../helpers/aws.js'

@@ -2,7 +2,7 @@ import {Readable} from 'node:stream'
 
 import {describe, expect, it} from 'vitest'
 
-import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../../src/ledger.js'
 import {EndpointAnswerError} from '../../../../src/systems/aws/errors.js'
 import {QUIET_LOGGER, responseGuard} from '../../../../src/systems/aws/middleware.js'
 import {rejectionOf} from '../../../helpers/rejection.js'

@@ -10,7 +10,7 @@ import {GetBucketLocationCommand, HeadObjectCommand, S3Client} from '@aws-sdk/cl
 import {afterEach, describe, expect, inject, it} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
-import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../../src/ledger.js'
 import {AwsClients, awsSettingsFor} from '../../../../src/systems/aws/index.js'
 import {LogFollower} from '../../../../src/systems/aws/logs.js'
 import {MAX_RESULT_BYTES, SourceBucket} from '../../../../src/systems/aws/s3.js'

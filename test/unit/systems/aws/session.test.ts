@@ -4,7 +4,7 @@ import path from 'node:path'
 import {afterEach, describe, expect, inject, it, vi} from 'vitest'
 
 import {AwsError} from '../../../../src/errors.js'
-import {Ledger, withLedger} from '../../../../src/pipeline/ledger.js'
+import {Ledger, withLedger} from '../../../../src/ledger.js'
 import {SecretRegistry} from '../../../../src/secrets.js'
 import {AwsClients, awsSettingsFor, decodeAuthorizationToken} from '../../../../src/systems/aws/index.js'
 import {expiredCredentialsHome} from '../../../helpers/aws.js'
