@@ -149,17 +149,15 @@ export function formatPromote(result: PromoteResult): string {
   return lines.join('\n')
 }
 
-function bytesText(bytes: number | null): string {
-  if (bytes === null) return '? bytes'
-  return bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${bytes} bytes`
+function mib(bytes: number | null): string {
+  return bytes === null ? '?' : (bytes / 1024 ** 2).toFixed(1)
 }
 
 /** `-> <registry>/<repository>: ...` what the copy sent (or would send). */
 function copyLine(copy: CopyReport, dryRun: boolean): string {
   const into = `-> ${copy.registry}/${copy.repository}`
   if (copy.blobs === null || copy.missingBlobs === null) return `${into}: what is missing there is unknown`
-  const of = `${copy.blobs} blob(s), ${bytesText(copy.bytes)}`
   if (dryRun)
-    return `${into}: would send ${copy.missingBlobs} of ${of} (${bytesText(copy.missingBytes)}), then ${copy.manifests} manifest(s)`
-  return `${into}: ${copy.uploadedBlobs} of ${of} sent (${bytesText(copy.uploadedBytes)}), ${copy.mountedBlobs} mounted, ${copy.blobs - copy.missingBlobs} already there`
+    return `${into}: would send ${copy.missingBlobs} of ${copy.blobs} blob(s) (${mib(copy.missingBytes)} of ${mib(copy.bytes)} MiB), then ${copy.manifests} manifest(s)`
+  return `${into}: ${copy.uploadedBlobs} of ${copy.blobs} blob(s) sent (${mib(copy.uploadedBytes)} of ${mib(copy.bytes)} MiB), ${copy.mountedBlobs} mounted, ${copy.blobs - copy.missingBlobs} already there`
 }

@@ -195,7 +195,7 @@ describe('mldeploy promote --to-registry (two real registries, two accounts)', (
       {cwd: root, env: env()},
     )
     expect(text.stdout).toContain(
-      `copy  -> ${destination.host}/${REPOSITORY}: would send 11 of 11 blob(s), 100.0 MiB`,
+      `copy  -> ${destination.host}/${REPOSITORY}: would send 11 of 11 blob(s) (100.0 of 100.0 MiB), then 1 manifest(s)`,
     )
     expect(await headStatus(destination, `/v2/${REPOSITORY}/blobs/${big.blobs[1]!.digest}`)).toBe(404)
     expect(result.stdout + result.stderr + text.stdout + text.stderr).not.toContain(DEST_PASSWORD)
