@@ -254,18 +254,40 @@ export async function uploadBlob(
   const doing = `Uploading blob ${expected.digest} to ${access.host}/${repository}`
   const hash = createHash('sha256')
   let sent = 0
-  let sourceFailure: unknown
+  // Set when the source is at fault: its stream broke, or it sent more or fewer bytes than named.
+  let sourceFault: SourceBlobError | undefined
+  const fault = (message: string, cause?: unknown): SourceBlobError =>
+    (sourceFault ??= new SourceBlobError(expected.digest, message, cause))
   const counted = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk)
       sent += chunk.length
+      if (sent > expected.size)
+        return done(
+          fault(
+            `Blob ${expected.digest} read from the source is longer than the ${expected.size} bytes the manifest names: nothing was committed.`,
+          ),
+        )
+      hash.update(chunk)
       onBytes?.(chunk.length)
       done(null, chunk)
     },
+    // A short body would leave the registry waiting for the bytes the Content-Length promised.
+    flush(done) {
+      if (sent === expected.size) return done()
+      done(
+        fault(
+          `Blob ${expected.digest} read from the source ended after ${sent} of the ${expected.size} bytes the manifest names: nothing was committed.`,
+        ),
+      )
+    },
   })
   blob.body.on('error', (error) => {
-    sourceFailure = error
-    counted.destroy(error)
+    counted.destroy(
+      fault(
+        `Reading blob ${expected.digest} broke off after ${sent} of ${expected.size} bytes (${(error as Error).message}).`,
+        error,
+      ),
+    )
   })
   blob.body.pipe(counted)
   let patched: Response
@@ -285,18 +307,14 @@ export async function uploadBlob(
       doing,
     )
   } catch (error) {
-    if (sourceFailure !== undefined && (error as Error).name !== 'AbortError')
-      throw new SourceBlobError(
-        expected.digest,
-        `Reading blob ${expected.digest} broke off after ${sent} of ${expected.size} bytes (${(sourceFailure as Error).message}).`,
-        sourceFailure,
-      )
+    if (sourceFault !== undefined && (error as Error).name !== 'AbortError') throw sourceFault
     throw error
   }
   await patched.body?.cancel().catch(() => undefined)
   if (patched.status !== 202 && patched.status !== 204) throw registryError(patched.status, doing)
+  if (sourceFault !== undefined) throw sourceFault
   const actual = `sha256:${hash.digest('hex')}`
-  if (actual !== expected.digest || sent !== expected.size)
+  if (actual !== expected.digest)
     throw new SourceBlobError(
       expected.digest,
       `Blob ${expected.digest} read from the source is ${sent} bytes hashing to ${actual}, not the ${expected.size} bytes the manifest names: nothing was committed.`,

@@ -157,6 +157,25 @@ describe('uploadBlob', () => {
     expect(uploads.seen.map((each) => each.method)).toEqual(['PATCH'])
   })
 
+  it('a source that sends fewer or more bytes than the manifest names fails at once, nothing committed', async () => {
+    const uploads = await startUploads()
+    server = uploads.server
+    const access = {scheme: 'http', host: uploads.base, username: 'AWS', password: 'pw'}
+    const expected = {digest: digestOf('x'.repeat(1000)), size: 1000, mediaType: 'x'}
+    const upload = `http://${uploads.base}/v2/dst/blobs/uploads/u1`
+    const short = await rejectionOf(
+      uploadBlob(access, 'dst', upload, expected, {body: Readable.from([Buffer.alloc(10)]), size: 10}),
+      SourceBlobError,
+    )
+    expect(short.message).toContain('ended after 10 of the 1000 bytes the manifest names')
+    const long = await rejectionOf(
+      uploadBlob(access, 'dst', upload, expected, {body: Readable.from([Buffer.alloc(1001)]), size: 1001}),
+      SourceBlobError,
+    )
+    expect(long.message).toContain('is longer than the 1000 bytes the manifest names')
+    expect(uploads.seen.filter((each) => each.method === 'PUT')).toEqual([])
+  })
+
   it("a source stream that breaks midway is the source's failure, and nothing is committed", async () => {
     const uploads = await startUploads()
     server = uploads.server
