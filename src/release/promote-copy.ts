@@ -1,3 +1,5 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+
 import type {Sourced} from '../config/env-layers.js'
 import {AwsError, CheckError, errorMessage, MldeployError, RegistryError} from '../errors.js'
 import type {Destination} from '../images.js'
@@ -69,6 +71,9 @@ export interface CopyReport {
 
 /** Blobs sent at once (docker's and podman's default is 3 as well). */
 const PARALLEL_BLOBS = 3
+/** Tries per blob for transient failures (a reset, a 5xx), with doubling pauses between: as push's. */
+export const COPY_ATTEMPTS = 3
+export const COPY_RETRY_BASE_MS = 1000
 
 /**
  * The destination of a copy as the shared tag and verify steps see it: another registry, its own
@@ -173,11 +178,31 @@ function copyOf(state: PromoteState): CopyDestination {
   return state.copy
 }
 
+/** The side each re-raised error came from (read back through the engine's DeployError by `failedSide`). */
+const SIDES = new WeakMap<object, Side>()
+
+/** The side a failure of the promotion came from, if a copy step raised it. */
+export function failedSide(failure: unknown): Side | undefined {
+  for (let error = failure; typeof error === 'object' && error !== null; error = (error as Error).cause) {
+    const side = SIDES.get(error)
+    if (side !== undefined) return side
+  }
+  return undefined
+}
+
+function marked(error: unknown, side: Side): unknown {
+  if (typeof error === 'object' && error !== null && !SIDES.has(error)) SIDES.set(error, side)
+  return error
+}
+
 /** `Source <host>/<repository>: ...` or `Destination ...`: every failure of a copy says whose it is. */
 function sided(state: PromoteState, side: Side, error: unknown): unknown {
+  return marked(namedSide(state, side, error), side)
+}
+
+function namedSide(state: PromoteState, side: Side, error: unknown): unknown {
   if ((error as Error | undefined)?.name === 'AbortError') return error
   const copy = copyOf(state)
-  copy.failedSide ??= side
   const where =
     side === 'source'
       ? `Source ${state.registry.value}/${state.repository}`
@@ -467,7 +492,7 @@ const copyStep: Step<PromoteState> = {
     let done = existing
     io.progress?.({unit: 'blobs', done, total, existing})
     const queue = [...missing]
-    const one = async (blob: Descriptor): Promise<void> => {
+    const once = async (blob: Descriptor): Promise<void> => {
       let upload: string | undefined
       if (copy.sameRegistry) {
         const mounted = await onSide(state, 'destination', () =>
@@ -482,13 +507,32 @@ const copyStep: Step<PromoteState> = {
       }
       upload ??= await onSide(state, 'destination', () => startUpload(access, copy.repository, io.signal))
       const stream = await onSide(state, 'source', () => source.openBlob(blob.digest, io.signal))
-      const sent = await onSide(state, 'destination', () =>
+      let sent = 0
+      await onSide(state, 'destination', () =>
         uploadBlob(access, copy.repository, upload, blob, stream, io.signal, (bytes) => {
-          copy.uploadedBytes += bytes
+          sent += bytes
         }),
       )
       copy.uploadedBlobs++
+      copy.uploadedBytes += sent
       io.output(`sent ${blob.digest} (${formatBytes(sent)})`)
+    }
+    // A transient failure (a reset, a 5xx) gets a fresh upload; others fail the copy at once.
+    const one = async (blob: Descriptor): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once(blob)
+        } catch (error) {
+          const transient = error instanceof RegistryError && error.reason === 'transient'
+          if (!transient || io.signal.aborted || attempt >= COPY_ATTEMPTS) throw error
+          const pause = COPY_RETRY_BASE_MS * 2 ** (attempt - 1)
+          io.output(
+            `${error.message} Trying again in ${pause / 1000} s (attempt ${attempt + 1} of ${COPY_ATTEMPTS}).`,
+          )
+          await sleep(pause, undefined, {signal: io.signal}).catch(() => undefined)
+          if (io.signal.aborted) throw error
+        }
+      }
     }
     const worker = async (): Promise<void> => {
       for (let blob = queue.shift(); blob !== undefined; blob = queue.shift()) {

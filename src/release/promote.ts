@@ -3,7 +3,7 @@ import {imageReference} from '../images.js'
 import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
 import type {IoHost} from '../pipeline/io-host.js'
 import type {PromotedTag, PromoteState, TagChange} from './promote-state.js'
-import type {CopyReport} from './promote-copy.js'
+import {type CopyReport, failedSide} from './promote-copy.js'
 import {promotePlans} from './promote-steps.js'
 
 export {
@@ -66,6 +66,7 @@ export async function promote(
     state.aws.close()
     state.copy?.aws.close()
   }
+  if (state.copy !== undefined && run.failure !== undefined) state.copy.failedSide = failedSide(run.failure)
   return {result: promoteResult(state, run.steps), failure: run.failure}
 }
 

@@ -165,7 +165,8 @@ export interface RegistryProxy {
   host: string
   counts: {uploadsOpened: number; patchedBytes: number; committed: string[]; mounts: number}
   bytesPerSecond: number | undefined
-  refuse: {digest: string; status: number} | undefined
+  /** Refuse the commit of one digest with this status (`times` commits, else every one). */
+  refuse: {digest: string; status: number; times?: number} | undefined
   reset(): void
   close(): Promise<void>
 }
@@ -190,9 +191,16 @@ export async function startRegistryProxy(upstream: string): Promise<RegistryProx
     const url = new URL(incoming.url ?? '/', 'http://proxy')
     const upload = /\/blobs\/uploads\//.test(url.pathname)
     const digest = url.searchParams.get('digest')
-    if (incoming.method === 'PUT' && upload && digest !== null && proxy.refuse?.digest === digest) {
+    const refuse = proxy.refuse
+    if (
+      incoming.method === 'PUT' &&
+      upload &&
+      digest !== null &&
+      refuse?.digest === digest &&
+      (refuse.times === undefined || refuse.times-- > 0)
+    ) {
       incoming.resume()
-      outgoing.writeHead(proxy.refuse.status, {'content-type': 'application/json'})
+      outgoing.writeHead(refuse.status, {'content-type': 'application/json'})
       outgoing.end(
         JSON.stringify({errors: [{code: 'DENIED', message: 'requested access to the resource is denied'}]}),
       )

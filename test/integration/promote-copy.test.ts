@@ -315,6 +315,38 @@ describe('mldeploy promote --to-registry (two real registries, two accounts)', (
     }
   })
 
+  it('a 500 from the destination is tried again with a fresh upload: once goes through, always fails after 3 tries', async () => {
+    const image = await pushImage('small/app', 'flaky', [5000, 6000])
+    const flaky = image.blobs[1]!.digest
+    proxy.reset()
+    proxy.refuse = {digest: flaky, status: 500, times: 1}
+    try {
+      const root = makeProject()
+      const args = ['--repository', 'small/app', '--from', 'flaky', '--to', 'production', '--json']
+      const once = await runCli(copyArgs(`${proxy.host}/retry/once`, ...args), {cwd: root, env: env()})
+      expect(once.exitCode, once.stderr).toBe(0)
+      expect(once.stderr).toContain(
+        `Destination ${proxy.host}/retry/once: Uploading blob ${flaky} to ${proxy.host}/retry/once failed: HTTP 500. Trying again in 1 s (attempt 2 of 3).`,
+      )
+      expect(JSON.parse(once.stdout).copy).toMatchObject({uploadedBlobs: 3, failedSide: null})
+      expect(proxy.counts.uploadsOpened).toBe(4)
+
+      proxy.reset()
+      proxy.refuse = {digest: flaky, status: 500}
+      const always = await runCli(copyArgs(`${proxy.host}/retry/always`, ...args), {cwd: root, env: env()})
+      expect(always.exitCode, always.stderr).toBe(8)
+      const json = JSON.parse(always.stdout)
+      expect(json.copy.failedSide).toBe('destination')
+      expect(json.error.message).toBe(
+        `Destination ${proxy.host}/retry/always: Uploading blob ${flaky} to ${proxy.host}/retry/always failed: HTTP 500.`,
+      )
+      expect(always.stderr).toContain('(attempt 3 of 3)')
+      expect(await manifestDigestOf(destination, 'retry/always', 'production')).toBeNull()
+    } finally {
+      proxy.refuse = undefined
+    }
+  })
+
   it('a source that refuses the credentials fails naming the source (exit 7, as a refused login)', async () => {
     const root = makeProject()
     // The destination's registry as the source: it wants the other account's password.
