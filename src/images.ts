@@ -94,3 +94,36 @@ export function defaultRepository(model: string, version: string): string {
 function truncate(value: string): string {
   return value.length > 80 ? `${value.slice(0, 77)}...` : value
 }
+
+/** Where `promote --to-registry` copies to: an ECR registry (account and region in its host) or another. */
+export interface Destination {
+  host: string
+  /** Undefined: the source's repository. */
+  repository: string | undefined
+  /** An ECR host's account and region (private ECR hosts, FIPS and China included). */
+  ecr: {account: string; region: string} | undefined
+}
+
+const ECR_HOST = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d{1,2})\.amazonaws\.com(?:\.cn)?$/
+
+/** `<account>.dkr.ecr.<region>.amazonaws.com[/<repository>]`, or `host[:port][/<repository>]` of another registry. */
+export function parseDestination(value: string, origin: string): Destination {
+  const bare = value.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '')
+  const slash = bare.indexOf('/')
+  const host = normalizeRegistryHost(slash < 0 ? bare : bare.slice(0, slash), origin)
+  const repository =
+    slash < 0 ? undefined : validateRepository(bare.slice(slash + 1), `${origin}: the repository`)
+  const ecr = ECR_HOST.exec(host)
+  return {host, repository, ecr: ecr === null ? undefined : {account: ecr[1]!, region: ecr[2]!}}
+}
+
+const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/
+
+export function validateRoleArn(value: string, origin: string): string {
+  if (!ROLE_ARN.test(value))
+    throw usageError(
+      `${origin} ${JSON.stringify(truncate(value))} is not an IAM role ARN.`,
+      'Use arn:aws:iam::<account>:role/<name>.',
+    )
+  return value
+}

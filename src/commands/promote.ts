@@ -6,11 +6,16 @@ import {appendStepSummary, writeStepOutputs} from '../cli/github-actions.js'
 import type {PromoteResult} from '../release/promote.js'
 
 export default class Promote extends BaseCommand {
-  static override summary = 'Point a tag (e.g. production) at the image another tag names: no build, no push.'
+  static override summary =
+    'Point a tag (e.g. production) at the image another tag names, in its repository or copied into another account or region: no build.'
 
   static override description = `Reads the digest of the --from tag (ECR DescribeImages), points every --to tag at it without uploading anything (ECR BatchGetImage + PutImage, or the registry's own API with --registry), then checks that every --to tag names that digest.
 
-The repository is resolved exactly as push resolves it (flags, environment, .env files of the target and the project root, --stage). A --to tag that already names the image is reported as unchanged; in an IMMUTABLE repository a --to tag that names another image is an error. Exit codes: 3 when the --from tag or the repository does not exist (or AWS refuses), 8 when moving or verifying a tag fails, 2 for bad input.`
+The repository is resolved exactly as push resolves it (flags, environment, .env files of the target and the project root, --stage). A --to tag that already names the image is reported as unchanged; in an IMMUTABLE repository a --to tag that names another image is an error. 
+
+With --to-registry <account>.dkr.ecr.<region>.amazonaws.com[/<repository>] the image is first copied by digest into that registry (another account or region), with the destination's own credentials (--to-profile, --to-role-arn): only the blobs it lacks are sent, streamed, then the manifests, the --to tags and the verify happen there. A failure names its side (source or destination).
+
+Exit codes: 3 when the --from tag or the repository does not exist (or AWS refuses), 7 when a registry refuses the login token, 8 when copying, moving or verifying fails, 2 for bad input.`
 
   static override examples = [
     {
@@ -20,6 +25,17 @@ The repository is resolved exactly as push resolves it (flags, environment, .env
     {
       description: 'See what would change (from, digest, the current digest of each --to), change nothing',
       command: 'mldeploy promote modelA/V1 --from candidate --to production --to stable --dry-run',
+    },
+    {
+      description: 'Copy the image into the production account (its own profile), then tag it there',
+      command:
+        'mldeploy promote modelA/V1 --from candidate --to production --to-registry 210987654321.dkr.ecr.eu-west-1.amazonaws.com --to-profile prod',
+    },
+    {
+      description:
+        'The same with a role to assume; the dry run says how many blobs and bytes the destination lacks',
+      command:
+        'mldeploy promote modelA/V1 --from candidate --to production --to-registry 210987654321.dkr.ecr.eu-west-1.amazonaws.com --to-role-arn arn:aws:iam::210987654321:role/promote --dry-run',
     },
     {
       description: 'In CI: promote the image of a commit, JSON result on stdout',

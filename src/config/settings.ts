@@ -2,10 +2,12 @@ import {usageError} from '../errors.js'
 import {
   defaultRepository,
   normalizeRegistryHost,
+  parseDestination,
   validateAccountId,
   validateImageTag,
   validateRegion,
   validateRepository,
+  validateRoleArn,
 } from '../images.js'
 import {
   defaultBentoModel,
@@ -302,6 +304,47 @@ export const SETTINGS = {
     commands: ['promote'],
     label: '--to',
     parse: (raw) => [...new Set(raw.map((tag) => validateImageTag(tag, '--to')))],
+  }),
+
+  // --- promote into another account or region (issue 25 §2) ---
+  toRegistry: string({
+    flag: 'to-registry',
+    env: ['MLDEPLOY_TO_REGISTRY'],
+    default: {describe: 'none: the tags move within the source repository'},
+    help: "Copy the image by digest into another ECR registry, <account>.dkr.ecr.<region>.amazonaws.com[/<repository>] (another account or region; the repository defaults to the source's), before pointing the --to tags there: only the blobs it lacks are sent, streamed. A host[:port][/<repository>] that is not ECR's is written through its own API with the destination's ECR login token (tests, VPC endpoints).",
+    group: 'AWS',
+    commands: ['promote'],
+    label: 'Destination registry',
+    parse: (raw, source) => parseDestination(raw, `Destination registry (from ${source})`),
+  }),
+  toProfile: string({
+    flag: 'to-profile',
+    env: ['MLDEPLOY_TO_PROFILE'],
+    default: {describe: "the source's credentials"},
+    help: 'AWS named profile for the destination of --to-registry (its identity, repository, login token and tags).',
+    group: 'AWS',
+    commands: ['promote'],
+    label: 'Destination profile',
+  }),
+  toRoleArn: string({
+    flag: 'to-role-arn',
+    env: ['MLDEPLOY_TO_ROLE_ARN'],
+    default: {describe: 'none'},
+    help: "IAM role the destination of --to-registry is reached with: assumed (STS AssumeRole) with the --to-profile credentials, else the source's.",
+    group: 'AWS',
+    commands: ['promote'],
+    label: 'Destination role',
+    parse: (raw, source) => validateRoleArn(raw, `Destination role (from ${source})`),
+  }),
+  toRegion: string({
+    flag: 'to-region',
+    env: ['MLDEPLOY_TO_REGION'],
+    default: {describe: "the --to-registry host's region, else the source's"},
+    help: 'AWS region of the destination: where its login token and tags are asked for (needed only when --to-registry is not an ECR host).',
+    group: 'AWS',
+    commands: ['promote'],
+    label: 'Destination region',
+    parse: (raw, source) => validateRegion(raw, `Destination region (from ${source})`),
   }),
 
   // --- inspect ---

@@ -1,6 +1,7 @@
 import type {Sourced} from '../config/env-layers.js'
 import type {FlagValuesFor} from '../config/flags.js'
-import {locatingPushFlags, type PushConfig, resolvePushConfig} from '../config/push-config.js'
+import {loadLayers, locatingPushFlags, type PushConfig, resolvePushConfig} from '../config/push-config.js'
+import {SETTINGS, SettingsReader} from '../config/settings.js'
 import {usageError} from '../errors.js'
 import {ecrRegistryHost, imageReference, PLACEHOLDER, validateImageTag} from '../images.js'
 import {SecretRegistry} from '../secrets.js'
@@ -13,6 +14,7 @@ import {
 } from '../systems/aws/index.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
 import {WarningLog} from '../pipeline/warnings.js'
+import {type CopyConfig, CopyDestination} from './promote-copy.js'
 
 // `mldeploy promote`'s configuration and the state its plan walks (its steps: promote-steps.ts).
 
@@ -23,6 +25,8 @@ export interface PromoteConfig {
   push: PushConfig
   from: string
   to: string[]
+  /** --to-registry: copy the image into another registry first (issue 25 §2). */
+  copy: CopyConfig | undefined
 }
 
 /** What happens (or would happen) to one --to tag. */
@@ -57,7 +61,49 @@ export function resolvePromoteConfig(
     throw usageError(`--to ${from} is the --from tag itself.`, 'Name another tag to point at its image.')
   }
   const pushFlags = locatingPushFlags(flags, flags['dry-run'] ?? false)
-  return {push: resolvePushConfig(targetSpec, pushFlags, processEnv, cwd), from, to: targets}
+  const push = resolvePushConfig(targetSpec, pushFlags, processEnv, cwd)
+  return {push, from, to: targets, copy: resolveCopyConfig(flags, push, processEnv)}
+}
+
+/** The destination settings (flags, environment, the target's .env files and mldeploy.yaml). */
+function resolveCopyConfig(
+  flags: PromoteFlags,
+  push: PushConfig,
+  processEnv: NodeJS.ProcessEnv,
+): CopyConfig | undefined {
+  const {target} = push
+  const layers = loadLayers(
+    processEnv,
+    target.root,
+    target.dir,
+    push.stage,
+    `${target.dir} or ${target.root}`,
+  )
+  const read = new SettingsReader(flags, layers, {target})
+  const destination = read.get(SETTINGS.toRegistry)
+  const profile = read.get(SETTINGS.toProfile)
+  const roleArn = read.get(SETTINGS.toRoleArn)
+  const region = read.get(SETTINGS.toRegion)
+  push.shadowed.push(...read.shadowed)
+  push.fromFiles.push(...read.fromFiles)
+  if (destination === undefined) {
+    const stray = [profile, roleArn, region].find((each) => each !== undefined)
+    if (stray !== undefined)
+      throw usageError(
+        `${stray.source} names the destination of a copy, and there is none.`,
+        'Add --to-registry <account>.dkr.ecr.<region>.amazonaws.com, or drop it.',
+      )
+    return undefined
+  }
+  const fromHost = destination.value.ecr?.region
+  const sourced =
+    region ?? (fromHost === undefined ? undefined : {value: fromHost, source: destination.source})
+  if (region !== undefined && fromHost !== undefined && region.value !== fromHost)
+    throw usageError(
+      `${region.source} says ${region.value}, and the destination ${destination.value.host} is in ${fromHost}.`,
+      'Drop --to-region: an ECR host names its region.',
+    )
+  return {destination, profile, roleArn, region: sourced}
 }
 
 /**
@@ -74,6 +120,8 @@ export class PromoteState implements TagTarget {
   /** Digest per tag, once read (undefined: not read, e.g. a dry run without credentials). */
   digests: Map<string, string> | undefined
   readonly tags: PromotedTag[]
+  /** With --to-registry: the destination, its own clients and what the copy did. */
+  copy: CopyDestination | undefined
 
   constructor(
     readonly config: PromoteConfig,
@@ -153,5 +201,20 @@ export async function preparePromote(config: PromoteConfig): Promise<PromoteStat
   const state = new PromoteState(config, region, aws)
   registerAwsSecrets(config.push.childEnv, state.secrets)
   aws.shareSecretsWith(state.secrets)
+  const {copy} = config
+  if (copy !== undefined) {
+    // The destination's own clients: its profile (else the source's credentials), its role, its region.
+    const toRegion = copy.region ?? region
+    const destination = new AwsClients(
+      awsSettingsFor(config.push.childEnv, {
+        region: toRegion.value,
+        profile: copy.profile?.value ?? config.push.profile?.value,
+        quick: config.push.dryRun,
+        ...(copy.roleArn === undefined ? {} : {roleArn: copy.roleArn.value}),
+      }),
+    )
+    destination.shareSecretsWith(state.secrets)
+    state.copy = new CopyDestination(copy, state, toRegion, destination)
+  }
   return state
 }

@@ -4,6 +4,7 @@ import type {PlannedAction, Step} from '../pipeline/step.js'
 import {checkAccount} from '../systems/account.js'
 import {registryCalls} from '../systems/registry-api.js'
 import {tagDigests, tagStep, verifyStep} from '../steps/tag.js'
+import {COPY_CHANGES, COPY_CHECKS} from './promote-copy.js'
 import type {PromoteState} from './promote-state.js'
 
 /**
@@ -25,7 +26,7 @@ const identityStep: Step<PromoteState> = {
         text: `ECR repository ${state.repository} exists (and may tags move?): ECR DescribeRepositories`,
         calls: ['aws:ecr:DescribeRepositories'],
       },
-      ...(state.registryIsEcr || state.config.push.dryRun
+      ...(state.registryIsEcr || (state.config.push.dryRun && state.copy === undefined)
         ? []
         : [
             {
@@ -54,7 +55,8 @@ const identityStep: Step<PromoteState> = {
       await state.aws.repository(state.repository, identity.account, undefined, io.signal)
     ).mutability
     io.output(`account ${identity.account}; repository ${state.repository} (${state.mutability})`)
-    if (!state.registryIsEcr && !dryRun)
+    // A copy's dry run reads the source's manifests: it needs the token too (GetAuthorizationToken changes nothing).
+    if (!state.registryIsEcr && (!dryRun || state.copy !== undefined))
       state.authorization = await state.aws.authorization(state.secrets, io.signal)
   },
 }
@@ -123,3 +125,17 @@ export const PROMOTE_PLAN: readonly Step<PromoteState>[] = [
   tagStep<PromoteState>('Point the --to tags (no upload)'),
   verifyStep<PromoteState>(),
 ]
+
+/** With --to-registry (promote-copy.ts): the source's identity, the destination's, then the copy. */
+export const PROMOTE_COPY_CHECKS: readonly Step<PromoteState>[] = [identityStep, ...COPY_CHECKS]
+export const PROMOTE_COPY_PLAN: readonly Step<PromoteState>[] = [...PROMOTE_COPY_CHECKS, ...COPY_CHANGES]
+
+/** The read-only steps and the whole plan of this promotion. */
+export function promotePlans(state: PromoteState): {
+  checks: readonly Step<PromoteState>[]
+  plan: readonly Step<PromoteState>[]
+} {
+  return state.copy === undefined
+    ? {checks: PROMOTE_CHECKS, plan: PROMOTE_PLAN}
+    : {checks: PROMOTE_COPY_CHECKS, plan: PROMOTE_COPY_PLAN}
+}

@@ -3,7 +3,8 @@ import {imageReference} from '../images.js'
 import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
 import type {IoHost} from '../pipeline/io-host.js'
 import type {PromotedTag, PromoteState, TagChange} from './promote-state.js'
-import {PROMOTE_CHECKS, PROMOTE_PLAN} from './promote-steps.js'
+import {type CopyReport, failedSide} from './promote-copy.js'
+import {promotePlans} from './promote-steps.js'
 
 export {
   type PromoteConfig,
@@ -14,7 +15,8 @@ export {
   resolvePromoteConfig,
   type TagChange,
 } from './promote-state.js'
-export {PROMOTE_CHECKS, PROMOTE_PLAN} from './promote-steps.js'
+export {PROMOTE_CHECKS, PROMOTE_COPY_CHECKS, PROMOTE_COPY_PLAN, PROMOTE_PLAN} from './promote-steps.js'
+export type {CopyReport} from './promote-copy.js'
 
 export interface PromoteResult {
   status: 'promoted' | 'unchanged' | 'planned'
@@ -39,6 +41,11 @@ export interface PromoteResult {
   steps: StepRecord[]
   /** A dry run: what the steps that change tags would do. */
   plan?: DescribedStep[]
+  /**
+   * With --to-registry: the destination (where `images`, `imageByDigest` and the --to tags are),
+   * what it lacked and what this run sent; `registry` and `from` stay the source's.
+   */
+  copy?: CopyReport
 }
 
 /**
@@ -50,13 +57,16 @@ export async function promote(
   state: PromoteState,
   options: {host: IoHost; signal: AbortSignal},
 ): Promise<{result: PromoteResult; failure: DeployError | undefined}> {
-  const plan = state.config.push.dryRun ? PROMOTE_CHECKS : PROMOTE_PLAN
+  const {checks, plan: whole} = promotePlans(state)
+  const plan = state.config.push.dryRun ? checks : whole
   const run = newRun(plan, state)
   try {
     await runPlans(plan, [run], options)
   } finally {
     state.aws.close()
+    state.copy?.aws.close()
   }
+  if (state.copy !== undefined && run.failure !== undefined) state.copy.failedSide = failedSide(run.failure)
   return {result: promoteResult(state, run.steps), failure: run.failure}
 }
 
@@ -69,10 +79,14 @@ export function promoteResult(state: PromoteState, steps: StepRecord[]): Promote
   if (push.stage !== undefined) settings.stage = {value: push.stage, source: 'flag --stage or MLDEPLOY_STAGE'}
   const host = state.registry.value
   const digest = state.digest
+  // The --to tags live where the image was copied to, if it was.
+  const toHost = state.copy?.registry.value ?? host
+  const toRepository = state.copy?.repository ?? state.repository
   const tags = state.tags.map((each) => ({
     ...each,
-    reference: imageReference(host, state.repository, each.tag),
+    reference: imageReference(toHost, toRepository, each.tag),
   }))
+  const {checks, plan} = promotePlans(state)
   return {
     status: push.dryRun
       ? 'planned'
@@ -91,7 +105,7 @@ export function promoteResult(state: PromoteState, steps: StepRecord[]): Promote
       digest: digest ?? null,
     },
     digest: digest ?? null,
-    imageByDigest: digest === undefined ? null : `${host}/${state.repository}@${digest}`,
+    imageByDigest: digest === undefined ? null : `${toHost}/${toRepository}@${digest}`,
     images: tags.map((each) => each.reference),
     bentoTag: null,
     tags,
@@ -99,7 +113,8 @@ export function promoteResult(state: PromoteState, steps: StepRecord[]): Promote
     envFiles: push.envFiles,
     warnings: state.warnings,
     steps,
-    ...(push.dryRun ? {plan: describePlan(PROMOTE_PLAN.slice(PROMOTE_CHECKS.length), state)} : {}),
+    ...(push.dryRun ? {plan: describePlan(plan.slice(checks.length), state)} : {}),
+    ...(state.copy === undefined ? {} : {copy: state.copy.report()}),
   }
 }
 
@@ -121,6 +136,7 @@ export function formatPromote(result: PromoteResult): string {
   lines.push(head)
   lines.push(`  from  ${result.from.reference}`)
   lines.push(`        = ${result.digest ?? '<digest unknown>'}`)
+  if (result.copy !== undefined) lines.push(`  copy  ${copyLine(result.copy, result.dryRun)}`)
   const width = Math.max(...result.tags.map((each) => each.tag.length))
   for (const each of result.tags) {
     const word = CHANGE_WORDS[each.change][result.dryRun ? 1 : 0]
@@ -132,4 +148,17 @@ export function formatPromote(result: PromoteResult): string {
   }
   if (result.imageByDigest !== null) lines.push(`  ${result.imageByDigest}`)
   return lines.join('\n')
+}
+
+function mib(bytes: number | null): string {
+  return bytes === null ? '?' : (bytes / 1024 ** 2).toFixed(1)
+}
+
+/** `-> <registry>/<repository>: ...` what the copy sent (or would send). */
+function copyLine(copy: CopyReport, dryRun: boolean): string {
+  const into = `-> ${copy.registry}/${copy.repository}`
+  if (copy.blobs === null || copy.missingBlobs === null) return `${into}: what is missing there is unknown`
+  if (dryRun)
+    return `${into}: would send ${copy.missingBlobs} of ${copy.blobs} blob(s) (${mib(copy.missingBytes)} of ${mib(copy.bytes)} MiB), then ${copy.manifests} manifest(s)`
+  return `${into}: ${copy.uploadedBlobs} of ${copy.blobs} blob(s) sent (${mib(copy.uploadedBytes)} of ${mib(copy.bytes)} MiB), ${copy.mountedBlobs} mounted, ${copy.blobs - copy.missingBlobs} already there`
 }

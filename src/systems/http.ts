@@ -1,4 +1,5 @@
 import type {IncomingMessage} from 'node:http'
+import type {Readable} from 'node:stream'
 
 /**
  * HTTP for the calls mldeploy makes itself (a registry's API, an ECR layer's download URL),
@@ -8,11 +9,12 @@ import type {IncomingMessage} from 'node:http'
  * ~0.1 s that Node waits for at exit (bench/RESULTS.md). The AWS SDK uses node:http too.
  */
 
-/** What the callers send: a method, headers, a body held in memory, a signal. */
+/** What the callers send: a method, headers, a body (held in memory, or streamed: a blob copied), a signal. */
 export interface HttpRequest {
   method?: string
   headers?: Record<string, string>
-  body?: Buffer | string
+  /** A stream is sent as it is read (never buffered whole) and cannot be sent again: no redirect is followed. */
+  body?: Buffer | string | Readable
   signal?: AbortSignal
 }
 
@@ -64,7 +66,7 @@ function exchange(
   url: URL,
   method: string,
   headers: Record<string, string>,
-  body: Buffer | string | undefined,
+  body: Buffer | string | Readable | undefined,
   signal: AbortSignal | undefined,
 ): Promise<IncomingMessage> {
   const {request} = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http')
@@ -78,7 +80,11 @@ function exchange(
         }),
       ),
     )
-    outgoing.end(body)
+    if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body))
+      return void outgoing.end(body)
+    // A failing body (the source of a copy) ends the request with the body's own error.
+    body.on('error', (error) => outgoing.destroy(error))
+    body.pipe(outgoing)
   })
 }
 

@@ -1,3 +1,5 @@
+import type {Readable} from 'node:stream'
+
 import {RegistryError} from '../errors.js'
 import {sha256Digest} from '../sha256.js'
 import {discardBody} from './http.js'
@@ -14,6 +16,22 @@ export interface ImageManifest {
   /** sha256 of `raw`: what the registry calls the image (or the index). */
   digest: string
   raw: Buffer
+}
+
+/** A blob being read: its bytes as a stream (never held whole), and the size the source declared. */
+export interface BlobStream {
+  body: Readable
+  size: number | undefined
+}
+
+/** A fetch Response's body as a node stream, with its declared length. */
+export function bodyStream(response: Response): BlobStream {
+  const {Readable} = process.getBuiltinModule('node:stream')
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  return {
+    body: Readable.fromWeb(response.body as Parameters<typeof Readable.fromWeb>[0]),
+    size: Number.isFinite(declared) ? declared : undefined,
+  }
 }
 
 export interface ImageSource {

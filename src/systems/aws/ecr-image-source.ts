@@ -6,6 +6,8 @@ import {recordAction} from '../../ledger.js'
 import {discardBody, httpFetch} from '../http.js'
 import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
 import {
+  type BlobStream,
+  bodyStream,
   declaredMediaType,
   type ImageManifest,
   type ImageSource,
@@ -97,6 +99,24 @@ export class EcrImageSource implements ImageSource {
   }
 
   async blob(digest: string, signal?: AbortSignal): Promise<Buffer> {
+    const response = await this.download(digest, signal)
+    const bytes = await readCapped(response, MAX_CONFIG_BYTES, `Blob ${digest}`)
+    if (sha256Digest(bytes) !== digest)
+      throw new AwsError(
+        'malformed',
+        'ecr:GetDownloadUrlForLayer',
+        `Reading blob ${digest} of ${this.repository} (ecr:GetDownloadUrlForLayer): the bytes do not hash to the digest.`,
+      )
+    return bytes
+  }
+
+  /** A blob (a layer of any size) as a stream, for a copy: the caller checks its digest as it flows. */
+  async openBlob(digest: string, signal?: AbortSignal): Promise<BlobStream> {
+    return bodyStream(await this.download(digest, signal))
+  }
+
+  /** GetDownloadUrlForLayer, then a GET of the presigned URL: the answer, its body unread. */
+  private async download(digest: string, signal?: AbortSignal): Promise<Response> {
     const {GetDownloadUrlForLayerCommand} = await ecrModule()
     const doing = `Reading blob ${digest} of ${this.repository} (ecr:GetDownloadUrlForLayer)`
     let url: string | undefined
@@ -131,7 +151,7 @@ export class EcrImageSource implements ImageSource {
         },
       )
     }
-    if (!response.ok) {
+    if (!response.ok || response.body === null) {
       await discardBody(response)
       throw new AwsError(
         response.status === 403 ? 'access-denied' : response.status === 404 ? 'not-found' : 'failed',
@@ -139,14 +159,7 @@ export class EcrImageSource implements ImageSource {
         `${doing}: the download URL answered HTTP ${response.status}.`,
       )
     }
-    const bytes = await readCapped(response, MAX_CONFIG_BYTES, `Blob ${digest}`)
-    if (sha256Digest(bytes) !== digest)
-      throw new AwsError(
-        'malformed',
-        'ecr:GetDownloadUrlForLayer',
-        `${doing}: the bytes do not hash to the digest.`,
-      )
-    return bytes
+    return response
   }
 }
 

@@ -88,8 +88,56 @@ export class AwsSession {
     if (credentials.sessionToken !== undefined) this.secrets.add(credentials.sessionToken)
   }
 
-  /** Static keys from the target's environment, else the default chain told which profile and files to use. */
+  /**
+   * With a role to assume (promote's --to-role-arn): that role's temporary credentials, asked of STS
+   * with the base credentials below and renewed five minutes before they expire.
+   */
   private readonly credentials = async (): Promise<AwsCredentialIdentity> => {
+    const role = this.settings.assumeRole
+    if (role === undefined) return this.baseCredentials()
+    const held = this.assumed === undefined ? undefined : await this.assumed.catch(() => undefined)
+    if (held?.expiration === undefined || held.expiration.getTime() - Date.now() < 300_000) {
+      this.assumed = this.assume(role.roleArn, role.sessionName)
+    }
+    return this.assumed!
+  }
+
+  private assumed?: Promise<AwsCredentialIdentity>
+
+  private async assume(roleArn: string, sessionName: string): Promise<AwsCredentialIdentity> {
+    const {AssumeRoleCommand, STSClient} = await stsModule()
+    const client = this.track(
+      new STSClient({...this.clientConfig('sts'), credentials: this.baseCredentials}),
+      'sts',
+    )
+    let found
+    try {
+      const out = await client.send(
+        new AssumeRoleCommand({RoleArn: roleArn, RoleSessionName: sessionName}),
+        this.signal(undefined),
+      )
+      found = out.Credentials
+    } catch (error) {
+      throw this.fail(error, 'sts:AssumeRole', `Assuming role ${roleArn} (STS AssumeRole)`)
+    }
+    if (found?.AccessKeyId === undefined || found.SecretAccessKey === undefined)
+      throw new AwsError(
+        'malformed',
+        'sts:AssumeRole',
+        `STS AssumeRole of ${roleArn} returned no credentials.`,
+      )
+    const credentials: AwsCredentialIdentity = {
+      accessKeyId: found.AccessKeyId,
+      secretAccessKey: found.SecretAccessKey,
+      ...(found.SessionToken === undefined ? {} : {sessionToken: found.SessionToken}),
+      ...(found.Expiration === undefined ? {} : {expiration: found.Expiration}),
+    }
+    this.noteSecrets(credentials)
+    return credentials
+  }
+
+  /** Static keys from the target's environment, else the default chain told which profile and files to use. */
+  private readonly baseCredentials = async (): Promise<AwsCredentialIdentity> => {
     const fixed = this.settings.credentials
     if (fixed !== undefined) return fixed
     const {profile, credentialsFile, configFile} = this.settings

@@ -4,6 +4,9 @@ import path from 'node:path'
 
 import type {SecretRegistry} from '../../secrets.js'
 
+/** What CloudTrail shows for a role mldeploy assumed. */
+export const ROLE_SESSION_NAME = 'mldeploy-promote'
+
 /** The region when nothing names one (as the aws CLI's users expect from ecr.sh). */
 export const FALLBACK_REGION = 'us-east-1'
 
@@ -35,6 +38,8 @@ export interface AwsSettings {
   credentialsFile?: string
   maxAttempts?: number
   retryMode?: 'standard' | 'adaptive' | 'legacy'
+  /** A role to assume with the credentials above (STS AssumeRole): promote's --to-role-arn. */
+  assumeRole?: {roleArn: string; sessionName: string}
 }
 
 export interface AwsOverrides {
@@ -43,6 +48,8 @@ export interface AwsOverrides {
   /** From --profile or AWS_PROFILE. */
   profile?: string
   quick?: boolean
+  /** A role the clients assume (STS AssumeRole) with the credentials found. */
+  roleArn?: string
 }
 
 const value = (env: Record<string, string | undefined>, name: string): string | undefined => {
@@ -67,6 +74,9 @@ export function awsSettingsFor(env: Record<string, string>, overrides: AwsOverri
     region: overrides.region ?? regionFromEnv(env, profile).value,
     ...(profile === undefined ? {} : {profile}),
     ...(overrides.quick ? {quick: true} : {}),
+    ...(overrides.roleArn === undefined
+      ? {}
+      : {assumeRole: {roleArn: overrides.roleArn, sessionName: ROLE_SESSION_NAME}}),
     ...(configFile === undefined ? {} : {configFile}),
     ...(credentialsFile === undefined ? {} : {credentialsFile}),
   }

@@ -190,6 +190,22 @@ describe('reading an image through the ECR API', () => {
     expect(wrong.message).toContain('the bytes do not hash to the digest')
   })
 
+  it('opens a layer of any size as a stream through its download URL (for a copy: nothing read up front)', async () => {
+    const layer = Buffer.alloc(9 * 1024 * 1024, 3)
+    const url = await download(200, layer)
+    const {client} = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
+    const opened = await new EcrImageSource(client, 'r').openBlob(sha256Digest(layer))
+    const chunks: Buffer[] = []
+    for await (const chunk of opened.body) chunks.push(chunk as Buffer)
+    expect(chunks.length).toBeGreaterThan(1)
+    expect(Buffer.concat(chunks).equals(layer)).toBe(true)
+    const gone = await download(404, Buffer.from('no'))
+    const missing = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: gone})})
+    expect((await awsFailure(new EcrImageSource(missing.client, 'r').openBlob('sha256:x'))).reason).toBe(
+      'not-found',
+    )
+  })
+
   it.each([
     [403, 'access-denied'],
     [404, 'not-found'],
