@@ -37,6 +37,9 @@ rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 RUN_TMP="$(mktemp -d "${TMPDIR:-/tmp}/mldeploy-test-run-XXXXXX")" || die "cannot create a temp folder"
 OUTER_TMPDIR="${TMPDIR-}"
 export TMPDIR="$RUN_TMP"
+# npm >= 10.9 turns on Node's compile cache for itself, in $TMPDIR/node-compile-cache: the tests
+# that run npm (install, action, the CodeBuild agent) would leave it there.
+export NODE_DISABLE_COMPILE_CACHE=1
 vitest=(node_modules/vitest/vitest.mjs run --reporter=default --reporter=json)
 
 # The end-to-end tests (real builds, one file at a time) are the long pole: they run in the

@@ -14,7 +14,7 @@ import {
 } from '../systems/aws/index.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
 import {WarningLog} from '../pipeline/warnings.js'
-import {type CopyConfig, CopyDestination} from './promote-copy.js'
+import {type CopyConfig, CopyDestination} from './promote-destination.js'
 
 // `mldeploy promote`'s configuration and the state its plan walks (its steps: promote-steps.ts).
 

@@ -56,6 +56,8 @@ export function npmEnv(logs: string): Record<string, string> {
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
     npm_config_audit: 'false',
+    // npm >= 10.9 turns on Node's compile cache for itself, in $TMPDIR/node-compile-cache unless told.
+    NODE_DISABLE_COMPILE_CACHE: '1',
   }
 }
 
