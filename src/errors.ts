@@ -15,6 +15,8 @@ export const ExitCode = {
   containerize: 6,
   auth: 7,
   push: 8,
+  /** Issue 25: the scan gate did not pass the image (a finding at or above --max-severity, or no verdict). */
+  scan: 9,
   interruptedSighup: 129,
   interruptedSigint: 130,
   interruptedSigterm: 143,

@@ -27,6 +27,15 @@ export interface ActionsResult {
   error?: {kind: string; message: string; hint?: string}
   /** Everything the run warned about, as --json lists it. */
   warnings?: readonly string[]
+  /** Issue 25: the scan gate's verdict. */
+  scan?: {
+    verdict: string
+    threshold: string | null
+    counts: Readonly<Record<string, number>>
+    top: ReadonlyArray<{id: string; severity: string; package: string | null; fixedIn: string | null}>
+    allowed: readonly unknown[]
+    expired: readonly unknown[]
+  }
 }
 
 /** `::error` data: %, CR and LF escaped as GitHub's toolkit does (actions/toolkit command.ts). */
@@ -48,6 +57,7 @@ const STEP_OF_KIND: Record<string, string> = {
   containerize: 'containerize',
   auth: 'login',
   push: 'push',
+  scan: 'scan',
   interruptedSighup: 'interrupted',
   interruptedSigint: 'interrupted',
   interruptedSigterm: 'interrupted',
@@ -166,6 +176,7 @@ export function formatStepSummary(results: readonly ActionsResult[], command = '
       for (const [key, value] of rows) lines.push(`| ${key} | ${cell(value)} |`)
       lines.push('')
     }
+    lines.push(...scanSummary(result.scan))
     const steps = result.steps ?? []
     if (steps.length > 0) {
       lines.push(
@@ -181,6 +192,28 @@ export function formatStepSummary(results: readonly ActionsResult[], command = '
     }
   }
   return `${lines.join('\n')}\n`
+}
+
+/** Issue 25: the scan gate's verdict, the counts per severity and the findings that failed it. */
+function scanSummary(scan: ActionsResult['scan']): string[] {
+  if (scan === undefined || scan.verdict === 'skipped') return []
+  const icon = scan.verdict === 'passed' ? '✅' : '❌'
+  const counts = Object.entries(scan.counts)
+    .filter(([, count]) => count > 0)
+    .map(([severity, count]) => `${severity} ${count}`)
+  const lines = [
+    `Scan gate ${icon} **${scan.verdict}** (max severity ${scan.threshold ?? '-'}): ${counts.length === 0 ? 'no findings' : counts.join(', ')}; ${scan.allowed.length} allowed, ${scan.expired.length} expired allow-list entr${scan.expired.length === 1 ? 'y' : 'ies'}`,
+    '',
+  ]
+  if (scan.top.length > 0) {
+    lines.push('| finding | severity | package | fixed in |', '|---|---|---|---|')
+    for (const each of scan.top)
+      lines.push(
+        `| ${cell(each.id)} | ${each.severity} | ${cell(each.package ?? '-')} | ${cell(each.fixedIn ?? '-')} |`,
+      )
+    lines.push('')
+  }
+  return lines
 }
 
 /** Append the summary to $GITHUB_STEP_SUMMARY when it is set; returns whether it wrote. */

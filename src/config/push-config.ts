@@ -8,6 +8,8 @@ import {registryScheme} from '../systems/registry-api.js'
 import type {HostPort} from '../systems/vpn.js'
 import {backendOfBuilder, type Builder, describeBuilder} from './builder.js'
 import {EnvLayers, type Sourced} from './env-layers.js'
+import {loadAllowlists} from './scan-allowlist.js'
+import type {AllowEntry, Threshold} from '../scan-findings.js'
 import {loadEnvLayers} from './target-layers.js'
 import {SETTINGS_FILE} from './settings-file.js'
 import type {FlagValuesFor} from './flags.js'
@@ -69,6 +71,15 @@ export interface PushConfig {
   rebuild: boolean
   /** --skip-disk-check (issue 12). */
   skipDiskCheck: boolean
+  /** Issue 25: --max-severity and the accepted risks of scan-allowlist.yaml; undefined: no gate. */
+  scanGate: ScanGate | undefined
+}
+
+export interface ScanGate {
+  threshold: Sourced<Threshold>
+  allowlist: AllowEntry[]
+  /** The allow-list files that hold entries (relative to the root). */
+  allowlistFiles: string[]
 }
 
 /** Flags, then environment, then .env files (target over root), then defaults. Throws usage errors only. */
@@ -145,7 +156,27 @@ export function resolvePushConfig(
     deployTarget,
     rebuild: read.must(SETTINGS.rebuild).value,
     skipDiskCheck: flags['skip-disk-check'] ?? false,
+    scanGate: resolveScanGate(read, root, target.dir, registryRaw),
   }
+}
+
+/** The gate reads ECR's findings: --registry (another registry) has none to read. */
+function resolveScanGate(
+  read: SettingsReader,
+  root: string,
+  targetDir: string,
+  registry: Sourced<string> | undefined,
+): ScanGate | undefined {
+  const threshold = read.get(SETTINGS.maxSeverity)
+  if (threshold === undefined) return undefined
+  if (registry !== undefined)
+    throw usageError(
+      `Max severity (from ${threshold.source}) reads ECR's scan findings, and the registry (from ${registry.source}) is not ECR's.`,
+      'Push to ECR without --registry, or drop --max-severity.',
+    )
+  // Read before anything runs: a bad entry is bad input (exit 2), not a failed push.
+  const {entries, files} = loadAllowlists(root, targetDir)
+  return {threshold, allowlist: entries, allowlistFiles: files}
 }
 
 /**

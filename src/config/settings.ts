@@ -32,6 +32,7 @@ import {
   parseVpcConfig,
 } from './codebuild-settings.js'
 import type {EnvLayers, Sourced} from './env-layers.js'
+import {type Threshold, THRESHOLDS} from '../scan-findings.js'
 import {DEFAULT_TIMEOUTS_MS, formatDuration, resolveTimeouts} from './timeouts.js'
 import {
   DEFAULT_DEPLOY_TARGET,
@@ -675,6 +676,22 @@ export const SETTINGS = {
     parse: (raw) => raw as DeployTarget,
     dotenv: {comment: 'Where the image runs: sagemaker (checked before tagging) or any'},
   }),
+  maxSeverity: option({
+    flag: 'max-severity',
+    env: ['MLDEPLOY_MAX_SEVERITY'],
+    options: THRESHOLDS,
+    upperCase: true,
+    default: {describe: 'no scan gate'},
+    help: "Scan gate: after the upload and before any tag moves, read the image's ECR scan findings (starting a scan when there is none, waiting for it) and fail (exit 9) on a finding at or above this severity that scan-allowlist.yaml does not accept; NONE: any finding fails.",
+    group: 'BUILD',
+    commands: ['push', 'promote'],
+    label: 'Max severity',
+    parse: (raw) => raw.toUpperCase() as Threshold,
+    dotenv: {
+      example: 'HIGH',
+      comment: 'Scan gate: fail on an ECR scan finding at or above CRITICAL, HIGH, MEDIUM, LOW or NONE (any)',
+    },
+  }),
   platform: string({
     flag: 'platform',
     env: ['MLDEPLOY_PLATFORM'],
@@ -808,7 +825,7 @@ export const SETTINGS = {
     },
     help: 'Time limit of a step as <step>=<duration> (90s, 45m, 2h); repeatable. A hung step is stopped and reported.',
     group: 'ADVANCED',
-    commands: ['push'],
+    commands: ['push', 'promote'],
     label: 'Timeout',
     parse: (raw, source) =>
       resolveTimeouts(raw, source === 'flag --timeout' ? '--timeout' : `Timeouts (from ${source})`),

@@ -118,6 +118,8 @@ export function remotePushFlags(state: DeployState): string[] {
     if (config.lifecyclePolicy === undefined) flags.push('--no-lifecycle-policy')
   }
   if (config.rebuild) flags.push('--rebuild')
+  // Issue 25: the remote push runs the scan gate (the package carries the target's scan-allowlist.yaml).
+  if (config.scanGate !== undefined) flags.push('--max-severity', config.scanGate.threshold.value)
   if (config.skipDiskCheck) flags.push('--skip-disk-check')
   if (config.stage !== undefined) flags.push('--stage', config.stage)
   if (config.vpnCheck === undefined) flags.push('--skip-vpn-check')

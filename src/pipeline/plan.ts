@@ -7,6 +7,7 @@ import {loginStep} from '../steps/login.js'
 import {preflightStep} from '../steps/preflight.js'
 import {pushStep} from '../steps/push.js'
 import {reuseStep} from '../steps/reuse.js'
+import {scanStep} from '../steps/scan.js'
 import {tagStep, verifyStep} from '../steps/tag.js'
 import type {DeployState} from './state.js'
 import type {Step} from './step.js'
@@ -25,4 +26,14 @@ export const PUSH_PLAN: readonly Step<DeployState>[] = [
   checkImageStep,
   tagStep<DeployState>(),
   verifyStep<DeployState>(),
+]
+
+/**
+ * Issue 25: with a scan gate (--max-severity) on any of the targets, the scan step runs after the
+ * check of the pushed image and before the tag step (a target without a gate passes through it).
+ */
+export const PUSH_PLAN_WITH_SCAN: readonly Step<DeployState>[] = [
+  ...PUSH_PLAN.slice(0, PUSH_PLAN.indexOf(checkImageStep) + 1),
+  scanStep<DeployState>(),
+  ...PUSH_PLAN.slice(PUSH_PLAN.indexOf(checkImageStep) + 1),
 ]

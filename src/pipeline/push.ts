@@ -3,6 +3,7 @@ import path from 'node:path'
 import type {PushConfig} from '../config/push-config.js'
 import {classify, DeployError, errorMessage, type ResultError, usageError} from '../errors.js'
 import {platformOf} from '../image-facts.js'
+import {type ScanReport, scanResult} from '../scan-findings.js'
 import {PLACEHOLDER} from '../images.js'
 import {DEFAULT_TAGS} from '../config/settings.js'
 import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
@@ -22,7 +23,7 @@ import {
   type StepRecord,
 } from './engine.js'
 import type {IoHost} from './io-host.js'
-import {PUSH_PLAN} from './plan.js'
+import {PUSH_PLAN, PUSH_PLAN_WITH_SCAN} from './plan.js'
 import {codebuildPlanned, codebuildResult, CODEBUILD_PLAN} from './codebuild-plan.js'
 import {CodeBuildState} from './codebuild-state.js'
 import type {Step} from './step.js'
@@ -75,6 +76,8 @@ export interface PushResult {
   reused: {source: 'repository' | 'local'; digest: string | null; builtFromBento: string | null} | null
   /** How the tags were read back; `verified: false` names the permission that would verify them. */
   verification: Verification | null
+  /** Issue 25: the scan gate's verdict (`skipped` without --max-severity, or before the step ran). */
+  scan: ScanReport
 }
 
 /** Region: flag, AWS_REGION, AWS_DEFAULT_REGION (read by the aws CLI, not by the SDK), profile, default. */
@@ -221,7 +224,8 @@ export async function pushTargets(
 /** The plan of these targets: CodeBuild's or the local one (one run of targets uses one builder kind). */
 function planFor(states: readonly DeployState[]): readonly Step<DeployState>[] {
   const remote = states.filter((state) => state instanceof CodeBuildState).length
-  if (remote === 0) return PUSH_PLAN
+  if (remote === 0)
+    return states.some((state) => state.config.scanGate !== undefined) ? PUSH_PLAN_WITH_SCAN : PUSH_PLAN
   if (remote < states.length)
     throw usageError(
       'Some of these targets build with --builder codebuild and some do not.',
@@ -396,5 +400,6 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
             builtFromBento: state.reuse.builtFromBento,
           },
     verification: state.verification ?? null,
+    scan: scanResult(state.scan, config.scanGate?.threshold.value, config.dryRun),
   }
 }

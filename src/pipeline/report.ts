@@ -1,3 +1,4 @@
+import {formatCounts} from '../scan-findings.js'
 import type {FailedPushResult, PushResult} from './push.js'
 
 /** The dry run's plan as text: settings with where each came from, images, each step, the checks. */
@@ -72,6 +73,10 @@ export function formatSummary(result: PushResult): string {
   if (result.image !== null)
     lines.push(
       `  ${result.image.mediaType}, ${result.image.platform ?? 'no single platform'}, ${result.image.layers} layers`,
+    )
+  if (result.scan.verdict !== 'skipped')
+    lines.push(
+      `  scan gate ${result.scan.verdict} (max severity ${result.scan.threshold ?? '-'}): ${formatCounts(result.scan.counts)}${result.scan.allowed.length > 0 ? `, ${result.scan.allowed.length} accepted by the allow-list` : ''}`,
     )
   const timings = result.steps.map((step) => `${step.id} ${((step.durationMs ?? 0) / 1000).toFixed(1)}s`)
   lines.push(`  steps: ${timings.join(', ')}`)

@@ -11,6 +11,8 @@ import type {Engine} from '../systems/engine.js'
 import type {ImageManifest} from '../systems/image-source.js'
 import type {RuleResult} from '../deploy-target-rules.js'
 import type {TagChange, TagTarget, VerifiedTag} from '../steps/tag.js'
+import type {ScanTarget} from '../steps/scan.js'
+import type {ScanReport} from '../scan-findings.js'
 import type {PlannedCommand, StepIO} from './step.js'
 import {WarningLog} from './warnings.js'
 
@@ -22,7 +24,7 @@ export {STEP_IDS, type StepId} from '../step-ids.js'
  * registry, the bento tag) and add their own; where a value is not known yet (in a dry run) the
  * accessors give a visible placeholder, so the plan can always be shown in full.
  */
-export class DeployState implements TagTarget {
+export class DeployState implements TagTarget, ScanTarget {
   readonly secrets = new SecretRegistry()
   /** Every warning of the run, shown once as raised (see `WarningLog`). */
   readonly warningLog = new WarningLog()
@@ -47,6 +49,8 @@ export class DeployState implements TagTarget {
   image: ImageFacts | undefined
   /** Issue 23: the pushed manifest as the check read it (the tag step puts it under the other tags). */
   digestManifest: ImageManifest | undefined
+  /** Issue 25: the scan gate's verdict (undefined until the scan step ran). */
+  scan: ScanReport | undefined
   /** The check rules and their outcome (format, deploy target). */
   imageRules: RuleResult[] = []
   /** Private folder for this run (auth file, digest files), removed at the end. */
@@ -134,6 +138,19 @@ export class DeployState implements TagTarget {
 
   warn(message: string): void {
     this.warningLog.add(message)
+  }
+
+  // What the scan step needs (see steps/scan.ts).
+  get scanGate(): PushConfig['scanGate'] {
+    return this.config.scanGate
+  }
+
+  get scanTimeoutMs(): number {
+    return this.config.timeouts.scan
+  }
+
+  get scanRegistryId(): string | undefined {
+    return this.account?.value
   }
 
   // What the shared tag and verify steps need (see steps/tag.ts).

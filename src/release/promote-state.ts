@@ -13,6 +13,8 @@ import {
   resolveRegion,
 } from '../systems/aws/index.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
+import type {ScanTarget} from '../steps/scan.js'
+import type {ScanReport} from '../scan-findings.js'
 import {WarningLog} from '../pipeline/warnings.js'
 import {type CopyConfig, CopyDestination} from './promote-destination.js'
 
@@ -60,7 +62,12 @@ export function resolvePromoteConfig(
   if (targets.includes(from)) {
     throw usageError(`--to ${from} is the --from tag itself.`, 'Name another tag to point at its image.')
   }
-  const pushFlags = locatingPushFlags(flags, flags['dry-run'] ?? false)
+  // Issue 25: the scan gate and its time limit are push's settings, read the same way.
+  const pushFlags = {
+    ...locatingPushFlags(flags, flags['dry-run'] ?? false),
+    ...(flags['max-severity'] === undefined ? {} : {'max-severity': flags['max-severity']}),
+    ...(flags.timeout === undefined ? {} : {timeout: flags.timeout}),
+  }
   const push = resolvePushConfig(targetSpec, pushFlags, processEnv, cwd)
   return {push, from, to: targets, copy: resolveCopyConfig(flags, push, processEnv)}
 }
@@ -110,7 +117,7 @@ function resolveCopyConfig(
  * What a promotion learns as it goes; the shared tag and verify steps read it as a `TagTarget`
  * (the --to tags that change point at the --from image, then every --to tag is checked).
  */
-export class PromoteState implements TagTarget {
+export class PromoteState implements TagTarget, ScanTarget {
   readonly secrets = new SecretRegistry()
   /** Every warning of the promotion, shown once as raised (see `WarningLog`). */
   readonly warningLog = new WarningLog()
@@ -122,6 +129,8 @@ export class PromoteState implements TagTarget {
   readonly tags: PromotedTag[]
   /** With --to-registry: the destination, its own clients and what the copy did. */
   copy: CopyDestination | undefined
+  /** Issue 25: the scan gate's verdict on the --from image (undefined until the scan step ran). */
+  scan: ScanReport | undefined
 
   constructor(
     readonly config: PromoteConfig,
@@ -159,6 +168,18 @@ export class PromoteState implements TagTarget {
 
   get registryIsEcr(): boolean {
     return this.config.push.registry === undefined
+  }
+
+  get scanGate(): PromoteConfig['push']['scanGate'] {
+    return this.config.push.scanGate
+  }
+
+  get scanTimeoutMs(): number {
+    return this.config.push.timeouts.scan
+  }
+
+  get scanRegistryId(): string | undefined {
+    return this.account?.value
   }
 
   get registryScheme(): string {

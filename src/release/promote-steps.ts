@@ -3,6 +3,7 @@ import {PLACEHOLDER} from '../images.js'
 import type {PlannedAction, Step} from '../pipeline/step.js'
 import {checkAccount} from '../systems/account.js'
 import {registryCalls} from '../systems/registry-api.js'
+import {scanStep} from '../steps/scan.js'
 import {tagDigests, tagStep, verifyStep} from '../steps/tag.js'
 import {COPY_CHANGES, COPY_CHECKS} from './promote-copy.js'
 import type {PromoteState} from './promote-state.js'
@@ -118,6 +119,8 @@ const resolveStep: Step<PromoteState> = {
   },
 }
 
+const SCAN_STEP = scanStep<PromoteState>()
+
 /** Read-only first (a dry run walks only these), then the changes. */
 export const PROMOTE_CHECKS: readonly Step<PromoteState>[] = [identityStep, resolveStep]
 export const PROMOTE_PLAN: readonly Step<PromoteState>[] = [
@@ -135,7 +138,9 @@ export function promotePlans(state: PromoteState): {
   checks: readonly Step<PromoteState>[]
   plan: readonly Step<PromoteState>[]
 } {
-  return state.copy === undefined
-    ? {checks: PROMOTE_CHECKS, plan: PROMOTE_PLAN}
-    : {checks: PROMOTE_COPY_CHECKS, plan: PROMOTE_COPY_PLAN}
+  const checks = state.copy === undefined ? PROMOTE_CHECKS : PROMOTE_COPY_CHECKS
+  const plan = state.copy === undefined ? PROMOTE_PLAN : PROMOTE_COPY_PLAN
+  // Issue 25: the scan gate judges the --from image before anything is copied or any tag moves.
+  if (state.scanGate === undefined) return {checks, plan}
+  return {checks, plan: [...checks, SCAN_STEP, ...plan.slice(checks.length)]}
 }

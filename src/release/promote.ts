@@ -5,6 +5,7 @@ import type {IoHost} from '../pipeline/io-host.js'
 import type {PromotedTag, PromoteState, TagChange} from './promote-state.js'
 import {type CopyReport, failedSide} from './promote-copy.js'
 import {promotePlans} from './promote-steps.js'
+import {formatCounts, type ScanReport, scanResult} from '../scan-findings.js'
 
 export {
   type PromoteConfig,
@@ -46,6 +47,8 @@ export interface PromoteResult {
    * what it lacked and what this run sent; `registry` and `from` stay the source's.
    */
   copy?: CopyReport
+  /** Issue 25: the scan gate's verdict on the --from image (`skipped` without --max-severity). */
+  scan: ScanReport
 }
 
 /**
@@ -113,6 +116,7 @@ export function promoteResult(state: PromoteState, steps: StepRecord[]): Promote
     envFiles: push.envFiles,
     warnings: state.warnings,
     steps,
+    scan: scanResult(state.scan, push.scanGate?.threshold.value, push.dryRun),
     ...(push.dryRun ? {plan: describePlan(plan.slice(checks.length), state)} : {}),
     ...(state.copy === undefined ? {} : {copy: state.copy.report()}),
   }
@@ -147,6 +151,10 @@ export function formatPromote(result: PromoteResult): string {
     lines.push(`  to    ${each.tag.padEnd(width)}  ${word}${arrow}`)
   }
   if (result.imageByDigest !== null) lines.push(`  ${result.imageByDigest}`)
+  if (result.scan.verdict !== 'skipped')
+    lines.push(
+      `  scan gate ${result.scan.verdict} (max severity ${result.scan.threshold ?? '-'}): ${formatCounts(result.scan.counts)}`,
+    )
   return lines.join('\n')
 }
 

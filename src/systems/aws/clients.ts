@@ -8,9 +8,11 @@ import {
   repositoryNames,
   type RepositorySettings,
 } from './ecr-repositories.js'
+import {type ScanFindings, scanFindings, startScan} from './ecr-scan.js'
 import {AwsSession} from './session.js'
 
 export {type ImageFacts} from './ecr-images.js'
+export {type ScanFindings} from './ecr-scan.js'
 export {type RepositoryFacts, type RepositorySettings, type TagMutability} from './ecr-repositories.js'
 export {
   type Authorization,
@@ -79,6 +81,26 @@ export class AwsClients extends AwsSession {
     signal?: AbortSignal,
   ): Promise<Map<string, string>> {
     return digestsByTag(this.ecrApi, repository, tags, signal)
+  }
+
+  /** Issue 25: the image's scan findings (basic and enhanced); undefined when it has no scan. */
+  scanFindings(
+    repository: string,
+    digest: string,
+    registryId: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<ScanFindings | undefined> {
+    return scanFindings(this.ecrApi, repository, digest, registryId, signal)
+  }
+
+  /** Start a scan of the image (basic scanning); the status ECR answers (UNSUPPORTED_IMAGE included). */
+  startScan(
+    repository: string,
+    digest: string,
+    registryId: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    return startScan(this.ecrApi, repository, digest, registryId, signal)
   }
 
   /** A read that hands out nothing: proves ECR answers and the credentials may list repositories. */

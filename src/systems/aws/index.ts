@@ -11,8 +11,10 @@ export {
   registryHostFromEndpoint,
   type RepositoryFacts,
   type RepositorySettings,
+  type ScanFindings,
   type TagMutability,
 } from './clients.js'
+export {basicFinding, enhancedFinding} from './ecr-scan.js'
 export {EndpointAnswerError, errorName, toAwsError} from './errors.js'
 export {MAX_RESPONSE_BYTES} from './middleware.js'
 export {
