@@ -93,8 +93,12 @@ describe('the task list at a terminal', () => {
     expect(numbers.length, first.screens.join('\n----\n')).toBeGreaterThan(2)
     expect(Math.max(...numbers)).toBeGreaterThan(100)
     // Four lines of it, in order, right under the running step.
-    const tail = building.find((lines) => /build output line \d+ of 200/.test(lines[4] ?? ''))!
-    const shown = tail.slice(1, 5).map((line) => Number(/line (\d+) of/.exec(line)![1]))
+    // (A screen caught mid-redraw may hold a partial line: one with four whole ones is looked for.)
+    const tail = building.find((lines) =>
+      lines.slice(1, 5).every((line) => /build output line \d+ of 200$/.test(line.trim())),
+    )
+    expect(tail, first.screens.join('\n----\n')).toBeDefined()
+    const shown = tail!.slice(1, 5).map((line) => Number(/line (\d+) of/.exec(line)![1]))
     expect(shown).toEqual([shown[0]!, shown[0]! + 1, shown[0]! + 2, shown[0]! + 3])
     // The push's counts in its title while it runs, and the last ones kept when it ends.
     const pushing = first.screens.flatMap((screen) =>
