@@ -243,9 +243,11 @@ function buildApp() {
   rmSync(APP, {recursive: true, force: true})
   mkdirSync(APP, {recursive: true})
   if (SOURCE === 'head') {
+    // The sources' tar outgrew spawnSync's 1 MiB default buffer (git was killed: status null).
     const archive = sh('git', ['archive', '--format=tar', 'HEAD', ...files], {
       cwd: REPO,
       encoding: 'buffer',
+      maxBuffer: 256 * 1024 * 1024,
     }).stdout
     sh('tar', ['-x', '-C', APP], {input: archive})
   } else {

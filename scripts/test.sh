@@ -12,6 +12,8 @@ LOG_PREFIX='test'
 . scripts/lib.sh
 
 step() { log "$*"; }
+# npm's cache and its debug logs (one per npm command) stay in the cache folder, not in ~/.npm.
+export npm_config_cache="$MLDEPLOY_CACHE/npm" npm_config_logs_dir="$MLDEPLOY_CACHE/npm-logs"
 step "setup: system packages, venv, base image"
 bash scripts/setup-system.sh || die "setup-system.sh failed"
 
