@@ -1,9 +1,9 @@
-import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import {isMap, isScalar, isSeq, parseDocument} from 'yaml'
+import {isMap, isScalar, isSeq} from 'yaml'
 
 import {usageError} from '../errors.js'
+import {parseCommittedYaml, readCommittedText} from './committed-yaml.js'
 import type {AllowEntry} from '../scan-findings.js'
 
 /**
@@ -35,31 +35,13 @@ function validDate(text: string): boolean {
 
 /** The entries of one file (`shown` is how messages name it); a missing file has none. */
 export function readAllowlist(file: string, shown: string): AllowEntry[] {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw usageError(
-      `Cannot read ${shown}: ${(error as Error).message}.`,
-      'Fix its permissions or remove it.',
-    )
-  }
+  const text = readCommittedText(file, shown)
+  if (text === undefined) return []
   return parseAllowlist(text, shown)
 }
 
 export function parseAllowlist(text: string, shown: string): AllowEntry[] {
-  // failsafe: a date stays its text, an id like 2024-1234 stays a string.
-  const document = parseDocument(text, {prettyErrors: false, uniqueKeys: true, schema: 'failsafe'})
-  const lineOf = (offset: number | undefined): number =>
-    offset === undefined ? 1 : text.slice(0, offset).split('\n').length
-  const problem = document.errors[0]
-  if (problem !== undefined)
-    throw usageError(
-      `${shown}:${lineOf(problem.pos[0])} is not valid YAML: ${problem.message.split('\n')[0]}.`,
-      `Fix that line (${EXAMPLE}).`,
-    )
-  const contents = document.contents
+  const {contents, lineOf} = parseCommittedYaml(text, shown, EXAMPLE)
   if (contents === null) return []
   if (!isSeq(contents))
     throw usageError(

@@ -1,9 +1,8 @@
-import {readFileSync} from 'node:fs'
-
-import {isMap, isScalar, isSeq, parseDocument} from 'yaml'
+import {isMap, isScalar, isSeq} from 'yaml'
 
 import {usageError} from '../errors.js'
 import {closest} from '../suggest.js'
+import {parseCommittedYaml, readCommittedText} from './committed-yaml.js'
 import type {EnvFile} from './env-layers.js'
 import {type AnySetting, settingRows} from './settings.js'
 
@@ -47,27 +46,13 @@ export function settingsFileKeys(): string[] {
  * with a plain value is bad input naming the file, the line and the fix.
  */
 export function readSettingsFile(file: string, shown: string, stage: string | undefined): EnvFile[] {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw usageError(
-      `Cannot read ${shown}: ${(error as Error).message}.`,
-      'Fix its permissions or remove it.',
-    )
-  }
-  // failsafe: every value is its text (an account id keeps its leading zero, yes stays yes).
-  const document = parseDocument(text, {prettyErrors: false, uniqueKeys: true, schema: 'failsafe'})
-  const lineOf = (offset: number | undefined): number =>
-    offset === undefined ? 1 : text.slice(0, offset).split('\n').length
-  const problem = document.errors[0]
-  if (problem !== undefined)
-    throw usageError(
-      `${shown}:${lineOf(problem.pos[0])} is not valid YAML: ${problem.message.split('\n')[0]}.`,
-      `Fix that line (${SETTINGS_FILE} holds "key: value" lines, see the README's Configuration).`,
-    )
-  const contents = document.contents
+  const text = readCommittedText(file, shown)
+  if (text === undefined) return []
+  const {contents, lineOf} = parseCommittedYaml(
+    text,
+    shown,
+    `${SETTINGS_FILE} holds "key: value" lines, see the README's Configuration`,
+  )
   if (contents === null) return []
   if (!isMap(contents))
     throw usageError(

@@ -231,8 +231,8 @@ function modelFolderSays(root: string, model: string, advice: string): string {
   return `${folder} holds ${listed}: ${advice} ${model}/${versions[0]} (or cd into a version).`
 }
 
-/** The model whose folder is `cwd` itself (deploy/<model>/, not one of its versions), or undefined. */
-export function modelContaining(root: string, cwd: string): string | undefined {
+/** `cwd`'s path below `deploy/` as its parts (symlinks resolved on both sides), or undefined outside it. */
+function partsUnderDeploy(root: string, cwd: string): string[] | undefined {
   let deployDir: string
   let here: string
   try {
@@ -242,23 +242,19 @@ export function modelContaining(root: string, cwd: string): string | undefined {
     return undefined
   }
   if (!isInside(here, deployDir)) return undefined
-  const parts = path.relative(deployDir, here).split(path.sep)
-  const [model] = parts
-  return parts.length === 1 && model !== undefined && !isHidden(model) ? model : undefined
+  return path.relative(deployDir, here).split(path.sep)
+}
+
+/** The model whose folder is `cwd` itself (deploy/<model>/, not one of its versions), or undefined. */
+export function modelContaining(root: string, cwd: string): string | undefined {
+  const parts = partsUnderDeploy(root, cwd)
+  const model = parts?.[0]
+  return parts?.length === 1 && model !== undefined && !isHidden(model) ? model : undefined
 }
 
 /** The target whose folder holds `cwd`, or undefined (symlinks resolved on both sides). */
 export function targetContaining(root: string, cwd: string): string | undefined {
-  let deployDir: string
-  let here: string
-  try {
-    deployDir = realpathSync(path.join(root, 'deploy'))
-    here = realpathSync(cwd)
-  } catch {
-    return undefined
-  }
-  if (!isInside(here, deployDir)) return undefined
-  const [model, version] = path.relative(deployDir, here).split(path.sep)
+  const [model, version] = partsUnderDeploy(root, cwd) ?? []
   return model === undefined || version === undefined ? undefined : `${model}/${version}`
 }
 
