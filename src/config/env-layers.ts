@@ -52,15 +52,17 @@ export class EnvLayers {
   /** The first file (in precedence order) that sets one of `names`. */
   fromFiles(names: readonly string[]): Sourced<string> | undefined {
     const found = this.fileOf(names)
-    return found && {value: found.value, source: `${describeFile(found.file)} ${found.key}`}
+    return found && {value: found.value, source: found.source}
   }
 
-  /** The first file that sets one of `names`, the value and the file's own key for it. */
-  fileOf(names: readonly string[]): {file: EnvFile; key: string; value: string} | undefined {
+  /** The first file that sets one of `names`: the value, where it came from, the file and its own key. */
+  fileOf(names: readonly string[]): (Sourced<string> & {file: EnvFile; key: string}) | undefined {
     for (const file of this.files)
       for (const name of names) {
         const value = file.values[name]
-        if (value !== undefined && value !== '') return {file, key: file.keys?.[name] ?? name, value}
+        if (value === undefined || value === '') continue
+        const key = file.keys?.[name] ?? name
+        return {value, source: `${describeFile(file)} ${key}`, file, key}
       }
     return undefined
   }

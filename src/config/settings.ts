@@ -31,7 +31,7 @@ import {
   parseRoleArn,
   parseVpcConfig,
 } from './codebuild-settings.js'
-import type {EnvLayers, Sourced} from './env-layers.js'
+import type {EnvFile, EnvLayers, Sourced} from './env-layers.js'
 import {type Threshold, THRESHOLDS} from '../scan-findings.js'
 import {DEFAULT_TIMEOUTS_MS, formatDuration, resolveTimeouts} from './timeouts.js'
 import {
@@ -963,10 +963,12 @@ export class SettingsReader {
       return undefined
     }
     const overriding = fromProcess(explicit)
-    const fromFiles = this.layers.fromFiles(names)
+    // One look through the files: its value, its source, and which file it was.
+    const inFile = this.layers.fileOf(names)
+    const fromFiles = inFile && {value: inFile.value, source: inFile.source}
     const fromAmbient = fromProcess(ambient)
     const used = overriding ?? fromFiles ?? fromAmbient
-    if (used !== undefined && used === fromFiles) this.recordFile(setting, names)
+    if (inFile !== undefined && used === fromFiles) this.recordFile(setting, names, inFile)
     // Said whenever the environment and the target's files disagree, whichever won.
     if (fromFiles !== undefined && fromFiles.value !== (overriding ?? fromAmbient)?.value) {
       if (overriding !== undefined) this.shadow(setting, overriding, fromFiles, 'environment')
@@ -987,10 +989,12 @@ export class SettingsReader {
     this.shadowed.push({label: setting.label, used, unused, winner, override})
   }
 
-  private recordFile(setting: AnySetting, names: readonly string[]): void {
+  private recordFile(
+    setting: AnySetting,
+    names: readonly string[],
+    found: {file: EnvFile; key: string},
+  ): void {
     if (this.fromFiles.some((each) => each.label === setting.label)) return
-    const found = this.layers.fileOf(names)
-    if (found === undefined) return
     const committedFallback = this.layers.files.some(
       (file) => file.committed === true && names.some((name) => (file.values[name] ?? '') !== ''),
     )
