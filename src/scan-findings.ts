@@ -65,7 +65,8 @@ export type SeverityCounts = Record<Severity, number>
 
 /** What `--json` and the summary show of the gate (`scan` in push's and promote's results). */
 export interface ScanReport {
-  verdict: 'passed' | 'failed' | 'skipped'
+  /** `reported`: read without a gate (promote without --max-severity): counts only, no verdict. */
+  verdict: 'passed' | 'failed' | 'skipped' | 'reported'
   threshold: Threshold | null
   /** ECR's scan status when read (COMPLETE, ACTIVE, UNSUPPORTED_IMAGE...); null when not read. */
   status: string | null
@@ -103,6 +104,27 @@ export function skippedReport(threshold: Threshold | null, reason: string): Scan
   }
 }
 
+function countsOf(findings: readonly Finding[]): SeverityCounts {
+  const counts = zeroCounts()
+  for (const finding of findings) counts[finding.severity] += 1
+  return counts
+}
+
+/** Findings read without a gate: the counts per severity, nothing judged. */
+export function countedReport(findings: readonly Finding[], status: string): ScanReport {
+  const counts = countsOf(findings)
+  return {
+    verdict: 'reported',
+    threshold: null,
+    status,
+    counts,
+    top: [],
+    blocking: 0,
+    allowed: [],
+    expired: [],
+  }
+}
+
 /** What a result reports: the verdict once the step ran, else why there is none. */
 export function scanResult(
   report: ScanReport | undefined,
@@ -127,8 +149,7 @@ export function judge(
   today: string,
   status: string | null,
 ): ScanReport {
-  const counts = zeroCounts()
-  for (const finding of findings) counts[finding.severity] += 1
+  const counts = countsOf(findings)
   const valid = new Map<string, AllowEntry>()
   const expired: ScanReport['expired'] = []
   const ids = new Set(findings.map((finding) => finding.id))

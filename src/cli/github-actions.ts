@@ -31,6 +31,7 @@ export interface ActionsResult {
   scan?: {
     verdict: string
     threshold: string | null
+    status: string | null
     counts: Readonly<Record<string, number>>
     top: ReadonlyArray<{id: string; severity: string; package: string | null; fixedIn: string | null}>
     allowed: readonly unknown[]
@@ -197,12 +198,14 @@ export function formatStepSummary(results: readonly ActionsResult[], command = '
 /** Issue 25: the scan gate's verdict, the counts per severity and the findings that failed it. */
 function scanSummary(scan: ActionsResult['scan']): string[] {
   if (scan === undefined || scan.verdict === 'skipped') return []
-  const icon = scan.verdict === 'passed' ? '✅' : '❌'
   const counts = Object.entries(scan.counts)
     .filter(([, count]) => count > 0)
     .map(([severity, count]) => `${severity} ${count}`)
+  const countsText = counts.length === 0 ? 'no findings' : counts.join(', ')
+  if (scan.verdict === 'reported') return [`Scan ${scan.status ?? ''}: ${countsText} (no gate)`, '']
+  const icon = scan.verdict === 'passed' ? '✅' : '❌'
   const lines = [
-    `Scan gate ${icon} **${scan.verdict}** (max severity ${scan.threshold ?? '-'}): ${counts.length === 0 ? 'no findings' : counts.join(', ')}; ${scan.allowed.length} allowed, ${scan.expired.length} expired allow-list entr${scan.expired.length === 1 ? 'y' : 'ies'}`,
+    `Scan gate ${icon} **${scan.verdict}** (max severity ${scan.threshold ?? '-'}): ${countsText}; ${scan.allowed.length} allowed, ${scan.expired.length} expired allow-list entr${scan.expired.length === 1 ? 'y' : 'ies'}`,
     '',
   ]
   if (scan.top.length > 0) {

@@ -145,6 +145,9 @@ export class DeployState implements TagTarget, ScanTarget {
     return this.config.scanGate
   }
 
+  /** A push's scan has only just started after the upload: nothing to report without a gate. */
+  readonly scanReport = false
+
   get scanTimeoutMs(): number {
     return this.config.timeouts.scan
   }

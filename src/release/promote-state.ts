@@ -174,6 +174,11 @@ export class PromoteState implements TagTarget, ScanTarget {
     return this.config.push.scanGate
   }
 
+  /** Without a gate, the --from image's findings are read and reported where ECR has them. */
+  get scanReport(): boolean {
+    return this.registryIsEcr
+  }
+
   get scanTimeoutMs(): number {
     return this.config.push.timeouts.scan
   }

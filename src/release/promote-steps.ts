@@ -140,7 +140,8 @@ export function promotePlans(state: PromoteState): {
 } {
   const checks = state.copy === undefined ? PROMOTE_CHECKS : PROMOTE_COPY_CHECKS
   const plan = state.copy === undefined ? PROMOTE_PLAN : PROMOTE_COPY_PLAN
-  // Issue 25: the scan gate judges the --from image before anything is copied or any tag moves.
-  if (state.scanGate === undefined) return {checks, plan}
+  // Issue 25: the scan gate judges the --from image before anything is copied or any tag moves;
+  // without a gate, an ECR image's findings are read and reported (scanReport).
+  if (state.scanGate === undefined && !state.scanReport) return {checks, plan}
   return {checks, plan: [...checks, SCAN_STEP, ...plan.slice(checks.length)]}
 }

@@ -151,7 +151,9 @@ export function formatPromote(result: PromoteResult): string {
     lines.push(`  to    ${each.tag.padEnd(width)}  ${word}${arrow}`)
   }
   if (result.imageByDigest !== null) lines.push(`  ${result.imageByDigest}`)
-  if (result.scan.verdict !== 'skipped')
+  if (result.scan.verdict === 'reported')
+    lines.push(`  scan  ${result.scan.status}: ${formatCounts(result.scan.counts)} (no gate)`)
+  else if (result.scan.verdict !== 'skipped')
     lines.push(
       `  scan gate ${result.scan.verdict} (max severity ${result.scan.threshold ?? '-'}): ${formatCounts(result.scan.counts)}`,
     )

@@ -3,7 +3,14 @@ import {formatDuration} from '../config/timeouts.js'
 import {AwsError, CheckError} from '../errors.js'
 import type {EngineState, PlannedAction, Step, StepIO} from '../pipeline/step.js'
 import {note} from '../pipeline/step.js'
-import {formatCounts, formatFinding, judge, type ScanReport, skippedReport} from '../scan-findings.js'
+import {
+  countedReport,
+  formatCounts,
+  formatFinding,
+  judge,
+  type ScanReport,
+  skippedReport,
+} from '../scan-findings.js'
 import type {AwsClients, ScanFindings} from '../systems/aws/index.js'
 
 /**
@@ -19,6 +26,12 @@ export interface ScanTarget extends EngineState {
   /** The account that owns the repository (ECR's registryId), when known. */
   readonly scanRegistryId: string | undefined
   readonly scanGate: ScanGate | undefined
+  /**
+   * Without a gate, read the findings once anyway (no scan started, no wait) and report them:
+   * promote's image was pushed earlier, so its scan has usually ended. A push's scan has only just
+   * started after the upload, so a push reads nothing without a gate.
+   */
+  readonly scanReport: boolean
   readonly scanTimeoutMs: number
   scan: ScanReport | undefined
   warn(message: string): void
@@ -85,8 +98,7 @@ export function scanStep<S extends ScanTarget>(): Step<S> {
     failure: 'scan',
     describe(target) {
       const gate = target.scanGate
-      if (gate === undefined)
-        return {actions: [note('No scan gate (--max-severity is not set)')], commands: []}
+      if (gate === undefined) return describeReport(target)
       const image = `${target.repository}@${target.digest ?? '<digest>'}`
       const actions: PlannedAction[] = [
         {
@@ -112,7 +124,9 @@ export function scanStep<S extends ScanTarget>(): Step<S> {
     async run(target, io) {
       const gate = target.scanGate
       if (gate === undefined) {
-        target.scan = skippedReport(null, 'no --max-severity')
+        target.scan = target.scanReport
+          ? await reportOnly(target, io)
+          : skippedReport(null, 'no --max-severity')
         return
       }
       const digest = target.digest
@@ -158,6 +172,60 @@ export function scanStep<S extends ScanTarget>(): Step<S> {
       io.output(`passed: nothing at or above ${gate.threshold.value} that is not accepted`)
     },
   }
+}
+
+function describeReport(target: ScanTarget): {actions: PlannedAction[]; commands: []} {
+  if (!target.scanReport) return {actions: [note('No scan gate (--max-severity is not set)')], commands: []}
+  return {
+    actions: [
+      {
+        text: `Read the scan findings of ${target.repository}@${target.digest ?? '<digest>'} to report them (no gate: --max-severity is not set): ECR DescribeImageScanFindings`,
+        calls: [`aws:${DESCRIBE}`],
+      },
+      note('A refused read, or an image ECR does not scan, is a warning; nothing here fails the run'),
+    ],
+    commands: [],
+  }
+}
+
+/**
+ * Issue 25 §1 without a gate: one read, reported. What the gate would fail on (a role without the
+ * permission, an image ECR does not scan) is a warning naming it; nothing here fails the run.
+ */
+async function reportOnly(target: ScanTarget, io: StepIO): Promise<ScanReport> {
+  const digest = target.digest
+  if (digest === undefined) return skippedReport(null, 'no image to read the scan of')
+  const image = `${target.repository}@${digest}`
+  let scan: ScanFindings | undefined
+  try {
+    scan = await target.aws.scanFindings(target.repository, digest, target.scanRegistryId, io.signal)
+  } catch (error) {
+    if (io.signal.aborted) throw error
+    const refused = error instanceof AwsError && error.reason === 'access-denied'
+    target.warn(
+      refused
+        ? `The scan findings of ${image} were not read: AWS refused ${DESCRIBE}. Allow it on the repository to see them here (a gate, --max-severity, needs it).`
+        : `The scan findings of ${image} were not read: ${error instanceof Error ? error.message : String(error)}`,
+    )
+    return skippedReport(null, refused ? `${DESCRIBE} refused` : 'the read failed')
+  }
+  if (scan === undefined) {
+    io.output('no scan of the image (the repository does not scan on push)')
+    return skippedReport(null, 'the image has no scan')
+  }
+  if (scan.status === 'UNSUPPORTED_IMAGE') {
+    target.warn(
+      `ECR does not scan ${image} (UNSUPPORTED_IMAGE${scan.description === null ? '' : `: ${scan.description}`}): there are no findings to report, and a gate (--max-severity) would fail on it.`,
+    )
+    return {...skippedReport(null, 'ECR does not scan this image'), status: scan.status}
+  }
+  if (!DONE.has(scan.status)) {
+    io.output(`scan ${scan.status}: no findings to report yet`)
+    return {...skippedReport(null, `the scan is ${scan.status}`), status: scan.status}
+  }
+  const report = countedReport(scan.findings, scan.status)
+  io.output(`scan ${scan.status}: ${formatCounts(report.counts)} (reported only: no --max-severity)`)
+  return report
 }
 
 /** The findings once the scan is done (or undefined / a status that will not change). */

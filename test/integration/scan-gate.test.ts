@@ -192,3 +192,52 @@ describe('promote --max-severity (moto)', () => {
     expect(await imageTags(motoUrl, 'modela/v1')).toEqual(['candidate', 'production'])
   })
 })
+
+describe('promote without --max-severity (moto): the findings reported, nothing gated', () => {
+  it('reads once (no scan started), reports the counts, moves the tag; a finding does not fail it', async () => {
+    const s = standInProject(motoUrl)
+    await seedImage(motoUrl, 'modela/v1', 'candidate')
+    const promote = () =>
+      runCli(['promote', 'modelA/V1', '--from', 'candidate', '--to', 'production', '--json'], {
+        cwd: s.root,
+        env: s.env,
+      })
+    // moto has no scan of the seeded image yet: one read, a line saying so, no scan started.
+    const first = await promote()
+    expect(first.exitCode, first.stderr).toBe(0)
+    const before = JSON.parse(first.stdout)
+    expect(before.scan).toMatchObject({verdict: 'skipped', reason: 'the image has no scan'})
+    expect(before.steps.find((step: {id: string}) => step.id === 'scan').ran).toEqual([
+      'aws:ecr:DescribeImageScanFindings',
+    ])
+    expect(before.warnings).toEqual([])
+
+    // Once the image was scanned (the gate starts a scan), promote reports its findings, gating nothing.
+    const gated = await runCli(
+      [
+        'promote',
+        'modelA/V1',
+        '--from',
+        'candidate',
+        '--to',
+        'staging',
+        '--json',
+        '--max-severity',
+        'CRITICAL',
+      ],
+      {cwd: s.root, env: s.env},
+    )
+    expect(gated.exitCode, gated.stderr).toBe(0)
+    const second = await promote()
+    expect(second.exitCode, second.stderr).toBe(0)
+    const json = JSON.parse(second.stdout)
+    expect(json.scan).toMatchObject({
+      verdict: 'reported',
+      status: 'COMPLETE',
+      counts: {HIGH: 1},
+      threshold: null,
+    })
+    expect(second.stderr).toContain('scan COMPLETE: HIGH 1 (reported only: no --max-severity)')
+    expect(await imageTags(motoUrl, 'modela/v1')).toEqual(['candidate', 'production', 'staging'])
+  })
+})

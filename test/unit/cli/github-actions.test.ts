@@ -151,6 +151,30 @@ describe('step summary', () => {
   })
 })
 
+describe('the job summary shows the scan', () => {
+  const scan = {
+    threshold: null,
+    status: 'COMPLETE',
+    counts: {CRITICAL: 0, HIGH: 2, MEDIUM: 1, LOW: 0, INFORMATIONAL: 0, UNDEFINED: 0},
+    top: [{id: 'CVE-1', severity: 'HIGH', package: 'openssl', fixedIn: '3.0.2'}],
+    allowed: [],
+    expired: [],
+  }
+
+  it('a gate: its verdict, the counts and the findings that failed it', () => {
+    const text = formatStepSummary([{...pushed, scan: {...scan, verdict: 'failed', threshold: 'HIGH'}}])
+    expect(text).toContain('Scan gate ❌ **failed** (max severity HIGH): HIGH 2, MEDIUM 1; 0 allowed')
+    expect(text).toContain('| CVE-1 | HIGH | openssl | 3.0.2 |')
+  })
+
+  it('reported without a gate (promote): the status and the counts, no verdict; skipped: nothing', () => {
+    const text = formatStepSummary([{...pushed, scan: {...scan, verdict: 'reported', top: []}}])
+    expect(text).toContain('Scan COMPLETE: HIGH 2, MEDIUM 1 (no gate)')
+    expect(text).not.toContain('Scan gate')
+    expect(formatStepSummary([{...pushed, scan: {...scan, verdict: 'skipped'}}])).not.toContain('Scan')
+  })
+})
+
 describe('the job summary lists warnings', () => {
   it('each target its own, one per line, on one line each', () => {
     const summary = formatStepSummary([

@@ -72,6 +72,7 @@ function target(
       allowlistFiles: [],
       ...gate,
     },
+    scanReport: false,
     scanTimeoutMs: timeoutMs,
     scan: undefined,
     warnings,
@@ -228,5 +229,90 @@ describe('scan step against a scripted ECR', () => {
     await scanStep().run(plain, io())
     expect(plain.scan).toMatchObject({verdict: 'skipped'})
     expect(calls).toEqual([])
+  })
+})
+
+// Issue 25 §1: promote reads an ECR image's findings without a gate and reports them; what the
+// gate would fail on is a warning there, and nothing fails the run.
+describe('scan step without a gate, reporting (promote)', () => {
+  const reporting = (aws: AwsClients): ScanTarget & {warnings: string[]} => ({
+    ...target(aws),
+    scanGate: undefined,
+    scanReport: true,
+  })
+
+  it('describes one read and reports the counts of a complete scan, judging nothing', async () => {
+    const {aws, calls} = await ecrStandIn({DescribeImageScanFindings: [status('COMPLETE', BASIC)]})
+    const state = reporting(aws)
+    expect(
+      scanStep()
+        .describe(state)
+        .actions.flatMap((action) => action.calls),
+    ).toEqual(['aws:ecr:DescribeImageScanFindings'])
+    const recorded = io()
+    await scanStep().run(state, recorded)
+    expect(state.scan).toMatchObject({
+      verdict: 'reported',
+      threshold: null,
+      status: 'COMPLETE',
+      counts: {HIGH: 1, MEDIUM: 1, CRITICAL: 0},
+      top: [],
+    })
+    expect(recorded.lines).toContain('scan COMPLETE: HIGH 1, MEDIUM 1 (reported only: no --max-severity)')
+    expect(calls).toEqual(['DescribeImageScanFindings'])
+    expect(state.warnings).toEqual([])
+  })
+
+  it('a role without ecr:DescribeImageScanFindings: a warning naming it, and the step passes', async () => {
+    const {aws} = await ecrStandIn({
+      DescribeImageScanFindings: [
+        {status: 400, body: {__type: 'AccessDeniedException', message: 'not authorized'}},
+      ],
+    })
+    const state = reporting(aws)
+    await scanStep().run(state, io())
+    expect(state.scan).toMatchObject({verdict: 'skipped', reason: 'ecr:DescribeImageScanFindings refused'})
+    expect(state.warnings).toHaveLength(1)
+    expect(state.warnings[0]).toContain('AWS refused ecr:DescribeImageScanFindings')
+  })
+
+  it('an image ECR does not scan: a warning saying so; no scan yet or one in progress: a line, no warning', async () => {
+    const unsupported = await ecrStandIn({DescribeImageScanFindings: [status('UNSUPPORTED_IMAGE')]})
+    const first = reporting(unsupported.aws)
+    await scanStep().run(first, io())
+    expect(first.scan).toMatchObject({verdict: 'skipped', status: 'UNSUPPORTED_IMAGE'})
+    expect(first.warnings[0]).toContain('ECR does not scan modela/v1@sha256:')
+    expect(unsupported.calls).toEqual(['DescribeImageScanFindings'])
+    await standIn?.close()
+
+    const none = await ecrStandIn({
+      DescribeImageScanFindings: [{status: 400, body: {__type: 'ScanNotFoundException', message: 'no scan'}}],
+    })
+    const second = reporting(none.aws)
+    const lines = io()
+    await scanStep().run(second, lines)
+    expect(second.scan).toMatchObject({verdict: 'skipped', reason: 'the image has no scan'})
+    expect(lines.lines).toContain('no scan of the image (the repository does not scan on push)')
+    // No scan is started without a gate.
+    expect(none.calls).toEqual(['DescribeImageScanFindings'])
+    expect(second.warnings).toEqual([])
+    await standIn?.close()
+
+    const running = await ecrStandIn({DescribeImageScanFindings: [status('IN_PROGRESS')]})
+    const third = reporting(running.aws)
+    await scanStep().run(third, io())
+    expect(third.scan).toMatchObject({verdict: 'skipped', status: 'IN_PROGRESS'})
+    expect(running.calls).toEqual(['DescribeImageScanFindings'])
+    expect(third.warnings).toEqual([])
+  })
+
+  it('an unreachable endpoint: a warning with the cause, not a failure', async () => {
+    const {aws} = await ecrStandIn({
+      DescribeImageScanFindings: [{status: 500, body: {__type: 'InternalFailure', message: 'boom'}}],
+    })
+    const state = reporting(aws)
+    await scanStep().run(state, io())
+    expect(state.scan).toMatchObject({verdict: 'skipped', reason: 'the read failed'})
+    expect(state.warnings[0]).toMatch(/^The scan findings of modela\/v1@sha256:a+ were not read: /)
   })
 })
