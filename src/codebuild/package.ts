@@ -1,10 +1,11 @@
-import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {parseEnvFile} from '../config/env-layers.js'
 import type {Target} from '../project/target.js'
 import {isSecretEntry} from '../secrets.js'
 import type {ZipEntry} from './zip.js'
+import {isDirectory, isFile} from '../files.js'
 
 /**
  * What a CodeBuild build gets from this machine: the target folder, the project root's
@@ -101,22 +102,6 @@ function walk(dir: string, prefix = ''): string[] {
     } else if (!SKIPPED_FILE.test(entry.name) && isFile(full)) found.push(relative)
   }
   return found
-}
-
-function isFile(file: string): boolean {
-  try {
-    return statSync(file).isFile()
-  } catch {
-    return false
-  }
-}
-
-function isDirectory(file: string): boolean {
-  try {
-    return statSync(file).isDirectory()
-  } catch {
-    return false
-  }
 }
 
 /** The installed mldeploy package's root (where its package.json is), packed for the build. */

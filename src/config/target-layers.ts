@@ -1,8 +1,8 @@
-import {statSync} from 'node:fs'
 import path from 'node:path'
 
 import {type EnvFile, EnvLayers, parseEnvFile} from './env-layers.js'
 import {readSettingsFile, SETTINGS_FILE} from './settings-file.js'
+import {isFile} from '../files.js'
 
 /**
  * A target's layers: its own and the project root's `.env` files (a stage's first), then their
@@ -39,12 +39,4 @@ export function loadEnvLayers(
     for (const layers of settings)
       files.push(...layers.filter((layer) => (layer.stage !== undefined) === staged))
   return new EnvLayers(processEnv, files)
-}
-
-function isFile(file: string): boolean {
-  try {
-    return statSync(file).isFile()
-  } catch {
-    return false
-  }
 }

@@ -6,7 +6,8 @@ import {type ChildResult, runChild} from '../process.js'
 import {SecretRegistry} from '../secrets.js'
 import {AwsClients, awsSettingsFor, type Identity, resolveRegion} from '../systems/aws/index.js'
 import {type Backend} from '../systems/backend.js'
-import {bentomlStoreDir, defaultBackendDir, formatBytes, freeSpace, GIB} from '../systems/disk.js'
+import {formatBytes} from '../bytes.js'
+import {bentomlStoreDir, defaultBackendDir, freeSpace, GIB} from '../systems/disk.js'
 import {
   BENTOML_VERSION_PROBE,
   judgeBentomlProbe,

@@ -1,8 +1,9 @@
-import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, realpathSync} from 'node:fs'
 import path from 'node:path'
 
 import {type UsageError, usageError} from '../errors.js'
 import {closest} from '../suggest.js'
+import {isDirectory, isFile} from '../files.js'
 
 /** The files the template requires in every deploy target (`deploy/<model>/<version>/`). */
 export const REQUIRED_TARGET_FILES = ['create_bento_model.py', 'service.py'] as const
@@ -261,22 +262,6 @@ export function targetContaining(root: string, cwd: string): string | undefined 
 function isInside(child: string, parent: string): boolean {
   const relative = path.relative(parent, child)
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative)
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory()
-  } catch {
-    return false
-  }
-}
-
-function isFile(p: string): boolean {
-  try {
-    return statSync(p).isFile()
-  } catch {
-    return false
-  }
 }
 
 /** Every `<model>/<version>` folder under deploy/, sorted; whether each is complete is resolveTarget's call. */

@@ -1,4 +1,4 @@
-import {readdirSync, statSync} from 'node:fs'
+import {readdirSync} from 'node:fs'
 import path from 'node:path'
 
 import {loadEnvLayers} from '../config/target-layers.js'
@@ -6,6 +6,7 @@ import {readStage, SETTINGS, SettingsReader} from '../config/settings.js'
 import {resolvePushConfig} from '../config/push-config.js'
 import {UsageError} from '../errors.js'
 import {discoverTargets, REQUIRED_TARGET_FILES, resolveRoot} from '../project/target.js'
+import {isFile} from '../files.js'
 
 export interface ListFlags {
   root?: string
@@ -59,14 +60,6 @@ function entries(dir: string): string[] {
     return readdirSync(dir).sort()
   } catch {
     return []
-  }
-}
-
-function isFile(p: string): boolean {
-  try {
-    return statSync(p).isFile()
-  } catch {
-    return false
   }
 }
 

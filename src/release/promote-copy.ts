@@ -19,6 +19,7 @@ import {
 } from '../systems/registry-copy.js'
 import type {PromoteState} from './promote-state.js'
 import {CopyDestination, type Side} from './promote-destination.js'
+import {formatBytes} from '../bytes.js'
 
 export type {CopyConfig, CopyReport, Side} from './promote-destination.js'
 
@@ -99,13 +100,6 @@ async function onSide<T>(state: PromoteState, side: Side, work: () => Promise<T>
 async function copySource(state: PromoteState): Promise<CopySource> {
   if (!state.registryIsEcr) return registryCopySource(registryAccess(state), state.repository)
   return state.aws.imageSource(state.repository)
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`
-  return `${bytes} B`
 }
 
 /** The destination's identity (its own profile or role), account, repository and login token. */

@@ -45,6 +45,7 @@ import {
   settingsYaml,
   type TargetSpec,
 } from './templates.js'
+import {isDirectory} from '../files.js'
 
 /** The flags `mldeploy init` takes (from the settings table). */
 export type InitFlags = FlagValuesFor<'init'>
@@ -502,14 +503,6 @@ function lexists(p: string): boolean {
   try {
     lstatSync(p)
     return true
-  } catch {
-    return false
-  }
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory()
   } catch {
     return false
   }

@@ -5,6 +5,7 @@ import path from 'node:path'
 
 import {CheckError} from '../errors.js'
 import type {Backend} from './backend.js'
+import {formatBytes} from '../bytes.js'
 
 /**
  * Free disk space where the long steps write: BentoML's store (bentos, models) and the backend's
@@ -67,11 +68,6 @@ export function parseHumanSize(text: string): number | undefined {
   const scale: Record<string, number> = {'': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12}
   const value = Number(match[1]) * (scale[match[2] ?? ''] ?? 1)
   return Number.isFinite(value) ? Math.round(value) : undefined
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= GIB) return `${(bytes / GIB).toFixed(1)} GiB`
-  return `${(bytes / 1024 ** 2).toFixed(0)} MiB`
 }
 
 /** What a push needs: twice the last image of this target when known (image + its build layers), else 10 GiB. */

@@ -1,5 +1,6 @@
 import {AwsError, type AwsFailure, errorMessage} from '../../errors.js'
 import type {AwsSettings} from './settings.js'
+import {formatBytes} from '../../bytes.js'
 
 export function errorName(error: unknown): string {
   return (error as {name?: string} | undefined)?.name ?? ''
@@ -36,10 +37,6 @@ export class EndpointAnswerError extends Error {
     )
     this.$metadata = {httpStatusCode: status}
   }
-}
-
-function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MB` : `${bytes} bytes`
 }
 
 /** Node's network failure codes: the endpoint was not reached (or the connection broke). */

@@ -89,12 +89,12 @@ describe('AWS SDK errors become typed AwsErrors with one line of advice', () => 
     )
     expect(tooLarge).toMatchObject({reason: 'malformed'})
     expect(tooLarge.message).toBe(
-      `X failed: the endpoint answered HTTP 200 (no content type) with more than 8 MB ${at}.`,
+      `X failed: the endpoint answered HTTP 200 (no content type) with more than 8 MiB ${at}.`,
     )
     expect(tooLarge.hint).toBe('Check AWS_ENDPOINT_URL and any proxy between here and AWS (HTTPS_PROXY).')
     expect(
       toAwsError(new EndpointAnswerError('too-large', 502, 'x', '', 1000), 'ecr:X', 'X', settings),
-    ).toMatchObject({reason: 'malformed', message: expect.stringContaining('with more than 1000 bytes')})
+    ).toMatchObject({reason: 'malformed', message: expect.stringContaining('with more than 1000 B')})
     const page = toAwsError(
       new EndpointAnswerError('not-aws', 403, 'text/html', '  <p>\n  blocked\n</p> ', 1024),
       'ecr:X',
@@ -209,10 +209,10 @@ describe('toAwsError and EndpointAnswerError, the edges', () => {
     // The SDK's retry strategy reads the status here.
     expect(bare.$metadata).toEqual({httpStatusCode: 502})
     expect(new EndpointAnswerError('too-large', 200, 'text/xml', '', 1024 * 1024).message).toBe(
-      'the endpoint answered HTTP 200 (text/xml) with more than 1 MB',
+      'the endpoint answered HTTP 200 (text/xml) with more than 1 MiB',
     )
     expect(new EndpointAnswerError('too-large', 200, 'text/xml', '', 1024 * 1024 - 1).message).toBe(
-      'the endpoint answered HTTP 200 (text/xml) with more than 1048575 bytes',
+      'the endpoint answered HTTP 200 (text/xml) with more than 1023 KiB',
     )
   })
 })

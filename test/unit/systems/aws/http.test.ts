@@ -108,7 +108,7 @@ describe('misbehaving endpoints', () => {
     const error = await failure(clientsFor(standIn.url).imagesByTag('modela/v1', ['latest']))
     expect(error).toMatchObject({reason: 'malformed', operation: 'ecr:DescribeImages'})
     expect(error.message).toContain(
-      'failed: the endpoint answered HTTP 200 (application/x-amz-json-1.1) with more than 10 MB: "{\\"imageDetails\\": [',
+      'failed: the endpoint answered HTTP 200 (application/x-amz-json-1.1) with more than 10 MiB: "{\\"imageDetails\\": [',
     )
     expect(sent).toBeLessThan(100 * 1024 * 1024)
   })
@@ -120,7 +120,7 @@ describe('misbehaving endpoints', () => {
     })
     const error = await failure(clientsFor(standIn.url).identity())
     expect(error).toMatchObject({reason: 'malformed', operation: 'sts:GetCallerIdentity'})
-    expect(error.message).toContain('with more than 10 MB: "<GetCallerIdentityResponse>"')
+    expect(error.message).toContain('with more than 10 MiB: "<GetCallerIdentityResponse>"')
   })
 
   it('an endpoint echoing the request headers shows neither the signature, the session token nor the key', async () => {

@@ -73,7 +73,7 @@ describe('responseGuard', () => {
       contentType: 'text/xml',
       start: '01234567890',
     })
-    expect(error.message).toBe('the endpoint answered HTTP 200 (text/xml) with more than 10 bytes')
+    expect(error.message).toBe('the endpoint answered HTTP 200 (text/xml) with more than 10 B')
     expect(body.destroyed).toBe(true)
   })
 
