@@ -29,7 +29,7 @@ export {
 export class AwsClients extends AwsSession {
   /** The repository's images read through ECR's API (manifest, config blob, tags, size). */
   async imageSource(repository: string, registryId?: string): Promise<EcrImageSource> {
-    return new EcrImageSource(await this.ecr(), repository, registryId)
+    return new EcrImageSource(await this.ecr(), repository, this.settings, registryId)
   }
 
   /**

@@ -1,10 +1,11 @@
 import type {ECRClient} from '@aws-sdk/client-ecr'
 
-import {AwsError, type AwsFailure} from '../../errors.js'
+import {AwsError} from '../../errors.js'
 import {ecrModule} from './sdk.js'
 import {recordAction} from '../../ledger.js'
 import {discardBody, httpFetch} from '../http.js'
-import {EndpointAnswerError, UNREACHABLE_CODES} from './errors.js'
+import {toAwsError} from './errors.js'
+import type {AwsSettings} from './settings.js'
 import {
   type BlobStream,
   bodyStream,
@@ -30,6 +31,8 @@ export class EcrImageSource implements ImageSource {
   constructor(
     private readonly client: ECRClient,
     readonly repository: string,
+    /** The target's settings: where a failure says it happened, and its advice. */
+    private readonly settings: AwsSettings,
     /** The account that owns the repository; the caller's when undefined. */
     private readonly registryId?: string,
   ) {}
@@ -50,7 +53,7 @@ export class EcrImageSource implements ImageSource {
         signal === undefined ? {} : {abortSignal: signal},
       )
     } catch (error) {
-      throw ecrError(error, 'ecr:BatchGetImage', doing)
+      throw this.failure(error, 'ecr:BatchGetImage', doing)
     }
     const image = out.images?.[0]
     if (image?.imageManifest === undefined) {
@@ -94,7 +97,7 @@ export class EcrImageSource implements ImageSource {
         pushedAt: image?.imagePushedAt?.toISOString() ?? null,
       }
     } catch (error) {
-      throw ecrError(error, 'ecr:DescribeImages', `Describing ${this.repository}@${digest}`)
+      throw this.failure(error, 'ecr:DescribeImages', `Describing ${this.repository}@${digest}`)
     }
   }
 
@@ -131,7 +134,7 @@ export class EcrImageSource implements ImageSource {
       )
       url = out.downloadUrl
     } catch (error) {
-      throw ecrError(error, 'ecr:GetDownloadUrlForLayer', doing)
+      throw this.failure(error, 'ecr:GetDownloadUrlForLayer', doing)
     }
     if (url === undefined)
       throw new AwsError('malformed', 'ecr:GetDownloadUrlForLayer', `${doing}: ECR returned no download URL.`)
@@ -161,36 +164,15 @@ export class EcrImageSource implements ImageSource {
     }
     return response
   }
-}
 
-function ecrError(error: unknown, operation: string, doing: string): AwsError {
-  const name = (error as {name?: string} | undefined)?.name ?? ''
-  const code = (error as {code?: string} | undefined)?.code
-  const message = error instanceof Error ? error.message : String(error)
-  const reason: AwsFailure =
-    name === 'RepositoryNotFoundException' ||
-    name === 'ImageNotFoundException' ||
-    name === 'LayersNotFoundException' ||
-    name === 'LayerInaccessibleException'
-      ? 'not-found'
-      : /AccessDenied|UnauthorizedOperation|NotAuthorized/.test(name)
-        ? 'access-denied'
-        : /Credentials|Could not load credentials/i.test(`${name} ${message}`)
-          ? 'credentials-missing'
-          : /Throttl|TooManyRequests|RequestLimitExceeded/.test(name)
-            ? 'throttled'
-            : (code !== undefined && UNREACHABLE_CODES.has(code)) || name === 'TimeoutError'
-              ? 'unreachable'
-              : error instanceof EndpointAnswerError && error.status < 500
-                ? 'malformed'
-                : 'failed'
-  const hint =
-    reason === 'access-denied'
-      ? `Allow ${operation} (a read permission push-only roles often lack).`
-      : undefined
-  return new AwsError(reason, operation, `${doing} failed: ${message.split('\n')[0]}`, {
-    detail: message,
-    cause: error,
-    ...(hint === undefined ? {} : {hint}),
-  })
+  /**
+   * An SDK failure as every AWS call says it (toAwsError: credentials missing or expired, access
+   * denied naming the permission, throttling, an endpoint that is not AWS); ECR's
+   * LayerInaccessibleException is a blob that cannot be had, as a missing one.
+   */
+  private failure(error: unknown, operation: string, doing: string): AwsError {
+    const failed = toAwsError(error, operation, doing, this.settings)
+    if ((error as {name?: string} | undefined)?.name !== 'LayerInaccessibleException') return failed
+    return new AwsError('not-found', operation, failed.message, {detail: failed.detail, cause: error})
+  }
 }

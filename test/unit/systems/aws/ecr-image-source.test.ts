@@ -26,6 +26,9 @@ function fakeClient(answers: Record<string, (input: Record<string, unknown>) => 
   return {client: client as unknown as ECRClient, sent}
 }
 
+/** Where the failures say they happened. */
+const SETTINGS = {region: 'eu-west-1', profile: 'team'}
+
 const sdkError = (name: string, message = `${name} happened`) => Object.assign(new Error(message), {name})
 
 const awsFailure = (promise: Promise<unknown>): Promise<AwsError> => rejectionOf(promise, AwsError)
@@ -52,7 +55,7 @@ describe('reading an image through the ECR API', () => {
         images: [{imageManifest: MANIFEST, imageId: {imageDigest: 'sha256:served'}}],
       }),
     })
-    const source = new EcrImageSource(client, 'team/model', '123456789012')
+    const source = new EcrImageSource(client, 'team/model', SETTINGS, '123456789012')
     expect(await source.manifest('v1')).toEqual({
       mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
       digest: 'sha256:served',
@@ -72,11 +75,11 @@ describe('reading an image through the ECR API', () => {
         images: [{imageManifest: '{}', imageManifestMediaType: 'application/x'}],
       }),
     })
-    const manifest = await new EcrImageSource(client, 'r').manifest('v1')
+    const manifest = await new EcrImageSource(client, 'r', SETTINGS).manifest('v1')
     expect(manifest).toMatchObject({mediaType: 'application/x', digest: sha256Digest(Buffer.from('{}'))})
     expect(sent[0]!.input.registryId).toBeUndefined()
     const unknown = fakeClient({BatchGetImageCommand: () => ({images: [{imageManifest: '{}'}]})})
-    expect((await new EcrImageSource(unknown.client, 'r').manifest('v1')).mediaType).toBe('unknown')
+    expect((await new EcrImageSource(unknown.client, 'r', SETTINGS).manifest('v1')).mediaType).toBe('unknown')
   })
 
   it("a missing image is not-found, with ECR's reason; another failure is failed", async () => {
@@ -85,17 +88,19 @@ describe('reading an image through the ECR API', () => {
         failures: [{failureCode: 'ImageNotFound', failureReason: 'Requested image not found'}],
       }),
     })
-    const error = await awsFailure(new EcrImageSource(missing.client, 'r').manifest('v9'))
+    const error = await awsFailure(new EcrImageSource(missing.client, 'r', SETTINGS).manifest('v9'))
     expect(error).toMatchObject({reason: 'not-found', operation: 'ecr:BatchGetImage'})
     expect(error.message).toBe('r:v9 does not exist (Requested image not found).')
     const mismatch = fakeClient({
       BatchGetImageCommand: () => ({failures: [{failureCode: 'ImageTagDoesNotMatchDigest'}]}),
     })
-    expect((await awsFailure(new EcrImageSource(mismatch.client, 'r').manifest('v9'))).message).toBe(
-      'r:v9 does not exist.',
-    )
+    expect(
+      (await awsFailure(new EcrImageSource(mismatch.client, 'r', SETTINGS).manifest('v9'))).message,
+    ).toBe('r:v9 does not exist.')
     const other = fakeClient({BatchGetImageCommand: () => ({failures: [{failureCode: 'KmsError'}]})})
-    expect((await awsFailure(new EcrImageSource(other.client, 'r').manifest('v9'))).reason).toBe('failed')
+    expect((await awsFailure(new EcrImageSource(other.client, 'r', SETTINGS).manifest('v9'))).reason).toBe(
+      'failed',
+    )
   })
 
   it.each([
@@ -111,13 +116,31 @@ describe('reading an image through the ECR API', () => {
         throw sdkError(name, `${name}: first line\nsecond line`)
       },
     })
-    const error = await awsFailure(new EcrImageSource(client, 'r').manifest('v1'))
+    const error = await awsFailure(new EcrImageSource(client, 'r', SETTINGS).manifest('v1'))
     expect(error.reason).toBe(reason)
-    expect(error.message).toBe(`Reading the manifest of r:v1 (ecr:BatchGetImage) failed: ${name}: first line`)
+    // Said as every AWS call says it (toAwsError), with where it happened.
+    expect(error.message).toMatch(/^Reading the manifest of r:v1 \(ecr:BatchGetImage\) failed: /)
+    expect(error.message).toContain('region eu-west-1, profile team')
     expect(error.detail).toContain('second line')
-    if (reason === 'access-denied')
-      expect(error.hint).toBe('Allow ecr:BatchGetImage (a read permission push-only roles often lack).')
-    else expect(error.hint).toBeUndefined()
+    if (reason === 'access-denied') {
+      expect(error.message).toContain('AWS refused ecr:BatchGetImage')
+      expect(error.hint).toContain('need the ecr:BatchGetImage permission')
+    }
+  })
+
+  it('an expired SSO session is said as such, with the login to run (not as missing credentials)', async () => {
+    const {client} = fakeClient({
+      BatchGetImageCommand: () => {
+        throw sdkError(
+          'CredentialsProviderError',
+          'The SSO session associated with this profile has expired or is otherwise invalid. To refresh this SSO session run aws sso login with the corresponding profile.',
+        )
+      },
+    })
+    const error = await awsFailure(new EcrImageSource(client, 'r', SETTINGS).manifest('v1'))
+    expect(error.reason).toBe('credentials-expired')
+    expect(error.message).toContain('the AWS SSO session of profile team has expired')
+    expect(error.hint).toBe('Run aws sso login --profile team, then run again.')
   })
 
   it.each([
@@ -142,7 +165,7 @@ describe('reading an image through the ECR API', () => {
           throw thrown
         },
       })
-      expect((await awsFailure(new EcrImageSource(client, 'r').manifest('v1'))).reason).toBe(reason)
+      expect((await awsFailure(new EcrImageSource(client, 'r', SETTINGS).manifest('v1'))).reason).toBe(reason)
     },
   )
 
@@ -158,13 +181,13 @@ describe('reading an image through the ECR API', () => {
         ],
       }),
     })
-    expect(await new EcrImageSource(client, 'r').describe('sha256:x')).toEqual({
+    expect(await new EcrImageSource(client, 'r', SETTINGS).describe('sha256:x')).toEqual({
       tags: ['latest', 'v1'],
       sizeBytes: 42,
       pushedAt: '2026-01-01T00:00:00.000Z',
     })
     const empty = fakeClient({DescribeImagesCommand: () => ({imageDetails: []})})
-    expect(await new EcrImageSource(empty.client, 'r').describe('sha256:x')).toEqual({
+    expect(await new EcrImageSource(empty.client, 'r', SETTINGS).describe('sha256:x')).toEqual({
       tags: [],
       sizeBytes: null,
       pushedAt: null,
@@ -174,18 +197,18 @@ describe('reading an image through the ECR API', () => {
         throw sdkError('AccessDeniedException')
       },
     })
-    expect((await awsFailure(new EcrImageSource(denied.client, 'r').describe('sha256:x'))).operation).toBe(
-      'ecr:DescribeImages',
-    )
+    expect(
+      (await awsFailure(new EcrImageSource(denied.client, 'r', SETTINGS).describe('sha256:x'))).operation,
+    ).toBe('ecr:DescribeImages')
   })
 
   it('reads a config blob through its download URL, checking the digest', async () => {
     const config = Buffer.from('{"architecture":"amd64"}')
     const url = await download(200, config)
     const {client, sent} = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
-    expect(await new EcrImageSource(client, 'r', '1').blob(sha256Digest(config))).toEqual(config)
+    expect(await new EcrImageSource(client, 'r', SETTINGS, '1').blob(sha256Digest(config))).toEqual(config)
     expect(sent[0]!.input).toEqual({repositoryName: 'r', layerDigest: sha256Digest(config), registryId: '1'})
-    const wrong = await awsFailure(new EcrImageSource(client, 'r').blob(`sha256:${'0'.repeat(64)}`))
+    const wrong = await awsFailure(new EcrImageSource(client, 'r', SETTINGS).blob(`sha256:${'0'.repeat(64)}`))
     expect(wrong).toMatchObject({reason: 'malformed'})
     expect(wrong.message).toContain('the bytes do not hash to the digest')
   })
@@ -194,16 +217,16 @@ describe('reading an image through the ECR API', () => {
     const layer = Buffer.alloc(9 * 1024 * 1024, 3)
     const url = await download(200, layer)
     const {client} = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
-    const opened = await new EcrImageSource(client, 'r').openBlob(sha256Digest(layer))
+    const opened = await new EcrImageSource(client, 'r', SETTINGS).openBlob(sha256Digest(layer))
     const chunks: Buffer[] = []
     for await (const chunk of opened.body) chunks.push(chunk as Buffer)
     expect(chunks.length).toBeGreaterThan(1)
     expect(Buffer.concat(chunks).equals(layer)).toBe(true)
     const gone = await download(404, Buffer.from('no'))
     const missing = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: gone})})
-    expect((await awsFailure(new EcrImageSource(missing.client, 'r').openBlob('sha256:x'))).reason).toBe(
-      'not-found',
-    )
+    expect(
+      (await awsFailure(new EcrImageSource(missing.client, 'r', SETTINGS).openBlob('sha256:x'))).reason,
+    ).toBe('not-found')
   })
 
   it.each([
@@ -213,7 +236,7 @@ describe('reading an image through the ECR API', () => {
   ] as const)('a download URL answering HTTP %i is %s', async (status, reason) => {
     const url = await download(status, Buffer.from('no'))
     const {client} = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
-    const error = await awsFailure(new EcrImageSource(client, 'r').blob('sha256:x'))
+    const error = await awsFailure(new EcrImageSource(client, 'r', SETTINGS).blob('sha256:x'))
     expect(error.reason).toBe(reason)
     expect(error.message).toBe(
       `Reading blob sha256:x of r (ecr:GetDownloadUrlForLayer): the download URL answered HTTP ${status}.`,
@@ -222,12 +245,14 @@ describe('reading an image through the ECR API', () => {
 
   it('no URL is malformed; an unreachable URL is unreachable', async () => {
     const none = fakeClient({GetDownloadUrlForLayerCommand: () => ({})})
-    expect((await awsFailure(new EcrImageSource(none.client, 'r').blob('sha256:x'))).reason).toBe('malformed')
+    expect((await awsFailure(new EcrImageSource(none.client, 'r', SETTINGS).blob('sha256:x'))).reason).toBe(
+      'malformed',
+    )
     const url = await download(200, Buffer.from(''))
     await new Promise<void>((resolve) => server!.close(() => resolve()))
     server = undefined
     const gone = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
-    expect((await awsFailure(new EcrImageSource(gone.client, 'r').blob('sha256:x'))).reason).toBe(
+    expect((await awsFailure(new EcrImageSource(gone.client, 'r', SETTINGS).blob('sha256:x'))).reason).toBe(
       'unreachable',
     )
   })
@@ -258,7 +283,7 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
       GetDownloadUrlForLayerCommand: () => ({downloadUrl: url}),
     })
     const signal = new AbortController().signal
-    const own = new EcrImageSource(client, 'r')
+    const own = new EcrImageSource(client, 'r', SETTINGS)
     await own.manifest('v1', signal)
     await own.describe('sha256:d', signal)
     await own.blob(sha256Digest(config), signal)
@@ -269,7 +294,7 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
     ])
     expect(calls.map((call) => 'registryId' in call.input)).toEqual([false, false, false])
     expect(calls[1]!.input).toStrictEqual({repositoryName: 'r', imageIds: [{imageDigest: 'sha256:d'}]})
-    const other = new EcrImageSource(client, 'r', '210987654321')
+    const other = new EcrImageSource(client, 'r', SETTINGS, '210987654321')
     await other.manifest('v1')
     await other.describe('sha256:d')
     await other.blob(sha256Digest(config))
@@ -289,7 +314,7 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
       [{images: [{}]}, 'failed', 'r:v9 does not exist.'],
     ] as const) {
       const {client} = fakeClient({BatchGetImageCommand: () => answer})
-      const error = await awsFailure(new EcrImageSource(client, 'r').manifest('v9'))
+      const error = await awsFailure(new EcrImageSource(client, 'r', SETTINGS).manifest('v9'))
       expect({reason: error.reason, message: error.message}, JSON.stringify(answer)).toEqual({
         reason,
         message,
@@ -310,8 +335,8 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
         ],
       }),
     })
-    expect((await new EcrImageSource(client, 'r').manifest('v1')).raw.length).toBe(4 * 1024 * 1024)
-    const error = await awsFailure(new EcrImageSource(client, 'r').manifest('v2'))
+    expect((await new EcrImageSource(client, 'r', SETTINGS).manifest('v1')).raw.length).toBe(4 * 1024 * 1024)
+    const error = await awsFailure(new EcrImageSource(client, 'r', SETTINGS).manifest('v2'))
     expect(error).toMatchObject({
       reason: 'malformed',
       operation: 'ecr:BatchGetImage',
@@ -326,7 +351,7 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
         return {}
       },
     })
-    expect(await new EcrImageSource(client, 'r').describe('sha256:x')).toEqual({
+    expect(await new EcrImageSource(client, 'r', SETTINGS).describe('sha256:x')).toEqual({
       tags: [],
       sizeBytes: null,
       pushedAt: null,
@@ -336,8 +361,8 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
         throw sdkError('ServerException', 'boom')
       },
     })
-    const error = await awsFailure(new EcrImageSource(failing.client, 'r').describe('sha256:x'))
-    expect(error.message).toBe('Describing r@sha256:x failed: boom')
+    const error = await awsFailure(new EcrImageSource(failing.client, 'r', SETTINGS).describe('sha256:x'))
+    expect(error.message).toBe('Describing r@sha256:x failed: boom (region eu-west-1, profile team).')
   })
 
   it('a blob: the download is recorded without its signature; its failures name the operation', async () => {
@@ -345,10 +370,10 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
     const url = await download(200, config)
     const {client} = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
     const ledger = new Ledger()
-    await withLedger(ledger, () => new EcrImageSource(client, 'r').blob(sha256Digest(config)))
+    await withLedger(ledger, () => new EcrImageSource(client, 'r', SETTINGS).blob(sha256Digest(config)))
     expect(ledger.entries).toEqual([{kind: 'http', call: 'http:GET /layer'}])
     const none = fakeClient({GetDownloadUrlForLayerCommand: () => ({})})
-    expect(await awsFailure(new EcrImageSource(none.client, 'r').blob('sha256:x'))).toMatchObject({
+    expect(await awsFailure(new EcrImageSource(none.client, 'r', SETTINGS).blob('sha256:x'))).toMatchObject({
       operation: 'ecr:GetDownloadUrlForLayer',
       message: 'Reading blob sha256:x of r (ecr:GetDownloadUrlForLayer): ECR returned no download URL.',
     })
@@ -357,15 +382,17 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
         throw sdkError('LayerInaccessibleException')
       },
     })
-    expect(await awsFailure(new EcrImageSource(denied.client, 'r').blob('sha256:x'))).toMatchObject({
-      reason: 'not-found',
-      operation: 'ecr:GetDownloadUrlForLayer',
-    })
+    expect(await awsFailure(new EcrImageSource(denied.client, 'r', SETTINGS).blob('sha256:x'))).toMatchObject(
+      {
+        reason: 'not-found',
+        operation: 'ecr:GetDownloadUrlForLayer',
+      },
+    )
     // Bytes that do not hash to the digest asked for.
     const mismatch = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
-    expect((await awsFailure(new EcrImageSource(mismatch.client, 'r').blob('sha256:x'))).operation).toBe(
-      'ecr:GetDownloadUrlForLayer',
-    )
+    expect(
+      (await awsFailure(new EcrImageSource(mismatch.client, 'r', SETTINGS).blob('sha256:x'))).operation,
+    ).toBe('ecr:GetDownloadUrlForLayer')
   })
 
   it('an unreachable download URL says so, with the cause; an aborted download stays an abort', async () => {
@@ -373,7 +400,7 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
     await new Promise<void>((resolve) => server!.close(() => resolve()))
     server = undefined
     const gone = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
-    const error = await awsFailure(new EcrImageSource(gone.client, 'r').blob('sha256:x'))
+    const error = await awsFailure(new EcrImageSource(gone.client, 'r', SETTINGS).blob('sha256:x'))
     expect(error).toMatchObject({
       reason: 'unreachable',
       operation: 'ecr:GetDownloadUrlForLayer',
@@ -383,7 +410,7 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
     expect(error.detail).toMatch(/ECONNREFUSED/)
     const slow = await download(200, Buffer.from('late'))
     const waiting = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: slow})})
-    const aborted = await new EcrImageSource(waiting.client, 'r')
+    const aborted = await new EcrImageSource(waiting.client, 'r', SETTINGS)
       .blob('sha256:x', AbortSignal.abort())
       .catch((caught: unknown) => caught)
     expect(aborted).not.toBeInstanceOf(AwsError)
@@ -397,7 +424,7 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/layer`
     const {client} = fakeClient({GetDownloadUrlForLayerCommand: () => ({downloadUrl: url})})
-    await expect(new EcrImageSource(client, 'r').blob('sha256:x')).rejects.toThrow(
+    await expect(new EcrImageSource(client, 'r', SETTINGS).blob('sha256:x')).rejects.toThrow(
       'Blob sha256:x is 9437184 bytes, more than the 8388608 allowed.',
     )
   })
@@ -418,9 +445,8 @@ describe('what EcrImageSource sends and makes of odd answers', () => {
           throw thrown
         },
       })
-      const error = await awsFailure(new EcrImageSource(client, 'r').manifest('v1'))
+      const error = await awsFailure(new EcrImageSource(client, 'r', SETTINGS).manifest('v1'))
       expect(error.reason, String((thrown as Error).message ?? thrown)).toBe(reason)
-      expect(error.hint).toBeUndefined()
     }
   })
 })
