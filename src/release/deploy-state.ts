@@ -1,4 +1,5 @@
 import {createHash} from 'node:crypto'
+import path from 'node:path'
 
 import type {Sourced} from '../config/env-layers.js'
 import type {FlagValuesFor} from '../config/flags.js'
@@ -75,7 +76,7 @@ export function resolveDeployConfig(
   if (roleArn === undefined)
     throw usageError(
       'deploy needs the execution role SageMaker runs the model with, and none is set.',
-      `Put execution-role-arn: arn:aws:iam::<account>:role/<name> in ${target.dir}/mldeploy.yaml (or pass --execution-role-arn, or set MLDEPLOY_SAGEMAKER_ROLE_ARN).`,
+      `Put execution-role-arn: arn:aws:iam::<account>:role/<name> in ${path.relative(target.root, path.join(target.dir, 'mldeploy.yaml'))} (or pass --execution-role-arn, or set MLDEPLOY_SAGEMAKER_ROLE_ARN).`,
     )
   const digest = read.get(SETTINGS.deployImageDigest)
   const tag = read.get(SETTINGS.deployImageTag)

@@ -52,6 +52,11 @@ export function followHint(state: DeployState): string {
   return `Follow it with: aws sagemaker describe-endpoint --endpoint-name ${state.endpointName} --region ${state.region.value} (or run the same mldeploy deploy again: it changes nothing and waits).`
 }
 
+/** `<text>: <SageMaker's reason>.`, with one full stop whether or not the reason ends with one. */
+function withReason(text: string, reason: string | undefined): string {
+  return reason === undefined ? `${text}.` : `${text}: ${reason.replace(/[.\s]+$/, '')}.`
+}
+
 /** A refusal said as the permission it lacked. */
 function denied(error: unknown, permission: string, resource: string): unknown {
   if (!(error instanceof AwsError) || error.reason !== 'access-denied') return error
@@ -536,7 +541,7 @@ async function waitForEndpoint(state: DeployState, io: StepIO): Promise<void> {
       }
       throw new CheckError(
         'rolled-back',
-        `SageMaker rolled the update of ${state.endpointName} back${facts.failureReason === undefined ? '' : `: ${facts.failureReason}`}.`,
+        withReason(`SageMaker rolled the update of ${state.endpointName} back`, facts.failureReason),
         {
           hint: `The previous configuration ${facts.configName ?? state.before.configName ?? '?'} still serves (InService).`,
         },
@@ -555,7 +560,7 @@ async function waitForEndpoint(state: DeployState, io: StepIO): Promise<void> {
             : `Look at the endpoint before deploying again: ${followHint(state)}`
       throw new CheckError(
         'endpoint-failed',
-        `Endpoint ${state.endpointName} is ${facts.status}${facts.failureReason === undefined ? '' : `: ${facts.failureReason}`}.`,
+        withReason(`Endpoint ${state.endpointName} is ${facts.status}`, facts.failureReason),
         {hint: serving},
       )
     }
