@@ -1,3 +1,6 @@
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+
 import {
   ListEndpointConfigsCommand,
   ListEndpointsCommand,
@@ -7,7 +10,7 @@ import {
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
 import {createRepository, motoEnv, seedDeployableImage} from '../helpers/aws.js'
-import {baseEnv, makeProject, runCli} from '../helpers/cli.js'
+import {baseEnv, makeProject, REPO_ROOT, runCli} from '../helpers/cli.js'
 import {contractBreaches, type ReportedStep} from '../helpers/contract.js'
 import {resetMoto} from '../helpers/moto.js'
 import {
@@ -429,5 +432,45 @@ describe('deploy: bad input is one line, exit 2, nothing created', () => {
       'Tag nope does not exist in 123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1.',
     )
     expect(creates()).toEqual([])
+  })
+})
+
+describe("deploy: the README's Permissions list is what the code calls", () => {
+  it('every call of a create and an update (and PassRole) is listed, and the preflight simulates exactly the list', async () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8')
+    const table = /<!-- deploy-permissions:start -->([\s\S]*?)<!-- deploy-permissions:end -->/.exec(
+      readme,
+    )![1]!
+    const listed = new Set([...table.matchAll(/^\| `([a-z0-9]+:[A-Za-z]+)`/gm)].map((match) => match[1]!))
+    expect(listed.size).toBeGreaterThan(10)
+
+    await seedImage('latest')
+    const root = project()
+    standIn.script = [{status: 'InService'}]
+    const created = await deploy([], 'stand-in', root)
+    expect(created.exitCode, created.stderr).toBe(0)
+    await seedImage('next')
+    const updated = await deploy(['--image-tag', 'next'], 'stand-in', root)
+    expect(updated.exitCode, updated.stderr).toBe(0)
+    expect(updated.json.endpointChange).toBe('updated')
+
+    const called = new Set(
+      [created, updated]
+        .flatMap((run) => (run.json.steps as ReportedStep[]).flatMap((step) => step.ran ?? []))
+        .filter((call) => call.startsWith('aws:') && call !== 'aws:sts:GetCallerIdentity')
+        .map((call) => call.slice('aws:'.length)),
+    )
+    // PassRole is no call of its own: SageMaker checks it when CreateModel passes the role.
+    expect([...called, 'iam:PassRole'].sort()).toEqual([...listed].sort())
+    const simulated = new Set(
+      standIn.calls
+        .filter((each) => each.operation === 'iam:SimulatePrincipalPolicy')
+        .flatMap((each) =>
+          Object.entries(each.body)
+            .filter(([key]) => key.startsWith('ActionNames.member.'))
+            .map(([, value]) => String(value)),
+        ),
+    )
+    expect([...simulated].sort()).toEqual([...listed].sort())
   })
 })
