@@ -164,7 +164,7 @@ export interface EndpointView {
  * What a deploy learns as it goes: who calls, the image's digest and facts, the derived names,
  * what exists in SageMaker, what changed and how the endpoint ended.
  */
-export class DeployState {
+export class EndpointDeployState {
   readonly secrets = new SecretRegistry()
   readonly warningLog = new WarningLog()
   readonly sagemaker: SageMaker
@@ -257,7 +257,7 @@ export class DeployState {
   }
 }
 
-export async function prepareDeploy(config: DeployConfig): Promise<DeployState> {
+export async function prepareDeploy(config: DeployConfig): Promise<EndpointDeployState> {
   const region = await resolveRegion(config.push)
   // This target's own endpoint and credentials, from its environment record (not process.env).
   const aws = new AwsClients(
@@ -267,7 +267,7 @@ export async function prepareDeploy(config: DeployConfig): Promise<DeployState> 
       quick: config.push.dryRun,
     }),
   )
-  const state = new DeployState(config, region, aws)
+  const state = new EndpointDeployState(config, region, aws)
   registerAwsSecrets(config.push.childEnv, state.secrets)
   aws.shareSecretsWith(state.secrets)
   return state

@@ -7,14 +7,14 @@ import {PLACEHOLDER} from '../images.js'
 import type {Step, StepIO} from '../pipeline/step.js'
 import {checkAccount} from '../systems/account.js'
 import type {EndpointFacts, EndpointStatus, Identity} from '../systems/aws/index.js'
-import {type DeployState, roleArnAccount, roleArnName} from './deploy-state.js'
+import {type EndpointDeployState, roleArnAccount, roleArnName} from './deploy-state.js'
 
 /**
  * Every permission a deploy needs, on what: what the preflight simulates and the README's
  * Permissions section lists (a test holds the three together with what the code calls).
  * sts:GetCallerIdentity needs no permission.
  */
-export function deployPermissions(state: DeployState): Array<{action: string; resource: string}> {
+export function deployPermissions(state: EndpointDeployState): Array<{action: string; resource: string}> {
   const role = state.config.roleArn.value
   const endpoint = state.arnOf('endpoint', state.endpointName)
   const config = state.arnOf('endpoint-config', state.configName)
@@ -48,7 +48,7 @@ const BUSY: ReadonlySet<EndpointStatus> = new Set([
 ])
 
 /** How to follow an endpoint that mldeploy stopped watching. */
-export function followHint(state: DeployState): string {
+export function followHint(state: EndpointDeployState): string {
   return `Follow it with: aws sagemaker describe-endpoint --endpoint-name ${state.endpointName} --region ${state.region.value} (or run the same mldeploy deploy again: it changes nothing and waits).`
 }
 
@@ -77,7 +77,7 @@ function denied(error: unknown, permission: string, resource: string): unknown {
  * sessions cannot be simulated (undefined).
  */
 async function principalOf(
-  state: DeployState,
+  state: EndpointDeployState,
   identity: Identity,
   signal: AbortSignal,
 ): Promise<string | undefined> {
@@ -98,7 +98,7 @@ async function principalOf(
  * calls deploy makes. A dry run without usable credentials goes on with what it cannot know said
  * in a warning; a wrong account, a missing role or a denied permission stop it like a real run.
  */
-const preflightStep: Step<DeployState> = {
+const preflightStep: Step<EndpointDeployState> = {
   id: 'preflight',
   title: 'Identity, role, image and permissions',
   failure: 'preflight',
@@ -202,7 +202,7 @@ const preflightStep: Step<DeployState> = {
 }
 
 /** One simulation per resource (a simulation pairs every action with every resource given). */
-async function checkPermissions(state: DeployState, principal: string, io: StepIO): Promise<void> {
+async function checkPermissions(state: EndpointDeployState, principal: string, io: StepIO): Promise<void> {
   const byResource = new Map<string, string[]>()
   for (const {action, resource} of deployPermissions(state))
     byResource.set(resource, [...(byResource.get(resource) ?? []), action])
@@ -230,7 +230,7 @@ async function checkPermissions(state: DeployState, principal: string, io: StepI
  * V2 schema 2 linux/amd64 image, so anything else is bad input (exit 2) before anything is made.
  * The serving contract's rules become warnings: the local contract run is their proof.
  */
-const checkStep: Step<DeployState> = {
+const checkStep: Step<EndpointDeployState> = {
   id: 'check',
   title: 'Check the image',
   failure: 'preflight',
@@ -271,7 +271,7 @@ const checkStep: Step<DeployState> = {
 }
 
 /** What exists in SageMaker already: the endpoint (and the configuration it serves), the model and configuration of the derived names. */
-const currentStep: Step<DeployState> = {
+const currentStep: Step<EndpointDeployState> = {
   id: 'current',
   title: 'Read the endpoint',
   failure: 'preflight',
@@ -330,7 +330,7 @@ function endpointChange(
   return endpoint.configName === configName ? 'unchanged' : 'updated'
 }
 
-const modelStep: Step<DeployState> = {
+const modelStep: Step<EndpointDeployState> = {
   id: 'model',
   title: 'Model',
   failure: 'deploy',
@@ -355,7 +355,7 @@ const modelStep: Step<DeployState> = {
   },
 }
 
-const configStep: Step<DeployState> = {
+const configStep: Step<EndpointDeployState> = {
   id: 'endpoint-config',
   title: 'Endpoint configuration',
   failure: 'deploy',
@@ -393,7 +393,7 @@ const configStep: Step<DeployState> = {
   },
 }
 
-function guardrailsText(state: DeployState): string {
+function guardrailsText(state: EndpointDeployState): string {
   const guardrails = state.config.guardrails
   if (guardrails === undefined) return "no DeploymentConfig (SageMaker's default blue/green, all at once)"
   const {traffic} = guardrails
@@ -406,7 +406,7 @@ function guardrailsText(state: DeployState): string {
   return `blue/green ${traffic.type}${size}, ${guardrails.waitIntervalSeconds} s per step, old fleet kept ${guardrails.terminationWaitSeconds} s, ${alarms}`
 }
 
-const endpointStep: Step<DeployState> = {
+const endpointStep: Step<EndpointDeployState> = {
   id: 'endpoint',
   title: 'Endpoint',
   failure: 'deploy',
@@ -478,7 +478,7 @@ const endpointStep: Step<DeployState> = {
 }
 
 /** Polls DescribeEndpoint until InService, a failure, a rollback or the time limit. */
-const waitStep: Step<DeployState> = {
+const waitStep: Step<EndpointDeployState> = {
   id: 'wait',
   title: 'Wait for InService',
   failure: 'deploy',
@@ -515,7 +515,7 @@ const waitStep: Step<DeployState> = {
   },
 }
 
-async function waitForEndpoint(state: DeployState, io: StepIO): Promise<void> {
+async function waitForEndpoint(state: EndpointDeployState, io: StepIO): Promise<void> {
   const started = performance.now()
   const elapsed = (): string =>
     formatDuration(Math.max(1000, Math.round((performance.now() - started) / 1000) * 1000))
@@ -575,8 +575,8 @@ async function waitForEndpoint(state: DeployState, io: StepIO): Promise<void> {
 }
 
 /** Read-only first (a dry run walks only these), then the changes and the wait. */
-export const DEPLOY_CHECKS: readonly Step<DeployState>[] = [preflightStep, checkStep, currentStep]
-export const DEPLOY_PLAN: readonly Step<DeployState>[] = [
+export const DEPLOY_CHECKS: readonly Step<EndpointDeployState>[] = [preflightStep, checkStep, currentStep]
+export const DEPLOY_PLAN: readonly Step<EndpointDeployState>[] = [
   ...DEPLOY_CHECKS,
   modelStep,
   configStep,

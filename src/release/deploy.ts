@@ -1,13 +1,13 @@
 import type {DeployError} from '../errors.js'
 import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
 import type {IoHost} from '../pipeline/io-host.js'
-import type {DeployState, EndpointView, ResourceChange} from './deploy-state.js'
+import type {EndpointDeployState, EndpointView, ResourceChange} from './deploy-state.js'
 import {DEPLOY_CHECKS, DEPLOY_PLAN} from './deploy-steps.js'
 
 export {
   type DeployConfig,
   type DeployFlags,
-  DeployState,
+  EndpointDeployState,
   prepareDeploy,
   resolveDeployConfig,
 } from './deploy-state.js'
@@ -37,7 +37,7 @@ export interface DeployResult {
   changed: boolean
   rolledBack: boolean
   executionRole: string
-  guardrails: DeployState['config']['guardrails'] | null
+  guardrails: EndpointDeployState['config']['guardrails'] | null
   settings: Record<string, {value: unknown; source: string}>
   envFiles: string[]
   warnings: string[]
@@ -50,7 +50,7 @@ export interface DeployResult {
  * then wait. A dry run walks the read-only steps only and describes the rest.
  */
 export async function deploy(
-  state: DeployState,
+  state: EndpointDeployState,
   options: {host: IoHost; signal: AbortSignal},
 ): Promise<{result: DeployResult; failure: DeployError | undefined}> {
   const plan = state.config.push.dryRun ? DEPLOY_CHECKS : DEPLOY_PLAN
@@ -64,7 +64,7 @@ export async function deploy(
 }
 
 export function deployResult(
-  state: DeployState,
+  state: EndpointDeployState,
   steps: StepRecord[],
   failure: DeployError | undefined,
 ): DeployResult {
@@ -118,7 +118,10 @@ export function deployResult(
     },
     endpointChange: changes.endpoint,
     before: state.before,
-    after: {configName: endpoint?.configName ?? null, status: endpoint?.status ?? null},
+    // A dry run's "after" is the configuration the endpoint would serve.
+    after: dryRun
+      ? {configName: state.digest === undefined ? null : state.configName, status: null}
+      : {configName: endpoint?.configName ?? null, status: endpoint?.status ?? null},
     changed,
     rolledBack: state.rolledBack,
     executionRole: config.roleArn.value,
