@@ -34,6 +34,18 @@ export function validateImageTag(tag: string, origin: string): string {
   return tag
 }
 
+const DIGEST = /^sha256:[a-f0-9]{64}$/
+
+export function validateDigest(digest: string, origin: string): string {
+  if (!DIGEST.test(digest)) {
+    throw usageError(
+      `${origin} ${JSON.stringify(truncate(digest))} is not an image digest.`,
+      'Use sha256: and 64 lowercase hex digits, as push prints it.',
+    )
+  }
+  return digest
+}
+
 export function validateRegion(region: string, origin: string): string {
   if (!REGION.test(region)) {
     throw usageError(

@@ -10,6 +10,8 @@ import {
   PutImageCommand,
 } from '@aws-sdk/client-ecr'
 
+import {FAKE_CONFIG, FAKE_CONFIG_DIGEST} from './ecr-layers.js'
+
 /** Environment that points the real AWS SDK (in mldeploy and here) at moto on loopback. */
 export function motoEnv(motoUrl: string): Record<string, string> {
   return {
@@ -155,4 +157,50 @@ export function expiredCredentialsHome(home: string): {configFile: string} {
     )
   }
   return {configFile}
+}
+
+/**
+ * Issue 24: an image in modela/v1 as SageMaker takes it (Docker V2, its config the linux/amd64 one
+ * test/helpers/ecr-layers.ts serves), or the same as OCI; distinct per tag. Returns its digest.
+ */
+export async function seedDeployableImage(
+  motoUrl: string,
+  imageTag: string,
+  format: 'docker' | 'oci' = 'docker',
+): Promise<string> {
+  const docker = format === 'docker'
+  const mediaType = docker
+    ? 'application/vnd.docker.distribution.manifest.v2+json'
+    : 'application/vnd.oci.image.manifest.v1+json'
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType,
+    config: {
+      mediaType: docker
+        ? 'application/vnd.docker.container.image.v1+json'
+        : 'application/vnd.oci.image.config.v1+json',
+      digest: FAKE_CONFIG_DIGEST,
+      size: FAKE_CONFIG.length,
+    },
+    layers: [
+      {
+        mediaType: docker
+          ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+          : 'application/vnd.oci.image.layer.v1.tar+gzip',
+        digest: `sha256:${createHash('sha256').update(`${imageTag}/${format}`).digest('hex')}`,
+        size: 1,
+      },
+    ],
+  })
+  const client = ecrClient(motoUrl)
+  const out = await client.send(
+    new PutImageCommand({
+      repositoryName: 'modela/v1',
+      imageManifest: manifest,
+      imageTag,
+      imageManifestMediaType: mediaType,
+    }),
+  )
+  client.destroy()
+  return out.image?.imageId?.imageDigest ?? ''
 }

@@ -5,8 +5,13 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, seedImage} from '../helpers/aws.js'
-import {alive, CLI, standInProject, tempDir} from '../helpers/cli.js'
+import {createRepository, motoEnv, seedDeployableImage, seedImage} from '../helpers/aws.js'
+import {alive, baseEnv, CLI, makeProject, standInProject, tempDir} from '../helpers/cli.js'
+import {
+  EXECUTION_ROLE_ARN,
+  type SageMakerStandIn,
+  startSageMakerStandIn,
+} from '../helpers/sagemaker-stand-in.js'
 import {resetMoto} from '../helpers/moto.js'
 
 // Every ending of every command with --json prints exactly one JSON object, interrupts included,
@@ -154,5 +159,49 @@ describe('a silent endpoint never hangs a command', () => {
       'TMPDIR=/nonexistent/mldeploy does not exist. Set TMPDIR to a writable folder.',
     )
     expect(s.bin.calls()).toEqual([])
+  })
+})
+
+describe('deploy: Ctrl-C during the wait (issue 24)', () => {
+  // The SageMaker/IAM/STS stand-in (test/helpers/sagemaker-stand-in.ts) keeps the endpoint
+  // Creating for as long as the test needs; ECR is moto behind the test front.
+  let sagemaker: SageMakerStandIn
+  beforeAll(async () => {
+    sagemaker = await startSageMakerStandIn()
+  })
+  afterAll(async () => {
+    await sagemaker.close()
+  })
+
+  it('stops waiting (exit 130), says the update goes on in AWS and how to follow it', async () => {
+    sagemaker.reset()
+    sagemaker.script = Array.from({length: 200}, () => ({status: 'Creating'}))
+    await seedDeployableImage(motoUrl, 'latest')
+    const root = makeProject({
+      'deploy/modelA/V1/mldeploy.yaml': `execution-role-arn: ${EXECUTION_ROLE_ARN}\n`,
+    })
+    const env = baseEnv({
+      ...motoEnv(motoUrl),
+      AWS_ENDPOINT_URL_STS: sagemaker.url,
+      AWS_ENDPOINT_URL_IAM: sagemaker.url,
+      AWS_ENDPOINT_URL_SAGEMAKER: sagemaker.url,
+      MLDEPLOY_SAGEMAKER_POLL_SECONDS: '1',
+    })
+    const child = start(['deploy', 'modelA/V1', '--json'], env, root)
+    let stderr = ''
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      if (/Creating after/.test(stderr)) child.kill('SIGINT')
+    })
+    const result = await child
+    expect(result.exitCode).toBe(130)
+    const json = JSON.parse(String(result.stdout))
+    expect(json.error).toMatchObject({kind: 'interruptedSigint', step: 'wait'})
+    expect(json.warnings.join('\n')).toContain(
+      'Stopped waiting: the endpoint modela-v1 goes on changing in AWS. Follow it with: aws sagemaker describe-endpoint --endpoint-name modela-v1 --region us-east-1',
+    )
+    expect(String(result.stderr)).toContain('goes on changing in AWS')
+    // The endpoint was created before the wait: nothing was undone.
+    expect(sagemaker.operations()).toContain('sagemaker:CreateEndpoint')
   })
 })

@@ -32,3 +32,15 @@ export {
   withoutAwsCredentials,
 } from './settings.js'
 export {EcrImageSource} from './ecr-image-source.js'
+export {
+  deploymentConfigInput,
+  type DeploymentGuardrails,
+  type EndpointConfigFacts,
+  type EndpointFacts,
+  type EndpointStatus,
+  Iam,
+  type ModelFacts,
+  SageMaker,
+  type SimulatedAction,
+  type VariantSpec,
+} from './sagemaker.js'

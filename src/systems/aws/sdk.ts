@@ -24,3 +24,10 @@ export const s3Module = (): Promise<typeof import('@aws-sdk/client-s3')> =>
 
 export const logsModule = (): Promise<typeof import('@aws-sdk/client-cloudwatch-logs')> =>
   import('@aws-sdk/client-cloudwatch-logs').then(exportsOf)
+
+// `mldeploy deploy` (issue 24): loaded only when a deploy talks to SageMaker and IAM.
+export const sagemakerModule = (): Promise<typeof import('@aws-sdk/client-sagemaker')> =>
+  import('@aws-sdk/client-sagemaker').then(exportsOf)
+
+export const iamModule = (): Promise<typeof import('@aws-sdk/client-iam')> =>
+  import('@aws-sdk/client-iam').then(exportsOf)
