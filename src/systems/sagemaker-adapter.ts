@@ -2,6 +2,7 @@ import {writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {usageError} from '../errors.js'
+import type {BentoApi} from '../provenance.js'
 import {sha256Hex} from '../sha256.js'
 import type {Backend} from './backend.js'
 
@@ -181,13 +182,7 @@ if __name__ == "__main__":
 /** `sha256:<hex>` of the adapter's source: its label, and part of the content digest. */
 export const ADAPTER_SHA = `sha256:${sha256Hex(ADAPTER_SOURCE)}`
 
-/** An API of the service: its name, route, and the DataFrame field a CSV body maps to (if it has one). */
-export interface ServiceApi {
-  name: string
-  route: string
-  /** The API's only input is a DataFrame: a `text/csv` body becomes `{"<field>": [records]}`. */
-  csvField?: string
-}
+export type ServiceApi = BentoApi
 
 /** The API `/invocations` goes to: the named one, else the only one; bad input otherwise. */
 export function chooseApi(apis: readonly ServiceApi[], configured: {value: string; source: string} | undefined): ServiceApi {
