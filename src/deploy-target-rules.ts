@@ -50,7 +50,7 @@ function adapterOf(facts: ImageFacts): {sha: string; api: string; route: string}
 
 /** What a failed contract rule's fix says first for a BentoML image: the adapter does it. */
 const ADAPTER_FIX =
-  "Push with --deploy-target sagemaker and without --no-sagemaker-adapter: mldeploy adds its SageMaker adapter layer (serve, port 8080, /ping, /invocations, root). Or by hand:"
+  'Push with --deploy-target sagemaker and without --no-sagemaker-adapter: mldeploy adds its SageMaker adapter layer (serve, port 8080, /ping, /invocations, root). Or by hand:'
 
 /** The port the container listens on when SageMaker starts it, as far as the image tells. */
 function servingPort(facts: ImageFacts, apis: BentoApis | undefined): number | undefined {

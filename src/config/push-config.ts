@@ -232,7 +232,9 @@ function resolveSampleInput(read: SettingsReader, targetDir: string): ServingChe
         'Name the file --check-serving should post to /invocations.',
       )
   } else {
-    const found = DEFAULT_SAMPLES.find((name) => statSync(path.join(targetDir, name), {throwIfNoEntry: false})?.isFile())
+    const found = DEFAULT_SAMPLES.find((name) =>
+      statSync(path.join(targetDir, name), {throwIfNoEntry: false})?.isFile(),
+    )
     if (found === undefined)
       throw usageError(
         `--check-serving posts the target's sample input to /invocations, and ${targetDir} has no ${DEFAULT_SAMPLES.join(' or ')}.`,

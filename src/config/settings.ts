@@ -743,7 +743,7 @@ export const SETTINGS = {
     flag: 'sample-content-type',
     env: ['MLDEPLOY_SAMPLE_CONTENT_TYPE'],
     default: {describe: 'from the extension: .csv text/csv, .json application/json'},
-    help: "The Content-Type --check-serving posts the sample input with.",
+    help: 'The Content-Type --check-serving posts the sample input with.',
     group: 'BUILD',
     commands: ['push'],
     label: 'Sample content type',

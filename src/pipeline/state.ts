@@ -1,3 +1,5 @@
+import {randomBytes} from 'node:crypto'
+
 import type {Sourced} from '../config/env-layers.js'
 import type {PushConfig} from '../config/push-config.js'
 import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
@@ -57,6 +59,8 @@ export class DeployState implements TagTarget, ScanTarget {
   workDir: string | undefined
   /** Issue 24: the API the SageMaker adapter forwards /invocations to (the labels step chooses it). */
   sagemakerApi: BentoApi | undefined
+  /** Issue 24: the contract run's container name (unique per run, labelled: see systems/serving.ts). */
+  readonly servingName = `mldeploy-serving-${randomBytes(6).toString('hex')}`
   /** Issue 24: what the local contract run saw (null until it ran). */
   serving: ServingReport | null = null
   /** Issue 13: the remote engine (--builder), its context or connection resolved by the preflight. */

@@ -77,10 +77,14 @@ export const labelsStep: Step<DeployState> = {
         throw new CheckError(
           'bento-apis',
           "The bento's APIs could not be read (bentoml get), and the SageMaker adapter forwards /invocations to one of them.",
-          {hint: 'See the warning above; or push with --no-sagemaker-adapter if the service meets the contract itself.'},
+          {
+            hint: 'See the warning above; or push with --no-sagemaker-adapter if the service meets the contract itself.',
+          },
         )
       state.sagemakerApi = chooseApi(apis, config.sagemaker?.api)
-      io.output(`SageMaker adapter: /invocations → API ${state.sagemakerApi.name} (${state.sagemakerApi.route})`)
+      io.output(
+        `SageMaker adapter: /invocations → API ${state.sagemakerApi.name} (${state.sagemakerApi.route})`,
+      )
     }
     if (config.backend.value === 'docker')
       state.dockerBuildx =

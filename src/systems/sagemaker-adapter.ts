@@ -185,7 +185,10 @@ export const ADAPTER_SHA = `sha256:${sha256Hex(ADAPTER_SOURCE)}`
 export type ServiceApi = BentoApi
 
 /** The API `/invocations` goes to: the named one, else the only one; bad input otherwise. */
-export function chooseApi(apis: readonly ServiceApi[], configured: {value: string; source: string} | undefined): ServiceApi {
+export function chooseApi(
+  apis: readonly ServiceApi[],
+  configured: {value: string; source: string} | undefined,
+): ServiceApi {
   const names = apis.map((api) => api.name)
   const choices = names.length === 0 ? 'none' : names.join(', ')
   if (configured !== undefined) {
