@@ -52,7 +52,8 @@ export function servingCommands(state: DeployState): {
 } {
   const serving = state.config.sagemaker?.serving
   const name = state.servingName
-  const timeoutSeconds = Math.floor(state.config.timeouts.serving / 1000)
+  // The probe gives up 5 s before the step's limit, so its own verdict (not a kill) is what fails.
+  const timeoutSeconds = Math.max(1, Math.floor(state.config.timeouts.serving / 1000) - 5)
   const contentType = serving?.sampleInput.contentType ?? '<content-type>'
   return {
     pull: backendCommand(state, pullArgs(servingImage(state)), backendAuthEnv(state)),
