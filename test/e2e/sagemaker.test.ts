@@ -1,7 +1,7 @@
 import path from 'node:path'
 
 import {execa} from 'execa'
-import {describe, expect, inject, it} from 'vitest'
+import {afterAll, describe, expect, inject, it} from 'vitest'
 
 import {createRepository} from '../helpers/aws.js'
 import {REPO_ROOT, runCli} from '../helpers/cli.js'
@@ -48,6 +48,16 @@ interface PushJson {
   error?: {exitCode: number; message: string; step?: string}
   steps: Array<{id: string; status: string}>
 }
+
+// The images this file made (the adapted ones and the bento images beneath them) go with it.
+afterAll(async () => {
+  const listed = await execa('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {
+    env: env(),
+    reject: false,
+  })
+  const ours = listed.stdout.split('\n').filter((name) => name.includes(REPOSITORY))
+  if (ours.length > 0) await execa('podman', ['rmi', '--force', ...ours], {env: env(), reject: false})
+})
 
 describe('a SageMaker-servable image from an unchanged service.py, proven locally (podman)', () => {
   it('the adapter layer serves a real prediction through /invocations; without it the contract run fails, exit 10', async () => {
