@@ -28,6 +28,8 @@ export interface ImageSettingsInput {
   bentomlVersion: string | undefined
   /** Build options that reach the backend's build (DOCKER_BUILDKIT, extra `--opt`s). */
   buildOptions: Record<string, string>
+  /** Issue 24: the SageMaker adapter layer (its source's sha256 and the API asked for, '' for the only one); undefined: none. */
+  sagemakerAdapter?: {sha: string; api: string}
 }
 
 /** A model the bento packs: its tag and its folder in the BentoML model store. */
@@ -122,6 +124,13 @@ export function settingEntries(settings: ImageSettingsInput): DigestEntry[] {
     {name: 'setting/image-format', value: settings.imageFormat},
     {name: 'setting/bentoml-version', value: settings.bentomlVersion ?? ''},
     ...Object.entries(settings.buildOptions).map(([key, value]) => ({name: `setting/build/${key}`, value})),
+    // Only with the adapter: an image without it keeps the digest it had before issue 24.
+    ...(settings.sagemakerAdapter === undefined
+      ? []
+      : [
+          {name: 'setting/sagemaker-adapter', value: settings.sagemakerAdapter.sha},
+          {name: 'setting/sagemaker-api', value: settings.sagemakerAdapter.api},
+        ]),
   ]
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
 }

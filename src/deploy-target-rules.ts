@@ -1,6 +1,14 @@
 import type {DeployTarget, ImageFormat} from './config/image-settings.js'
 import {configDigest, type ImageFacts, imageFacts, isIndex, parseManifest, platformOf} from './image-facts.js'
 import type {ImageSource} from './systems/image-source.js'
+import {
+  ADAPTER_API_LABEL,
+  ADAPTER_DIR,
+  ADAPTER_FILE,
+  ADAPTER_LABEL,
+  ADAPTER_ROUTE_LABEL,
+  SAGEMAKER_PORT,
+} from './systems/sagemaker-adapter.js'
 
 /**
  * Where an image is meant to run, and whether what was pushed can run there. Each rule names its
@@ -23,7 +31,6 @@ export interface BentoApis {
   port?: number
 }
 
-const SAGEMAKER_PORT = 8080
 /** BentoML's default HTTP port (`BENTOML_PORT`), what the 1.4 Dockerfile template EXPOSEs. */
 const BENTOML_DEFAULT_PORT = 3000
 /** The 1.4 template's ENTRYPOINT: turns `serve` into `bentoml serve $BENTO_PATH`, honours `PORT`. */
@@ -32,6 +39,18 @@ const BENTOML_ENTRYPOINT = /\/env\/docker\/entrypoint\.sh$/
 function isBentoImage(facts: ImageFacts): boolean {
   return (facts.entrypoint ?? []).some((part) => BENTOML_ENTRYPOINT.test(part)) || 'BENTO_PATH' in facts.env
 }
+
+/** Issue 24: mldeploy's SageMaker adapter layer, as its label and its ENTRYPOINT say. */
+function adapterOf(facts: ImageFacts): {sha: string; api: string; route: string} | undefined {
+  const sha = facts.labels[ADAPTER_LABEL]
+  const runsIt = (facts.entrypoint ?? []).some((part) => part === `${ADAPTER_DIR}/${ADAPTER_FILE}`)
+  if (sha === undefined || !runsIt) return undefined
+  return {sha, api: facts.labels[ADAPTER_API_LABEL] ?? '?', route: facts.labels[ADAPTER_ROUTE_LABEL] ?? '?'}
+}
+
+/** What a failed contract rule's fix says first for a BentoML image: the adapter does it. */
+const ADAPTER_FIX =
+  'Push with --deploy-target sagemaker and without --no-sagemaker-adapter: mldeploy adds its SageMaker adapter layer (serve, port 8080, /ping, /invocations, root). Or by hand:'
 
 /** The port the container listens on when SageMaker starts it, as far as the image tells. */
 function servingPort(facts: ImageFacts, apis: BentoApis | undefined): number | undefined {
@@ -95,6 +114,8 @@ export function checkSageMaker(facts: ImageFacts, bentoApis?: BentoApis): RuleRe
 
   const bento = isBentoImage(facts)
   const entrypoint = facts.entrypoint ?? []
+  const adapter = adapterOf(facts)
+  if (adapter !== undefined) return [...results, ...adapterRules(facts, adapter)]
   results.push(
     bento
       ? {
@@ -133,7 +154,7 @@ export function checkSageMaker(facts: ImageFacts, bentoApis?: BentoApis): RuleRe
               ? `The image does not say which port it serves on (exposed: ${facts.exposedPorts.join(', ') || 'none'}); SageMaker sends requests to port 8080.`
               : `The server listens on port ${port}${bento && port === BENTOML_DEFAULT_PORT ? " (BentoML's default)" : ''}; SageMaker sends requests to port 8080.`,
           fix: bento
-            ? "Set the service's port to 8080 (@bentoml.service(http={'port': 8080})), or PORT=8080 in the image's environment (bentoml.images.Image(...).env / bentofile docker.env)."
+            ? `${ADAPTER_FIX} set the service's port to 8080 (@bentoml.service(http={'port': 8080})), or PORT=8080 in the image's environment (bentoml.images.Image(...).env / bentofile docker.env).`
             : 'Make the server listen on 8080.',
         },
   )
@@ -162,7 +183,7 @@ export function checkSageMaker(facts: ImageFacts, bentoApis?: BentoApis): RuleRe
               ? `The routes are unknown (the bento's APIs were not read)${bento ? ': a BentoML service serves /livez, /readyz and its own APIs, no /ping or /invocations unless it defines them' : ''}; SageMaker calls GET /ping and POST /invocations.`
               : `The service serves ${routes.join(', ') || 'no routes'}, not ${missing.join(' and ')}; SageMaker calls GET /ping and POST /invocations.`,
           fix: bento
-            ? "Add @bentoml.api(route='/invocations') for predictions and a GET /ping (e.g. a FastAPI app mounted with @bentoml.asgi_app) that answers 200."
+            ? `${ADAPTER_FIX} add @bentoml.api(route='/invocations') for predictions and a GET /ping (e.g. a FastAPI app mounted with @bentoml.asgi_app) that answers 200.`
             : 'Serve GET /ping (200 when healthy) and POST /invocations.',
         },
   )
@@ -177,11 +198,50 @@ export function checkSageMaker(facts: ImageFacts, bentoApis?: BentoApis): RuleRe
           ok: false,
           message: `The container runs as user ${facts.user}; SageMaker expects containers to run as root (other users can hit permission problems).`,
           fix: bento
-            ? 'BentoML images run as the bentoml user: test the endpoint, or rebuild with a final USER root (e.g. a custom Dockerfile template).'
+            ? `${ADAPTER_FIX} BentoML images run as the bentoml user: rebuild with a final USER root (e.g. a custom Dockerfile template).`
             : 'Run as root (no USER, or USER root).',
         },
   )
   return results
+}
+
+/** The contract rules of an image with the adapter, each from the fact it rests on. */
+function adapterRules(facts: ImageFacts, adapter: {sha: string; api: string; route: string}): RuleResult[] {
+  const short = adapter.sha.replace(/^sha256:/, '').slice(0, 12)
+  const exposes = facts.exposedPorts.some((port) => Number.parseInt(port, 10) === SAGEMAKER_PORT)
+  const root = facts.user === null || facts.user === 'root' || facts.user === '0' || /^0:/.test(facts.user)
+  return [
+    {
+      rule: 'starts-with-serve',
+      kind: 'contract',
+      ok: true,
+      message: `\`serve\` runs mldeploy's SageMaker adapter (${short}), which starts BentoML's entrypoint with \`serve\`.`,
+    },
+    exposes
+      ? {rule: 'port-8080', kind: 'contract', ok: true, message: 'The adapter listens on port 8080.'}
+      : {
+          rule: 'port-8080',
+          kind: 'contract',
+          ok: false,
+          message: `The adapter's image does not expose 8080 (exposed: ${facts.exposedPorts.join(', ') || 'none'}).`,
+          fix: 'Push again with --rebuild: the adapter layer EXPOSEs 8080.',
+        },
+    {
+      rule: 'ping-and-invocations',
+      kind: 'contract',
+      ok: true,
+      message: `The adapter answers GET /ping (200 once BentoML's /readyz does) and POST /invocations (to API ${adapter.api}, ${adapter.route}).`,
+    },
+    root
+      ? {rule: 'runs-as-root', kind: 'contract', ok: true, message: 'The container runs as root.'}
+      : {
+          rule: 'runs-as-root',
+          kind: 'contract',
+          ok: false,
+          message: `The container runs as user ${facts.user}; SageMaker expects containers to run as root.`,
+          fix: 'Push again with --rebuild: the adapter layer sets USER root.',
+        },
+  ]
 }
 
 export function checkDeployTarget(

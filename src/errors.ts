@@ -17,6 +17,8 @@ export const ExitCode = {
   push: 8,
   /** Issue 25: the scan gate did not pass the image (a finding at or above --max-severity, or no verdict). */
   scan: 9,
+  /** Issue 24: the local contract run (--check-serving): the image did not serve as SageMaker asks. */
+  serving: 10,
   /** Issue 24: SageMaker did not bring the endpoint to InService (failed, rolled back, timed out, refused). */
   deploy: 11,
   interruptedSighup: 129,

@@ -97,6 +97,33 @@ export interface BentoInfo {
   models: string[]
   routes: string[]
   port?: number
+  /** Issue 24: the service's APIs (what the SageMaker adapter can forward /invocations to). */
+  apis?: BentoApi[]
+}
+
+/** An API of the service: its name, route, and the DataFrame field a CSV body maps to (if it has one). */
+export interface BentoApi {
+  name: string
+  route: string
+  /** The API's only input is a DataFrame: a `text/csv` body becomes `{"<field>": [records]}`. */
+  csvField?: string
+}
+
+interface RouteJson {
+  name?: string
+  route?: string
+  input?: {properties?: Record<string, {type?: unknown}>}
+}
+
+function apiOf(route: RouteJson): BentoApi | undefined {
+  if (typeof route.name !== 'string' || typeof route.route !== 'string') return undefined
+  const fields = Object.entries(route.input?.properties ?? {})
+  const only = fields.length === 1 ? fields[0] : undefined
+  return {
+    name: route.name,
+    route: route.route,
+    ...(only !== undefined && only[1]?.type === 'dataframe' ? {csvField: only[0]} : {}),
+  }
 }
 
 interface BentoJson {
@@ -104,7 +131,7 @@ interface BentoJson {
   version?: string
   models?: Array<{tag?: string}>
   services?: Array<{models?: Array<{tag?: string}>; config?: {http?: {port?: unknown}}}>
-  schema?: {routes?: Array<{route?: string}>; paths?: Record<string, unknown>}
+  schema?: {routes?: RouteJson[]; paths?: Record<string, unknown>}
   apis?: Array<{route?: string; name?: string}>
 }
 
@@ -141,6 +168,7 @@ export function parseBentoInfo(json: unknown): BentoInfo {
     models: [...new Set(models)],
     routes: [...new Set(routes)],
     ...(typeof port === 'number' ? {port} : {}),
+    apis: (bento.schema?.routes ?? []).map(apiOf).filter((api): api is BentoApi => api !== undefined),
   }
 }
 

@@ -10,6 +10,7 @@ export const STEP_IDS = [
   'containerize',
   'login',
   'push',
+  'serving',
   'scan',
   'tag',
   'verify',

@@ -1,3 +1,6 @@
+import {statSync} from 'node:fs'
+import path from 'node:path'
+
 import {usageError} from '../errors.js'
 import {defaultLifecyclePolicy, type LifecyclePolicy} from '../lifecycle-policy.js'
 import {resolveRoot, resolveTarget, type Target} from '../project/target.js'
@@ -73,6 +76,23 @@ export interface PushConfig {
   skipDiskCheck: boolean
   /** Issue 25: --max-severity and the accepted risks of scan-allowlist.yaml; undefined: no gate. */
   scanGate: ScanGate | undefined
+  /** Issue 24: the SageMaker adapter and the local contract run; undefined unless --deploy-target sagemaker. */
+  sagemaker: SageMakerSettings | undefined
+}
+
+export interface SageMakerSettings {
+  /** Build the adapter layer on the bento image (--no-sagemaker-adapter: the service meets the contract). */
+  adapter: boolean
+  /** --sagemaker-api; undefined: the service's only API. */
+  api: Sourced<string> | undefined
+  /** --check-serving: the local contract run; undefined when not asked. */
+  serving: ServingCheck | undefined
+}
+
+export interface ServingCheck {
+  memory: Sourced<string>
+  /** The sample input's file (absolute), its content type, and where each came from. */
+  sampleInput: {file: string; contentType: string; source: string}
 }
 
 export interface ScanGate {
@@ -157,7 +177,85 @@ export function resolvePushConfig(
     rebuild: read.must(SETTINGS.rebuild).value,
     skipDiskCheck: flags['skip-disk-check'] ?? false,
     scanGate: resolveScanGate(read, root, target.dir, registryRaw),
+    sagemaker: resolveSageMaker(read, target.dir, deployTarget),
   }
+}
+
+/** SageMaker's contract run posts at most its real-time payload limit. */
+const MAX_SAMPLE_BYTES = 6 * 1024 * 1024
+const SAMPLE_TYPES: Record<string, string> = {'.csv': 'text/csv', '.json': 'application/json'}
+const DEFAULT_SAMPLES = ['example_input.csv', 'example_input.json']
+
+function resolveSageMaker(
+  read: SettingsReader,
+  targetDir: string,
+  deployTarget: Sourced<DeployTarget>,
+): SageMakerSettings | undefined {
+  const check = read.must(SETTINGS.checkServing)
+  if (deployTarget.value !== 'sagemaker') {
+    if (check.value)
+      throw usageError(
+        `Check serving (from ${check.source}) runs the image as SageMaker does, and the deploy target (from ${deployTarget.source}) is ${deployTarget.value}.`,
+        'Add --deploy-target sagemaker, or drop --check-serving.',
+      )
+    return undefined
+  }
+  return {
+    adapter: read.must(SETTINGS.sagemakerAdapter).value,
+    api: read.get(SETTINGS.sagemakerApi),
+    serving: check.value
+      ? {memory: read.must(SETTINGS.servingMemory), sampleInput: resolveSampleInput(read, targetDir)}
+      : undefined,
+  }
+}
+
+/** Read before anything runs: a missing or unusable sample input is bad input (exit 2). */
+function resolveSampleInput(read: SettingsReader, targetDir: string): ServingCheck['sampleInput'] {
+  const named = read.get(SETTINGS.sampleInput)
+  let file: string
+  let source: string
+  if (named !== undefined) {
+    file = path.resolve(targetDir, named.value)
+    source = named.source
+    let stats
+    try {
+      stats = statSync(file)
+    } catch {
+      throw usageError(
+        `Sample input ${JSON.stringify(named.value.slice(0, 120))} (from ${named.source}) does not exist (looked for ${file}).`,
+        'Name a file relative to the target folder, e.g. --sample-input example_input.csv.',
+      )
+    }
+    if (!stats.isFile())
+      throw usageError(
+        `Sample input ${JSON.stringify(named.value.slice(0, 120))} (from ${named.source}) is not a file.`,
+        'Name the file --check-serving should post to /invocations.',
+      )
+  } else {
+    const found = DEFAULT_SAMPLES.find((name) =>
+      statSync(path.join(targetDir, name), {throwIfNoEntry: false})?.isFile(),
+    )
+    if (found === undefined)
+      throw usageError(
+        `--check-serving posts the target's sample input to /invocations, and ${targetDir} has no ${DEFAULT_SAMPLES.join(' or ')}.`,
+        'Add one beside create_bento_model.py, or name a file with --sample-input.',
+      )
+    file = path.join(targetDir, found)
+    source = 'default: the target folder'
+  }
+  if (statSync(file).size > MAX_SAMPLE_BYTES)
+    throw usageError(
+      `Sample input ${file} is over 6 MB, SageMaker's limit for a real-time request.`,
+      'Post a smaller sample (a few rows are enough to prove the contract).',
+    )
+  const typed = read.get(SETTINGS.sampleContentType)
+  const contentType = typed?.value ?? SAMPLE_TYPES[path.extname(file).toLowerCase()]
+  if (contentType === undefined)
+    throw usageError(
+      `Sample input ${file}: no content type for ${path.extname(file) || 'a file without an extension'}.`,
+      'Name it .csv or .json, or pass --sample-content-type (e.g. application/json).',
+    )
+  return {file, contentType, source}
 }
 
 /** The gate reads ECR's findings: --registry (another registry) has none to read. */

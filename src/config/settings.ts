@@ -865,6 +865,87 @@ export const SETTINGS = {
     parse: (raw) => raw as DeployTarget,
     dotenv: {comment: 'Where the image runs: sagemaker (checked before tagging) or any'},
   }),
+  // --- SageMaker adapter and contract run (issue 24 §1, §2) ---
+  sagemakerAdapter: boolean({
+    flag: 'sagemaker-adapter',
+    env: ['MLDEPLOY_SAGEMAKER_ADAPTER'],
+    allowNo: true,
+    default: {describe: 'on (with --deploy-target sagemaker)', value: true},
+    help: "With --deploy-target sagemaker, build a thin layer on the bento image that meets SageMaker's serving contract (serve, port 8080, /ping, /invocations, root); --no-sagemaker-adapter for a service that meets it itself.",
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'SageMaker adapter',
+  }),
+  sagemakerApi: string({
+    flag: 'sagemaker-api',
+    env: ['MLDEPLOY_SAGEMAKER_API'],
+    default: {describe: "the service's only API"},
+    help: 'The API of the service that POST /invocations calls (with the SageMaker adapter).',
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'SageMaker API',
+    parse: (raw, source) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(raw))
+        throw usageError(
+          `SageMaker API ${JSON.stringify(raw.slice(0, 60))} (from ${source}) is not an API name.`,
+          'Use the name of a @bentoml.api method, e.g. predict.',
+        )
+      return raw
+    },
+  }),
+  checkServing: boolean({
+    flag: 'check-serving',
+    env: ['MLDEPLOY_CHECK_SERVING'],
+    default: {describe: 'off', value: false},
+    help: 'With --deploy-target sagemaker: before the scan and tags, run the pushed image locally as SageMaker does (serve, no network, --serving-memory), wait for GET /ping and POST the sample input to /invocations; a failure is exit 10.',
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Check serving',
+  }),
+  servingMemory: string({
+    flag: 'serving-memory',
+    env: ['MLDEPLOY_SERVING_MEMORY'],
+    default: {describe: '4g', value: '4g'},
+    help: "The contract run's memory limit (the backend's --memory), e.g. 4g for an ml.m5.large's 8 GiB less the system's share.",
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Serving memory',
+    parse: (raw, source) => {
+      if (!/^[1-9]\d{0,5}[bkmg]$/i.test(raw))
+        throw usageError(
+          `Serving memory ${JSON.stringify(raw.slice(0, 40))} (from ${source}) is not a size.`,
+          'Use a number with b, k, m or g, e.g. 4g or 1536m.',
+        )
+      return raw.toLowerCase()
+    },
+  }),
+  sampleInput: string({
+    flag: 'sample-input',
+    env: ['MLDEPLOY_SAMPLE_INPUT'],
+    default: {describe: "the target's example_input.csv (or .json)"},
+    help: 'The request body --check-serving posts to /invocations: a file, relative to the target folder.',
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Sample input',
+  }),
+  sampleContentType: string({
+    flag: 'sample-content-type',
+    env: ['MLDEPLOY_SAMPLE_CONTENT_TYPE'],
+    default: {describe: 'from the extension: .csv text/csv, .json application/json'},
+    help: 'The Content-Type --check-serving posts the sample input with.',
+    group: 'BUILD',
+    commands: ['push'],
+    label: 'Sample content type',
+    parse: (raw, source) => {
+      if (!/^[a-z0-9][a-z0-9.+-]*\/[a-z0-9][a-z0-9.+-]*(?:\s*;\s*[a-z0-9-]+=[A-Za-z0-9._-]+)?$/i.test(raw))
+        throw usageError(
+          `Sample content type ${JSON.stringify(raw.slice(0, 60))} (from ${source}) is not a media type.`,
+          'Use e.g. text/csv or application/json.',
+        )
+      return raw
+    },
+  }),
+  // --- end SageMaker ---
   maxSeverity: option({
     flag: 'max-severity',
     env: ['MLDEPLOY_MAX_SEVERITY'],

@@ -14,6 +14,8 @@ export const DEFAULT_TIMEOUTS_MS: Record<StepId, number> = {
   containerize: 90 * 60_000,
   login: 2 * 60_000,
   push: 60 * 60_000,
+  // Issue 24: the contract run, mostly the wait for /ping (a model that loads slowly is slow on SageMaker too, where the startup health check can be given up to an hour).
+  serving: 10 * 60_000,
   // Issue 25: a basic scan takes a minute or two; enhanced scanning's first findings can take longer.
   scan: 10 * 60_000,
   tag: 5 * 60_000,

@@ -8,6 +8,7 @@ import {preflightStep} from '../steps/preflight.js'
 import {pushStep} from '../steps/push.js'
 import {reuseStep} from '../steps/reuse.js'
 import {scanStep} from '../steps/scan.js'
+import {servingStep} from '../steps/serving.js'
 import {tagStep, verifyStep} from '../steps/tag.js'
 import type {DeployState} from './state.js'
 import type {Step} from './step.js'
@@ -37,3 +38,15 @@ export const PUSH_PLAN_WITH_SCAN: readonly Step<DeployState>[] = [
   scanStep<DeployState>(),
   ...PUSH_PLAN.slice(PUSH_PLAN.indexOf(checkImageStep) + 1),
 ]
+
+/**
+ * The push plan for these options. Issue 24: with --check-serving on any of the targets, the local
+ * contract run comes right after the check of the pushed image, before the scan and the tags (a
+ * target without it passes through it).
+ */
+export function pushPlan(options: {scan: boolean; serving: boolean}): readonly Step<DeployState>[] {
+  const base = options.scan ? PUSH_PLAN_WITH_SCAN : PUSH_PLAN
+  if (!options.serving) return base
+  const after = base.indexOf(checkImageStep) + 1
+  return [...base.slice(0, after), servingStep, ...base.slice(after)]
+}

@@ -23,11 +23,12 @@ import {
   type StepRecord,
 } from './engine.js'
 import type {IoHost} from './io-host.js'
-import {PUSH_PLAN, PUSH_PLAN_WITH_SCAN} from './plan.js'
+import {pushPlan} from './plan.js'
 import {codebuildPlanned, codebuildResult, CODEBUILD_PLAN} from './codebuild-plan.js'
 import {CodeBuildState} from './codebuild-state.js'
 import type {Step} from './step.js'
-import {DeployState, type Verification, type VerifiedTag} from './state.js'
+import {adapterOn, DeployState, type ServingReport, type Verification, type VerifiedTag} from './state.js'
+import {ADAPTER_SHA} from '../systems/sagemaker-adapter.js'
 import type {TagChange} from '../steps/tag.js'
 import {backendTagCommands, runBackendTag} from '../steps/push.js'
 import {type CheckResult, type DryRunChecks, runDryRunChecks} from '../steps/dry-run-checks.js'
@@ -78,6 +79,11 @@ export interface PushResult {
   verification: Verification | null
   /** Issue 25: the scan gate's verdict (`skipped` without --max-severity, or before the step ran). */
   scan: ScanReport
+  /** Issue 24: the SageMaker adapter's API and the local contract run's answer (null when not run). */
+  sagemaker: {
+    adapter: {sha: string; api: string | null; route: string | null} | null
+    serving: ServingReport | null
+  } | null
 }
 
 /** Region: flag, AWS_REGION, AWS_DEFAULT_REGION (read by the aws CLI, not by the SDK), profile, default. */
@@ -225,7 +231,10 @@ export async function pushTargets(
 function planFor(states: readonly DeployState[]): readonly Step<DeployState>[] {
   const remote = states.filter((state) => state instanceof CodeBuildState).length
   if (remote === 0)
-    return states.some((state) => state.config.scanGate !== undefined) ? PUSH_PLAN_WITH_SCAN : PUSH_PLAN
+    return pushPlan({
+      scan: states.some((state) => state.config.scanGate !== undefined),
+      serving: states.some((state) => state.config.sagemaker?.serving !== undefined),
+    })
   if (remote < states.length)
     throw usageError(
       'Some of these targets build with --builder codebuild and some do not.',
@@ -401,5 +410,18 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
           },
     verification: state.verification ?? null,
     scan: scanResult(state.scan, config.scanGate?.threshold.value, config.dryRun),
+    sagemaker:
+      config.sagemaker === undefined
+        ? null
+        : {
+            adapter: adapterOn(state)
+              ? {
+                  sha: ADAPTER_SHA,
+                  api: state.sagemakerApi?.name ?? null,
+                  route: state.sagemakerApi?.route ?? null,
+                }
+              : null,
+            serving: state.serving,
+          },
   }
 }

@@ -1,3 +1,5 @@
+import {randomBytes} from 'node:crypto'
+
 import type {Sourced} from '../config/env-layers.js'
 import type {PushConfig} from '../config/push-config.js'
 import {ecrRegistryHost, imageReference, imageTags, PLACEHOLDER} from '../images.js'
@@ -5,7 +7,7 @@ import {type ContentDigest, CONTENT_TAG_PREFIX} from '../content-digest.js'
 import {SecretRegistry} from '../secrets.js'
 import type {Authorization, AwsClients, RepositoryFacts} from '../systems/aws/index.js'
 import {splitBentoTag} from '../systems/bentoml.js'
-import type {BentoInfo} from '../provenance.js'
+import type {BentoApi, BentoInfo} from '../provenance.js'
 import type {ImageFacts} from '../image-facts.js'
 import type {Engine} from '../systems/engine.js'
 import type {ImageManifest} from '../systems/image-source.js'
@@ -55,6 +57,12 @@ export class DeployState implements TagTarget, ScanTarget {
   imageRules: RuleResult[] = []
   /** Private folder for this run (auth file, digest files), removed at the end. */
   workDir: string | undefined
+  /** Issue 24: the API the SageMaker adapter forwards /invocations to (the labels step chooses it). */
+  sagemakerApi: BentoApi | undefined
+  /** Issue 24: the contract run's container name (unique per run, labelled: see systems/serving.ts). */
+  readonly servingName = `mldeploy-serving-${randomBytes(6).toString('hex')}`
+  /** Issue 24: what the local contract run saw (null until it ran). */
+  serving: ServingReport | null = null
   /** Issue 13: the remote engine (--builder), its context or connection resolved by the preflight. */
   engine: Engine | undefined
 
@@ -211,6 +219,22 @@ export class DeployState implements TagTarget, ScanTarget {
       this.pushedAt = facts.pushedAt
     }
   }
+}
+
+/** Issue 24: the local contract run's outcome, for the result and --json. */
+export interface ServingReport {
+  image: string
+  /** Seconds from `run` (serve) to the first answer of /invocations. */
+  secondsToAnswer: number | null
+  status: number | null
+  contentType: string | null
+  /** The answer's start (4 KiB at most). */
+  body: string | null
+}
+
+/** Issue 24: the adapter layer goes on the bento image (--deploy-target sagemaker, not --no-sagemaker-adapter). */
+export function adapterOn(state: DeployState): boolean {
+  return state.config.sagemaker?.adapter === true
 }
 
 /** An image with this content already exists: where, and which bento it was first built from. */

@@ -189,7 +189,15 @@ export const checkImageStep: Step<DeployState> = {
     state.imageRules = results
     for (const result of results)
       io.output(`${result.ok ? 'ok  ' : 'FAIL'} ${result.rule}: ${result.message}`)
-    const failed = results.filter((result) => !result.ok)
+    // Issue 24: with --check-serving the container's behaviour is proven by running it next, so
+    // the contract rules read from its config (a guess) warn instead; the format rules still fail.
+    const proven = state.config.sagemaker?.serving !== undefined
+    const failed = results.filter((result) => !result.ok && !(proven && result.kind === 'contract'))
+    for (const result of results)
+      if (!result.ok && proven && result.kind === 'contract')
+        state.warn(
+          `SageMaker rule ${result.rule}: ${result.message} The contract run (--check-serving) decides.`,
+        )
     if (failed.length > 0) {
       const first = failed[0]!
       throw new CheckError(

@@ -1,4 +1,6 @@
-import type {DeployState} from '../pipeline/state.js'
+import {CheckError} from '../errors.js'
+import {adapterOn, type DeployState} from '../pipeline/state.js'
+import {chooseApi} from '../systems/sagemaker-adapter.js'
 import {withoutAwsCredentials} from '../systems/aws/index.js'
 import type {PlannedCommand, Step} from '../pipeline/step.js'
 import {collectProvenance, mldeployVersion} from '../systems/bento-store.js'
@@ -67,6 +69,22 @@ export const labelsStep: Step<DeployState> = {
       } catch (error) {
         state.warn(`Provenance labels incomplete: ${(error as Error).message}`)
       }
+    }
+    // Issue 24: the adapter forwards /invocations to one API: chosen now, before anything is built.
+    if (adapterOn(state)) {
+      const apis = state.bento?.apis
+      if (apis === undefined)
+        throw new CheckError(
+          'bento-apis',
+          "The bento's APIs could not be read (bentoml get), and the SageMaker adapter forwards /invocations to one of them.",
+          {
+            hint: 'See the warning above; or push with --no-sagemaker-adapter if the service meets the contract itself.',
+          },
+        )
+      state.sagemakerApi = chooseApi(apis, config.sagemaker?.api)
+      io.output(
+        `SageMaker adapter: /invocations → API ${state.sagemakerApi.name} (${state.sagemakerApi.route})`,
+      )
     }
     if (config.backend.value === 'docker')
       state.dockerBuildx =

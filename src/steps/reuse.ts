@@ -7,7 +7,8 @@ import {
 } from '../content-digest.js'
 import {errorMessage} from '../errors.js'
 import {withoutAwsCredentials} from '../systems/aws/index.js'
-import type {DeployState} from '../pipeline/state.js'
+import {adapterOn, type DeployState} from '../pipeline/state.js'
+import {ADAPTER_SHA} from '../systems/sagemaker-adapter.js'
 import {note, type PlannedAction, type PlannedCommand, type Step, type StepIO} from '../pipeline/step.js'
 import {LABELS} from '../provenance.js'
 import {firstImageId, imagesByLabelArgs} from '../systems/backend.js'
@@ -54,6 +55,9 @@ export function imageSettingsInput(state: DeployState): ImageSettingsInput {
     imageFormat: config.imageFormat.value,
     bentomlVersion: state.bentomlVersion,
     buildOptions,
+    ...(adapterOn(state)
+      ? {sagemakerAdapter: {sha: ADAPTER_SHA, api: config.sagemaker?.api?.value ?? ''}}
+      : {}),
   }
 }
 

@@ -1,3 +1,6 @@
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+
 import {describe, expect, it} from 'vitest'
 
 import {
@@ -97,7 +100,16 @@ describe('bento store output', () => {
       models: ['iris-classifier:6px'],
       routes: ['/predict'],
       port: 8080,
+      // A route without a name is no API the SageMaker adapter can name.
+      apis: [],
     })
+  })
+
+  it('reads the APIs and the DataFrame field a CSV body maps to (issue 24)', () => {
+    const bento = JSON.parse(
+      readFileSync(path.resolve(import.meta.dirname, '../fixtures/bentoml/get.json'), 'utf8'),
+    )
+    expect(parseBentoInfo(bento).apis).toEqual([{name: 'predict', route: '/predict', csvField: 'data'}])
   })
 
   it('reads the MLflow origin from the model metadata', () => {

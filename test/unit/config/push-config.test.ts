@@ -238,3 +238,36 @@ describe('durations', () => {
     expect(parseDuration('24h', 'x')).toBe(86_400_000)
   })
 })
+
+describe('issue 24: the SageMaker settings are checked before anything runs', () => {
+  const sagemaker = {'deploy-target': 'sagemaker', 'check-serving': true} as never
+
+  it('refuses --check-serving without --deploy-target sagemaker', () => {
+    const root = makeProject({'deploy/modelA/V1/example_input.csv': 'a\n1\n'})
+    expect(() => resolvePushConfig('modelA/V1', {'check-serving': true} as never, {}, root)).toThrow(
+      /Check serving \(from flag --check-serving\).*deploy target.*is any/,
+    )
+  })
+
+  it('finds example_input.csv as text/csv, and refuses a target without a sample input', () => {
+    const root = makeProject({'deploy/modelA/V1/example_input.csv': 'a\n1\n'})
+    const config = resolvePushConfig('modelA/V1', sagemaker, {}, root)
+    expect(config.sagemaker).toMatchObject({
+      adapter: true,
+      serving: {memory: {value: '4g'}, sampleInput: {contentType: 'text/csv'}},
+    })
+    expect(() => resolvePushConfig('modelA/V1', sagemaker, {}, makeProject())).toThrow(
+      /has no example_input.csv or example_input.json/,
+    )
+  })
+
+  it('refuses a missing --sample-input, an unknown extension, a bad memory size', () => {
+    const root = makeProject({'deploy/modelA/V1/sample.bin': 'x'})
+    const run = (flags: Record<string, unknown>) => () =>
+      resolvePushConfig('modelA/V1', {...(sagemaker as object), ...flags} as never, {}, root)
+    expect(run({'sample-input': 'nope.csv'})).toThrow(UsageError)
+    expect(run({'sample-input': 'sample.bin'})).toThrow(/no content type for \.bin/)
+    expect(run({'sample-input': 'sample.bin', 'sample-content-type': 'application/json'})()).toBeTruthy()
+    expect(run({'sample-input': 'sample.bin', 'serving-memory': 'lots'})).toThrow(/is not a size/)
+  })
+})

@@ -20,6 +20,7 @@ describe('step time limits', () => {
       containerize: 5_400_000,
       login: 120_000,
       push: 3_600_000,
+      serving: 600_000,
       scan: 600_000,
       tag: 300_000,
       verify: 300_000,
@@ -72,7 +73,7 @@ describe('step time limits', () => {
       resolveTimeouts([item], 'T')
     } catch (error) {
       expect((error as {hint: string}).hint).toBe(
-        'Steps: preflight, import, build, reuse, containerize, login, push, scan, tag, verify; e.g. --timeout containerize=2h.',
+        'Steps: preflight, import, build, reuse, containerize, login, push, serving, scan, tag, verify; e.g. --timeout containerize=2h.',
       )
     }
   })
