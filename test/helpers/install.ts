@@ -50,6 +50,9 @@ export async function cleanCopy(dest: string): Promise<void> {
  */
 export function npmEnv(logs: string): Record<string, string> {
   return {
+    // How this machine reaches the registry, as npm sees it on a user's machine: a proxy and the
+    // CA of a TLS-inspecting one (without it npm retries each package it lacks for over a minute).
+    ...registryAccessEnv(),
     npm_config_cache: path.join(cacheDir(), 'npm'),
     npm_config_prefer_offline: 'true',
     npm_config_logs_dir: logs,
@@ -59,6 +62,28 @@ export function npmEnv(logs: string): Record<string, string> {
     // npm >= 10.9 turns on Node's compile cache for itself, in $TMPDIR/node-compile-cache unless told.
     NODE_DISABLE_COMPILE_CACHE: '1',
   }
+}
+
+const REGISTRY_ACCESS = [
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'npm_config_registry',
+  'npm_config_cafile',
+  'npm_config_proxy',
+  'npm_config_https_proxy',
+]
+
+function registryAccessEnv(): Record<string, string> {
+  return Object.fromEntries(
+    REGISTRY_ACCESS.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])),
+  )
 }
 
 /** The version in the checkout's package.json: what the installed copy must report and label. */
