@@ -69,6 +69,14 @@ describe('every step runs what it described', () => {
     // and puts the check's manifest under each; verify reads all three tags in ONE DescribeImages.
     expect(ran('check')[0]).toBe('aws:ecr:BatchGetImage')
     expect(ran('tag')).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage', 'aws:ecr:PutImage'])
+    expect(steps.find((step) => step.id === 'tag')!.described!.actions.map((action) => action.text)).toEqual([
+      expect.stringMatching(/^What release, content-\S+ point at now .*: ECR BatchGetImage \(one call\)$/),
+      'A tag the answer names no image for: ECR BatchGetImage of that tag alone',
+      expect.stringMatching(/:release -> the image's digest: ECR PutImage of the manifest the check read$/),
+      expect.stringMatching(
+        /:content-\S+ -> the image's digest: ECR PutImage of the manifest the check read$/,
+      ),
+    ])
     expect(ran('verify')).toEqual(['aws:ecr:DescribeImages'])
     expect(ran('push')).toHaveLength(1)
     expect(ran('push')[0]).toMatch(/ push --format v2s2 --digestfile /)
