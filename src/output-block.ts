@@ -67,6 +67,32 @@ export class OutputBlock {
   }
 }
 
+/**
+ * The last `count` lines of output streaming by, decoded only when asked (a child's tail is read
+ * once, if at all; decoding and splitting it for every block showed on a 500 MB log). Each block
+ * holds a line or more, so the last `count` blocks hold the last `count` lines: no more are kept.
+ */
+export class LastLines {
+  private blocks: OutputBlock[] = []
+
+  constructor(private readonly count: number) {}
+
+  push(block: OutputBlock): void {
+    if (this.count <= 0) return
+    this.blocks.push(block)
+    if (this.blocks.length > this.count) this.blocks.shift()
+  }
+
+  clear(): void {
+    this.blocks = []
+  }
+
+  lines(): string[] {
+    const lines = this.blocks.flatMap((block) => block.lastLines(this.count))
+    return lines.slice(Math.max(lines.length - this.count, 0))
+  }
+}
+
 /** The last `count` lines of a text, found from its end: the rest of it is never split. */
 export function lastLines(text: string, count: number): string[] {
   if (count <= 0) return []

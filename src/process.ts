@@ -1,7 +1,7 @@
 import {isUtf8} from 'node:buffer'
 import {stripVTControlCharacters} from 'node:util'
 
-import {OutputBlock} from './output-block.js'
+import {LastLines, OutputBlock} from './output-block.js'
 import {recordAction} from './ledger.js'
 import {closeSpan, openSpan} from './trace.js'
 import type {SecretRegistry} from './secrets.js'
@@ -88,8 +88,7 @@ export const KILL_GRACE_MS = 3000
 
 export async function runChild(run: ChildRun): Promise<ChildResult> {
   const started = performance.now()
-  const keep = run.tailLines ?? 40
-  const tail: string[] = []
+  const tail = new LastLines(run.tailLines ?? 40)
   // execa is loaded on the first spawn, not at start-up.
   const {execa} = await import('execa')
   // Recorded here, at the one spawn point, so a step's record shows what really ran.
@@ -102,7 +101,6 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
     extendEnv: false,
     input: run.input,
     stdin: run.input === undefined ? 'ignore' : undefined,
-    all: true,
     buffer: false,
     reject: false,
     // Its own process group, so an interrupt or a timeout can end the child *and* what it
@@ -133,18 +131,26 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
   const emit = (block: OutputBlock): void => {
     run.onBlock?.(block)
     if (run.onLine !== undefined) for (const line of block.lines()) run.onLine(line)
-    tail.push(...block.lastLines(keep))
-    if (tail.length > keep) tail.splice(0, tail.length - keep)
+    tail.push(block)
   }
   const output = new OutputCutter(run.secrets, emit)
-  const all = child.all
-  all?.on('data', (chunk: Buffer) => {
+  // Both pipes feed one cutter, a chunk at a time as each arrives (what execa's `all` did, minus
+  // its merged stream: that extra hop let the child's pipe sit full, and halved the throughput of
+  // a chatty build). Reading stops on both while the host is behind.
+  const streams = [child.stdout, child.stderr].filter((stream) => stream !== null)
+  let paused = false
+  const onData = (chunk: Buffer): void => {
     output.push(chunk)
     const caughtUp = run.outputReady?.()
-    if (caughtUp === undefined || all.isPaused()) return
-    all.pause()
-    void caughtUp.then(() => all.resume())
-  })
+    if (caughtUp === undefined || paused) return
+    paused = true
+    for (const stream of streams) stream.pause()
+    void caughtUp.then(() => {
+      paused = false
+      for (const stream of streams) stream.resume()
+    })
+  }
+  for (const stream of streams) stream.on('data', onData)
   const result = await child
   closeSpan(span)
   output.end()
@@ -160,7 +166,7 @@ export async function runChild(run: ChildRun): Promise<ChildResult> {
     ...(result.signal === undefined ? {} : {signal: result.signal}),
     timedOut: stopReason === 'timeout',
     canceled: stopReason === 'canceled',
-    tail,
+    tail: tail.lines(),
     durationMs: performance.now() - started,
   }
 }

@@ -9,7 +9,7 @@ export default class Promote extends BaseCommand {
   static override summary =
     'Point a tag (e.g. production) at the image another tag names, in its repository or copied into another account or region: no build.'
 
-  static override description = `Reads the digest of the --from tag (ECR DescribeImages), points every --to tag at it without uploading anything (ECR BatchGetImage + PutImage, or the registry's own API with --registry), then checks that every --to tag names that digest.
+  static override description = `Reads the digest of the --from tag (ECR DescribeImages), points every --to tag at it without uploading anything (ECR: one BatchGetImage, then a PutImage per tag; or the registry's own API with --registry), then checks that every --to tag names that digest.
 
 The repository is resolved exactly as push resolves it (flags, environment, .env files of the target and the project root, --stage). A --to tag that already names the image is reported as unchanged; in an IMMUTABLE repository a --to tag that names another image is an error. 
 

@@ -152,6 +152,12 @@ export const checkImageStep: Step<DeployState> = {
     const {imageFormat, deployTarget} = state.config
     const strict = deployTarget.value !== 'any'
     const reads = watched(await imageSource(state))
+    // Issue 23: the tag step puts this manifest under the other tags without reading it again
+    // (also when only the config could not be read).
+    const keepManifest = (): void => {
+      const manifest = reads.manifest()
+      if (manifest !== undefined && manifest.digest === digest) state.digestManifest = manifest
+    }
     let facts
     try {
       facts = await readImageFacts(reads.source, digest, io.signal)
@@ -163,6 +169,7 @@ export const checkImageStep: Step<DeployState> = {
         const reason = (error as {reason?: string}).reason ?? ''
         throw readFailure(error, what, HINTS[reason] ?? (error as {hint?: string}).hint)
       }
+      keepManifest()
       state.deny(permission)
       if (strict)
         throw readFailure(
@@ -176,9 +183,7 @@ export const checkImageStep: Step<DeployState> = {
       return
     }
     state.image = facts
-    // Issue 23: the tag step puts this manifest under the other tags without reading it again.
-    const manifest = reads.manifest()
-    if (manifest !== undefined && manifest.digest === digest) state.digestManifest = manifest
+    keepManifest()
     io.output(
       `${facts.mediaType}, ${platformOf(facts) ?? 'no single platform'}, ${facts.layers} layers, ${(facts.totalSizeBytes / 1e6).toFixed(1)} MB`,
     )

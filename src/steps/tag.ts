@@ -1,7 +1,7 @@
 import {AwsError, CheckError} from '../errors.js'
 import {imageReference} from '../images.js'
 import type {EngineState, PlannedAction, PlannedCommand, Step, StepIO} from '../pipeline/step.js'
-import type {AwsClients} from '../systems/aws/index.js'
+import type {AwsClients, EcrManifest} from '../systems/aws/index.js'
 import {
   type KnownManifest,
   manifestDigest,
@@ -87,20 +87,20 @@ export function registryAccess(target: TagTarget): RegistryAccess {
 
 function tagAction(target: TagTarget, tag: string): PlannedAction {
   const reference = imageReference(target.registry.value, target.repository, tag)
-  if (!target.registryIsEcr && knownManifest(target) !== undefined)
+  if (target.registryIsEcr)
+    return {
+      text: `${reference} -> the image's digest: ECR PutImage of the manifest ${knownManifest(target) === undefined ? 'read above' : 'the check read'}`,
+      calls: ['aws:ecr:PutImage'],
+    }
+  if (knownManifest(target) !== undefined)
     return {
       text: `${reference} -> the image's digest: registry API of ${target.registry.value} (PUT of the manifest the check read)`,
       calls: [registryCalls.putManifest(target.repository)],
     }
-  return target.registryIsEcr
-    ? {
-        text: `${reference} -> the image's digest: ECR BatchGetImage + PutImage`,
-        calls: ['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'],
-      }
-    : {
-        text: `${reference} -> the image's digest: registry API of ${target.registry.value} (GET + PUT manifest)`,
-        calls: [registryCalls.getManifest(target.repository), registryCalls.putManifest(target.repository)],
-      }
+  return {
+    text: `${reference} -> the image's digest: registry API of ${target.registry.value} (GET + PUT manifest)`,
+    calls: [registryCalls.getManifest(target.repository), registryCalls.putManifest(target.repository)],
+  }
 }
 
 /** The manifest an earlier step read, when it is the image's. */
@@ -109,16 +109,77 @@ function knownManifest(target: TagTarget): KnownManifest | undefined {
   return known !== undefined && known.digest === target.digest ? known : undefined
 }
 
+/**
+ * How the tag step works on ECR (issue 23: one read per repository, the manifest read once):
+ * one BatchGetImage reads what the tags point at now (push says which tag moves) and, when no
+ * check read it, the image's manifest; then a PutImage per tag. A role without ecr:BatchGetImage
+ * reads the tags with DescribeImages (when it may) and, with no manifest known, tags through the
+ * backend.
+ */
+interface EcrTagPlan {
+  readBefore: 'batch' | 'describe' | 'none'
+  readManifest: boolean
+  backend: boolean
+}
+
+function ecrPlan(target: TagTarget, tags: string[]): EcrTagPlan {
+  const denied = target.denied ?? new Set<string>()
+  const batchDenied = denied.has(BATCH_GET)
+  const backend = knownManifest(target) === undefined && batchDenied && target.runBackendTag !== undefined
+  const readBefore =
+    target.onTagChange === undefined || tags.length === 0
+      ? 'none'
+      : !batchDenied
+        ? 'batch'
+        : denied.has(DESCRIBE_IMAGES)
+          ? 'none'
+          : 'describe'
+  return {readBefore, readManifest: knownManifest(target) === undefined && !backend, backend}
+}
+
+const BEFORE_WHY = '(to say which tag moves, from which digest)'
+
 /** Push says which tags move: what they point at before (a push-only role may not read it). */
 function readBefore(target: TagTarget, tags: string[]): PlannedAction[] {
   if (target.onTagChange === undefined || tags.length === 0) return []
-  const text = `What ${tags.join(', ')} point at now (to say which tag moves, from which digest)`
+  const text = `What ${tags.join(', ')} point at now ${BEFORE_WHY}`
   if (!target.registryIsEcr)
     return [
       {text: `${text}: registry API (HEAD manifest)`, calls: [registryCalls.headManifest(target.repository)]},
     ]
-  if (target.denied?.has(DESCRIBE_IMAGES) === true) return []
+  if (ecrPlan(target, tags).readBefore !== 'describe') return []
   return [{text: `${text}: ECR DescribeImages`, calls: tags.map(() => `aws:${DESCRIBE_IMAGES}`)}]
+}
+
+/** The one BatchGetImage of the tag step on ECR, and the calls it may need after it. */
+function ecrRead(target: TagTarget, tags: string[]): PlannedAction[] {
+  const plan = ecrPlan(target, tags)
+  const batch = plan.readBefore === 'batch'
+  if (!batch && !plan.readManifest) return []
+  const what = batch
+    ? `${plan.readManifest ? "The image's manifest, and what" : 'What'} ${tags.join(', ')} point at now ${BEFORE_WHY}`
+    : "The image's manifest"
+  const read: PlannedAction = {text: `${what}: ECR BatchGetImage (one call)`, calls: [`aws:${BATCH_GET}`]}
+  if (!batch) return [read]
+  return [
+    read,
+    {
+      text: 'A tag the answer names no image for: ECR BatchGetImage of that tag alone',
+      calls: [`aws:${BATCH_GET}`],
+      when: 'the answer names an image by another of its tags and holds several images',
+    },
+  ]
+}
+
+/** The check's manifest as ECR's PutImage takes it. */
+function knownEcrManifest(target: TagTarget): EcrManifest | undefined {
+  const known = knownManifest(target)
+  if (known === undefined) return undefined
+  // 'unknown' is what the check says when ECR named no media type and the manifest declares none.
+  return {
+    manifest: known.raw.toString('utf8'),
+    mediaType: known.mediaType === 'unknown' ? undefined : known.mediaType,
+  }
 }
 
 /**
@@ -169,15 +230,24 @@ export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upl
     describe(target) {
       const tags = target.tagsToPoint()
       if (tags.length === 0) return {actions: [{text: 'no other tags', calls: []}], commands: []}
-      const backend = target.registryIsEcr && target.backendTagCommands !== undefined
-      // A role without ecr:BatchGetImage: the backend pushes the manifest under each tag.
-      if (backend && target.denied?.has(BATCH_GET) === true)
-        return {actions: [], commands: tags.flatMap((tag) => target.backendTagCommands!(tag))}
+      if (!target.registryIsEcr)
+        return {
+          actions: [...readBefore(target, tags), ...tags.map((tag) => tagAction(target, tag))],
+          commands: [],
+        }
+      const plan = ecrPlan(target, tags)
+      const backendCommands = (tag: string): PlannedCommand[] => target.backendTagCommands?.(tag) ?? []
+      // A role without ecr:BatchGetImage and no manifest known: the backend pushes the manifest under each tag.
+      if (plan.backend) return {actions: readBefore(target, tags), commands: tags.flatMap(backendCommands)}
       return {
-        actions: [...readBefore(target, tags), ...tags.map((tag) => tagAction(target, tag))],
-        commands: backend
+        actions: [
+          ...readBefore(target, tags),
+          ...ecrRead(target, tags),
+          ...tags.map((tag) => tagAction(target, tag)),
+        ],
+        commands: plan.readManifest
           ? tags.flatMap((tag) =>
-              target.backendTagCommands!(tag).map((command) => ({
+              backendCommands(tag).map((command) => ({
                 ...command,
                 when: `${BATCH_GET} is denied (a push-only role)`,
               })),
@@ -188,46 +258,80 @@ export function tagStep<S extends TagTarget>(title = 'Add the other tags (no upl
     async run(target, io) {
       const digest = target.digest
       if (digest === undefined) throw new CheckError('no-image', 'There is no image to tag.')
-      const before = await digestsBefore(target, target.tagsToPoint(), io)
-      for (const tag of target.tagsToPoint()) {
-        const reference = imageReference(target.registry.value, target.repository, tag)
-        if (!target.registryIsEcr) {
-          await retagManifest(
-            registryAccess(target),
-            target.repository,
-            digest,
-            tag,
-            io.signal,
-            knownManifest(target),
-          )
-        } else if (target.runBackendTag !== undefined && target.denied?.has(BATCH_GET) === true) {
-          await target.runBackendTag(tag, io)
-        } else {
-          try {
-            await target.aws.retag(target.repository, digest, tag, io.signal)
-          } catch (error) {
-            if (!deniedFor(error, BATCH_GET) || target.runBackendTag === undefined) throw error
-            target.deny?.(BATCH_GET)
-            target.warn?.(
-              `${BATCH_GET} is denied: the other tags are pushed through the backend (only the manifest travels).`,
-            )
-            await target.runBackendTag(tag, io)
-          }
-        }
-        target.onTagged(reference, tag)
-        if (before === undefined) {
-          io.output(`${reference} -> ${digest}`)
-          continue
-        }
-        const previousDigest = before.get(tag) ?? null
-        const change = previousDigest === null ? 'created' : previousDigest === digest ? 'unchanged' : 'moved'
-        target.onTagChange?.({tag, change, previousDigest, digest})
-        io.output(
-          `${reference} -> ${digest} (${change === 'moved' ? `moved from ${previousDigest}` : change === 'created' ? 'new tag' : 'already there'})`,
+      const tags = target.tagsToPoint()
+      if (target.registryIsEcr) return tagOnEcr(target, digest, tags, io)
+      const before = await digestsBefore(target, tags, io)
+      for (const tag of tags) {
+        await retagManifest(
+          registryAccess(target),
+          target.repository,
+          digest,
+          tag,
+          io.signal,
+          knownManifest(target),
         )
+        reportTag(target, io, tag, digest, before)
       }
     },
   }
+}
+
+async function tagOnEcr(target: TagTarget, digest: string, tags: string[], io: StepIO): Promise<void> {
+  if (tags.length === 0) return
+  const plan = ecrPlan(target, tags)
+  let manifest = knownEcrManifest(target)
+  let backend = plan.backend
+  let before = plan.readBefore === 'describe' ? await digestsBefore(target, tags, io) : undefined
+  if (plan.readBefore === 'batch' || plan.readManifest) {
+    try {
+      const read = await target.aws.tagPointers(
+        target.repository,
+        plan.readBefore === 'batch' ? tags : [],
+        plan.readManifest ? digest : undefined,
+        io.signal,
+      )
+      if (plan.readBefore === 'batch') before = read.digests
+      manifest ??= read.manifest
+    } catch (error) {
+      if (!deniedFor(error, BATCH_GET) || target.runBackendTag === undefined) throw error
+      target.deny?.(BATCH_GET)
+      backend = manifest === undefined
+      target.warn?.(
+        backend
+          ? `${BATCH_GET} is denied: the other tags are pushed through the backend (only the manifest travels).`
+          : `${BATCH_GET} is denied: which tags moved, and from which digest, is not known.`,
+      )
+    }
+  }
+  for (const tag of tags) {
+    if (backend) await target.runBackendTag!(tag, io)
+    else if (manifest === undefined)
+      throw new CheckError('no-image', `There is no manifest of ${digest} to tag.`)
+    else await target.aws.putManifest(target.repository, digest, tag, manifest, io.signal)
+    reportTag(target, io, tag, digest, before)
+  }
+}
+
+/** One tag done: the target is told, and the output says from which digest it moved (when known). */
+function reportTag(
+  target: TagTarget,
+  io: StepIO,
+  tag: string,
+  digest: string,
+  before: Map<string, string> | undefined,
+): void {
+  const reference = imageReference(target.registry.value, target.repository, tag)
+  target.onTagged(reference, tag)
+  if (before === undefined) {
+    io.output(`${reference} -> ${digest}`)
+    return
+  }
+  const previousDigest = before.get(tag) ?? null
+  const change = previousDigest === null ? 'created' : previousDigest === digest ? 'unchanged' : 'moved'
+  target.onTagChange?.({tag, change, previousDigest, digest})
+  io.output(
+    `${reference} -> ${digest} (${change === 'moved' ? `moved from ${previousDigest}` : change === 'created' ? 'new tag' : 'already there'})`,
+  )
 }
 
 /** Every tag points at the image: read back from the registry, never assumed. */
@@ -250,20 +354,30 @@ export function verifyStep<S extends TagTarget>(): Step<S> {
         }
       }
       const denied = target.denied ?? new Set<string>()
+      const every = `Every tag (${tags.join(', ')}) points at the image`
       const byBatchGet: PlannedAction = {
-        text: `Every tag (${tags.join(', ')}) points at the image: ECR BatchGetImage (the manifest digests)`,
+        text: `${every}: ECR BatchGetImage, one call (the manifest digests)`,
         calls: [`aws:${BATCH_GET}`],
       }
       const actions: PlannedAction[] = []
-      if (!denied.has(DESCRIBE_IMAGES))
-        actions.push({
-          text: `Every tag (${tags.join(', ')}) points at the image: ECR DescribeImages`,
-          calls: [`aws:${DESCRIBE_IMAGES}`],
-        })
+      if (!denied.has(DESCRIBE_IMAGES)) {
+        actions.push({text: `${every}: ECR DescribeImages, one call`, calls: [`aws:${DESCRIBE_IMAGES}`]})
+        if (tags.length > 1)
+          actions.push({
+            text: 'A tag not found: ECR DescribeImages of each tag alone, to say which',
+            calls: tags.map(() => `aws:${DESCRIBE_IMAGES}`),
+            when: 'one of the tags is missing',
+          })
+      }
       // Only a target that can do without a permission (push) falls back; promote fails instead.
       if (!denied.has(BATCH_GET) && target.deny !== undefined)
         actions.push(
           denied.has(DESCRIBE_IMAGES) ? byBatchGet : {...byBatchGet, when: `${DESCRIBE_IMAGES} is denied`},
+          {
+            text: 'A tag the answer names no image for: ECR BatchGetImage of that tag alone',
+            calls: [`aws:${BATCH_GET}`],
+            when: 'the answer names an image by another of its tags and holds several images',
+          },
         )
       if (actions.length === 0)
         actions.push({
@@ -320,7 +434,7 @@ async function readEcrTags(target: TagTarget, tags: string[], io: StepIO): Promi
   const denied = target.denied ?? new Set<string>()
   if (!denied.has(DESCRIBE_IMAGES)) {
     try {
-      const images = await target.aws.imagesByTag(target.repository, tags, io.signal)
+      const images = await target.aws.imagesOfTags(target.repository, tags, io.signal)
       for (const tag of tags) {
         const facts = images.get(tag)
         found.set(tag, {
@@ -338,7 +452,7 @@ async function readEcrTags(target: TagTarget, tags: string[], io: StepIO): Promi
   }
   if (!(target.denied ?? denied).has(BATCH_GET)) {
     try {
-      const digests = await target.aws.digestsByTag(target.repository, tags, io.signal)
+      const {digests} = await target.aws.tagPointers(target.repository, tags, undefined, io.signal)
       for (const tag of tags) found.set(tag, {digest: digests.get(tag), sizeBytes: null, pushedAt: null})
       return found
     } catch (error) {

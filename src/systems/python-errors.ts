@@ -1,7 +1,7 @@
 import path from 'node:path'
 
 import {ChildError} from '../errors.js'
-import {Needle, type OutputBlock} from '../output-block.js'
+import {LastLines, Needle, OutputBlock} from '../output-block.js'
 import type {ChildResult} from '../process.js'
 import {SHOWN_TAIL_LINES} from './child.js'
 
@@ -234,7 +234,7 @@ const AFTER_LINES = 40
 export class PythonOutputScanner {
   private chain: string[] = []
   private known: string[] = []
-  private after: string[] = []
+  private after = new LastLines(AFTER_LINES)
   private capturing = false
   private lastNonBlank = ''
 
@@ -245,12 +245,11 @@ export class PythonOutputScanner {
       // A new traceback joins the chain only after a chain line; otherwise a new chain starts.
       if (!(this.capturing && CHAIN.test(this.lastNonBlank))) this.chain = []
       this.capturing = true
-      this.after = []
+      this.after.clear()
     }
     if (this.capturing && this.chain.length < MAX_CHAIN_LINES) this.chain.push(line)
     else {
-      this.after.push(line)
-      if (this.after.length > AFTER_LINES) this.after.shift()
+      this.after.push(OutputBlock.ofText(line))
     }
     if (line.trim() !== '') this.lastNonBlank = line
   }
@@ -267,14 +266,13 @@ export class PythonOutputScanner {
       return
     }
     // No lastNonBlank here: it is only read while capturing, and this path runs only before that.
-    this.after.push(...block.lastLines(AFTER_LINES))
-    if (this.after.length > AFTER_LINES) this.after.splice(0, this.after.length - AFTER_LINES)
+    this.after.push(block)
   }
 
   /** What was kept, in output order: known-cause lines, the chain, then the last lines. */
   lines(): string[] {
     const inChain = new Set(this.chain)
-    return [...this.known.filter((line) => !inChain.has(line)), ...this.chain, ...this.after]
+    return [...this.known.filter((line) => !inChain.has(line)), ...this.chain, ...this.after.lines()]
   }
 }
 

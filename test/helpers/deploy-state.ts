@@ -7,18 +7,23 @@ import type {SecretRegistry} from '../../src/secrets.js'
 import type {
   Authorization,
   AwsClients,
+  EcrManifest,
   Identity,
   ImageFacts,
   RepositoryFacts,
   RepositorySettings,
+  TagPointers,
 } from '../../src/systems/aws/index.js'
 import type {ImageSource} from '../../src/systems/image-source.js'
+import {MEDIA_TYPES} from '../../src/systems/media-types.js'
 import {fakeBin, makeProject} from './cli.js'
 
 export const ACCOUNT = '123456789012'
 export const REGISTRY = `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`
 export const PASSWORD = 'fake-ecr-password-0123456789'
 export const DIGEST = `sha256:${'ab'.repeat(32)}`
+/** The manifest the fake ECR's BatchGetImage answers with. */
+export const MANIFEST = '{"schemaVersion":2,"fake":"BatchGetImage"}'
 
 /** A value, an error to throw, or a function of the call's signal (answers that change or hang). */
 type Answer<T> = T | Error | ((signal?: AbortSignal) => T | Promise<T>)
@@ -101,8 +106,28 @@ export class FakeAws {
     return new Map([...this.images].filter(([tag]) => tags.includes(tag)))
   }
 
-  async retag(repository: string, digest: string, tag: string, signal?: AbortSignal): Promise<void> {
-    this.calls.push(`retag ${repository} ${digest} ${tag}`)
+  /** The tags read back in one call (verify). */
+  async imagesOfTags(
+    repository: string,
+    tags: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, ImageFacts>> {
+    this.calls.push(`imagesOfTags ${repository} ${tags.join(',')}`)
+    if (this.imagesAnswer !== undefined) return answer(this.imagesAnswer, signal)
+    return new Map([...this.images].filter(([tag]) => tags.includes(tag)))
+  }
+
+  /** PutImage under a tag (its answer: `retagAnswer`); the tag then names the digest. */
+  async putManifest(
+    repository: string,
+    digest: string,
+    tag: string,
+    manifest: EcrManifest,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    this.calls.push(
+      `putManifest ${repository} ${digest} ${tag}${manifest.manifest === MANIFEST ? '' : " (the check's manifest)"}`,
+    )
     await answer(this.retagAnswer, signal)
     this.images.set(tag, {digest, sizeBytes: 1234, pushedAt: '2026-01-01T00:00:00.000Z', tags: [tag]})
   }
@@ -120,19 +145,29 @@ export class FakeAws {
     this.closed = true
   }
 
-  /** BatchGetImage's digests per tag (the verify step's fallback when DescribeImages is denied). */
+  /** BatchGetImage's digests per tag (the tag step's one read; verify's when DescribeImages is denied). */
   digestsAnswer: Answer<Map<string, string>> | undefined
 
-  async digestsByTag(
+  async tagPointers(
     repository: string,
     tags: readonly string[],
+    manifestOf?: string,
     signal?: AbortSignal,
-  ): Promise<Map<string, string>> {
-    this.calls.push(`digests ${repository} ${tags.join(',')}`)
-    if (this.digestsAnswer !== undefined) return answer(this.digestsAnswer, signal)
-    return new Map(
-      [...this.images].filter(([tag]) => tags.includes(tag)).map(([tag, facts]) => [tag, facts.digest]),
+  ): Promise<TagPointers> {
+    this.calls.push(
+      `tagPointers ${repository} ${tags.join(',')}${manifestOf === undefined ? '' : ` + ${manifestOf}`}`,
     )
+    const digests =
+      this.digestsAnswer !== undefined
+        ? await answer(this.digestsAnswer, signal)
+        : new Map(
+            [...this.images].filter(([tag]) => tags.includes(tag)).map(([tag, facts]) => [tag, facts.digest]),
+          )
+    return {
+      digests,
+      manifest:
+        manifestOf === undefined ? undefined : {manifest: MANIFEST, mediaType: MEDIA_TYPES.ociManifest},
+    }
   }
 
   /** What the check step reads the pushed image through (ECR BatchGetImage + GetDownloadUrlForLayer). */

@@ -64,16 +64,20 @@ describe('every step runs what it described', () => {
         `tcp:127.0.0.1:${vpnPort}`,
       ]),
     )
-    // Two extra tags (release and the content tag): what each points at now (to say which one
-    // moves), then each BatchGetImage + PutImage, no upload.
-    expect(ran('tag')).toEqual([
-      'aws:ecr:DescribeImages',
-      'aws:ecr:DescribeImages',
-      'aws:ecr:BatchGetImage',
-      'aws:ecr:PutImage',
-      'aws:ecr:BatchGetImage',
-      'aws:ecr:PutImage',
+    // Issue 23: the check reads the pushed manifest once; the tag step reads what both extra tags
+    // (release and the content tag) point at now in ONE BatchGetImage (to say which one moves)
+    // and puts the check's manifest under each; verify reads all three tags in ONE DescribeImages.
+    expect(ran('check')[0]).toBe('aws:ecr:BatchGetImage')
+    expect(ran('tag')).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage', 'aws:ecr:PutImage'])
+    expect(steps.find((step) => step.id === 'tag')!.described!.actions.map((action) => action.text)).toEqual([
+      expect.stringMatching(/^What release, content-\S+ point at now .*: ECR BatchGetImage \(one call\)$/),
+      'A tag the answer names no image for: ECR BatchGetImage of that tag alone',
+      expect.stringMatching(/:release -> the image's digest: ECR PutImage of the manifest the check read$/),
+      expect.stringMatching(
+        /:content-\S+ -> the image's digest: ECR PutImage of the manifest the check read$/,
+      ),
     ])
+    expect(ran('verify')).toEqual(['aws:ecr:DescribeImages'])
     expect(ran('push')).toHaveLength(1)
     expect(ran('push')[0]).toMatch(/ push --format v2s2 --digestfile /)
     // Secrets redacted in both records.

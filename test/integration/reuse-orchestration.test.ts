@@ -19,7 +19,10 @@ interface Step {
   status: string
   reason?: string
   ran?: string[]
-  described?: {commands: Array<{command: string}>; actions: Array<{text: string; calls: string[]}>}
+  described?: {
+    commands: Array<{command: string}>
+    actions: Array<{text: string; calls: string[]; when?: string}>
+  }
 }
 
 interface PushJson {
@@ -29,6 +32,7 @@ interface PushJson {
   contentTag: string | null
   reused: {source: string; digest: string | null; builtFromBento: string | null} | null
   verified: Array<{tag: string; digest: string}>
+  tagChanges: Array<{tag: string; change: string}>
   verification: {verified: boolean; by: string | null; missingPermission?: string} | null
   steps: Step[]
   warnings: string[]
@@ -243,12 +247,25 @@ describe('roles with the push permissions only', () => {
       [result.json.contentTag!, 'f3k2qyq5lsoaaaab', 'latest'].sort(),
     )
     for (const each of result.json.verified) expect(each.digest).toBe(result.json.digest)
-    // Verify described what it ran once DescribeImages was known to be denied.
-    // One BatchGetImage per tag.
-    expect(stepOf(result.json, 'verify').ran).toEqual(Array(3).fill('aws:ecr:BatchGetImage'))
-    expect(stepOf(result.json, 'verify').described!.actions.flatMap((action) => action.calls)).toEqual([
-      'aws:ecr:BatchGetImage',
+    // Verify described what it ran once DescribeImages was known to be denied. Issue 23: one
+    // BatchGetImage for the three tags (they name one image), as the tag step's one read of what
+    // its two tags pointed at (which BatchGetImage tells, where DescribeImages was denied).
+    expect(stepOf(result.json, 'verify').ran).toEqual(['aws:ecr:BatchGetImage'])
+    expect(
+      stepOf(result.json, 'verify').described!.actions.map((action) => [action.calls, action.when]),
+    ).toEqual([
+      [['aws:ecr:BatchGetImage'], undefined],
+      [
+        ['aws:ecr:BatchGetImage'],
+        'the answer names an image by another of its tags and holds several images',
+      ],
     ])
+    expect(stepOf(result.json, 'tag').ran).toEqual([
+      'aws:ecr:BatchGetImage',
+      'aws:ecr:PutImage',
+      'aws:ecr:PutImage',
+    ])
+    expect(result.json.tagChanges.map((each) => each.change)).toEqual(['created', 'created'])
   })
 
   it('without BatchGetImage: the other tags go through podman push (the manifest only), verified: false names the permission', async () => {

@@ -3,7 +3,7 @@ import {stripVTControlCharacters} from 'node:util'
 
 import {describe, expect, it} from 'vitest'
 
-import {OutputBlock} from '../../src/output-block.js'
+import {LastLines, OutputBlock} from '../../src/output-block.js'
 import {OutputCutter} from '../../src/process.js'
 import {SecretRegistry} from '../../src/secrets.js'
 
@@ -185,5 +185,38 @@ describe('OutputBlock', () => {
     }
     expect(OutputBlock.ofBytes(Buffer.alloc(0)).lastLines(3)).toEqual([''])
     expect(OutputBlock.ofBytes(Buffer.from('a\n')).lastLines(1)).toEqual([''])
+  })
+})
+
+describe('LastLines: the tail of output streaming by, decoded only when asked', () => {
+  it('gives the last lines across blocks of any size, text or bytes, as one list would', () => {
+    let seed = 11
+    const random = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return seed / 2_147_483_648
+    }
+    const all: string[] = []
+    const tail = new LastLines(5)
+    for (let i = 0; i < 200; i++) {
+      const lines = Array.from({length: 1 + Math.floor(random() * 8)}, (_, k) => `b${i} l${k} ü`)
+      if (random() < 0.1) lines.push('')
+      all.push(...lines)
+      const text = lines.join('\n')
+      tail.push(i % 2 === 0 ? OutputBlock.ofText(text) : OutputBlock.ofBytes(Buffer.from(text)))
+      expect(tail.lines(), `after block ${i}`).toEqual(all.slice(-5))
+    }
+  })
+
+  it('holds no more blocks than lines asked for; clear() forgets them; 0 keeps nothing', () => {
+    const tail = new LastLines(3)
+    for (const line of ['a', 'b', 'c', 'd']) tail.push(OutputBlock.ofText(line))
+    expect(tail.lines()).toEqual(['b', 'c', 'd'])
+    tail.push(OutputBlock.ofText('e\nf\ng\nh'))
+    expect(tail.lines()).toEqual(['f', 'g', 'h'])
+    tail.clear()
+    expect(tail.lines()).toEqual([])
+    const none = new LastLines(0)
+    none.push(OutputBlock.ofText('a'))
+    expect(none.lines()).toEqual([])
   })
 })

@@ -105,6 +105,43 @@ describe('runChild', () => {
     expect(lines).toBe(8388608 / 8)
   })
 
+  it('reads stdout and stderr both, each whole line once, and stops both while the output is behind', async () => {
+    let catchUp!: () => void
+    const behind = new Promise<void>((resolve) => {
+      catchUp = resolve
+    })
+    const seen: string[] = []
+    let blocks = 0
+    let settled = false
+    // 4 MiB on each pipe: both fill up while the reading is stopped.
+    const running = runChild({
+      command: 'sh',
+      args: ['-c', '(yes out | head -c 4194304) & (yes err | head -c 4194304 >&2); wait; echo done'],
+      cwd: process.cwd(),
+      baseEnv: {PATH: process.env.PATH ?? ''},
+      secrets: new SecretRegistry(),
+      tailLines: 2,
+      onBlock: (block) => {
+        blocks++
+        seen.push(...block.lines())
+      },
+      outputReady: () => (blocks === 1 ? behind : undefined),
+    }).finally(() => {
+      settled = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect({blocks, settled}).toEqual({blocks: 1, settled: false})
+    catchUp()
+    const result = await running
+    expect(result.exitCode).toBe(0)
+    // A chunk of one pipe may end in the middle of a line of the other (as execa's merged
+    // stream did): count the whole lines of each.
+    expect(seen.filter((line) => line === 'out').length).toBeGreaterThan(4194304 / 4 - 200)
+    expect(seen.filter((line) => line === 'err').length).toBeGreaterThan(4194304 / 4 - 200)
+    expect(result.tail.at(-1)).toBe('done')
+    expect(result.tail).toHaveLength(2)
+  })
+
   it('lastLines takes the last lines of a block from its end', () => {
     expect(lastLines('a\nb\nc', 2)).toEqual(['b', 'c'])
     expect(lastLines('a\nb\nc', 5)).toEqual(['a', 'b', 'c'])

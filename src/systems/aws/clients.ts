@@ -1,5 +1,13 @@
 import {EcrImageSource} from './ecr-image-source.js'
-import {digestsByTag, type ImageFacts, imagesByTag, retag} from './ecr-images.js'
+import {
+  type EcrManifest,
+  type ImageFacts,
+  imagesByTag,
+  imagesOfTags,
+  putManifest,
+  type TagPointers,
+  tagPointers,
+} from './ecr-images.js'
 import {
   lifecyclePolicy,
   putLifecyclePolicy,
@@ -11,7 +19,7 @@ import {
 import {type ScanFindings, scanFindings, startScan} from './ecr-scan.js'
 import {AwsSession} from './session.js'
 
-export {type ImageFacts} from './ecr-images.js'
+export {type EcrManifest, type ImageFacts, type TagPointers} from './ecr-images.js'
 export {type ScanFindings} from './ecr-scan.js'
 export {type RepositoryFacts, type RepositorySettings, type TagMutability} from './ecr-repositories.js'
 export {
@@ -69,18 +77,34 @@ export class AwsClients extends AwsSession {
     return imagesByTag(this.ecrApi, repository, tags, signal)
   }
 
-  /** Point `tag` at the image with `digest` without uploading anything (BatchGetImage, PutImage). */
-  retag(repository: string, digest: string, tag: string, signal?: AbortSignal): Promise<void> {
-    return retag(this.ecrApi, repository, digest, tag, signal)
-  }
-
-  /** The digest each tag names, read with BatchGetImage (push-only roles: no DescribeImages). */
-  digestsByTag(
+  /** Every tag's image in one DescribeImages, for tags expected to exist (verify: the read-back). */
+  imagesOfTags(
     repository: string,
     tags: readonly string[],
     signal?: AbortSignal,
-  ): Promise<Map<string, string>> {
-    return digestsByTag(this.ecrApi, repository, tags, signal)
+  ): Promise<Map<string, ImageFacts>> {
+    return imagesOfTags(this.ecrApi, repository, tags, signal)
+  }
+
+  /** The digest each tag names, and the manifest of `manifestOf` if asked: one BatchGetImage. */
+  tagPointers(
+    repository: string,
+    tags: readonly string[],
+    manifestOf?: string,
+    signal?: AbortSignal,
+  ): Promise<TagPointers> {
+    return tagPointers(this.ecrApi, repository, tags, manifestOf, signal)
+  }
+
+  /** Put the image's manifest under `tag` (PutImage): a tag without an upload. */
+  putManifest(
+    repository: string,
+    digest: string,
+    tag: string,
+    manifest: EcrManifest,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    return putManifest(this.ecrApi, repository, digest, tag, manifest, signal)
   }
 
   /** Issue 25: the image's scan findings (basic and enhanced); undefined when it has no scan. */

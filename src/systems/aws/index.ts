@@ -6,6 +6,7 @@ export {
   type Authorization,
   AwsClients,
   decodeAuthorizationToken,
+  type EcrManifest,
   type Identity,
   type ImageFacts,
   registryHostFromEndpoint,
@@ -13,6 +14,7 @@ export {
   type RepositorySettings,
   type ScanFindings,
   type TagMutability,
+  type TagPointers,
 } from './clients.js'
 export {basicFinding, enhancedFinding} from './ecr-scan.js'
 export {EndpointAnswerError, errorName, toAwsError} from './errors.js'

@@ -83,12 +83,20 @@ describe('the plan of a dry run', () => {
     // The check reads the pushed image back before any tag moves.
     expect(step('check').actions.flatMap((action) => action.calls)).toContain('aws:ecr:BatchGetImage')
     expect(step('tag').actions.map((action) => action.text)).toEqual([
-      'What latest, prod, content-<content-digest> point at now (to say which tag moves, from which digest): ECR DescribeImages',
-      `${registry}/modela/v1:latest -> the image's digest: ECR BatchGetImage + PutImage`,
-      `${registry}/modela/v1:prod -> the image's digest: ECR BatchGetImage + PutImage`,
-      `${registry}/modela/v1:content-<content-digest> -> the image's digest: ECR BatchGetImage + PutImage`,
+      "The image's manifest, and what latest, prod, content-<content-digest> point at now (to say which tag moves, from which digest): ECR BatchGetImage (one call)",
+      'A tag the answer names no image for: ECR BatchGetImage of that tag alone',
+      `${registry}/modela/v1:latest -> the image's digest: ECR PutImage of the manifest read above`,
+      `${registry}/modela/v1:prod -> the image's digest: ECR PutImage of the manifest read above`,
+      `${registry}/modela/v1:content-<content-digest> -> the image's digest: ECR PutImage of the manifest read above`,
     ])
-    expect(step('tag').actions[1]!.calls).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
+    // Issue 23: one read for every tag (and the manifest: a dry run has no check), then a PutImage each.
+    expect(step('tag').actions.map((action) => action.calls)).toEqual([
+      ['aws:ecr:BatchGetImage'],
+      ['aws:ecr:BatchGetImage'],
+      ['aws:ecr:PutImage'],
+      ['aws:ecr:PutImage'],
+      ['aws:ecr:PutImage'],
+    ])
     expect(step('verify').actions[0]!.text).toContain('ECR DescribeImages')
     expect(step('login').commands[0]!.stdin).toBe('the ECR password from GetAuthorizationToken')
   })

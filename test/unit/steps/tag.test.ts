@@ -43,24 +43,124 @@ async function failureOf(step: Step<DeployState>, state: DeployState) {
 }
 
 describe('the tag step, on ECR', () => {
-  it('describes one BatchGetImage + PutImage per other tag', async () => {
+  it('describes ONE BatchGetImage (what the tags point at, and the manifest), then a PutImage per other tag', async () => {
     const {state} = await pushed()
     expect(tag.describe(state)).toEqual({
       actions: [
-        // Push says which tag moves from where: one read of the tags first (promote does not).
+        // Push says which tag moves from where; the same call reads the manifest (no check read it).
         {
-          text: 'What latest, prod point at now (to say which tag moves, from which digest): ECR DescribeImages',
-          calls: ['aws:ecr:DescribeImages', 'aws:ecr:DescribeImages'],
+          text: "The image's manifest, and what latest, prod point at now (to say which tag moves, from which digest): ECR BatchGetImage (one call)",
+          calls: ['aws:ecr:BatchGetImage'],
+        },
+        {
+          text: 'A tag the answer names no image for: ECR BatchGetImage of that tag alone',
+          calls: ['aws:ecr:BatchGetImage'],
+          when: 'the answer names an image by another of its tags and holds several images',
         },
         ...['latest', 'prod'].map((name) => ({
-          text: `${REGISTRY}/modela/v1:${name} -> the image's digest: ECR BatchGetImage + PutImage`,
-          calls: ['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'],
+          text: `${REGISTRY}/modela/v1:${name} -> the image's digest: ECR PutImage of the manifest read above`,
+          calls: ['aws:ecr:PutImage'],
         })),
       ],
       commands: [],
     })
     expect(tag).toMatchObject({id: 'tag', failure: 'push', title: 'Add the other tags (no upload)'})
     expect(tagStep('Point the tags').title).toBe('Point the tags')
+  })
+
+  it("with the check's manifest: the one BatchGetImage reads only the tags, PutImage puts the check's bytes", async () => {
+    const {state, aws} = await pushed()
+    const raw = Buffer.from('{"schemaVersion":2,"from":"the check"}')
+    state.digestManifest = {digest: DIGEST, mediaType: 'application/vnd.oci.image.manifest.v1+json', raw}
+    aws.images.set('prod', {digest: 'sha256:old', sizeBytes: 1, pushedAt: null, tags: ['prod']})
+    expect(tag.describe(state).actions.map((action) => [action.text, action.calls, action.when])).toEqual([
+      [
+        'What latest, prod point at now (to say which tag moves, from which digest): ECR BatchGetImage (one call)',
+        ['aws:ecr:BatchGetImage'],
+        undefined,
+      ],
+      [
+        'A tag the answer names no image for: ECR BatchGetImage of that tag alone',
+        ['aws:ecr:BatchGetImage'],
+        'the answer names an image by another of its tags and holds several images',
+      ],
+      ...['latest', 'prod'].map((name) => [
+        `${REGISTRY}/modela/v1:${name} -> the image's digest: ECR PutImage of the manifest the check read`,
+        ['aws:ecr:PutImage'],
+        undefined,
+      ]),
+    ])
+    const io = recordingIo()
+    await tag.run(state, io)
+    expect(aws.calls).toEqual([
+      'tagPointers modela/v1 latest,prod',
+      `putManifest modela/v1 ${DIGEST} latest (the check's manifest)`,
+      `putManifest modela/v1 ${DIGEST} prod (the check's manifest)`,
+    ])
+    expect(io.lines[1]).toBe(`${REGISTRY}/modela/v1:prod -> ${DIGEST} (moved from sha256:old)`)
+    // A target that does not ask which tags move (promote) and knows the manifest reads nothing.
+    const quiet: DeployState = Object.assign(Object.create(state) as DeployState, {
+      tagsToPoint: () => ['latest'],
+      onTagChange: undefined,
+    })
+    aws.calls.length = 0
+    expect(tag.describe(quiet).actions.map((action) => action.calls)).toEqual([['aws:ecr:PutImage']])
+    await tag.run(quiet, recordingIo())
+    expect(aws.calls).toEqual([`putManifest modela/v1 ${DIGEST} latest (the check's manifest)`])
+  })
+
+  it('BatchGetImage denied and no manifest known: the tags go through the backend; DescribeImages says which move', async () => {
+    const {state, aws} = await pushed()
+    state.deny('ecr:BatchGetImage')
+    const backend: string[] = []
+    state.backendTagCommands = (name) => [{command: 'podman', args: ['push', `x:${name}`], cwd: '/'}]
+    state.runBackendTag = async (name) => {
+      backend.push(name)
+    }
+    expect(tag.describe(state)).toEqual({
+      actions: [
+        {
+          text: 'What latest, prod point at now (to say which tag moves, from which digest): ECR DescribeImages',
+          calls: ['aws:ecr:DescribeImages', 'aws:ecr:DescribeImages'],
+        },
+      ],
+      commands: ['latest', 'prod'].map((name) => ({
+        command: 'podman',
+        args: ['push', `x:${name}`],
+        cwd: '/',
+      })),
+    })
+    await tag.run(state, recordingIo())
+    expect(aws.calls).toEqual(['imagesByTag modela/v1 latest,prod'])
+    expect(backend).toEqual(['latest', 'prod'])
+    expect(state.tagChanges.map((each) => each.change)).toEqual(['created', 'created'])
+  })
+
+  it('BatchGetImage refused in the tag step itself: the backend tags instead, with a warning', async () => {
+    const {state, aws} = await pushed()
+    aws.digestsAnswer = new AwsError('access-denied', 'ecr:BatchGetImage', 'denied')
+    const backend: string[] = []
+    state.backendTagCommands = (name) => [{command: 'podman', args: ['push', `x:${name}`], cwd: '/'}]
+    state.runBackendTag = async (name) => {
+      backend.push(name)
+    }
+    expect(tag.describe(state).commands).toEqual(
+      ['latest', 'prod'].map((name) => ({
+        command: 'podman',
+        args: ['push', `x:${name}`],
+        cwd: '/',
+        when: 'ecr:BatchGetImage is denied (a push-only role)',
+      })),
+    )
+    const io = recordingIo()
+    await tag.run(state, io)
+    expect(backend).toEqual(['latest', 'prod'])
+    expect(state.denied.has('ecr:BatchGetImage')).toBe(true)
+    expect(state.warnings.join('\n')).toContain('pushed through the backend')
+    expect(io.lines).toEqual([
+      `${REGISTRY}/modela/v1:latest -> ${DIGEST}`,
+      `${REGISTRY}/modela/v1:prod -> ${DIGEST}`,
+    ])
   })
 
   it('says so when there is no other tag', async () => {
@@ -74,9 +174,9 @@ describe('the tag step, on ECR', () => {
     const io = recordingIo()
     await tag.run(state, io)
     expect(aws.calls).toEqual([
-      'imagesByTag modela/v1 latest,prod',
-      `retag modela/v1 ${DIGEST} latest`,
-      `retag modela/v1 ${DIGEST} prod`,
+      `tagPointers modela/v1 latest,prod + ${DIGEST}`,
+      `putManifest modela/v1 ${DIGEST} latest`,
+      `putManifest modela/v1 ${DIGEST} prod`,
     ])
     expect(state.pushed).toEqual([`${REGISTRY}/modela/v1:latest`, `${REGISTRY}/modela/v1:prod`])
     expect(io.lines).toEqual([
@@ -123,7 +223,7 @@ describe('the verify step, on ECR', () => {
     aws.calls.length = 0
     const io = recordingIo()
     await verify.run(state, io)
-    expect(aws.calls).toEqual(['imagesByTag modela/v1 latest,prod,v1'])
+    expect(aws.calls).toEqual(['imagesOfTags modela/v1 latest,prod,v1'])
     expect(state.verified).toEqual(
       ['latest', 'prod', 'v1'].map((name) => ({
         tag: name,
@@ -138,13 +238,23 @@ describe('the verify step, on ECR', () => {
     expect(io.lines.at(-1)).toBe(`ok ${REGISTRY}/modela/v1:v1 = ${DIGEST}`)
     expect(verify.describe(state).actions).toEqual([
       {
-        text: 'Every tag (latest, prod, v1) points at the image: ECR DescribeImages',
+        text: 'Every tag (latest, prod, v1) points at the image: ECR DescribeImages, one call',
         calls: ['aws:ecr:DescribeImages'],
       },
       {
-        text: 'Every tag (latest, prod, v1) points at the image: ECR BatchGetImage (the manifest digests)',
+        text: 'A tag not found: ECR DescribeImages of each tag alone, to say which',
+        calls: ['aws:ecr:DescribeImages', 'aws:ecr:DescribeImages', 'aws:ecr:DescribeImages'],
+        when: 'one of the tags is missing',
+      },
+      {
+        text: 'Every tag (latest, prod, v1) points at the image: ECR BatchGetImage, one call (the manifest digests)',
         calls: ['aws:ecr:BatchGetImage'],
         when: 'ecr:DescribeImages is denied',
+      },
+      {
+        text: 'A tag the answer names no image for: ECR BatchGetImage of that tag alone',
+        calls: ['aws:ecr:BatchGetImage'],
+        when: 'the answer names an image by another of its tags and holds several images',
       },
     ])
     expect(verify).toMatchObject({id: 'verify', failure: 'push'})
@@ -177,7 +287,10 @@ describe('the verify step, on ECR', () => {
     for (const name of ['latest', 'prod', 'v1'])
       aws.images.set(name, {digest: DIGEST, sizeBytes: null, pushedAt: null, tags: []})
     await verify.run(state, recordingIo())
-    expect(aws.calls.some((call) => call.startsWith('digests '))).toBe(true)
+    expect(aws.calls).toEqual([
+      'imagesOfTags modela/v1 latest,prod,v1',
+      'tagPointers modela/v1 latest,prod,v1',
+    ])
     expect(state.verified.map((each) => each.tag)).toEqual(['latest', 'prod', 'v1'])
   })
 

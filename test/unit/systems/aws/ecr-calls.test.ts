@@ -125,25 +125,35 @@ describe('AwsClients against moto (ECR and STS)', () => {
     expect(error).toMatchObject({reason: 'not-found', operation: 'ecr:DescribeImages'})
   })
 
-  it('retags without upload: the new tag points at the same digest; a second time is a no-op', async () => {
+  it('tags without upload: one BatchGetImage for the manifest, a PutImage per tag; a second time is a no-op', async () => {
     const name = unique('retag')
     await createRepository(motoUrl, name)
     const digest = await seedImage(motoUrl, name, 'v1', true)
     const client = aws()
     const ledger = new Ledger()
-    await withLedger(ledger, () => client.retag(name, digest, 'latest'))
-    expect(ledger.entries.map((entry) => entry.call)).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:PutImage'])
-    expect((await client.imagesByTag(name, ['latest'])).get('latest')?.digest).toBe(digest)
-    await client.retag(name, digest, 'latest')
+    await withLedger(ledger, async () => {
+      const {manifest, digests} = await client.tagPointers(name, [], digest)
+      expect(digests.size).toBe(0)
+      for (const tag of ['latest', 'prod']) await client.putManifest(name, digest, tag, manifest!)
+    })
+    expect(ledger.entries.map((entry) => entry.call)).toEqual([
+      'aws:ecr:BatchGetImage',
+      'aws:ecr:PutImage',
+      'aws:ecr:PutImage',
+    ])
+    const found = await client.imagesOfTags(name, ['latest', 'prod', 'v1'])
+    expect([...found.values()].map((facts) => facts.digest)).toEqual([digest, digest, digest])
+    const {manifest} = await client.tagPointers(name, [], digest)
+    await client.putManifest(name, digest, 'latest', manifest!)
   })
 
-  it('retagging an image that is not there: not-found, naming image and tag', async () => {
+  it('the manifest of an image that is not there: not-found, naming the image', async () => {
     const name = unique('retag')
     await createRepository(motoUrl, name)
     const missing = `sha256:${'0'.repeat(64)}`
-    const error = await awsFailure(aws().retag(name, missing, 'latest'))
-    expect(error.reason).toBe('not-found')
-    expect(error.operation).toBe('ecr:BatchGetImage')
+    const error = await awsFailure(aws().tagPointers(name, ['latest'], missing))
+    expect(error).toMatchObject({reason: 'not-found', operation: 'ecr:BatchGetImage'})
+    expect(error.message).toBe(`ECR has no image ${name}@${missing}.`)
   })
 
   it('the login token: decoded, registered as a secret, the registry as a bare host', async () => {
@@ -172,37 +182,80 @@ describe('AwsClients against moto (ECR and STS)', () => {
 })
 
 describe('tags, digests and conflicts (moto)', () => {
-  it('digests by tag, with BatchGetImage only; absent tags left out', async () => {
+  it('what tags point at, and the manifest: ONE BatchGetImage for the repository; absent tags left out', async () => {
     const name = unique('digests')
     await createRepository(motoUrl, name)
     const digest = await seedImage(motoUrl, name, 'v1', true)
+    const other = await seedImage(motoUrl, name, 'old', true)
     const ledger = new Ledger()
-    const found = await withLedger(ledger, () => aws().digestsByTag(name, ['v1', 'nope']))
-    expect([...found.entries()]).toEqual([['v1', digest]])
-    expect(ledger.entries.map((entry) => entry.call)).toEqual([
-      'aws:ecr:BatchGetImage',
-      'aws:ecr:BatchGetImage',
-    ])
-    const error = await awsFailure(aws().digestsByTag(unique('none'), ['v1']))
+    const found = await withLedger(ledger, () => aws().tagPointers(name, ['v1', 'nope', 'old'], digest))
+    expect(found.digests).toEqual(
+      new Map([
+        ['v1', digest],
+        ['old', other],
+      ]),
+    )
+    expect(JSON.parse(found.manifest!.manifest)).toMatchObject({annotations: {seed: 'v1'}})
+    expect(found.manifest!.mediaType).toBe('application/vnd.oci.image.manifest.v1+json')
+    expect(ledger.entries.map((entry) => entry.call)).toEqual(['aws:ecr:BatchGetImage'])
+    const error = await awsFailure(aws().tagPointers(unique('none'), ['v1']))
     expect(error).toMatchObject({reason: 'not-found', operation: 'ecr:BatchGetImage'})
     expect(error.message).toMatch(/^Reading none\/\w+:v1 \(BatchGetImage\) failed/)
   })
 
-  it('retagging in a missing repository names what it read', async () => {
+  it('moto names an image by its last tag: a tag the answer does not name is matched, or read alone', async () => {
+    const name = unique('many')
+    await createRepository(motoUrl, name)
+    const digest = await seedImage(motoUrl, name, 'v1', true)
+    const client = aws()
+    const {manifest} = await client.tagPointers(name, [], digest)
+    await client.putManifest(name, digest, 'latest', manifest!)
+    // v1 and latest both name one image, which moto calls 'latest': one digest in the answer.
+    const same = new Ledger()
+    const one = await withLedger(same, () => client.tagPointers(name, ['v1', 'nope'], digest))
+    expect(one.digests).toEqual(new Map([['v1', digest]]))
+    expect(same.entries).toHaveLength(1)
+    // Two images, the first named by another of its tags: that tag alone, one more call.
+    const other = await seedImage(motoUrl, name, 'old', true)
+    const two = new Ledger()
+    const found = await withLedger(two, () => client.tagPointers(name, ['v1', 'old']))
+    expect(found.digests).toEqual(
+      new Map([
+        ['old', other],
+        ['v1', digest],
+      ]),
+    )
+    expect(two.entries.map((entry) => entry.call)).toEqual(['aws:ecr:BatchGetImage', 'aws:ecr:BatchGetImage'])
+  })
+
+  it('the tags read back: ONE DescribeImages when all exist; a missing one makes each read alone', async () => {
+    const name = unique('back')
+    await createRepository(motoUrl, name)
+    const digest = await seedImage(motoUrl, name, 'v1', true)
+    const client = aws()
+    const {manifest} = await client.tagPointers(name, [], digest)
+    await client.putManifest(name, digest, 'latest', manifest!)
+    const all = new Ledger()
+    const found = await withLedger(all, () => client.imagesOfTags(name, ['latest', 'v1']))
+    expect([...found.keys()].sort()).toEqual(['latest', 'v1'])
+    expect(found.get('v1')).toMatchObject({digest, tags: expect.arrayContaining(['v1', 'latest'])})
+    expect(all.entries.map((entry) => entry.call)).toEqual(['aws:ecr:DescribeImages'])
+    const missing = new Ledger()
+    const some = await withLedger(missing, () => client.imagesOfTags(name, ['latest', 'gone']))
+    expect([...some.keys()]).toEqual(['latest'])
+    expect(missing.entries.map((entry) => entry.call)).toEqual([
+      'aws:ecr:DescribeImages',
+      'aws:ecr:DescribeImages',
+      'aws:ecr:DescribeImages',
+    ])
+  })
+
+  it('reading in a missing repository names what it read', async () => {
     const name = unique('gone')
-    const error = await awsFailure(aws().retag(name, `sha256:${'1'.repeat(64)}`, 'latest'))
+    const error = await awsFailure(aws().tagPointers(name, [], `sha256:${'1'.repeat(64)}`))
     expect(error.operation).toBe('ecr:BatchGetImage')
     expect(error.message).toMatch(
       new RegExp(`^Reading the manifest of ${name}@sha256:1{64} \\(BatchGetImage\\) failed`),
-    )
-  })
-
-  it('a missing image to retag is not-found, naming it and the tag', async () => {
-    const name = unique('retag')
-    await createRepository(motoUrl, name)
-    const missing = `sha256:${'0'.repeat(64)}`
-    expect((await awsFailure(aws().retag(name, missing, 'latest'))).message).toBe(
-      `ECR has no image ${name}@${missing} to tag as latest.`,
     )
   })
 
@@ -257,12 +310,12 @@ describe('ECR answers moto does not give (a stand-in speaking ECR JSON)', () => 
     imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
   }
 
-  it('retag puts the manifest back with its media type; a tag already on it is no error', async () => {
+  it('PutImage puts the manifest back with its media type; a tag already on it is no error', async () => {
     const {client, sent} = await standInEcr({
       BatchGetImage: [200, {images: [image]}],
       PutImage: [400, {__type: 'ImageAlreadyExistsException', message: 'already'}],
     })
-    await client.retag('r', DIGEST, 'latest')
+    await client.putManifest('r', DIGEST, 'latest', (await client.tagPointers('r', [], DIGEST)).manifest!)
     expect(sent.map((request) => request.operation)).toEqual(['BatchGetImage', 'PutImage'])
     expect(sent[1]!.body).toEqual({
       repositoryName: 'r',
@@ -277,8 +330,50 @@ describe('ECR answers moto does not give (a stand-in speaking ECR JSON)', () => 
       BatchGetImage: [200, {images: [{...image, imageManifestMediaType: undefined}]}],
       PutImage: [200, {image}],
     })
-    await client.retag('r', DIGEST, 'latest')
+    await client.putManifest('r', DIGEST, 'latest', (await client.tagPointers('r', [], DIGEST)).manifest!)
     expect(sent[1]!.body).not.toHaveProperty('imageManifestMediaType')
+  })
+
+  it('ECR names each image by the tag asked for: one call matches them all; other failures fail', async () => {
+    const OTHER = `sha256:${'b'.repeat(64)}`
+    const {client, sent} = await standInEcr({
+      BatchGetImage: (count) =>
+        count === 0
+          ? [
+              200,
+              {
+                images: [
+                  {...image, imageId: {imageDigest: OTHER, imageTag: 'latest'}},
+                  {...image, imageId: {imageDigest: DIGEST, imageTag: 'prod'}},
+                ],
+                failures: [
+                  {imageId: {imageTag: 'new'}, failureCode: 'ImageTagDoesNotExist', failureReason: 'no'},
+                ],
+              },
+            ]
+          : [
+              200,
+              {
+                images: [],
+                failures: [{imageId: {imageTag: 'x'}, failureCode: 'KmsError', failureReason: 'kms'}],
+              },
+            ],
+    })
+    const found = await client.tagPointers('r', ['latest', 'new', 'prod'])
+    expect(found).toEqual({
+      digests: new Map([
+        ['latest', OTHER],
+        ['prod', DIGEST],
+      ]),
+      manifest: undefined,
+    })
+    expect(sent).toHaveLength(1)
+    expect(sent[0]!.body).toMatchObject({
+      imageIds: [{imageTag: 'latest'}, {imageTag: 'new'}, {imageTag: 'prod'}],
+    })
+    const error = await awsFailure(client.tagPointers('r', ['x']))
+    expect(error).toMatchObject({reason: 'failed', operation: 'ecr:BatchGetImage'})
+    expect(error.message).toBe('Reading r:x (BatchGetImage): ECR answered KmsError (kms).')
   })
 
   it('a tag taken in an immutable repository is a conflict, with a hint', async () => {
@@ -289,7 +384,9 @@ describe('ECR answers moto does not give (a stand-in speaking ECR JSON)', () => 
         {__type: 'ImageTagAlreadyExistsException', message: "The image tag 'v1' already exists"},
       ],
     })
-    const error = await awsFailure(client.retag('r', DIGEST, 'v1'))
+    const error = await awsFailure(
+      client.putManifest('r', DIGEST, 'v1', {manifest: '{}', mediaType: undefined}),
+    )
     expect(error).toMatchObject({
       reason: 'conflict',
       operation: 'ecr:PutImage',
@@ -304,7 +401,9 @@ describe('ECR answers moto does not give (a stand-in speaking ECR JSON)', () => 
       BatchGetImage: [200, {images: [image]}],
       PutImage: [400, {__type: 'InvalidParameterException', message: 'bad manifest'}],
     })
-    const error = await awsFailure(client.retag('r', DIGEST, 'v1'))
+    const error = await awsFailure(
+      client.putManifest('r', DIGEST, 'v1', {manifest: '{}', mediaType: undefined}),
+    )
     expect(error.operation).toBe('ecr:PutImage')
     expect(error.message).toMatch(new RegExp(`^Tagging r@${DIGEST} as v1 \\(PutImage\\) failed: `))
   })
