@@ -4,10 +4,12 @@ import {checkSageMaker, readImageFacts} from '../deploy-target-rules.js'
 import {formatDuration} from '../duration.js'
 import {AwsError, CheckError, errorMessage, UsageError} from '../errors.js'
 import {PLACEHOLDER} from '../images.js'
-import type {Step, StepIO} from '../pipeline/step.js'
+import {sageMakerName} from '../config/deploy-settings.js'
+import {roleArnAccount, roleArnName} from '../config/endpoint-config.js'
+import type {EndpointDeployState} from '../pipeline/endpoint-state.js'
+import type {EngineState, Step, StepDescription, StepIO} from '../pipeline/step.js'
 import {checkAccount} from '../systems/account.js'
 import type {EndpointFacts, EndpointStatus, Identity} from '../systems/aws/index.js'
-import {type EndpointDeployState, roleArnAccount, roleArnName} from './deploy-state.js'
 
 /**
  * Every permission a deploy needs, on what: what the preflight simulates and the README's
@@ -17,8 +19,11 @@ import {type EndpointDeployState, roleArnAccount, roleArnName} from './deploy-st
 export function deployPermissions(state: EndpointDeployState): Array<{action: string; resource: string}> {
   const role = state.config.roleArn.value
   const endpoint = state.arnOf('endpoint', state.endpointName)
-  const config = state.arnOf('endpoint-config', state.configName)
-  const model = state.arnOf('model', state.modelName)
+  // A chained deploy's preflight runs before the push made the image: its names as a pattern.
+  const pending = state.digest === undefined && state.config.image.chained !== undefined
+  const target = state.config.push.target.name
+  const config = state.arnOf('endpoint-config', pending ? sageMakerName(target, '*') : state.configName)
+  const model = state.arnOf('model', pending ? sageMakerName(target, '*') : state.modelName)
   return [
     ...(state.config.image.tag === undefined
       ? []
@@ -49,7 +54,11 @@ const BUSY: ReadonlySet<EndpointStatus> = new Set([
 
 /** How to follow an endpoint that mldeploy stopped watching. */
 export function followHint(state: EndpointDeployState): string {
-  return `Follow it with: aws sagemaker describe-endpoint --endpoint-name ${state.endpointName} --region ${state.region.value} (or run the same mldeploy deploy again: it changes nothing and waits).`
+  const again =
+    state.config.image.chained === undefined
+      ? 'run the same mldeploy deploy again'
+      : `run mldeploy deploy ${state.config.push.target.name} --image-digest ${state.digest ?? '<digest>'}`
+  return `Follow it with: aws sagemaker describe-endpoint --endpoint-name ${state.endpointName} --region ${state.region.value} (or ${again}: it changes nothing and waits).`
 }
 
 /** `<text>: <SageMaker's reason>.`, with one full stop whether or not the reason ends with one. */
@@ -187,8 +196,12 @@ const preflightStep: Step<EndpointDeployState> = {
           },
         )
       state.digest = digest
-    } else state.digest = state.config.image.digest
-    io.output(`image ${state.imageReference}`)
+    } else if (state.config.image.digest !== undefined) state.digest = state.config.image.digest
+    io.output(
+      state.config.image.chained === undefined
+        ? `image ${state.imageReference}`
+        : `image: what ${state.config.image.chained} gives (${state.digest ?? 'not known yet'})`,
+    )
     const principal = await principalOf(state, identity, io.signal)
     if (principal === undefined) {
       state.warn(
@@ -583,3 +596,56 @@ export const DEPLOY_PLAN: readonly Step<EndpointDeployState>[] = [
   endpointStep,
   waitStep,
 ]
+
+/**
+ * What the deploy steps need from a run that chains them (push --deploy, promote --deploy), as
+ * the tag step needs a `TagTarget`: the target's deploy (undefined: this target does not deploy,
+ * and the steps pass it by) and the image the run settled on (push's pushed digest, promote's
+ * --from digest), which the deploy serves.
+ */
+export interface EndpointTarget extends EngineState {
+  readonly endpointDeploy: EndpointDeployState | undefined
+  readonly digest: string | undefined
+}
+
+const NOTHING: StepDescription = {actions: [], commands: []}
+
+/** A deploy step walked by a push or a promote: on its target's deploy, with the run's digest. */
+function chained<S extends EndpointTarget>(step: Step<EndpointDeployState>): Step<S> {
+  const deployOf = (state: S): EndpointDeployState | undefined => {
+    const deploy = state.endpointDeploy
+    if (deploy !== undefined && state.digest !== undefined) deploy.digest = state.digest
+    return deploy
+  }
+  return {
+    id: `deploy-${step.id}`,
+    title: `Deploy: ${step.title.charAt(0).toLowerCase()}${step.title.slice(1)}`,
+    failure: step.failure,
+    describe: (state) => {
+      const deploy = deployOf(state)
+      return deploy === undefined ? NOTHING : step.describe(deploy)
+    },
+    async run(state, io) {
+      const deploy = deployOf(state)
+      if (deploy === undefined) return io.skip?.('no --deploy for this target')
+      return step.run(deploy, io)
+    },
+  }
+}
+
+/**
+ * The deploy steps as push and promote chain them: the preflight beside theirs (before anything
+ * is built or any tag moves), the image check and the endpoint's reading once the digest is
+ * known (before the tags move), the changes after the tags moved and were verified.
+ */
+export function chainedDeploySteps<S extends EndpointTarget>(): {
+  preflight: Step<S>
+  reads: Step<S>[]
+  changes: Step<S>[]
+} {
+  return {
+    preflight: chained<S>(preflightStep),
+    reads: [chained<S>(checkStep), chained<S>(currentStep)],
+    changes: [modelStep, configStep, endpointStep, waitStep].map((step) => chained<S>(step)),
+  }
+}
