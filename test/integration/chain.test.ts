@@ -1,0 +1,231 @@
+import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
+
+import {createRepository, motoEnv, seedDeployableImage} from '../helpers/aws.js'
+import {baseEnv, makeProject, runCli, standInProject} from '../helpers/cli.js'
+import {contractBreaches, type ReportedStep} from '../helpers/contract.js'
+import {resetMoto} from '../helpers/moto.js'
+import {
+  EXECUTION_ROLE_ARN,
+  type SageMakerStandIn,
+  startSageMakerStandIn,
+} from '../helpers/sagemaker-stand-in.js'
+
+// Issue 24 §3: push --deploy and promote --deploy, the real CLI as a process with the real AWS SDK
+// over HTTP. ECR is moto (manifests; the image config through test/helpers/ecr-layers.ts's front,
+// as deploy.test.ts does). STS and IAM are the scripted stand-in (moto has no
+// SimulatePrincipalPolicy); SageMaker is moto for a first deploy (it stores what the SDK sent and
+// reports InService at once) and the stand-in for what moto cannot play (updates, a rollback).
+const motoUrl = inject('motoUrl')
+let standIn: SageMakerStandIn
+
+beforeAll(async () => {
+  standIn = await startSageMakerStandIn()
+})
+afterAll(async () => {
+  await standIn.close()
+})
+beforeEach(async () => {
+  await resetMoto(motoUrl)
+  standIn.reset()
+  await createRepository(motoUrl, 'modela/v1')
+})
+
+const YAML = `execution-role-arn: ${EXECUTION_ROLE_ARN}\ninstance-type: ml.c5.xlarge\n`
+
+function awsEnv(sageMaker: 'moto' | 'stand-in'): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_STS: standIn.url,
+    AWS_ENDPOINT_URL_IAM: standIn.url,
+    ...(sageMaker === 'stand-in' ? {AWS_ENDPOINT_URL_SAGEMAKER: standIn.url} : {}),
+    MLDEPLOY_SAGEMAKER_POLL_SECONDS: '1',
+  }
+}
+
+async function promote(args: string[], sageMaker: 'moto' | 'stand-in' = 'stand-in', yaml = YAML) {
+  const root = makeProject({'deploy/modelA/V1/mldeploy.yaml': yaml})
+  const result = await runCli(
+    ['promote', 'modelA/V1', '--from', 'candidate', '--to', 'production', '--deploy', '--json', ...args],
+    {cwd: root, env: baseEnv({...motoEnv(motoUrl), ...awsEnv(sageMaker)})},
+  )
+  return {...result, json: result.stdout === '' ? undefined : JSON.parse(result.stdout)}
+}
+
+/** Where production points now, as moto holds it. */
+async function production(): Promise<string | undefined> {
+  const {ECRClient, DescribeImagesCommand} = await import('@aws-sdk/client-ecr')
+  const client = new ECRClient({
+    region: 'us-east-1',
+    endpoint: motoUrl,
+    credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
+  })
+  try {
+    const found = await client.send(
+      new DescribeImagesCommand({repositoryName: 'modela/v1', imageIds: [{imageTag: 'production'}]}),
+    )
+    return found.imageDetails?.[0]?.imageDigest
+  } catch {
+    return undefined
+  } finally {
+    client.destroy()
+  }
+}
+
+const creates = (): string[] => standIn.operations().filter((each) => /:(Create|Update)/.test(each))
+const ids = (steps: ReportedStep[]): string[] => steps.map((step) => step.id)
+
+describe('promote --deploy', () => {
+  it('against moto: tags, then creates model, configuration and endpoint on the promoted digest; every step ran what it described', async () => {
+    const digest = await seedDeployableImage(motoUrl, 'candidate', 'docker')
+    const result = await promote([], 'moto')
+    expect(result.exitCode, result.stderr).toBe(0)
+    const hex = digest.slice('sha256:'.length, 'sha256:'.length + 12)
+    expect(result.json).toMatchObject({
+      status: 'promoted',
+      digest,
+      deploy: {
+        status: 'deployed',
+        changed: true,
+        endpoint: {name: 'modela-v1', status: 'InService'},
+        model: {name: `modela-v1-${hex}`, change: 'created'},
+        endpointConfig: {change: 'created', instanceType: 'ml.c5.xlarge'},
+        endpointChange: 'created',
+        image: {digest},
+      },
+    })
+    // The deploy's read-only steps before any tag moves, its changes after the verify.
+    expect(ids(result.json.steps)).toEqual([
+      'preflight',
+      'resolve',
+      'deploy-preflight',
+      'deploy-check',
+      'deploy-current',
+      'scan',
+      'tag',
+      'verify',
+      'deploy-model',
+      'deploy-endpoint-config',
+      'deploy-endpoint',
+      'deploy-wait',
+    ])
+    for (const step of result.json.steps as ReportedStep[])
+      expect(contractBreaches(step), step.id).toEqual({undescribed: [], missing: []})
+    expect(await production()).toBe(digest)
+  })
+
+  it('a rollback after the tags moved: exit 11, the tags stay moved, the previous configuration serves', async () => {
+    const digest = await seedDeployableImage(motoUrl, 'candidate', 'docker')
+    standIn.seedEndpoint('modela-v1', 'modela-v1-older-config')
+    const reason = 'Alarm modela-5xx fired during the canary.'
+    standIn.script = [
+      {status: 'Updating'},
+      {status: 'RollingBack', failureReason: reason},
+      {status: 'InService', failureReason: reason, serves: 'previous'},
+    ]
+    const result = await promote(['--traffic-shifting', 'canary', '--rollback-alarm', 'modela-5xx'])
+    expect(result.exitCode, result.stderr).toBe(11)
+    expect(result.json.error).toMatchObject({exitCode: 11, step: 'deploy-wait', reason: 'check:rolled-back'})
+    expect(result.json.error.hint).toContain('modela-v1-older-config still serves')
+    expect(result.json.deploy).toMatchObject({status: 'failed', rolledBack: true, endpointChange: 'updated'})
+    expect(await production()).toBe(digest)
+  })
+
+  it('a denied permission fails in the preflight (exit 3) before any tag moves', async () => {
+    await seedDeployableImage(motoUrl, 'candidate', 'docker')
+    standIn.deniedActions.add('iam:PassRole')
+    const result = await promote([])
+    expect(result.exitCode, result.stderr).toBe(3)
+    expect(result.json.error.step).toBe('deploy-preflight')
+    expect(result.json.error.message).toContain(`iam:PassRole on ${EXECUTION_ROLE_ARN}`)
+    expect(await production()).toBeUndefined()
+    expect(creates()).toEqual([])
+  })
+
+  it('bad input is exit 2 with nothing run: --to-registry, no role', async () => {
+    await seedDeployableImage(motoUrl, 'candidate', 'docker')
+    const copy = await promote(['--to-registry', '210987654321.dkr.ecr.eu-west-1.amazonaws.com'])
+    expect(copy.exitCode).toBe(2)
+    expect(copy.json.error.message).toContain("--deploy deploys in the target's own account and region")
+    const noRole = await promote([], 'stand-in', 'instance-type: ml.c5.xlarge\n')
+    expect(noRole.exitCode).toBe(2)
+    expect(noRole.json.error.message).toContain('execution role')
+    expect(standIn.operations()).toEqual([])
+    expect(await production()).toBeUndefined()
+  })
+
+  it('the dry run walks every read-only step and describes the changes with their inputs', async () => {
+    await seedDeployableImage(motoUrl, 'candidate', 'docker')
+    standIn.seedEndpoint('modela-v1', 'modela-v1-older-config')
+    const result = await promote(['--dry-run'])
+    expect(result.exitCode, result.stderr).toBe(0)
+    const texts = (result.json.plan as Array<{actions: Array<{text: string}>}>)
+      .flatMap((step) => step.actions.map((action) => action.text))
+      .join('\n')
+    expect(texts).toContain(`execution role ${EXECUTION_ROLE_ARN}`)
+    expect(texts).toContain('1 x ml.c5.xlarge')
+    expect(texts).toContain('UpdateEndpoint modela-v1 to modela-v1-')
+    expect(result.json.deploy).toMatchObject({
+      status: 'planned',
+      before: {configName: 'modela-v1-older-config'},
+    })
+    expect(creates()).toEqual([])
+    expect(await production()).toBeUndefined()
+  })
+})
+
+describe('push --deploy', () => {
+  const setup = () => standInProject(motoUrl, awsEnv('stand-in'), {'deploy/modelA/V1/mldeploy.yaml': YAML})
+  const push = (s: ReturnType<typeof setup>, ...args: string[]) =>
+    runCli(['push', 'modelA/V1', '--skip-vpn-check', '--skip-disk-check', '--deploy', '--json', ...args], {
+      cwd: s.root,
+      env: s.env,
+    })
+
+  it('a denied permission fails in the preflight (exit 3) before anything is built', async () => {
+    standIn.deniedActions.add('sagemaker:CreateEndpointConfig')
+    const s = setup()
+    const result = await push(s, '--deploy-target', 'sagemaker')
+    expect(result.exitCode, result.stderr).toBe(3)
+    const json = JSON.parse(result.stdout)
+    expect(json.error.step).toBe('deploy-preflight')
+    // The configuration's name is not known before the push: simulated as the target's pattern.
+    expect(json.error.message).toContain(
+      'sagemaker:CreateEndpointConfig on arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/modela-v1-*',
+    )
+    const steps = s.bin.calls().map((call) => call.step)
+    for (const step of ['import', 'build', 'containerize', 'push']) expect(steps).not.toContain(step)
+    // The deploy's own preflight failed: its block says so; the push's steps were skipped.
+    expect(json.deploy).toMatchObject({status: 'failed', endpointChange: 'unknown'})
+    expect(json.pushed).toEqual([])
+    expect(creates()).toEqual([])
+  })
+
+  it('bad input is exit 2 with nothing run: no --deploy-target sagemaker, --registry', async () => {
+    const s = setup()
+    const plain = await push(s)
+    expect(plain.exitCode).toBe(2)
+    expect(JSON.parse(plain.stdout).error.message).toContain('--deploy runs the image on SageMaker')
+    const other = await push(s, '--deploy-target', 'sagemaker', '--registry', 'localhost:5000')
+    expect(other.exitCode).toBe(2)
+    expect(JSON.parse(other.stdout).error.message).toContain('pulls only from ECR')
+    expect(s.bin.calls()).toEqual([])
+    expect(standIn.operations()).toEqual([])
+  })
+
+  it('the dry run lists the deploy calls with their inputs, the digest as a placeholder', async () => {
+    const s = setup()
+    const result = await push(s, '--deploy-target', 'sagemaker', '--dry-run', '--offline')
+    expect(result.exitCode, result.stderr).toBe(0)
+    const plan = JSON.parse(result.stdout).plan as Array<{id: string; actions: Array<{text: string}>}>
+    expect(plan.map((step) => step.id).slice(0, 2)).toEqual(['preflight', 'deploy-preflight'])
+    expect(plan.map((step) => step.id).slice(-4)).toEqual([
+      'deploy-model',
+      'deploy-endpoint-config',
+      'deploy-endpoint',
+      'deploy-wait',
+    ])
+    const texts = plan.flatMap((step) => step.actions.map((action) => action.text)).join('\n')
+    expect(texts).toContain(`SageMaker CreateModel modela-v1-<digest>`)
+    expect(texts).toContain(`execution role ${EXECUTION_ROLE_ARN}`)
+    expect(texts).toContain('1 x ml.c5.xlarge')
+  })
+})
