@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, motoEnv, seedDeployableImage} from '../helpers/aws.js'
+import {createRepository, imageTags, motoEnv, seedDeployableImage} from '../helpers/aws.js'
 import {baseEnv, makeProject, runCli, standInProject} from '../helpers/cli.js'
 import {contractBreaches, type ReportedStep} from '../helpers/contract.js'
 import {resetMoto} from '../helpers/moto.js'
@@ -229,3 +229,115 @@ describe('push --deploy', () => {
     expect(texts).toContain('1 x ml.c5.xlarge')
   })
 })
+
+describe('push --deploy, through to the endpoint', () => {
+  // The fake tools (test/fixtures/bin) build and push for real into moto's ECR; SageMaker, IAM and
+  // STS are the stand-in, which plays the update's statuses moto cannot. The fake bentoml cannot
+  // play the adapter's build (--no-sagemaker-adapter), so the fake tool pushes a config as the
+  // adapter layer leaves it (FAKE_IMAGE_CONFIG), which passes push's SageMaker rules; the e2e
+  // tests build the real adapter.
+  const setup = () =>
+    standInProject(
+      motoUrl,
+      {...awsEnv('stand-in'), FAKE_IMAGE_CONFIG: 'sagemaker-image-config.json'},
+      {'deploy/modelA/V1/mldeploy.yaml': YAML},
+    )
+  const push = async (s: ReturnType<typeof setup>, ...args: string[]) => {
+    const result = await runCli(
+      [
+        'push',
+        'modelA/V1',
+        '--skip-vpn-check',
+        '--skip-disk-check',
+        '--deploy-target',
+        'sagemaker',
+        '--no-sagemaker-adapter',
+        '--deploy',
+        '--json',
+        ...args,
+      ],
+      {cwd: s.root, env: s.env},
+    )
+    return {...result, json: result.stdout === '' ? undefined : JSON.parse(result.stdout)}
+  }
+
+  it('updates the existing endpoint to the pushed digest, after the tags moved; every step ran what it described', async () => {
+    standIn.seedEndpoint('modela-v1', 'modela-v1-older-config')
+    standIn.script = [{status: 'Updating'}, {status: 'InService'}]
+    const s = setup()
+    const result = await push(s)
+    expect(result.exitCode, result.stderr).toBe(0)
+    const {digest} = result.json
+    expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/)
+    const hex = digest.slice('sha256:'.length, 'sha256:'.length + 12)
+    expect(result.json.deploy).toMatchObject({
+      status: 'deployed',
+      changed: true,
+      endpoint: {name: 'modela-v1', status: 'InService'},
+      image: {digest},
+      model: {name: `modela-v1-${hex}`, change: 'created'},
+      endpointChange: 'updated',
+      before: {configName: 'modela-v1-older-config', status: 'InService'},
+      after: {status: 'InService'},
+    })
+    expect(result.json.deploy.after.configName).toMatch(new RegExp(`^modela-v1-${hex}-[a-f0-9]{6}$`))
+    const order = ids(result.json.steps)
+    expect(order.indexOf('deploy-preflight')).toBe(1)
+    expect(order.indexOf('deploy-check')).toBeGreaterThan(order.indexOf('push'))
+    expect(order.indexOf('deploy-current')).toBeLessThan(order.indexOf('tag'))
+    expect(order.slice(-4)).toEqual(['deploy-model', 'deploy-endpoint-config', 'deploy-endpoint', 'deploy-wait'])
+    for (const step of result.json.steps as ReportedStep[])
+      expect(contractBreaches(step), step.id).toEqual({undescribed: [], missing: []})
+    // The model runs the pushed image by digest; the endpoint moved to the new configuration.
+    const model = standIn.calls.find((call) => call.operation === 'sagemaker:CreateModel')!
+    expect(JSON.stringify(model.body)).toContain(`123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1@${digest}`)
+    expect(standIn.operations().filter((each) => /:(Create|Update)Endpoint$/.test(each))).toEqual([
+      'sagemaker:UpdateEndpoint',
+    ])
+    expect(await tagDigest('latest')).toBe(digest)
+  })
+
+  it('a rollback after the tags moved: exit 11, the registry keeps the pushed image and its tags, the previous configuration serves', async () => {
+    standIn.seedEndpoint('modela-v1', 'modela-v1-older-config')
+    const reason = 'Alarm modela-5xx fired during the canary.'
+    standIn.script = [
+      {status: 'Updating'},
+      {status: 'RollingBack', failureReason: reason},
+      {status: 'InService', failureReason: reason, serves: 'previous'},
+    ]
+    const s = setup()
+    const result = await push(s, '--traffic-shifting', 'canary', '--rollback-alarm', 'modela-5xx')
+    expect(result.exitCode, result.stderr).toBe(11)
+    expect(result.json.error).toMatchObject({exitCode: 11, step: 'deploy-wait', reason: 'check:rolled-back'})
+    expect(result.json.error.message).toContain(reason.replace(/\.$/, ''))
+    expect(result.json.error.hint).toContain('modela-v1-older-config still serves')
+    expect(result.json.deploy).toMatchObject({status: 'failed', rolledBack: true, endpointChange: 'updated'})
+    // What a failed deploy leaves in the registry: the push stands (its tags moved and verified).
+    const {digest} = result.json.deploy.image
+    expect(digest).toMatch(/^sha256:/)
+    expect(await tagDigest('latest')).toBe(digest)
+    const tags = await imageTags(motoUrl, 'modela/v1')
+    expect(tags).toEqual(expect.arrayContaining(['f3k2qyq5lsoaaaab', 'latest']))
+    expect(tags.find((tag) => tag.startsWith('content-'))).toBeDefined()
+  })
+})
+
+/** The digest a tag of modela/v1 names in moto (undefined: no such tag). */
+async function tagDigest(tag: string): Promise<string | undefined> {
+  const {ECRClient, DescribeImagesCommand} = await import('@aws-sdk/client-ecr')
+  const client = new ECRClient({
+    region: 'us-east-1',
+    endpoint: motoUrl,
+    credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
+  })
+  try {
+    const found = await client.send(
+      new DescribeImagesCommand({repositoryName: 'modela/v1', imageIds: [{imageTag: tag}]}),
+    )
+    return found.imageDetails?.[0]?.imageDigest
+  } catch {
+    return undefined
+  } finally {
+    client.destroy()
+  }
+}
