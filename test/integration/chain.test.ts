@@ -320,6 +320,61 @@ describe('push --deploy, through to the endpoint', () => {
     expect(tags).toEqual(expect.arrayContaining(['f3k2qyq5lsoaaaab', 'latest']))
     expect(tags.find((tag) => tag.startsWith('content-'))).toBeDefined()
   })
+
+  it('two targets: each deploys to its own endpoint, a failure stays with its target, the exit is its class', async () => {
+    await createRepository(motoUrl, 'modelb/v1')
+    // modelA's endpoint is busy with another update (SageMaker takes none now); modelB's is new.
+    standIn.seedEndpoint('modela-v1', 'modela-v1-older-config', 'Updating')
+    const s = standInProject(
+      motoUrl,
+      {...awsEnv('stand-in'), FAKE_IMAGE_CONFIG: 'sagemaker-image-config.json'},
+      {
+        'deploy/modelA/V1/mldeploy.yaml': YAML,
+        'deploy/modelB/V1/mldeploy.yaml': YAML,
+        'deploy/modelB/V1/create_bento_model.py': 'import bentoml\n',
+        'deploy/modelB/V1/service.py': 'import bentoml\n',
+      },
+    )
+    const result = await runCli(
+      [
+        'push',
+        'modelA/V1',
+        'modelB/V1',
+        '--skip-vpn-check',
+        '--skip-disk-check',
+        '--deploy-target',
+        'sagemaker',
+        '--no-sagemaker-adapter',
+        '--deploy',
+        '--json',
+      ],
+      {cwd: s.root, env: s.env},
+    )
+    expect(result.exitCode, result.stderr).toBe(11)
+    const {targets, error} = JSON.parse(result.stdout)
+    expect(error.message).toContain('1 of 2 targets failed; first: modelA/V1: Endpoint modela-v1 is Updating')
+    const [a, b] = targets
+    expect(a).toMatchObject({
+      target: 'modelA/V1',
+      status: 'failed',
+      error: {exitCode: 11, step: 'deploy-endpoint', reason: 'check:endpoint-busy'},
+      deploy: {status: 'failed', endpoint: {name: 'modela-v1'}},
+    })
+    expect(b).toMatchObject({
+      target: 'modelB/V1',
+      status: 'pushed',
+      deploy: {status: 'deployed', endpointChange: 'created', endpoint: {name: 'modelb-v1', status: 'InService'}},
+    })
+    // Each endpoint got its own target's image: modelA's was never touched.
+    const endpoints = standIn.calls.filter((call) => /:(Create|Update)Endpoint$/.test(call.operation))
+    expect(endpoints.map((call) => [call.operation, call.body.EndpointName])).toEqual([
+      ['sagemaker:CreateEndpoint', 'modelb-v1'],
+    ])
+    const models = standIn.calls.filter((call) => call.operation === 'sagemaker:CreateModel')
+    expect(JSON.stringify(models.find((call) => call.body.ModelName === b.deploy.model.name)?.body)).toContain(
+      `modelb/v1@${b.digest}`,
+    )
+  })
 })
 
 /** The digest a tag of modela/v1 names in moto (undefined: no such tag). */
