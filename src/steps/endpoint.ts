@@ -155,63 +155,68 @@ const preflightStep: Step<EndpointDeployState> = {
       )
       return
     }
-    checkAccount(identity, state.account)
-    state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
-    const role = state.config.roleArn
-    if (roleArnAccount(role.value) !== identity.account)
-      throw new UsageError(
-        `Execution role (from ${role.source}) ${role.value} is in account ${roleArnAccount(role.value)}, and the credentials are of ${identity.account}.`,
-        {hint: 'Name a role of the account the endpoint is deployed to.'},
-      )
-    const found = await state.iam
-      .roleArn(roleArnName(role.value), io.signal)
-      .catch((error: unknown) => Promise.reject(denied(error, 'iam:GetRole', role.value)))
-    if (found === undefined)
-      throw new CheckError(
-        'role-missing',
-        `Execution role ${role.value} (from ${role.source}) does not exist in account ${identity.account}.`,
-        {
-          hint: 'Create it (trusting sagemaker.amazonaws.com, allowed to read the ECR repository), or fix execution-role-arn.',
-        },
-      )
-    if (found !== role.value)
-      throw new CheckError(
-        'role-arn',
-        `Execution role (from ${role.source}) ${role.value} exists as ${found}.`,
-        {
-          hint: 'Use the ARN IAM gives (the path is part of it).',
-        },
-      )
-    io.output(`account ${identity.account}; execution role ${found}`)
-    const {tag} = state.config.image
-    if (tag !== undefined) {
-      const images = await state.aws.imagesByTag(state.repository, [tag], io.signal)
-      const digest = images.get(tag)?.digest
-      if (digest === undefined)
-        throw new CheckError(
-          'tag-missing',
-          `Tag ${tag} does not exist in ${state.registry}/${state.repository}.`,
-          {
-            hint: 'Push the target first, or name the image with --image-tag or --image-digest.',
-          },
-        )
-      state.digest = digest
-    } else if (state.config.image.digest !== undefined) state.digest = state.config.image.digest
-    io.output(
-      state.config.image.chained === undefined
-        ? `image ${state.imageReference}`
-        : `image: what ${state.config.image.chained} gives (${state.digest ?? 'not known yet'})`,
-    )
-    const principal = await principalOf(state, identity, io.signal)
-    if (principal === undefined) {
-      state.warn(
-        `The caller ${identity.arn} is not a user or a role, so IAM cannot simulate its permissions: they were not checked before anything changes.`,
-      )
-      return
-    }
-    state.principalArn = principal
-    await checkPermissions(state, principal, io)
+    await checkCaller(state, identity, io)
   },
+}
+
+/** The preflight once the identity is read: the account, the role, the image's digest, the permissions. */
+async function checkCaller(state: EndpointDeployState, identity: Identity, io: StepIO): Promise<void> {
+  checkAccount(identity, state.account)
+  state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
+  const role = state.config.roleArn
+  if (roleArnAccount(role.value) !== identity.account)
+    throw new UsageError(
+      `Execution role (from ${role.source}) ${role.value} is in account ${roleArnAccount(role.value)}, and the credentials are of ${identity.account}.`,
+      {hint: 'Name a role of the account the endpoint is deployed to.'},
+    )
+  const found = await state.iam
+    .roleArn(roleArnName(role.value), io.signal)
+    .catch((error: unknown) => Promise.reject(denied(error, 'iam:GetRole', role.value)))
+  if (found === undefined)
+    throw new CheckError(
+      'role-missing',
+      `Execution role ${role.value} (from ${role.source}) does not exist in account ${identity.account}.`,
+      {
+        hint: 'Create it (trusting sagemaker.amazonaws.com, allowed to read the ECR repository), or fix execution-role-arn.',
+      },
+    )
+  if (found !== role.value)
+    throw new CheckError(
+      'role-arn',
+      `Execution role (from ${role.source}) ${role.value} exists as ${found}.`,
+      {
+        hint: 'Use the ARN IAM gives (the path is part of it).',
+      },
+    )
+  io.output(`account ${identity.account}; execution role ${found}`)
+  const {tag} = state.config.image
+  if (tag !== undefined) {
+    const images = await state.aws.imagesByTag(state.repository, [tag], io.signal)
+    const digest = images.get(tag)?.digest
+    if (digest === undefined)
+      throw new CheckError(
+        'tag-missing',
+        `Tag ${tag} does not exist in ${state.registry}/${state.repository}.`,
+        {
+          hint: 'Push the target first, or name the image with --image-tag or --image-digest.',
+        },
+      )
+    state.digest = digest
+  } else if (state.config.image.digest !== undefined) state.digest = state.config.image.digest
+  io.output(
+    state.config.image.chained === undefined
+      ? `image ${state.imageReference}`
+      : `image: what ${state.config.image.chained} gives (${state.digest ?? 'not known yet'})`,
+  )
+  const principal = await principalOf(state, identity, io.signal)
+  if (principal === undefined) {
+    state.warn(
+      `The caller ${identity.arn} is not a user or a role, so IAM cannot simulate its permissions: they were not checked before anything changes.`,
+    )
+    return
+  }
+  state.principalArn = principal
+  await checkPermissions(state, principal, io)
 }
 
 /** One simulation per resource (a simulation pairs every action with every resource given). */
@@ -648,4 +653,34 @@ export function chainedDeploySteps<S extends EndpointTarget>(): {
     reads: [chained<S>(checkStep), chained<S>(currentStep)],
     changes: [modelStep, configStep, endpointStep, waitStep].map((step) => chained<S>(step)),
   }
+}
+
+/**
+ * push --deploy --dry-run: the deploy's read-only checks as one of the dry run's checks (see
+ * src/steps/dry-run-checks.ts): the identity, the role, the permissions (the digest is not known
+ * yet: the names as the target's pattern) and the endpoint's current state, as promote's dry run
+ * walks them. Without credentials it is skipped, as push's own AWS checks are.
+ */
+export async function endpointDryRunCheck(
+  state: EndpointDeployState,
+  signal: AbortSignal,
+): Promise<string | {skipped: string}> {
+  let identity
+  try {
+    identity = await state.aws.identity(signal)
+  } catch (error) {
+    if (error instanceof AwsError && error.reason === 'credentials-missing')
+      return {skipped: 'no AWS credentials found, so the role, permissions and endpoint were not checked'}
+    throw error
+  }
+  const lines: string[] = []
+  const io: StepIO = {
+    output: (output) => void (typeof output === 'string' && lines.push(output)),
+    outputReady: () => undefined,
+    skip: (reason) => void lines.push(reason),
+    signal,
+  }
+  await checkCaller(state, identity, io)
+  await currentStep.run(state, io)
+  return lines.join('; ')
 }

@@ -21,7 +21,7 @@ export const FAKE_CONFIG_DIGEST = `sha256:${createHash('sha256').update(FAKE_CON
  * test/fixtures/ecr/, such as an image as the SageMaker adapter layer leaves it.
  */
 const CONFIGS_DIR = path.resolve(import.meta.dirname, '../fixtures/ecr')
-const CONFIGS = new Map(
+const CONFIGS = new Map<string, Buffer>(
   readdirSync(CONFIGS_DIR)
     .filter((name) => name.endsWith('.json'))
     .map((name) => {

@@ -228,6 +228,43 @@ describe('push --deploy', () => {
     expect(texts).toContain(`execution role ${EXECUTION_ROLE_ARN}`)
     expect(texts).toContain('1 x ml.c5.xlarge')
   })
+
+  it("the dry run checks the deploy's role, permissions and endpoint read-only, beside push's checks", async () => {
+    standIn.seedEndpoint('modela-v1', 'modela-v1-older-config')
+    const s = setup()
+    const result = await push(s, '--deploy-target', 'sagemaker', '--dry-run')
+    expect(result.exitCode, result.stderr).toBe(0)
+    const json = JSON.parse(result.stdout)
+    const check = json.checks.results.find(
+      (each: {check: string}) => each.check === 'Deploy: role, permissions and endpoint',
+    )
+    expect(check).toMatchObject({status: 'ok'})
+    expect(check.message).toContain(`execution role ${EXECUTION_ROLE_ARN}`)
+    expect(check.message).toContain('permissions: all 12 allowed')
+    expect(check.message).toContain('endpoint modela-v1: InService, serving modela-v1-older-config')
+    expect(json.deploy).toMatchObject({status: 'planned', before: {configName: 'modela-v1-older-config'}})
+    expect(standIn.operations()).toEqual(
+      expect.arrayContaining(['iam:GetRole', 'iam:SimulatePrincipalPolicy', 'sagemaker:DescribeEndpoint']),
+    )
+    expect(creates()).toEqual([])
+    // Read-only: bentoml's version probe is the only child a dry run starts.
+    expect(s.bin.calls().map((call) => call.step)).toEqual(['probe'])
+  })
+
+  it('the dry run fails (exit 3) on a permission the deploy would lack, naming it', async () => {
+    standIn.deniedActions.add('sagemaker:UpdateEndpoint')
+    const s = setup()
+    const result = await push(s, '--deploy-target', 'sagemaker', '--dry-run')
+    expect(result.exitCode, result.stderr).toBe(3)
+    const json = JSON.parse(result.stdout)
+    expect(json.error.message).toContain(
+      'sagemaker:UpdateEndpoint on arn:aws:sagemaker:us-east-1:123456789012:endpoint/modela-v1',
+    )
+    expect(json.checks.results).toContainEqual(
+      expect.objectContaining({check: 'Deploy: role, permissions and endpoint', status: 'failed'}),
+    )
+    expect(creates()).toEqual([])
+  })
 })
 
 describe('push --deploy, through to the endpoint', () => {
