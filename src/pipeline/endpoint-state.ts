@@ -4,6 +4,7 @@ import type {Sourced} from '../config/env-layers.js'
 import {sageMakerName} from '../config/deploy-settings.js'
 import type {DeployConfig} from '../config/endpoint-config.js'
 import type {ImageFacts} from '../image-facts.js'
+import type {ImageManifest} from '../systems/image-source.js'
 import {ecrRegistryHost, PLACEHOLDER} from '../images.js'
 import {WarningLog} from './warnings.js'
 import {SecretRegistry} from '../secrets.js'
@@ -42,6 +43,8 @@ export class EndpointDeployState {
   /** The caller's principal as IAM simulates it (an assumed role mapped to its role). */
   principalArn: string | undefined
   digest: string | undefined
+  /** push --deploy: the manifest of `digest` as push's check read it (the deploy's check reuses it). */
+  digestManifest: ImageManifest | undefined
   image: ImageFacts | undefined
   /** What SageMaker held before this run (read by the `current` step). */
   existing: {model: boolean; config: boolean; endpoint: EndpointFacts | undefined} | undefined

@@ -10,6 +10,7 @@ import type {EndpointDeployState} from '../pipeline/endpoint-state.js'
 import type {EngineState, Step, StepDescription, StepIO} from '../pipeline/step.js'
 import {checkAccount} from '../systems/account.js'
 import type {EndpointFacts, EndpointStatus, Identity} from '../systems/aws/index.js'
+import type {ImageManifest} from '../systems/image-source.js'
 
 /**
  * Every permission a deploy needs, on what: what the preflight simulates and the README's
@@ -257,7 +258,7 @@ const checkStep: Step<EndpointDeployState> = {
       {
         text: `Read the manifest of ${state.imageReference}: ECR BatchGetImage`,
         calls: ['aws:ecr:BatchGetImage'],
-        when: 'the digest is known (a dry run may lack credentials)',
+        when: "the digest is known (a dry run may lack credentials) and push's check did not read it already",
       },
       {
         text: 'Read its config (platform, entrypoint, user): ECR GetDownloadUrlForLayer, then a GET of that URL',
@@ -271,7 +272,7 @@ const checkStep: Step<EndpointDeployState> = {
   async run(state, io) {
     if (state.digest === undefined || state.account === undefined) return
     const source = await state.aws.imageSource(state.repository, state.account.value)
-    const facts = await readImageFacts(source, state.digest, io.signal)
+    const facts = await readImageFacts(source, state.digest, io.signal, state.digestManifest)
     state.image = facts
     const results = checkSageMaker(facts)
     const broken = results.filter((each) => !each.ok && each.kind === 'format')
@@ -611,6 +612,8 @@ export const DEPLOY_PLAN: readonly Step<EndpointDeployState>[] = [
 export interface EndpointTarget extends EngineState {
   readonly endpointDeploy: EndpointDeployState | undefined
   readonly digest: string | undefined
+  /** The image's manifest, when the run read it already (push's check): the deploy's check reuses it. */
+  readonly digestManifest?: ImageManifest | undefined
 }
 
 const NOTHING: StepDescription = {actions: [], commands: []}
@@ -619,7 +622,10 @@ const NOTHING: StepDescription = {actions: [], commands: []}
 function chained<S extends EndpointTarget>(step: Step<EndpointDeployState>): Step<S> {
   const deployOf = (state: S): EndpointDeployState | undefined => {
     const deploy = state.endpointDeploy
-    if (deploy !== undefined && state.digest !== undefined) deploy.digest = state.digest
+    if (deploy !== undefined && state.digest !== undefined) {
+      deploy.digest = state.digest
+      if (state.digestManifest?.digest === state.digest) deploy.digestManifest = state.digestManifest
+    }
     return deploy
   }
   return {

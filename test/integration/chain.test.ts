@@ -325,6 +325,11 @@ describe('push --deploy, through to the endpoint', () => {
     expect(order.slice(-4)).toEqual(['deploy-model', 'deploy-endpoint-config', 'deploy-endpoint', 'deploy-wait'])
     for (const step of result.json.steps as ReportedStep[])
       expect(contractBreaches(step), step.id).toEqual({undescribed: [], missing: []})
+    // The deploy's check reuses the manifest push's check read: one BatchGetImage, the config read again.
+    const ran = (id: string) => (result.json.steps as ReportedStep[]).find((step) => step.id === id)!.ran ?? []
+    expect(ran('check').filter((call) => call.startsWith('aws:ecr:BatchGetImage'))).toHaveLength(1)
+    expect(ran('deploy-check').filter((call) => call.startsWith('aws:ecr:BatchGetImage'))).toEqual([])
+    expect(ran('deploy-check').some((call) => call.startsWith('aws:ecr:GetDownloadUrlForLayer'))).toBe(true)
     // The model runs the pushed image by digest; the endpoint moved to the new configuration.
     const model = standIn.calls.find((call) => call.operation === 'sagemaker:CreateModel')!
     expect(JSON.stringify(model.body)).toContain(`123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1@${digest}`)
