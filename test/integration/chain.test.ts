@@ -322,17 +322,25 @@ describe('push --deploy, through to the endpoint', () => {
     expect(order.indexOf('deploy-preflight')).toBe(1)
     expect(order.indexOf('deploy-check')).toBeGreaterThan(order.indexOf('push'))
     expect(order.indexOf('deploy-current')).toBeLessThan(order.indexOf('tag'))
-    expect(order.slice(-4)).toEqual(['deploy-model', 'deploy-endpoint-config', 'deploy-endpoint', 'deploy-wait'])
+    expect(order.slice(-4)).toEqual([
+      'deploy-model',
+      'deploy-endpoint-config',
+      'deploy-endpoint',
+      'deploy-wait',
+    ])
     for (const step of result.json.steps as ReportedStep[])
       expect(contractBreaches(step), step.id).toEqual({undescribed: [], missing: []})
     // The deploy's check reuses the manifest push's check read: one BatchGetImage, the config read again.
-    const ran = (id: string) => (result.json.steps as ReportedStep[]).find((step) => step.id === id)!.ran ?? []
+    const ran = (id: string) =>
+      (result.json.steps as ReportedStep[]).find((step) => step.id === id)!.ran ?? []
     expect(ran('check').filter((call) => call.startsWith('aws:ecr:BatchGetImage'))).toHaveLength(1)
     expect(ran('deploy-check').filter((call) => call.startsWith('aws:ecr:BatchGetImage'))).toEqual([])
     expect(ran('deploy-check').some((call) => call.startsWith('aws:ecr:GetDownloadUrlForLayer'))).toBe(true)
     // The model runs the pushed image by digest; the endpoint moved to the new configuration.
     const model = standIn.calls.find((call) => call.operation === 'sagemaker:CreateModel')!
-    expect(JSON.stringify(model.body)).toContain(`123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1@${digest}`)
+    expect(JSON.stringify(model.body)).toContain(
+      `123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1@${digest}`,
+    )
     expect(standIn.operations().filter((each) => /:(Create|Update)Endpoint$/.test(each))).toEqual([
       'sagemaker:UpdateEndpoint',
     ])
@@ -405,7 +413,11 @@ describe('push --deploy, through to the endpoint', () => {
     expect(b).toMatchObject({
       target: 'modelB/V1',
       status: 'pushed',
-      deploy: {status: 'deployed', endpointChange: 'created', endpoint: {name: 'modelb-v1', status: 'InService'}},
+      deploy: {
+        status: 'deployed',
+        endpointChange: 'created',
+        endpoint: {name: 'modelb-v1', status: 'InService'},
+      },
     })
     // Each endpoint got its own target's image: modelA's was never touched.
     const endpoints = standIn.calls.filter((call) => /:(Create|Update)Endpoint$/.test(call.operation))
@@ -413,9 +425,9 @@ describe('push --deploy, through to the endpoint', () => {
       ['sagemaker:CreateEndpoint', 'modelb-v1'],
     ])
     const models = standIn.calls.filter((call) => call.operation === 'sagemaker:CreateModel')
-    expect(JSON.stringify(models.find((call) => call.body.ModelName === b.deploy.model.name)?.body)).toContain(
-      `modelb/v1@${b.digest}`,
-    )
+    expect(
+      JSON.stringify(models.find((call) => call.body.ModelName === b.deploy.model.name)?.body),
+    ).toContain(`modelb/v1@${b.digest}`)
   })
 })
 
