@@ -1,6 +1,6 @@
 import type {DeployTarget, ImageFormat} from './config/image-settings.js'
 import {configDigest, type ImageFacts, imageFacts, isIndex, parseManifest, platformOf} from './image-facts.js'
-import type {ImageSource} from './systems/image-source.js'
+import type {ImageManifest, ImageSource} from './systems/image-source.js'
 import {
   ADAPTER_API_LABEL,
   ADAPTER_DIR,
@@ -293,8 +293,11 @@ export async function readImageFacts(
   source: ImageSource,
   reference: string,
   signal?: AbortSignal,
+  /** The manifest an earlier step read (push's check, for push --deploy): not read again when it is the reference's. */
+  known?: ImageManifest,
 ): Promise<ImageFacts & {digest: string}> {
-  const manifest = await source.manifest(reference, signal)
+  const manifest =
+    known !== undefined && known.digest === reference ? known : await source.manifest(reference, signal)
   const kind = imageFacts(manifest.mediaType, manifest.raw).kind
   const config = isIndex(kind) ? undefined : configDigest(parseManifest(manifest.raw))
   const configRaw = config === undefined ? undefined : await source.blob(config, signal)

@@ -27,6 +27,14 @@ export interface ActionsResult {
   error?: {kind: string; message: string; hint?: string}
   /** Everything the run warned about, as --json lists it. */
   warnings?: readonly string[]
+  /** push --deploy, promote --deploy: the endpoint (its outputs are deploy's). */
+  deploy?: {
+    status: string
+    endpoint: {name: string; arn: string | null; status: string | null}
+    endpointConfig: {name: string}
+    image: {reference: string; digest: string | null}
+    changed: boolean
+  } | null
   /** Issue 25: the scan gate's verdict. */
   scan?: {
     verdict: string
@@ -88,6 +96,16 @@ export function stepOutputs(result: ActionsResult): Array<[string, string]> {
   if (result.bentoTag) outputs.push(['bento-tag', result.bentoTag])
   outputs.push(['images', JSON.stringify(images)])
   outputs.push(['status', result.status])
+  const {deploy} = result
+  if (deploy !== undefined && deploy !== null)
+    outputs.push(
+      ['endpoint-name', deploy.endpoint.name],
+      ['endpoint-arn', deploy.endpoint.arn ?? ''],
+      ['endpoint-status', deploy.endpoint.status ?? ''],
+      ['endpoint-config', deploy.endpointConfig.name],
+      ['changed', String(deploy.changed)],
+      ['deploy-status', deploy.status],
+    )
   return outputs
 }
 
@@ -235,4 +253,19 @@ export function appendStepSummary(
 /** Whether `::error` annotations should be printed. */
 export function inGithubActions(env: GithubEnv): boolean {
   return env.GITHUB_ACTIONS === 'true'
+}
+
+/** push --deploy, promote --deploy: the endpoint's entry of the job summary, as mldeploy deploy writes its own. */
+export function endpointSummary(result: ActionsResult): ActionsResult[] {
+  const {deploy} = result
+  if (deploy === undefined || deploy === null) return []
+  return [
+    {
+      status: deploy.status,
+      target: result.target,
+      images: [`${deploy.endpoint.name} (${deploy.endpoint.status ?? '?'}) <- ${deploy.image.reference}`],
+      digest: deploy.image.digest,
+      steps: (result.steps ?? []).filter((step) => step.id.startsWith('deploy-')),
+    },
+  ]
 }

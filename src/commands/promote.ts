@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {flagsFor} from '../config/flags.js'
-import {appendStepSummary, writeStepOutputs} from '../cli/github-actions.js'
+import {appendStepSummary, endpointSummary, writeStepOutputs} from '../cli/github-actions.js'
 import type {PromoteResult} from '../release/promote.js'
 
 export default class Promote extends BaseCommand {
@@ -76,6 +76,9 @@ Exit codes: 3 when the --from tag or the repository does not exist (or AWS refus
     warnings.showOn(host)
     state.warningLog.showWith(warnings.show)
     const {result, failure} = await promote(state, {host, signal: this.interruptSignal})
+    // promote --deploy: the endpoint's own summary, whatever the ending.
+    if (!result.dryRun && result.deploy !== null)
+      appendStepSummary(process.env, endpointSummary(result), redact, 'deploy')
     if (failure !== undefined) {
       if (!config.push.dryRun)
         appendStepSummary(
@@ -91,6 +94,7 @@ Exit codes: 3 when the --from tag or the repository does not exist (or AWS refus
       writeStepOutputs(process.env, result, redact)
       appendStepSummary(process.env, [result], redact, 'promote')
     }
+
     if (!this.jsonEnabled()) this.print(formatPromote(result))
     return result
   }

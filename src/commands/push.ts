@@ -1,9 +1,10 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {appendStepSummary, writeStepOutputs} from '../cli/github-actions.js'
+import {appendStepSummary, endpointSummary, writeStepOutputs} from '../cli/github-actions.js'
 import {flagsFor} from '../config/flags.js'
-import {type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import {type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import {type DeployConfig, resolveChainedDeploy} from '../config/endpoint-config.js'
 import {usageError} from '../errors.js'
 import {formatCommand} from '../process.js'
 import type {FailedPushResult, ManyResult, PushResult} from '../pipeline/push.js'
@@ -65,10 +66,14 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
     const configs = names.map((name) =>
       resolvePushConfig(name, flags as PushFlags, process.env, process.cwd()),
     )
+    // push --deploy: each target's own deploy settings, checked here too (a missing role is exit 2).
+    const deploys = flags.deploy
+      ? configs.map((config) => chainedDeployConfig(config, flags, process.env))
+      : configs.map(() => undefined)
     const {prepareState, planTargets, pushTargets, aggregate, noteLocalImage} =
       await import('../pipeline/push.js')
     const states: DeployState[] = []
-    for (const config of configs) states.push(await prepareState(config))
+    for (const [index, config] of configs.entries()) states.push(await prepareState(config, deploys[index]))
     this.secrets = states[0]!.secrets
     // An ecr.sh that disagrees, a mistyped .env key: said before anything runs, and in the result.
     const {ignoredFileWarnings, pushWarnings} = await import('../project/warnings.js')
@@ -124,6 +129,9 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
     if (!this.jsonEnabled())
       for (const each of targets) this.report(formatRunEnd(each, runs.length > 1), each.status)
     appendStepSummary(process.env, targets, redact)
+    // push --deploy: the endpoints' own summary, as mldeploy deploy writes it.
+    const deployed = targets.flatMap(endpointSummary)
+    if (deployed.length > 0) appendStepSummary(process.env, deployed, redact, 'deploy')
     if (failure !== undefined) this.failWith(failure, result)
     if (targets.length === 1) writeStepOutputs(process.env, targets[0]!, redact)
     return result
@@ -134,4 +142,18 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
     if (status === 'pushed') this.print(text)
     else this.stderr.write(`${this.redact(text)}\n`)
   }
+}
+
+/** push --deploy's settings for one target: not with --builder codebuild (its plan runs in AWS). */
+function chainedDeployConfig(
+  config: PushConfig,
+  flags: Parameters<typeof resolveChainedDeploy>[1],
+  env: NodeJS.ProcessEnv,
+): DeployConfig {
+  if (config.builder.value.kind === 'codebuild')
+    throw usageError(
+      `--deploy is not chained after --builder codebuild (from ${config.builder.source}) yet.`,
+      'Push first, then run mldeploy deploy on the pushed image.',
+    )
+  return resolveChainedDeploy(config, flags, env, 'push')
 }

@@ -10,6 +10,7 @@ import {reuseStep} from '../steps/reuse.js'
 import {scanStep} from '../steps/scan.js'
 import {servingStep} from '../steps/serving.js'
 import {tagStep, verifyStep} from '../steps/tag.js'
+import {chainedDeploySteps} from '../steps/endpoint.js'
 import type {DeployState} from './state.js'
 import type {Step} from './step.js'
 
@@ -44,9 +45,32 @@ export const PUSH_PLAN_WITH_SCAN: readonly Step<DeployState>[] = [
  * contract run comes right after the check of the pushed image, before the scan and the tags (a
  * target without it passes through it).
  */
-export function pushPlan(options: {scan: boolean; serving: boolean}): readonly Step<DeployState>[] {
+export function pushPlan(options: {
+  scan: boolean
+  serving: boolean
+  deploy?: boolean
+}): readonly Step<DeployState>[] {
   const base = options.scan ? PUSH_PLAN_WITH_SCAN : PUSH_PLAN
-  if (!options.serving) return base
   const after = base.indexOf(checkImageStep) + 1
-  return [...base.slice(0, after), servingStep, ...base.slice(after)]
+  const served = options.serving ? [...base.slice(0, after), servingStep, ...base.slice(after)] : base
+  return options.deploy === true ? withDeploy(served) : served
+}
+
+const DEPLOY = chainedDeploySteps<DeployState>()
+
+/**
+ * Issue 24 §3, push --deploy: the deploy's preflight right after push's (a bad role or a missing
+ * permission fails before anything is built), its image check and endpoint reading before the
+ * tags move, its changes after the tags are verified, on the digest this push pushed.
+ */
+function withDeploy(plan: readonly Step<DeployState>[]): readonly Step<DeployState>[] {
+  const tag = plan.findIndex((step) => step.id === 'tag')
+  return [
+    plan[0]!,
+    DEPLOY.preflight,
+    ...plan.slice(1, tag),
+    ...DEPLOY.reads,
+    ...plan.slice(tag),
+    ...DEPLOY.changes,
+  ]
 }

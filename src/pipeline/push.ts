@@ -1,6 +1,7 @@
 import path from 'node:path'
 
 import type {PushConfig} from '../config/push-config.js'
+import type {DeployConfig} from '../config/endpoint-config.js'
 import {classify, DeployError, errorMessage, type ResultError, usageError} from '../errors.js'
 import {platformOf} from '../image-facts.js'
 import {type ScanReport, scanResult} from '../scan-findings.js'
@@ -27,6 +28,7 @@ import {pushPlan} from './plan.js'
 import {codebuildPlanned, codebuildResult, CODEBUILD_PLAN} from './codebuild-plan.js'
 import {CodeBuildState} from './codebuild-state.js'
 import type {Step} from './step.js'
+import {chainedEndpointBlock, type EndpointBlock, EndpointDeployState} from './endpoint-state.js'
 import {adapterOn, DeployState, type ServingReport, type Verification, type VerifiedTag} from './state.js'
 import {ADAPTER_SHA} from '../systems/sagemaker-adapter.js'
 import type {TagChange} from '../steps/tag.js'
@@ -79,6 +81,8 @@ export interface PushResult {
   verification: Verification | null
   /** Issue 25: the scan gate's verdict (`skipped` without --max-severity, or before the step ran). */
   scan: ScanReport
+  /** Issue 24 §3, push --deploy: the endpoint the image was deployed to (null without --deploy). */
+  deploy: EndpointBlock | null
   /** Issue 24: the SageMaker adapter's API and the local contract run's answer (null when not run). */
   sagemaker: {
     adapter: {sha: string; api: string | null; route: string | null} | null
@@ -112,7 +116,7 @@ async function gitShaTag(config: PushConfig): Promise<string> {
   return sha
 }
 
-export async function prepareState(config: PushConfig): Promise<DeployState> {
+export async function prepareState(config: PushConfig, deploy?: DeployConfig): Promise<DeployState> {
   if (config.gitShaTag) {
     const sha = await gitShaTag(config)
     config.tags = {
@@ -137,6 +141,11 @@ export async function prepareState(config: PushConfig): Promise<DeployState> {
   // Issue 13: an engine named by URL is known now; a context or connection is resolved by the preflight.
   const builder = config.builder.value
   if (isRemoteEngine(builder)) state.engine = engineOfBuilder(builder)
+  if (deploy !== undefined)
+    state.endpointDeploy = new EndpointDeployState(deploy, region, aws, {
+      secrets: state.secrets,
+      warningLog: state.warningLog,
+    })
   state.backendTagCommands = (tag) => backendTagCommands(state, tag)
   state.runBackendTag = (tag, io) => runBackendTag(state, tag, io)
   registerAwsSecrets(config.childEnv, state.secrets)
@@ -234,6 +243,7 @@ function planFor(states: readonly DeployState[]): readonly Step<DeployState>[] {
     return pushPlan({
       scan: states.some((state) => state.config.scanGate !== undefined),
       serving: states.some((state) => state.config.sagemaker?.serving !== undefined),
+      deploy: states.some((state) => state.endpointDeploy !== undefined),
     })
   if (remote < states.length)
     throw usageError(
@@ -410,6 +420,7 @@ export function toResult(state: DeployState, steps: StepRecord[] = []): PushResu
           },
     verification: state.verification ?? null,
     scan: scanResult(state.scan, config.scanGate?.threshold.value, config.dryRun),
+    deploy: state.endpointDeploy === undefined ? null : chainedEndpointBlock(state.endpointDeploy, steps),
     sagemaker:
       config.sagemaker === undefined
         ? null

@@ -1,3 +1,4 @@
+import {formatEndpointLine} from './endpoint-state.js'
 import {formatCounts} from '../scan-findings.js'
 import type {FailedPushResult, PushResult} from './push.js'
 
@@ -78,6 +79,7 @@ export function formatSummary(result: PushResult): string {
     lines.push(
       `  scan gate ${result.scan.verdict} (max severity ${result.scan.threshold ?? '-'}): ${formatCounts(result.scan.counts)}${result.scan.allowed.length > 0 ? `, ${result.scan.allowed.length} accepted by the allow-list` : ''}`,
     )
+  if (result.deploy !== null) lines.push(`  ${formatEndpointLine(result.deploy)}`)
   const timings = result.steps.map((step) => `${step.id} ${((step.durationMs ?? 0) / 1000).toFixed(1)}s`)
   lines.push(`  steps: ${timings.join(', ')}`)
   return lines.join('\n')

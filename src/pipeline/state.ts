@@ -14,6 +14,8 @@ import type {ImageManifest} from '../systems/image-source.js'
 import type {RuleResult} from '../deploy-target-rules.js'
 import type {TagChange, TagTarget, VerifiedTag} from '../steps/tag.js'
 import type {ScanTarget} from '../steps/scan.js'
+import type {EndpointTarget} from '../steps/endpoint.js'
+import type {EndpointDeployState} from './endpoint-state.js'
 import type {ScanReport} from '../scan-findings.js'
 import type {PlannedCommand, StepIO} from './step.js'
 import {WarningLog} from './warnings.js'
@@ -26,7 +28,7 @@ export {STEP_IDS, type StepId} from '../step-ids.js'
  * registry, the bento tag) and add their own; where a value is not known yet (in a dry run) the
  * accessors give a visible placeholder, so the plan can always be shown in full.
  */
-export class DeployState implements TagTarget, ScanTarget {
+export class DeployState implements TagTarget, ScanTarget, EndpointTarget {
   readonly secrets = new SecretRegistry()
   /** Every warning of the run, shown once as raised (see `WarningLog`). */
   readonly warningLog = new WarningLog()
@@ -65,6 +67,8 @@ export class DeployState implements TagTarget, ScanTarget {
   serving: ServingReport | null = null
   /** Issue 13: the remote engine (--builder), its context or connection resolved by the preflight. */
   engine: Engine | undefined
+  /** Issue 24: push --deploy: the endpoint this target deploys the pushed image to (undefined: none). */
+  endpointDeploy: EndpointDeployState | undefined
 
   // --- reuse and push-only roles (issue 12) ---
   /** What the image will be made of (the reuse step computes it after the build). */

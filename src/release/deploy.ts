@@ -1,43 +1,27 @@
 import type {DeployError} from '../errors.js'
 import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
 import type {IoHost} from '../pipeline/io-host.js'
-import type {EndpointDeployState, EndpointView, ResourceChange} from './deploy-state.js'
-import {DEPLOY_CHECKS, DEPLOY_PLAN} from './deploy-steps.js'
+import {
+  type EndpointBlock,
+  endpointBlock,
+  endpointSettings,
+  type EndpointDeployState,
+  type ResourceChange,
+} from '../pipeline/endpoint-state.js'
+import {DEPLOY_CHECKS, DEPLOY_PLAN} from '../steps/endpoint.js'
 
-export {
-  type DeployConfig,
-  type DeployFlags,
-  EndpointDeployState,
-  prepareDeploy,
-  resolveDeployConfig,
-} from './deploy-state.js'
-export {DEPLOY_CHECKS, DEPLOY_PLAN, deployPermissions} from './deploy-steps.js'
+export {type DeployConfig, type DeployFlags, resolveDeployConfig} from '../config/endpoint-config.js'
+export {EndpointDeployState, prepareDeploy} from '../pipeline/endpoint-state.js'
+export {DEPLOY_CHECKS, DEPLOY_PLAN, deployPermissions} from '../steps/endpoint.js'
 
-export interface DeployResult {
-  /** deployed: InService on the new configuration; started: --no-wait; unchanged: nothing to do. */
-  status: 'deployed' | 'started' | 'unchanged' | 'planned' | 'failed'
+/** The endpoint's block (as push --deploy and promote --deploy report it), with the target's own fields. */
+export type DeployResult = Omit<EndpointBlock, 'status' | 'image'> & {
+  status: Exclude<EndpointBlock['status'], 'not-started'>
   dryRun: boolean
   target: string
   account: string | null
   region: string
-  endpoint: {name: string; arn: string | null; status: string | null; failureReason: string | null}
   image: {reference: string; tag: string | null; digest: string | null}
-  model: {name: string; change: ResourceChange}
-  endpointConfig: {
-    name: string
-    change: ResourceChange
-    variantName: string
-    instanceType: string
-    instanceCount: number
-  }
-  endpointChange: ResourceChange
-  /** What the endpoint served before this run and after it. */
-  before: EndpointView
-  after: EndpointView
-  changed: boolean
-  rolledBack: boolean
-  executionRole: string
-  guardrails: EndpointDeployState['config']['guardrails'] | null
   settings: Record<string, {value: unknown; source: string}>
   envFiles: string[]
   warnings: string[]
@@ -70,62 +54,22 @@ export function deployResult(
 ): DeployResult {
   const {config} = state
   const {dryRun} = config.push
-  const changes = state.changes
-  const changed = [changes.model, changes.config, changes.endpoint].some(
-    (change) => change === 'created' || change === 'updated',
-  )
-  const status: DeployResult['status'] = dryRun
-    ? 'planned'
-    : failure !== undefined
-      ? 'failed'
-      : !changed && state.waited !== 'skipped'
-        ? 'unchanged'
-        : state.waited === 'skipped'
-          ? 'started'
-          : 'deployed'
-  const endpoint = state.endpoint ?? state.existing?.endpoint
+  const block = endpointBlock(state, failure !== undefined)
   const settings: DeployResult['settings'] = {
-    executionRole: config.roleArn,
-    instanceType: config.instanceType,
-    instanceCount: config.instanceCount,
-    variantName: config.variantName,
-    endpointName: config.endpointName,
+    ...endpointSettings(state),
     repository: config.push.repository,
     region: state.region,
   }
   if (config.push.profile !== undefined) settings.profile = config.push.profile
   if (state.account !== undefined) settings.account = state.account
   return {
-    status,
+    ...block,
+    status: block.status === 'not-started' ? 'failed' : block.status,
     dryRun,
     target: config.push.target.name,
     account: state.account?.value ?? null,
     region: state.region.value,
-    endpoint: {
-      name: state.endpointName,
-      arn: endpoint?.arn ?? null,
-      status: endpoint?.status ?? null,
-      failureReason: endpoint?.failureReason ?? null,
-    },
-    image: {reference: state.imageReference, tag: config.image.tag ?? null, digest: state.digest ?? null},
-    model: {name: state.modelName, change: changes.model},
-    endpointConfig: {
-      name: state.configName,
-      change: changes.config,
-      variantName: config.variantName.value,
-      instanceType: config.instanceType.value,
-      instanceCount: config.instanceCount.value,
-    },
-    endpointChange: changes.endpoint,
-    before: state.before,
-    // A dry run's "after" is the configuration the endpoint would serve.
-    after: dryRun
-      ? {configName: state.digest === undefined ? null : state.configName, status: null}
-      : {configName: endpoint?.configName ?? null, status: endpoint?.status ?? null},
-    changed,
-    rolledBack: state.rolledBack,
-    executionRole: config.roleArn.value,
-    guardrails: config.guardrails ?? null,
+    image: {...block.image, tag: config.image.tag ?? null},
     settings,
     envFiles: config.push.envFiles,
     warnings: state.warnings,

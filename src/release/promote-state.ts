@@ -18,6 +18,9 @@ import type {ScanReport} from '../scan-findings.js'
 import {WarningLog} from '../pipeline/warnings.js'
 import {type CopyConfig, CopyDestination} from './promote-destination.js'
 
+import {type DeployConfig, resolveChainedDeploy} from '../config/endpoint-config.js'
+import {EndpointDeployState} from '../pipeline/endpoint-state.js'
+import type {EndpointTarget} from '../steps/endpoint.js'
 // `mldeploy promote`'s configuration and the state its plan walks (its steps: promote-steps.ts).
 
 /** Promote's own flags, from the settings table (`verbose` is the base command's). */
@@ -29,6 +32,8 @@ export interface PromoteConfig {
   to: string[]
   /** --to-registry: copy the image into another registry first (issue 25 §2). */
   copy: CopyConfig | undefined
+  /** Issue 24 §3, promote --deploy: deploy the promoted image to the target's endpoint afterwards. */
+  deploy: DeployConfig | undefined
 }
 
 /** What happens (or would happen) to one --to tag. */
@@ -69,7 +74,33 @@ export function resolvePromoteConfig(
     ...(flags.timeout === undefined ? {} : {timeout: flags.timeout}),
   }
   const push = resolvePushConfig(targetSpec, pushFlags, processEnv, cwd)
-  return {push, from, to: targets, copy: resolveCopyConfig(flags, push, processEnv)}
+  const copy = resolveCopyConfig(flags, push, processEnv)
+  return {
+    push,
+    from,
+    to: targets,
+    copy,
+    deploy: flags.deploy ? promoteDeploy(copy, push, flags, processEnv) : undefined,
+  }
+}
+
+/**
+ * A deploy runs with the target's own credentials in its own account and region, where SageMaker
+ * pulls the image: a copy's image lives in the destination's, which that deploy cannot pull
+ * without a role of the destination's account. So --deploy after --to-registry is bad input.
+ */
+function promoteDeploy(
+  copy: CopyConfig | undefined,
+  push: PushConfig,
+  flags: PromoteFlags,
+  processEnv: NodeJS.ProcessEnv,
+): DeployConfig {
+  if (copy !== undefined)
+    throw usageError(
+      `--deploy deploys in the target's own account and region, and --to-registry (from ${copy.destination.source}) copies the image to ${copy.destination.value.host}.`,
+      "Deploy the copy there with mldeploy deploy and the destination's settings (--profile, --region, --execution-role-arn), or drop --deploy.",
+    )
+  return resolveChainedDeploy(push, flags, processEnv, 'promote')
 }
 
 /** The destination settings (flags, environment, the target's .env files and mldeploy.yaml). */
@@ -117,7 +148,7 @@ function resolveCopyConfig(
  * What a promotion learns as it goes; the shared tag and verify steps read it as a `TagTarget`
  * (the --to tags that change point at the --from image, then every --to tag is checked).
  */
-export class PromoteState implements TagTarget, ScanTarget {
+export class PromoteState implements TagTarget, ScanTarget, EndpointTarget {
   readonly secrets = new SecretRegistry()
   /** Every warning of the promotion, shown once as raised (see `WarningLog`). */
   readonly warningLog = new WarningLog()
@@ -131,6 +162,8 @@ export class PromoteState implements TagTarget, ScanTarget {
   copy: CopyDestination | undefined
   /** Issue 25: the scan gate's verdict on the --from image (undefined until the scan step ran). */
   scan: ScanReport | undefined
+  /** Issue 24 §3, promote --deploy: the endpoint the promoted image is deployed to. */
+  endpointDeploy: EndpointDeployState | undefined
 
   constructor(
     readonly config: PromoteConfig,
@@ -225,6 +258,11 @@ export async function preparePromote(config: PromoteConfig): Promise<PromoteStat
     }),
   )
   const state = new PromoteState(config, region, aws)
+  if (config.deploy !== undefined)
+    state.endpointDeploy = new EndpointDeployState(config.deploy, region, aws, {
+      secrets: state.secrets,
+      warningLog: state.warningLog,
+    })
   registerAwsSecrets(config.push.childEnv, state.secrets)
   aws.shareSecretsWith(state.secrets)
   const {copy} = config

@@ -1,3 +1,4 @@
+import {chainedDeploySteps} from '../steps/endpoint.js'
 import {CheckError, errorMessage} from '../errors.js'
 import {PLACEHOLDER} from '../images.js'
 import type {PlannedAction, Step} from '../pipeline/step.js'
@@ -142,6 +143,18 @@ export function promotePlans(state: PromoteState): {
   const plan = state.copy === undefined ? PROMOTE_PLAN : PROMOTE_COPY_PLAN
   // Issue 25: the scan gate judges the --from image before anything is copied or any tag moves;
   // without a gate, an ECR image's findings are read and reported (scanReport).
-  if (state.scanGate === undefined && !state.scanReport) return {checks, plan}
-  return {checks, plan: [...checks, SCAN_STEP, ...plan.slice(checks.length)]}
+  const scanned =
+    state.scanGate === undefined && !state.scanReport
+      ? plan
+      : [...checks, SCAN_STEP, ...plan.slice(checks.length)]
+  if (state.endpointDeploy === undefined) return {checks, plan: scanned}
+  // Issue 24 §3, promote --deploy: every read-only deploy step (role, permissions, the image's
+  // format, the endpoint) before any tag moves, so a dry run walks them too; the changes last.
+  const deployChecks = [...checks, DEPLOY.preflight, ...DEPLOY.reads]
+  return {
+    checks: deployChecks,
+    plan: [...deployChecks, ...scanned.slice(checks.length), ...DEPLOY.changes],
+  }
 }
+
+const DEPLOY = chainedDeploySteps<PromoteState>()

@@ -2,6 +2,7 @@ import {type DeployError} from '../errors.js'
 import {imageReference} from '../images.js'
 import {type DescribedStep, describePlan, newRun, runPlans, type StepRecord} from '../pipeline/engine.js'
 import type {IoHost} from '../pipeline/io-host.js'
+import {chainedEndpointBlock, type EndpointBlock, formatEndpointLine} from '../pipeline/endpoint-state.js'
 import type {PromotedTag, PromoteState, TagChange} from './promote-state.js'
 import {type CopyReport, failedSide} from './promote-copy.js'
 import {promotePlans} from './promote-steps.js'
@@ -49,6 +50,8 @@ export interface PromoteResult {
   copy?: CopyReport
   /** Issue 25: the scan gate's verdict on the --from image (`skipped` without --max-severity). */
   scan: ScanReport
+  /** Issue 24 §3, promote --deploy: the endpoint the promoted image was deployed to (null without). */
+  deploy: EndpointBlock | null
 }
 
 /**
@@ -117,6 +120,7 @@ export function promoteResult(state: PromoteState, steps: StepRecord[]): Promote
     warnings: state.warnings,
     steps,
     scan: scanResult(state.scan, push.scanGate?.threshold.value, push.dryRun),
+    deploy: state.endpointDeploy === undefined ? null : chainedEndpointBlock(state.endpointDeploy, steps),
     ...(push.dryRun ? {plan: describePlan(plan.slice(checks.length), state)} : {}),
     ...(state.copy === undefined ? {} : {copy: state.copy.report()}),
   }
@@ -157,6 +161,7 @@ export function formatPromote(result: PromoteResult): string {
     lines.push(
       `  scan gate ${result.scan.verdict} (max severity ${result.scan.threshold ?? '-'}): ${formatCounts(result.scan.counts)}`,
     )
+  if (result.deploy !== null) lines.push(`  ${formatEndpointLine(result.deploy)}`)
   return lines.join('\n')
 }
 

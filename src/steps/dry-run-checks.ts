@@ -4,6 +4,7 @@ import {Ledger, withLedger} from '../ledger.js'
 import type {DeployState} from '../pipeline/state.js'
 import {withEcrShAdvice} from '../project/migrate.js'
 import {checkAccount} from '../systems/account.js'
+import {endpointDryRunCheck} from './endpoint.js'
 import {assertTagsFree, checkExecutables, vpnCheck} from './preflight.js'
 
 /** One read-only check of a dry run, as the plan's text and `--json` list it. */
@@ -24,7 +25,8 @@ export interface DryRunChecks {
 /**
  * The preflight's read-only checks, the ones its description marks `dryRun`: the AWS identity and
  * account, the repository (never created here), the immutable-tag check, the executables with the
- * bentoml version probe, and the VPN probe. No login token, no disk probes, nothing that writes.
+ * bentoml version probe, the VPN probe, and (push --deploy) the deploy's role, permissions and
+ * endpoint. No login token, no disk probes, nothing that writes.
  * Without credentials the AWS checks are skipped, said so, and the others still run.
  */
 export async function runDryRunChecks(state: DeployState, interrupt: AbortSignal): Promise<DryRunChecks> {
@@ -42,6 +44,10 @@ export async function runDryRunChecks(state: DeployState, interrupt: AbortSignal
     ['AWS identity and repository', () => identityAndRepository(state, signal)],
     ['Executables', () => checkExecutables(state, signal)],
   ]
+  // push --deploy: the deploy's own read-only checks (role, permissions, the endpoint) beside them.
+  const deploy = state.endpointDeploy
+  if (deploy !== undefined)
+    checks.push(['Deploy: role, permissions and endpoint', () => endpointDryRunCheck(deploy, signal)])
   const settled = await withLedger(ledger, () => Promise.allSettled(checks.map(([, check]) => check())))
   const results: CheckResult[] = []
   const failures: unknown[] = []

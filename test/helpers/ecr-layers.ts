@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {readFileSync} from 'node:fs'
+import {readdirSync, readFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import path from 'node:path'
 
@@ -16,6 +16,20 @@ export const FAKE_CONFIG = readFileSync(
 )
 export const FAKE_CONFIG_DIGEST = `sha256:${createHash('sha256').update(FAKE_CONFIG).digest('hex')}`
 
+/**
+ * Every config the fake tool may push, by digest: the one above, and (FAKE_IMAGE_CONFIG) others of
+ * test/fixtures/ecr/, such as an image as the SageMaker adapter layer leaves it.
+ */
+const CONFIGS_DIR = path.resolve(import.meta.dirname, '../fixtures/ecr')
+const CONFIGS = new Map<string, Buffer>(
+  readdirSync(CONFIGS_DIR)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => {
+      const bytes = readFileSync(path.join(CONFIGS_DIR, name))
+      return [`sha256:${createHash('sha256').update(bytes).digest('hex')}`, bytes] as const
+    }),
+)
+
 export interface EcrLayers {
   url: string
   close(): Promise<void>
@@ -28,8 +42,9 @@ export async function startEcrLayers(motoUrl: string): Promise<EcrLayers> {
   const server: Server = createServer((incoming, outgoing) => {
     const layer = /^\/layers\/(sha256:[a-f0-9]{64})(?:\?.*)?$/.exec(incoming.url ?? '')
     if (incoming.method === 'GET' && layer !== null) {
-      if (layer[1] !== FAKE_CONFIG_DIGEST) return void outgoing.writeHead(404).end()
-      return void outgoing.writeHead(200, {'content-type': 'application/octet-stream'}).end(FAKE_CONFIG)
+      const config = CONFIGS.get(layer[1]!)
+      if (config === undefined) return void outgoing.writeHead(404).end()
+      return void outgoing.writeHead(200, {'content-type': 'application/octet-stream'}).end(config)
     }
     const chunks: Buffer[] = []
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -40,7 +55,7 @@ export async function startEcrLayers(motoUrl: string): Promise<EcrLayers> {
         return void forward(incoming, outgoing, moto.hostname, moto.port).end(body)
       const {layerDigest} = JSON.parse(body.toString('utf8')) as {layerDigest?: string}
       const json = {'content-type': 'application/x-amz-json-1.1'}
-      if (layerDigest !== FAKE_CONFIG_DIGEST)
+      if (layerDigest === undefined || !CONFIGS.has(layerDigest))
         return void outgoing.writeHead(400, json).end(
           JSON.stringify({
             __type: 'LayersNotFoundException',

@@ -5,7 +5,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
-import {createRepository, motoEnv, seedDeployableImage, seedImage} from '../helpers/aws.js'
+import {createRepository, imageTags, motoEnv, seedDeployableImage, seedImage} from '../helpers/aws.js'
 import {alive, baseEnv, CLI, makeProject, standInProject, tempDir} from '../helpers/cli.js'
 import {
   EXECUTION_ROLE_ARN,
@@ -202,6 +202,56 @@ describe('deploy: Ctrl-C during the wait (issue 24)', () => {
     )
     expect(String(result.stderr)).toContain('goes on changing in AWS')
     // The endpoint was created before the wait: nothing was undone.
+    expect(sagemaker.operations()).toContain('sagemaker:CreateEndpoint')
+  })
+
+  it('push --deploy: Ctrl-C in the chained wait exits 130, the push stands, the message says how to follow the endpoint', async () => {
+    sagemaker.reset()
+    sagemaker.script = Array.from({length: 200}, () => ({status: 'Creating'}))
+    // The fake tools push for real into moto; the config is an image as the adapter layer leaves it.
+    const s = standInProject(
+      motoUrl,
+      {
+        AWS_ENDPOINT_URL_STS: sagemaker.url,
+        AWS_ENDPOINT_URL_IAM: sagemaker.url,
+        AWS_ENDPOINT_URL_SAGEMAKER: sagemaker.url,
+        MLDEPLOY_SAGEMAKER_POLL_SECONDS: '1',
+        FAKE_IMAGE_CONFIG: 'sagemaker-image-config.json',
+      },
+      {'deploy/modelA/V1/mldeploy.yaml': `execution-role-arn: ${EXECUTION_ROLE_ARN}\n`},
+    )
+    const child = start(
+      [
+        'push',
+        'modelA/V1',
+        '--skip-vpn-check',
+        '--skip-disk-check',
+        '--deploy-target',
+        'sagemaker',
+        '--no-sagemaker-adapter',
+        '--deploy',
+        '--json',
+      ],
+      s.env,
+      s.root,
+    )
+    let stderr = ''
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      if (/Creating after/.test(stderr)) child.kill('SIGINT')
+    })
+    const result = await child
+    expect(result.exitCode).toBe(130)
+    const json = JSON.parse(String(result.stdout))
+    expect(json.error).toMatchObject({kind: 'interruptedSigint', step: 'deploy-wait'})
+    expect(json.digest).toMatch(/^sha256:[a-f0-9]{64}$/)
+    expect(json.warnings.join('\n')).toContain(
+      `Stopped waiting: the endpoint modela-v1 goes on changing in AWS. Follow it with: aws sagemaker describe-endpoint --endpoint-name modela-v1 --region us-east-1 (or run mldeploy deploy modelA/V1 --image-digest ${json.digest}`,
+    )
+    expect(String(result.stderr)).toContain('goes on changing in AWS')
+    // The push had moved and verified its tags before the deploy: the interrupt undoes nothing.
+    expect(json.deploy).toMatchObject({status: 'failed', endpointChange: 'created'})
+    expect(await imageTags(motoUrl, 'modela/v1')).toContain('latest')
     expect(sagemaker.operations()).toContain('sagemaker:CreateEndpoint')
   })
 })

@@ -4,10 +4,13 @@ import {checkSageMaker, readImageFacts} from '../deploy-target-rules.js'
 import {formatDuration} from '../duration.js'
 import {AwsError, CheckError, errorMessage, UsageError} from '../errors.js'
 import {PLACEHOLDER} from '../images.js'
-import type {Step, StepIO} from '../pipeline/step.js'
+import {sageMakerName} from '../config/deploy-settings.js'
+import {roleArnAccount, roleArnName} from '../config/endpoint-config.js'
+import type {EndpointDeployState} from '../pipeline/endpoint-state.js'
+import type {EngineState, Step, StepDescription, StepIO} from '../pipeline/step.js'
 import {checkAccount} from '../systems/account.js'
 import type {EndpointFacts, EndpointStatus, Identity} from '../systems/aws/index.js'
-import {type EndpointDeployState, roleArnAccount, roleArnName} from './deploy-state.js'
+import type {ImageManifest} from '../systems/image-source.js'
 
 /**
  * Every permission a deploy needs, on what: what the preflight simulates and the README's
@@ -17,8 +20,11 @@ import {type EndpointDeployState, roleArnAccount, roleArnName} from './deploy-st
 export function deployPermissions(state: EndpointDeployState): Array<{action: string; resource: string}> {
   const role = state.config.roleArn.value
   const endpoint = state.arnOf('endpoint', state.endpointName)
-  const config = state.arnOf('endpoint-config', state.configName)
-  const model = state.arnOf('model', state.modelName)
+  // A chained deploy's preflight runs before the push made the image: its names as a pattern.
+  const pending = state.digest === undefined && state.config.image.chained !== undefined
+  const target = state.config.push.target.name
+  const config = state.arnOf('endpoint-config', pending ? sageMakerName(target, '*') : state.configName)
+  const model = state.arnOf('model', pending ? sageMakerName(target, '*') : state.modelName)
   return [
     ...(state.config.image.tag === undefined
       ? []
@@ -49,7 +55,11 @@ const BUSY: ReadonlySet<EndpointStatus> = new Set([
 
 /** How to follow an endpoint that mldeploy stopped watching. */
 export function followHint(state: EndpointDeployState): string {
-  return `Follow it with: aws sagemaker describe-endpoint --endpoint-name ${state.endpointName} --region ${state.region.value} (or run the same mldeploy deploy again: it changes nothing and waits).`
+  const again =
+    state.config.image.chained === undefined
+      ? 'run the same mldeploy deploy again'
+      : `run mldeploy deploy ${state.config.push.target.name} --image-digest ${state.digest ?? '<digest>'}`
+  return `Follow it with: aws sagemaker describe-endpoint --endpoint-name ${state.endpointName} --region ${state.region.value} (or ${again}: it changes nothing and waits).`
 }
 
 /** `<text>: <SageMaker's reason>.`, with one full stop whether or not the reason ends with one. */
@@ -146,59 +156,68 @@ const preflightStep: Step<EndpointDeployState> = {
       )
       return
     }
-    checkAccount(identity, state.account)
-    state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
-    const role = state.config.roleArn
-    if (roleArnAccount(role.value) !== identity.account)
-      throw new UsageError(
-        `Execution role (from ${role.source}) ${role.value} is in account ${roleArnAccount(role.value)}, and the credentials are of ${identity.account}.`,
-        {hint: 'Name a role of the account the endpoint is deployed to.'},
-      )
-    const found = await state.iam
-      .roleArn(roleArnName(role.value), io.signal)
-      .catch((error: unknown) => Promise.reject(denied(error, 'iam:GetRole', role.value)))
-    if (found === undefined)
-      throw new CheckError(
-        'role-missing',
-        `Execution role ${role.value} (from ${role.source}) does not exist in account ${identity.account}.`,
-        {
-          hint: 'Create it (trusting sagemaker.amazonaws.com, allowed to read the ECR repository), or fix execution-role-arn.',
-        },
-      )
-    if (found !== role.value)
-      throw new CheckError(
-        'role-arn',
-        `Execution role (from ${role.source}) ${role.value} exists as ${found}.`,
-        {
-          hint: 'Use the ARN IAM gives (the path is part of it).',
-        },
-      )
-    io.output(`account ${identity.account}; execution role ${found}`)
-    const {tag} = state.config.image
-    if (tag !== undefined) {
-      const images = await state.aws.imagesByTag(state.repository, [tag], io.signal)
-      const digest = images.get(tag)?.digest
-      if (digest === undefined)
-        throw new CheckError(
-          'tag-missing',
-          `Tag ${tag} does not exist in ${state.registry}/${state.repository}.`,
-          {
-            hint: 'Push the target first, or name the image with --image-tag or --image-digest.',
-          },
-        )
-      state.digest = digest
-    } else state.digest = state.config.image.digest
-    io.output(`image ${state.imageReference}`)
-    const principal = await principalOf(state, identity, io.signal)
-    if (principal === undefined) {
-      state.warn(
-        `The caller ${identity.arn} is not a user or a role, so IAM cannot simulate its permissions: they were not checked before anything changes.`,
-      )
-      return
-    }
-    state.principalArn = principal
-    await checkPermissions(state, principal, io)
+    await checkCaller(state, identity, io)
   },
+}
+
+/** The preflight once the identity is read: the account, the role, the image's digest, the permissions. */
+async function checkCaller(state: EndpointDeployState, identity: Identity, io: StepIO): Promise<void> {
+  checkAccount(identity, state.account)
+  state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
+  const role = state.config.roleArn
+  if (roleArnAccount(role.value) !== identity.account)
+    throw new UsageError(
+      `Execution role (from ${role.source}) ${role.value} is in account ${roleArnAccount(role.value)}, and the credentials are of ${identity.account}.`,
+      {hint: 'Name a role of the account the endpoint is deployed to.'},
+    )
+  const found = await state.iam
+    .roleArn(roleArnName(role.value), io.signal)
+    .catch((error: unknown) => Promise.reject(denied(error, 'iam:GetRole', role.value)))
+  if (found === undefined)
+    throw new CheckError(
+      'role-missing',
+      `Execution role ${role.value} (from ${role.source}) does not exist in account ${identity.account}.`,
+      {
+        hint: 'Create it (trusting sagemaker.amazonaws.com, allowed to read the ECR repository), or fix execution-role-arn.',
+      },
+    )
+  if (found !== role.value)
+    throw new CheckError(
+      'role-arn',
+      `Execution role (from ${role.source}) ${role.value} exists as ${found}.`,
+      {
+        hint: 'Use the ARN IAM gives (the path is part of it).',
+      },
+    )
+  io.output(`account ${identity.account}; execution role ${found}`)
+  const {tag} = state.config.image
+  if (tag !== undefined) {
+    const images = await state.aws.imagesByTag(state.repository, [tag], io.signal)
+    const digest = images.get(tag)?.digest
+    if (digest === undefined)
+      throw new CheckError(
+        'tag-missing',
+        `Tag ${tag} does not exist in ${state.registry}/${state.repository}.`,
+        {
+          hint: 'Push the target first, or name the image with --image-tag or --image-digest.',
+        },
+      )
+    state.digest = digest
+  } else if (state.config.image.digest !== undefined) state.digest = state.config.image.digest
+  io.output(
+    state.config.image.chained === undefined
+      ? `image ${state.imageReference}`
+      : `image: what ${state.config.image.chained} gives (${state.digest ?? 'not known yet'})`,
+  )
+  const principal = await principalOf(state, identity, io.signal)
+  if (principal === undefined) {
+    state.warn(
+      `The caller ${identity.arn} is not a user or a role, so IAM cannot simulate its permissions: they were not checked before anything changes.`,
+    )
+    return
+  }
+  state.principalArn = principal
+  await checkPermissions(state, principal, io)
 }
 
 /** One simulation per resource (a simulation pairs every action with every resource given). */
@@ -239,7 +258,7 @@ const checkStep: Step<EndpointDeployState> = {
       {
         text: `Read the manifest of ${state.imageReference}: ECR BatchGetImage`,
         calls: ['aws:ecr:BatchGetImage'],
-        when: 'the digest is known (a dry run may lack credentials)',
+        when: "the digest is known (a dry run may lack credentials) and push's check did not read it already",
       },
       {
         text: 'Read its config (platform, entrypoint, user): ECR GetDownloadUrlForLayer, then a GET of that URL',
@@ -253,7 +272,7 @@ const checkStep: Step<EndpointDeployState> = {
   async run(state, io) {
     if (state.digest === undefined || state.account === undefined) return
     const source = await state.aws.imageSource(state.repository, state.account.value)
-    const facts = await readImageFacts(source, state.digest, io.signal)
+    const facts = await readImageFacts(source, state.digest, io.signal, state.digestManifest)
     state.image = facts
     const results = checkSageMaker(facts)
     const broken = results.filter((each) => !each.ok && each.kind === 'format')
@@ -583,3 +602,91 @@ export const DEPLOY_PLAN: readonly Step<EndpointDeployState>[] = [
   endpointStep,
   waitStep,
 ]
+
+/**
+ * What the deploy steps need from a run that chains them (push --deploy, promote --deploy), as
+ * the tag step needs a `TagTarget`: the target's deploy (undefined: this target does not deploy,
+ * and the steps pass it by) and the image the run settled on (push's pushed digest, promote's
+ * --from digest), which the deploy serves.
+ */
+export interface EndpointTarget extends EngineState {
+  readonly endpointDeploy: EndpointDeployState | undefined
+  readonly digest: string | undefined
+  /** The image's manifest, when the run read it already (push's check): the deploy's check reuses it. */
+  readonly digestManifest?: ImageManifest | undefined
+}
+
+const NOTHING: StepDescription = {actions: [], commands: []}
+
+/** A deploy step walked by a push or a promote: on its target's deploy, with the run's digest. */
+function chained<S extends EndpointTarget>(step: Step<EndpointDeployState>): Step<S> {
+  const deployOf = (state: S): EndpointDeployState | undefined => {
+    const deploy = state.endpointDeploy
+    if (deploy !== undefined && state.digest !== undefined) {
+      deploy.digest = state.digest
+      if (state.digestManifest?.digest === state.digest) deploy.digestManifest = state.digestManifest
+    }
+    return deploy
+  }
+  return {
+    id: `deploy-${step.id}`,
+    title: `Deploy: ${step.title.charAt(0).toLowerCase()}${step.title.slice(1)}`,
+    failure: step.failure,
+    describe: (state) => {
+      const deploy = deployOf(state)
+      return deploy === undefined ? NOTHING : step.describe(deploy)
+    },
+    async run(state, io) {
+      const deploy = deployOf(state)
+      if (deploy === undefined) return io.skip?.('no --deploy for this target')
+      return step.run(deploy, io)
+    },
+  }
+}
+
+/**
+ * The deploy steps as push and promote chain them: the preflight beside theirs (before anything
+ * is built or any tag moves), the image check and the endpoint's reading once the digest is
+ * known (before the tags move), the changes after the tags moved and were verified.
+ */
+export function chainedDeploySteps<S extends EndpointTarget>(): {
+  preflight: Step<S>
+  reads: Step<S>[]
+  changes: Step<S>[]
+} {
+  return {
+    preflight: chained<S>(preflightStep),
+    reads: [chained<S>(checkStep), chained<S>(currentStep)],
+    changes: [modelStep, configStep, endpointStep, waitStep].map((step) => chained<S>(step)),
+  }
+}
+
+/**
+ * push --deploy --dry-run: the deploy's read-only checks as one of the dry run's checks (see
+ * src/steps/dry-run-checks.ts): the identity, the role, the permissions (the digest is not known
+ * yet: the names as the target's pattern) and the endpoint's current state, as promote's dry run
+ * walks them. Without credentials it is skipped, as push's own AWS checks are.
+ */
+export async function endpointDryRunCheck(
+  state: EndpointDeployState,
+  signal: AbortSignal,
+): Promise<string | {skipped: string}> {
+  let identity
+  try {
+    identity = await state.aws.identity(signal)
+  } catch (error) {
+    if (error instanceof AwsError && error.reason === 'credentials-missing')
+      return {skipped: 'no AWS credentials found, so the role, permissions and endpoint were not checked'}
+    throw error
+  }
+  const lines: string[] = []
+  const io: StepIO = {
+    output: (output) => void (typeof output === 'string' && lines.push(output)),
+    outputReady: () => undefined,
+    skip: (reason) => void lines.push(reason),
+    signal,
+  }
+  await checkCaller(state, identity, io)
+  await currentStep.run(state, io)
+  return lines.join('; ')
+}
