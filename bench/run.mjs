@@ -272,7 +272,12 @@ async function benchServing(env, stack) {
     `| \`serve\` to the first answered \`/invocations\` (podman, the example's iris service, adapter on, \`example_input.csv\` as \`text/csv\`; HTTP ${serving?.status}) | ${serving?.secondsToAnswer} s | ${seconds(result.wallMs)} |`,
   )
   out()
-  out(`- Load average after the run: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  out(
+    `- Load average after the run: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
   out()
   // The images go (podman storage is kept between runs); the bento store stays in the cache.
   const listed = sh('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {env: real}).stdout

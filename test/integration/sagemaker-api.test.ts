@@ -48,8 +48,7 @@ describe('--sagemaker-api through the CLI', () => {
     expect(result.stderr.trim().split('\n').at(-1)).toBe(message)
     // Built (the APIs come from the bento), then stopped: no containerize, no layer, no push.
     expect(result.steps).toContain('build')
-    for (const never of ['containerize', 'image-build', 'push'])
-      expect(result.steps).not.toContain(never)
+    for (const never of ['containerize', 'image-build', 'push']) expect(result.steps).not.toContain(never)
   })
 
   it('a named API of several is the one the adapter layer forwards to', async () => {
