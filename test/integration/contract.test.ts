@@ -97,8 +97,11 @@ describe('every step runs what it described', () => {
       expect.stringMatching(/ containerize /),
       expect.stringMatching(/^podman build --pull=never --format docker /),
     ])
-    // run, ping, invoke, rm: the container state and its log only when it failed.
-    expect(ran('serving').map((command) => command.split(' ').slice(0, 2).join(' '))).toEqual([
+    // run (with the run's own auth file), ping, invoke, rm: the container state and its log only
+    // when it failed.
+    expect(ran('serving')[0]).toMatch(/^REGISTRY_AUTH_FILE=\S+\/auth\.json podman run /)
+    const verbs = ran('serving').map((command) => command.replace(/^(\w+=\S+ )+/, ''))
+    expect(verbs.map((command) => command.split(' ').slice(0, 2).join(' '))).toEqual([
       'podman run',
       'podman exec',
       'podman exec',
