@@ -255,34 +255,37 @@ async function benchServing(env, stack) {
     ['ecr', 'create-repository', '--endpoint-url', env.AWS_ENDPOINT_URL, '--repository-name', repository],
     {env},
   )
-  const result = await mldeployPush(
-    real,
-    ['iris/V1'],
-    ['--repository', repository, '--deploy-target', 'sagemaker', '--check-serving', '--skip-disk-check'],
-    {},
-    {stderr: 'ignore'},
-  )
-  const json = JSON.parse(result.stdoutText)
-  const serving = json.sagemaker?.serving
-  out('## 8. The local contract run (issue 24 §2)')
-  out()
-  out('| measure | result | push wall |')
-  out('|---|---|---|')
-  out(
-    `| \`serve\` to the first answered \`/invocations\` (podman, the example's iris service, adapter on, \`example_input.csv\` as \`text/csv\`; HTTP ${serving?.status}) | ${serving?.secondsToAnswer} s | ${seconds(result.wallMs)} |`,
-  )
-  out()
-  out(
-    `- Load average after the run: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  )
-  out()
-  // The images go (podman storage is kept between runs); the bento store stays in the cache.
-  const listed = sh('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {env: real}).stdout
-  const ours = listed.split('\n').filter((name) => name.includes(repository))
-  if (ours.length > 0) sh('podman', ['rmi', '--force', ...ours], {env: real, allowFail: true})
+  try {
+    const result = await mldeployPush(
+      real,
+      ['iris/V1'],
+      ['--repository', repository, '--deploy-target', 'sagemaker', '--check-serving', '--skip-disk-check'],
+      {},
+      {stderr: 'ignore'},
+    )
+    const json = JSON.parse(result.stdoutText)
+    const serving = json.sagemaker?.serving
+    out('## 8. The local contract run (issue 24 §2)')
+    out()
+    out('| measure | result | push wall |')
+    out('|---|---|---|')
+    out(
+      `| \`serve\` to the first answered \`/invocations\` (podman, the example's iris service, adapter on, \`example_input.csv\` as \`text/csv\`; HTTP ${serving?.status}) | ${serving?.secondsToAnswer} s | ${seconds(result.wallMs)} |`,
+    )
+    out()
+    out(
+      `- Load average after the run: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    )
+    out()
+  } finally {
+    // The images go, the run failed or not (podman storage is kept between runs).
+    const listed = sh('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {env: real}).stdout
+    const ours = listed.split('\n').filter((name) => name.includes(repository))
+    if (ours.length > 0) sh('podman', ['rmi', '--force', ...ours], {env: real, allowFail: true})
+  }
 }
 
 /**
