@@ -84,9 +84,13 @@ describe('every step runs what it described', () => {
   it('a SageMaker push with the adapter and the contract run: the layer build and the serving step ran what they described', async () => {
     // The fake backend plays a healthy container (test/fixtures/bin/fake-tool.js): the real
     // container is run by test/e2e/sagemaker.test.ts; here what counts is what mldeploy ran.
-    const {steps} = await push({}, ['--deploy-target', 'sagemaker', '--check-serving'], {
-      'deploy/modelA/V1/example_input.csv': 'a,b\n1,2\n',
-    })
+    const {steps} = await push(
+      {FAKE_BENTO_APIS: 'predict'},
+      ['--deploy-target', 'sagemaker', '--check-serving'],
+      {
+        'deploy/modelA/V1/example_input.csv': 'a,b\n1,2\n',
+      },
+    )
     for (const step of steps)
       expect(contractBreaches(step), `${step.id}: ${JSON.stringify(step)}`).toEqual({
         undescribed: [],

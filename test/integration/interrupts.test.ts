@@ -143,7 +143,7 @@ describe('the local contract run (issue 24 §2): an interrupt while waiting for 
     const ownTmp = tempDir('tmp')
     const s = standInProject(
       motoUrl,
-      {FAKE_HANG: 'ping', TMPDIR: ownTmp},
+      {FAKE_HANG: 'ping', TMPDIR: ownTmp, FAKE_BENTO_APIS: 'predict'},
       {'deploy/modelA/V1/example_input.csv': 'a,b\n1,2\n'},
     )
     const child = start(
