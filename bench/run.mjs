@@ -227,6 +227,67 @@ async function benchReuse(env) {
   if (images.length > 0) sh('podman', ['rmi', '--force', ...images], {env, allowFail: true})
 }
 
+// ------------------------------------------------------------------ 8: the local contract run
+
+/**
+ * Issue 24 §2: from `serve` to the first answered /invocations, with the real tools (not the
+ * stand-ins): the example trained into the bench's MLflow, the real bentoml builds and podman
+ * containerizes it with the SageMaker adapter layer, and the contract run starts the pushed image
+ * with `serve`. mldeploy measures the span itself (`sagemaker.serving.secondsToAnswer`: from
+ * `podman run --detach ... serve` to the answer, the /ping wait included). Not in the default set
+ * (BENCH_ONLY=serving): a cold containerize installs the example's packages from PyPI.
+ */
+async function benchServing(env, stack) {
+  log('8. serving: the real example pushed with --deploy-target sagemaker --check-serving')
+  const real = {
+    ...env,
+    PATH: stack.PATH,
+    MLDEPLOY_PYTHON: stack.MLDEPLOY_PYTHON,
+  }
+  sh(stack.MLDEPLOY_PYTHON, ['train.py'], {
+    cwd: path.join(REPO, 'examples/project'),
+    env: real,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const repository = `bench-serving/s${Date.now().toString(36)}`
+  sh(
+    '/usr/bin/aws',
+    ['ecr', 'create-repository', '--endpoint-url', env.AWS_ENDPOINT_URL, '--repository-name', repository],
+    {env},
+  )
+  try {
+    const result = await mldeployPush(
+      real,
+      ['iris/V1'],
+      ['--repository', repository, '--deploy-target', 'sagemaker', '--check-serving', '--skip-disk-check'],
+      {},
+      {stderr: 'ignore'},
+    )
+    const json = JSON.parse(result.stdoutText)
+    const serving = json.sagemaker?.serving
+    out('## 8. The local contract run (issue 24 §2)')
+    out()
+    out('| measure | result | push wall |')
+    out('|---|---|---|')
+    out(
+      `| \`serve\` to the first answered \`/invocations\` (podman, the example's iris service, adapter on, \`example_input.csv\` as \`text/csv\`; HTTP ${serving?.status}) | ${serving?.secondsToAnswer} s | ${seconds(result.wallMs)} |`,
+    )
+    out()
+    out(
+      `- Load average after the run: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    )
+    out()
+  } finally {
+    // The images go, the run failed or not (podman storage is kept between runs).
+    const listed = sh('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {env: real}).stdout
+    const ours = listed.split('\n').filter((name) => name.includes(repository))
+    if (ours.length > 0) sh('podman', ['rmi', '--force', ...ours], {env: real, allowFail: true})
+  }
+}
+
 /**
  * mldeploy as of HEAD (BENCH_SOURCE=head, the default) or of the working tree
  * (BENCH_SOURCE=worktree), compiled into $MLDEPLOY_CACHE/app with the repository's node_modules.
@@ -904,6 +965,7 @@ async function main() {
     if (ONLY.has('tags')) await benchTags(env, proxy)
     if (ONLY.has('many')) await benchMany(env)
     if (ONLY.has('reuse')) await benchReuse(env)
+    if (ONLY.has('serving')) await benchServing(env, stack)
     out('## Targets (issue 14), from this invocation')
     out()
     out('| measure | median | target | met |')

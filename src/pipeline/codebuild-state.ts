@@ -1,3 +1,5 @@
+import path from 'node:path'
+
 import {CODEBUILD_PREFIX, defaultBucket} from '../config/codebuild-settings.js'
 import type {Sourced} from '../config/env-layers.js'
 import type {PushConfig} from '../config/push-config.js'
@@ -132,5 +134,32 @@ export function remotePushFlags(state: DeployState): string[] {
       String(Math.round(config.vpnTimeoutMs / 1000)),
     )
   for (const [step, ms] of Object.entries(config.timeouts)) flags.push('--timeout', `${step}=${seconds(ms)}`)
+  flags.push(...sagemakerFlags(config))
+  return flags
+}
+
+/**
+ * Issue 24: the adapter and the contract run travel too. The contract run runs inside the build,
+ * on its docker (privileged, as the build needs anyway): `--network none` and `--memory` work
+ * there, and it proves the image before any tag moves, as a local push does.
+ */
+function sagemakerFlags(config: DeployState['config']): string[] {
+  const sagemaker = config.sagemaker
+  if (sagemaker === undefined) return []
+  const flags = sagemaker.adapter ? [] : ['--no-sagemaker-adapter']
+  if (sagemaker.api !== undefined) flags.push('--sagemaker-api', sagemaker.api.value)
+  const serving = sagemaker.serving
+  if (serving === undefined) return flags
+  // The package holds the project as it is here: the same file, relative to the target folder.
+  const sample = path.relative(config.target.dir, serving.sampleInput.file).split(path.sep).join('/')
+  flags.push(
+    '--check-serving',
+    '--serving-memory',
+    serving.memory.value,
+    '--sample-input',
+    sample,
+    '--sample-content-type',
+    serving.sampleInput.contentType,
+  )
   return flags
 }

@@ -64,6 +64,9 @@ export function servingCommands(state: DeployState): {
         image: servingImage(state),
         memory: serving?.memory.value ?? '<serving-memory>',
       }),
+      // `podman run` stats REGISTRY_AUTH_FILE even when it pulls nothing (exit 125 on a missing
+      // file, as a CI's not-yet-written one): the run's own auth file, written by the login.
+      state.config.backend.value === 'podman' ? backendAuthEnv(state) : undefined,
     ),
     ping: backendCommand(state, execArgs(name, ['ping', String(timeoutSeconds)])),
     invoke: {

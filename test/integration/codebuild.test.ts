@@ -1,3 +1,6 @@
+import {writeFileSync} from 'node:fs'
+import path from 'node:path'
+
 import {CreateBucketCommand, HeadObjectCommand, S3Client} from '@aws-sdk/client-s3'
 import {execa} from 'execa'
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
@@ -280,6 +283,34 @@ describe('push --builder codebuild', () => {
     expect(
       JSON.parse(String(result.stdout)).steps.find((step: {id: string}) => step.id === 'remote-build').ran,
     ).toContain('aws:codebuild:StopBuild')
+  })
+
+  it('--deploy-target sagemaker --check-serving: the adapter and the contract run travel into the build (its docker runs the image)', async () => {
+    const root = project()
+    writeFileSync(path.join(root, 'deploy/modelA/V1/sample.json'), '{"data": [[1, 2]]}\n')
+    const result = await push(root, SUCCESS, [
+      '--deploy-target',
+      'sagemaker',
+      '--check-serving',
+      '--sagemaker-api',
+      'explain',
+      '--serving-memory',
+      '2g',
+      '--sample-input',
+      'sample.json',
+    ])
+    expect(result.exitCode, result.stderr).toBe(0)
+    const start = codebuild.requests.find((each) => each.operation === 'StartBuild')!.body
+    const command = String(start.buildspecOverride)
+      .split('\n')
+      .find((line) => line.includes('mldeploy push modelA/V1'))!
+    expect(command).toContain(' --deploy-target sagemaker ')
+    expect(command).toContain(
+      ' --sagemaker-api explain --check-serving --serving-memory 2g --sample-input sample.json --sample-content-type application/json ',
+    )
+    // Nothing runs the image here: the local engine is not asked to.
+    const json = JSON.parse(result.stdout) as {steps: Array<{id: string}>}
+    expect(json.steps.map((step) => step.id)).not.toContain('serving')
   })
 
   it('codebuild with --backend podman is bad input: one line, exit 2', async () => {

@@ -33,8 +33,9 @@ beforeEach(async () => {
 async function push(
   extraEnv: Record<string, string>,
   args: string[] = [],
+  files: Record<string, string> = {},
 ): Promise<{steps: ReportedStep[]; raw: string}> {
-  const s = standInProject(motoUrl, extraEnv)
+  const s = standInProject(motoUrl, extraEnv, files)
   const result = await runCli(
     ['push', 'modelA/V1', '--json', '--vpn-check', `127.0.0.1:${vpnPort}`, '--tag', 'release', ...args],
     {cwd: s.root, env: s.env},
@@ -82,6 +83,38 @@ describe('every step runs what it described', () => {
     expect(ran('push')[0]).toMatch(/ push --format v2s2 --digestfile /)
     // Secrets redacted in both records.
     expect(raw).not.toContain(MOTO_PASSWORD)
+  })
+
+  it('a SageMaker push with the adapter and the contract run: the layer build and the serving step ran what they described', async () => {
+    // The fake backend plays a healthy container (test/fixtures/bin/fake-tool.js): the real
+    // container is run by test/e2e/sagemaker.test.ts; here what counts is what mldeploy ran.
+    const {steps} = await push(
+      {FAKE_BENTO_APIS: 'predict'},
+      ['--deploy-target', 'sagemaker', '--check-serving'],
+      {
+        'deploy/modelA/V1/example_input.csv': 'a,b\n1,2\n',
+      },
+    )
+    for (const step of steps)
+      expect(contractBreaches(step), `${step.id}: ${JSON.stringify(step)}`).toEqual({
+        undescribed: [],
+        missing: [],
+      })
+    const ran = (id: string): string[] => steps.find((step) => step.id === id)!.ran!
+    expect(ran('containerize')).toEqual([
+      expect.stringMatching(/ containerize /),
+      expect.stringMatching(/^podman build --pull=never --format docker /),
+    ])
+    // run (with the run's own auth file), ping, invoke, rm: the container state and its log only
+    // when it failed.
+    expect(ran('serving')[0]).toMatch(/^REGISTRY_AUTH_FILE=\S+\/auth\.json podman run /)
+    const verbs = ran('serving').map((command) => command.replace(/^(\w+=\S+ )+/, ''))
+    expect(verbs.map((command) => command.split(' ').slice(0, 2).join(' '))).toEqual([
+      'podman run',
+      'podman exec',
+      'podman exec',
+      'podman rm',
+    ])
   })
 
   it('conditional actions appear only when their condition happened: one fresh login after an expired token', async () => {

@@ -133,6 +133,45 @@ describe('SIGHUP (a closed terminal, a dropped SSH session)', () => {
   })
 })
 
+describe('the local contract run (issue 24 §2): an interrupt while waiting for /ping', () => {
+  // The fake backend (test/fixtures/bin/fake-tool.js) starts the "container" at once and its
+  // `exec ... ping` hangs with a grandchild, as a model server that never gets ready would.
+  it.each([
+    ['SIGINT', 130, 'interruptedSigint'],
+    ['SIGTERM', 143, 'interruptedSigterm'],
+  ] as const)('%s: the container is removed, exit %i', async (signal, code, kind) => {
+    const ownTmp = tempDir('tmp')
+    const s = standInProject(
+      motoUrl,
+      {FAKE_HANG: 'ping', TMPDIR: ownTmp, FAKE_BENTO_APIS: 'predict'},
+      {'deploy/modelA/V1/example_input.csv': 'a,b\n1,2\n'},
+    )
+    const child = start(
+      ['push', 'modelA/V1', '--skip-vpn-check', '--deploy-target', 'sagemaker', '--check-serving', '--json'],
+      s.env,
+      s.root,
+    )
+    const grandchildPidFile = `${s.bin.log}.grandchild.pid`
+    for (let i = 0; i < 300 && !existsSync(grandchildPidFile); i++) await sleep(100)
+    const grandchild = Number(readFileSync(grandchildPidFile, 'utf8'))
+    child.kill(signal)
+    const result = await child
+    expect(result.exitCode).toBe(code)
+    const json = JSON.parse(String(result.stdout))
+    expect(json.error).toMatchObject({kind, exitCode: code, step: 'serving'})
+    // After the hung probe: the container removed, by the name it was started with.
+    const calls = s.bin.calls()
+    const run = calls.find((call) => call.step === 'run')!
+    const name = run.argv[run.argv.indexOf('--name') + 1]!
+    expect(calls.at(-1)).toMatchObject({tool: 'podman', argv: ['rm', '--force', name]})
+    // No tag moved to an image that never answered.
+    expect(json.steps.find((step: {id: string}) => step.id === 'tag').status).not.toBe('done')
+    await sleep(300)
+    expect(alive(grandchild)).toBe(false)
+    expect(readdirSync(ownTmp)).toEqual([])
+  })
+})
+
 describe('a silent endpoint never hangs a command', () => {
   it('doctor ends within its --timeout and aborts what is still open', async () => {
     const s = standInProject(motoUrl, {AWS_ENDPOINT_URL: silentUrl})
