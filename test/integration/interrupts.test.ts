@@ -63,7 +63,7 @@ describe('interrupts print one JSON object with what was done', () => {
       129,
     ],
   ] as const)(
-    '%s: %s while AWS hangs gives exit %i and one JSON object',
+    '%s (%j): %s while AWS hangs gives exit %i and one JSON object',
     async (_name, args, signal, code) => {
       const s = standInProject(motoUrl, {AWS_ENDPOINT_URL: silentUrl})
       const child = start([...args], s.env, s.root)
