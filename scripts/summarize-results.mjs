@@ -37,6 +37,13 @@ if (hostLeaksFile !== undefined && existsSync(hostLeaksFile)) {
   }
 }
 
+// --require-tests: a whole run (not narrowed by arguments), where every report must have run tests:
+// a report with none is a project that did not run (the end-to-end stack did not start, and vitest
+// then wrote an empty report that says "success").
+const requireTestsAt = args.indexOf('--require-tests')
+const requireTests = requireTestsAt !== -1
+if (requireTests) args.splice(requireTestsAt, 1)
+
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (text) => text.replace(/\u001B\[[0-9;]*m/g, '')
 
@@ -79,7 +86,11 @@ for (const file of args) {
       console.error(`FAILED ${where} > ${assertion.fullName}: ${firstLine(assertion.failureMessages?.[0])}`)
   }
   failed += failedFiles
-  if (report.success === false && report.numFailedTests === 0 && failedFiles === 0) {
+  if (requireTests && report.numTotalTests === 0) {
+    failed += 1
+    console.error(`${file}: the run ran no test; its error:`)
+    for (const line of errorExcerpt(file.replace(/\.json$/, '.log'))) console.error(`  | ${line}`)
+  } else if (report.success === false && report.numFailedTests === 0 && failedFiles === 0) {
     failed += 1
     console.error(`${file}: the run failed outside any test (${report.numTotalTests} tests ran); its error:`)
     for (const line of errorExcerpt(file.replace(/\.json$/, '.log'))) console.error(`  | ${line}`)

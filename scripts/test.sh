@@ -78,5 +78,8 @@ cat "$REPORTS/e2e.log"
 find "$RUN_TMP" -mindepth 1 -maxdepth 1 > "$REPORTS/leftovers.txt"
 if [ -n "${OUTER_TMPDIR}" ]; then export TMPDIR="$OUTER_TMPDIR"; else unset TMPDIR; fi
 rm -rf "$RUN_TMP"
-node scripts/summarize-results.mjs --leftovers "$REPORTS/leftovers.txt" --host-leaks "$REPORTS/host-leaks.txt" \
+# A whole run (no arguments narrowing it) must have run tests in every project.
+require_tests=()
+[ "$#" -eq 0 ] && require_tests=(--require-tests)
+node scripts/summarize-results.mjs "${require_tests[@]}" --leftovers "$REPORTS/leftovers.txt" --host-leaks "$REPORTS/host-leaks.txt" \
   "$REPORTS/node22.json" "$REPORTS/node24.json" "$REPORTS/e2e.json"

@@ -65,7 +65,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       `scripts/stack.sh start failed (exit ${start.exitCode}): stopping what started, trying once more`,
     )
     await execa('bash', [STACK, 'stop'], {stdio: 'inherit', reject: false})
-    await execa('bash', [STACK, 'start'], {stdio: 'inherit'})
+    const again = await execa('bash', [STACK, 'start'], {stdio: 'inherit', reject: false})
+    if (again.exitCode !== 0) {
+      // What did start (moto, the registry) must not outlive the run.
+      await execa('bash', [STACK, 'stop'], {stdio: 'inherit', reject: false})
+      throw new Error(`scripts/stack.sh start failed twice (exit ${again.exitCode}): see its output above`)
+    }
   }
   const env = parseExports((await execa('bash', [STACK, 'env'])).stdout)
   await execa(env.MLDEPLOY_PYTHON ?? 'python3', ['train.py'], {
