@@ -98,15 +98,37 @@ export function stepOutputs(result: ActionsResult): Array<[string, string]> {
   outputs.push(['status', result.status])
   const {deploy} = result
   if (deploy !== undefined && deploy !== null)
-    outputs.push(
-      ['endpoint-name', deploy.endpoint.name],
-      ['endpoint-arn', deploy.endpoint.arn ?? ''],
-      ['endpoint-status', deploy.endpoint.status ?? ''],
-      ['endpoint-config', deploy.endpointConfig.name],
-      ['changed', String(deploy.changed)],
-      ['deploy-status', deploy.status],
-    )
+    outputs.push(...endpointOutputs(deploy), ['deploy-status', deploy.status])
   return outputs
+}
+
+/** What a deploy did, as a result's `deploy` block (push --deploy, promote --deploy) or deploy's own result. */
+export type EndpointBlock = NonNullable<ActionsResult['deploy']>
+
+/** The endpoint's step outputs, the same for `mldeploy deploy` and push/promote --deploy. */
+export function endpointOutputs(deploy: EndpointBlock): Array<[string, string]> {
+  return [
+    ['endpoint-name', deploy.endpoint.name],
+    ['endpoint-arn', deploy.endpoint.arn ?? ''],
+    ['endpoint-status', deploy.endpoint.status ?? ''],
+    ['endpoint-config', deploy.endpointConfig.name],
+    ['changed', String(deploy.changed)],
+  ]
+}
+
+/** The endpoint's entry of the job summary: `<endpoint> (<status>) <- <image>`. */
+export function endpointEntry(
+  target: string,
+  deploy: EndpointBlock,
+  steps: ActionsResult['steps'],
+): ActionsResult {
+  return {
+    status: deploy.status,
+    target,
+    images: [`${deploy.endpoint.name} (${deploy.endpoint.status ?? '?'}) <- ${deploy.image.reference}`],
+    digest: deploy.image.digest,
+    ...(steps === undefined ? {} : {steps}),
+  }
 }
 
 /**
@@ -260,12 +282,10 @@ export function endpointSummary(result: ActionsResult): ActionsResult[] {
   const {deploy} = result
   if (deploy === undefined || deploy === null) return []
   return [
-    {
-      status: deploy.status,
-      target: result.target,
-      images: [`${deploy.endpoint.name} (${deploy.endpoint.status ?? '?'}) <- ${deploy.image.reference}`],
-      digest: deploy.image.digest,
-      steps: (result.steps ?? []).filter((step) => step.id.startsWith('deploy-')),
-    },
+    endpointEntry(
+      result.target,
+      deploy,
+      (result.steps ?? []).filter((step) => step.id.startsWith('deploy-')),
+    ),
   ]
 }

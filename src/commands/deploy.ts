@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {appendStepSummary, writeOutputs} from '../cli/github-actions.js'
+import {appendStepSummary, endpointEntry, endpointOutputs, writeOutputs} from '../cli/github-actions.js'
 import {flagsFor} from '../config/flags.js'
 import type {DeployResult} from '../release/deploy.js'
 
@@ -73,12 +73,8 @@ Exit codes: 2 for bad input (no execution role, an unknown instance type, an ima
       writeOutputs(
         process.env,
         [
-          ['endpoint-name', result.endpoint.name],
-          ['endpoint-arn', result.endpoint.arn ?? ''],
-          ['endpoint-status', result.endpoint.status ?? ''],
-          ['endpoint-config', result.endpointConfig.name],
+          ...endpointOutputs(result),
           ['image-by-digest', result.image.digest === null ? '' : result.image.reference],
-          ['changed', String(result.changed)],
           ['status', result.status],
         ],
         redact,
@@ -87,13 +83,7 @@ Exit codes: 2 for bad input (no execution role, an unknown instance type, an ima
         process.env,
         [
           {
-            status: result.status,
-            target: result.target,
-            images: [
-              `${result.endpoint.name} (${result.endpoint.status ?? '?'}) <- ${result.image.reference}`,
-            ],
-            digest: result.image.digest,
-            steps: result.steps,
+            ...endpointEntry(result.target, result, result.steps),
             warnings: result.warnings,
             ...(failure === undefined ? {} : {error: failure.toResultError()}),
           },

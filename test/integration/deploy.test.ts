@@ -10,7 +10,7 @@ import {
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
 import {createRepository, motoEnv, seedDeployableImage} from '../helpers/aws.js'
-import {baseEnv, makeProject, REPO_ROOT, runCli} from '../helpers/cli.js'
+import {baseEnv, makeProject, REPO_ROOT, runCli, tempDir} from '../helpers/cli.js'
 import {contractBreaches, type ReportedStep} from '../helpers/contract.js'
 import {resetMoto} from '../helpers/moto.js'
 import {
@@ -82,9 +82,27 @@ describe('deploy against moto (SageMaker API sequence)', () => {
   it('creates model, configuration and endpoint in order; a second run of the same image changes nothing', async () => {
     const digest = await seedImage('latest')
     const root = project()
-    const first = await deploy([], 'moto', root)
+    // In GitHub Actions: the step outputs and the job summary of the first run.
+    const github = tempDir('github')
+    const outputs = path.join(github, 'output')
+    const summary = path.join(github, 'summary')
+    const first = await deploy([], 'moto', root, {GITHUB_OUTPUT: outputs, GITHUB_STEP_SUMMARY: summary})
     expect(first.exitCode, first.stderr).toBe(0)
     const hex = digest.slice('sha256:'.length, 'sha256:'.length + 12)
+    const written = readFileSync(outputs, 'utf8')
+    for (const line of [
+      'endpoint-name=modela-v1',
+      'endpoint-arn=arn:aws:sagemaker:us-east-1:123456789012:endpoint/modela-v1',
+      'endpoint-status=InService',
+      `image-by-digest=123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1@${digest}`,
+      'changed=true',
+      'status=deployed',
+    ])
+      expect(written).toContain(`${line}\n`)
+    expect(written).toMatch(new RegExp(`endpoint-config=modela-v1-${hex}-[0-9a-f]{6}\n`))
+    expect(readFileSync(summary, 'utf8')).toContain(
+      `modela-v1 (InService) <- 123456789012.dkr.ecr.us-east-1.amazonaws.com/modela/v1@${digest}`,
+    )
     expect(first.json).toMatchObject({
       status: 'deployed',
       changed: true,

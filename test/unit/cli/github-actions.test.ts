@@ -6,6 +6,8 @@ import {describe, expect, it} from 'vitest'
 import {
   annotationFor,
   appendStepSummary,
+  endpointOutputs,
+  endpointSummary,
   escapeData,
   escapeProperty,
   formatOutputs,
@@ -172,6 +174,50 @@ describe('the job summary shows the scan', () => {
     expect(text).toContain('Scan COMPLETE: HIGH 2, MEDIUM 1 (no gate)')
     expect(text).not.toContain('Scan gate')
     expect(formatStepSummary([{...pushed, scan: {...scan, verdict: 'skipped'}}])).not.toContain('Scan')
+  })
+})
+
+describe('a deploy in the outputs and the summary (deploy, push/promote --deploy)', () => {
+  const block = {
+    status: 'deployed',
+    endpoint: {
+      name: 'modela-v1',
+      arn: 'arn:aws:sagemaker:us-east-1:1:endpoint/modela-v1',
+      status: 'InService',
+    },
+    endpointConfig: {name: 'modela-v1-abc-123456'},
+    image: {reference: `${REPO}@${DIGEST}`, digest: DIGEST},
+    changed: true,
+  }
+
+  it("the endpoint outputs, and a chained one adds deploy-status after push's own", () => {
+    expect(endpointOutputs(block)).toEqual([
+      ['endpoint-name', 'modela-v1'],
+      ['endpoint-arn', 'arn:aws:sagemaker:us-east-1:1:endpoint/modela-v1'],
+      ['endpoint-status', 'InService'],
+      ['endpoint-config', 'modela-v1-abc-123456'],
+      ['changed', 'true'],
+    ])
+    const chained = stepOutputs({...pushed, deploy: block})
+    expect(chained.slice(-6)).toEqual([...endpointOutputs(block), ['deploy-status', 'deployed']])
+    expect(stepOutputs({...pushed, deploy: null}).map(([name]) => name)).not.toContain('endpoint-name')
+  })
+
+  it('the summary entry names the endpoint, its status and the image; chained, only the deploy steps', () => {
+    const steps = [
+      {id: 'push', status: 'done', durationMs: 10},
+      {id: 'deploy-wait', status: 'done', durationMs: 20},
+    ]
+    expect(endpointSummary({...pushed, steps, deploy: block})).toEqual([
+      {
+        status: 'deployed',
+        target: pushed.target,
+        images: [`modela-v1 (InService) <- ${REPO}@${DIGEST}`],
+        digest: DIGEST,
+        steps: [{id: 'deploy-wait', status: 'done', durationMs: 20}],
+      },
+    ])
+    expect(endpointSummary(pushed)).toEqual([])
   })
 })
 
