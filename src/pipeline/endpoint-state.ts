@@ -10,13 +10,12 @@ import {WarningLog} from './warnings.js'
 import {SecretRegistry} from '../secrets.js'
 import {
   AwsClients,
-  awsSettingsFor,
   type EndpointFacts,
   type EndpointStatus,
   Iam,
   registerAwsSecrets,
-  resolveRegion,
   SageMaker,
+  targetAws,
 } from '../systems/aws/index.js'
 
 // What a deploy to a SageMaker endpoint learns as it goes (its steps: src/steps/endpoint.ts), for
@@ -134,15 +133,7 @@ export class EndpointDeployState {
 }
 
 export async function prepareDeploy(config: DeployConfig): Promise<EndpointDeployState> {
-  const region = await resolveRegion(config.push)
-  // This target's own endpoint and credentials, from its environment record (not process.env).
-  const aws = new AwsClients(
-    awsSettingsFor(config.push.childEnv, {
-      region: region.value,
-      profile: config.push.profile?.value,
-      quick: config.push.dryRun,
-    }),
-  )
+  const {region, aws} = await targetAws(config.push)
   const state = new EndpointDeployState(config, region, aws)
   registerAwsSecrets(config.push.childEnv, state.secrets)
   aws.shareSecretsWith(state.secrets)

@@ -7,7 +7,7 @@ import {platformOf} from '../image-facts.js'
 import {type ScanReport, scanResult} from '../scan-findings.js'
 import {PLACEHOLDER} from '../images.js'
 import {DEFAULT_TAGS} from '../config/settings.js'
-import {AwsClients, awsSettingsFor, registerAwsSecrets, resolveRegion} from '../systems/aws/index.js'
+import {registerAwsSecrets, resolveRegion, targetAws} from '../systems/aws/index.js'
 import {headCommit} from '../systems/git.js'
 import {gitRevision} from '../systems/git-provenance.js'
 import {makePrivateDir, removePrivateDir} from '../systems/workdir.js'
@@ -124,15 +124,7 @@ export async function prepareState(config: PushConfig, deploy?: DeployConfig): P
       source: `${config.tags.source} + --git-sha-tag`,
     }
   }
-  const region = await resolveRegion(config)
-  // This target's own endpoint and credentials, from its environment record (not process.env).
-  const aws = new AwsClients(
-    awsSettingsFor(config.childEnv, {
-      region: region.value,
-      profile: config.profile?.value,
-      quick: config.dryRun,
-    }),
-  )
+  const {region, aws} = await targetAws(config)
   // Issue 13: with --builder codebuild the build runs in AWS; this machine packages and follows it.
   const state =
     config.builder.value.kind === 'codebuild'

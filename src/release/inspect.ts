@@ -9,13 +9,7 @@ import type {IoHost} from '../pipeline/io-host.js'
 import type {PlannedAction, Step} from '../pipeline/step.js'
 import {describeLabels} from '../provenance.js'
 import {SecretRegistry} from '../secrets.js'
-import {
-  AwsClients,
-  awsSettingsFor,
-  type EcrImageSource,
-  registerAwsSecrets,
-  resolveRegion,
-} from '../systems/aws/index.js'
+import {AwsClients, type EcrImageSource, registerAwsSecrets, targetAws} from '../systems/aws/index.js'
 import {isDigest} from '../systems/backend.js'
 import {type ImageSource, RegistryImageSource, registryTagsOf} from '../systems/image-source.js'
 import {registryCalls} from '../systems/registry-api.js'
@@ -108,11 +102,7 @@ export class InspectState {
 
 export async function prepareInspect(config: InspectConfig): Promise<InspectState> {
   const {push} = config
-  const region = await resolveRegion(push)
-  // This target's own endpoint and credentials, from its environment record (not process.env).
-  const aws = new AwsClients(
-    awsSettingsFor(push.childEnv, {region: region.value, profile: push.profile?.value}),
-  )
+  const {region, aws} = await targetAws(push)
   const state = new InspectState(config, region.value, aws)
   registerAwsSecrets(push.childEnv, state.secrets)
   aws.shareSecretsWith(state.secrets)

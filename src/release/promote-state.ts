@@ -10,7 +10,7 @@ import {
   AwsClients,
   awsSettingsFor,
   registerAwsSecrets,
-  resolveRegion,
+  targetAws,
 } from '../systems/aws/index.js'
 import type {TagTarget, VerifiedTag} from '../steps/tag.js'
 import type {ScanTarget} from '../steps/scan.js'
@@ -248,15 +248,7 @@ export class PromoteState implements TagTarget, ScanTarget, EndpointTarget {
 }
 
 export async function preparePromote(config: PromoteConfig): Promise<PromoteState> {
-  const region = await resolveRegion(config.push)
-  // This target's own endpoint and credentials, from its environment record (not process.env).
-  const aws = new AwsClients(
-    awsSettingsFor(config.push.childEnv, {
-      region: region.value,
-      profile: config.push.profile?.value,
-      quick: config.push.dryRun,
-    }),
-  )
+  const {region, aws} = await targetAws(config.push)
   const state = new PromoteState(config, region, aws)
   if (config.deploy !== undefined)
     state.endpointDeploy = new EndpointDeployState(config.deploy, region, aws, {

@@ -18,6 +18,7 @@ import {
 } from './ecr-repositories.js'
 import {type ScanFindings, scanFindings, startScan} from './ecr-scan.js'
 import {AwsSession} from './session.js'
+import {awsSettingsFor, resolveRegion, type SourcedRegion} from './settings.js'
 
 export {type EcrManifest, type ImageFacts, type TagPointers} from './ecr-images.js'
 export {type ScanFindings} from './ecr-scan.js'
@@ -131,4 +132,25 @@ export class AwsClients extends AwsSession {
   repositoryNames(maxResults: number, signal?: AbortSignal): Promise<string[]> {
     return repositoryNames(this.ecrApi, maxResults, signal)
   }
+}
+
+/**
+ * A target's region and AWS clients, built from its own environment record (never process.env):
+ * where push, promote, deploy and inspect each start.
+ */
+export async function targetAws(target: {
+  region: SourcedRegion | undefined
+  profile: SourcedRegion | undefined
+  childEnv: Record<string, string>
+  dryRun: boolean
+}): Promise<{region: SourcedRegion; aws: AwsClients}> {
+  const region = await resolveRegion(target)
+  const aws = new AwsClients(
+    awsSettingsFor(target.childEnv, {
+      region: region.value,
+      profile: target.profile?.value,
+      quick: target.dryRun,
+    }),
+  )
+  return {region, aws}
 }

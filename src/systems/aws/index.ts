@@ -15,6 +15,7 @@ export {
   type ScanFindings,
   type TagMutability,
   type TagPointers,
+  targetAws,
 } from './clients.js'
 export {basicFinding, enhancedFinding} from './ecr-scan.js'
 export {EndpointAnswerError, errorName, toAwsError} from './errors.js'
