@@ -52,7 +52,15 @@ http.server.HTTPServer((os.environ["BENTOML_HOST"], int(os.environ["BENTOML_PORT
 
 const children: ChildProcess[] = []
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL')
+  // Each adapter leads its own process group, with the stand-in BentoML it started: both go, even
+  // when the adapter has already exited (a stand-in outliving it was left running before).
+  for (const child of children.splice(0)) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL')
+    } catch {
+      // The whole group has exited already.
+    }
+  }
 })
 
 async function startAdapter(
@@ -76,6 +84,7 @@ async function startAdapter(
   const child = spawn('python3', [path.join(dir, 'sagemaker_adapter.py'), ...args], {
     env: {...process.env, PORT: '9999', ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   })
   children.push(child)
   let output = ''
