@@ -1,10 +1,10 @@
 import {chainedDeploySteps} from '../steps/endpoint.js'
-import {CheckError, errorMessage} from '../errors.js'
-import {PLACEHOLDER} from '../images.js'
+import {CheckError} from '../errors.js'
 import type {PlannedAction, Step} from '../pipeline/step.js'
 import {checkAccount} from '../systems/account.js'
 import {registryCalls} from '../systems/registry-api.js'
 import {scanStep} from '../steps/scan.js'
+import {identityOrWarn} from '../steps/identity.js'
 import {tagDigests, tagStep, verifyStep} from '../steps/tag.js'
 import {COPY_CHANGES, COPY_CHECKS} from './promote-copy.js'
 import type {PromoteState} from './promote-state.js'
@@ -41,16 +41,13 @@ const identityStep: Step<PromoteState> = {
   }),
   async run(state, io) {
     const {dryRun} = state.config.push
-    let identity
-    try {
-      identity = await state.aws.identity(io.signal)
-    } catch (error) {
-      if (!dryRun) throw error
-      state.warn(
-        `No AWS credentials could be used (${errorMessage(error).split('\n')[0]!.replace(/\.$/, '')}): the digest of ${state.config.from} and the current digests of ${state.config.to.join(', ')} are unknown, and so is what would change.${state.account === undefined ? ` The account shows as ${PLACEHOLDER.account}; pass --account-id to see the real references.` : ''}`,
-      )
-      return
-    }
+    const identity = await identityOrWarn(
+      state,
+      dryRun,
+      `the digest of ${state.config.from} and the current digests of ${state.config.to.join(', ')} are unknown`,
+      io.signal,
+    )
+    if (identity === undefined) return
     checkAccount(identity, state.account)
     state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
     state.mutability = (

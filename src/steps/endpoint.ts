@@ -2,8 +2,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {checkSageMaker, readImageFacts} from '../deploy-target-rules.js'
 import {formatDuration} from '../duration.js'
-import {AwsError, CheckError, errorMessage, UsageError} from '../errors.js'
-import {PLACEHOLDER} from '../images.js'
+import {AwsError, CheckError, UsageError} from '../errors.js'
 import {sageMakerName} from '../config/deploy-settings.js'
 import {roleArnAccount, roleArnName} from '../config/endpoint-config.js'
 import type {EndpointDeployState} from '../pipeline/endpoint-state.js'
@@ -11,6 +10,7 @@ import type {EngineState, Step, StepDescription, StepIO} from '../pipeline/step.
 import {checkAccount} from '../systems/account.js'
 import type {EndpointFacts, EndpointStatus, Identity} from '../systems/aws/index.js'
 import type {ImageManifest} from '../systems/image-source.js'
+import {identityOrWarn} from './identity.js'
 
 /**
  * Every permission a deploy needs, on what: what the preflight simulates and the README's
@@ -145,18 +145,13 @@ const preflightStep: Step<EndpointDeployState> = {
     }
   },
   async run(state, io) {
-    const {dryRun} = state.config.push
-    let identity
-    try {
-      identity = await state.aws.identity(io.signal)
-    } catch (error) {
-      if (!dryRun) throw error
-      state.warn(
-        `No AWS credentials could be used (${errorMessage(error).split('\n')[0]!.replace(/\.$/, '')}): the role, the image's digest and what exists in SageMaker are unknown, and so is what would change.${state.account === undefined ? ` The account shows as ${PLACEHOLDER.account}; pass --account-id to see the real references.` : ''}`,
-      )
-      return
-    }
-    await checkCaller(state, identity, io)
+    const identity = await identityOrWarn(
+      state,
+      state.config.push.dryRun,
+      "the role, the image's digest and what exists in SageMaker are unknown",
+      io.signal,
+    )
+    if (identity !== undefined) await checkCaller(state, identity, io)
   },
 }
 
