@@ -146,3 +146,21 @@ export function alive(pid: number): boolean {
     return false
   }
 }
+
+/**
+ * Send `signal` to `child` once, when its stderr so far matches `pattern`. Once only: a signal
+ * that lands in the last milliseconds of Node's own exit, after its handlers are gone, ends the
+ * process by the signal (exit code undefined), which is Node's and not what the test is about.
+ */
+export function signalWhen(
+  child: {stderr: NodeJS.ReadableStream | null; kill(signal: NodeJS.Signals): boolean},
+  pattern: RegExp,
+  signal: NodeJS.Signals = 'SIGINT',
+): void {
+  let stderr = ''
+  let sent = false
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+    if (!sent && pattern.test(stderr)) sent = child.kill(signal)
+  })
+}

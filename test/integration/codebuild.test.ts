@@ -6,7 +6,7 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
 import {motoEnv, createRepository} from '../helpers/aws.js'
-import {baseEnv, CLI, makeProject, runCli} from '../helpers/cli.js'
+import {baseEnv, CLI, makeProject, runCli, signalWhen} from '../helpers/cli.js'
 import {
   type BuildScript,
   type CodeBuildStandIn,
@@ -272,11 +272,7 @@ describe('push --builder codebuild', () => {
         stdin: 'ignore',
       },
     )
-    let stderr = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-      if (stderr.includes('building...')) child.kill('SIGINT')
-    })
+    signalWhen(child, /building\.\.\./)
     const result = await child
     expect(result.exitCode).toBe(130)
     expect(codebuild.operations()).toContain('StopBuild')

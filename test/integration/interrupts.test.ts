@@ -6,7 +6,7 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
 import {createRepository, imageTags, motoEnv, seedDeployableImage, seedImage} from '../helpers/aws.js'
-import {alive, baseEnv, CLI, makeProject, standInProject, tempDir} from '../helpers/cli.js'
+import {alive, baseEnv, CLI, makeProject, signalWhen, standInProject, tempDir} from '../helpers/cli.js'
 import {
   EXECUTION_ROLE_ARN,
   type SageMakerStandIn,
@@ -227,11 +227,7 @@ describe('deploy: Ctrl-C during the wait (issue 24)', () => {
       MLDEPLOY_SAGEMAKER_POLL_SECONDS: '1',
     })
     const child = start(['deploy', 'modelA/V1', '--json'], env, root)
-    let stderr = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-      if (/Creating after/.test(stderr)) child.kill('SIGINT')
-    })
+    signalWhen(child, /Creating after/)
     const result = await child
     expect(result.exitCode).toBe(130)
     const json = JSON.parse(String(result.stdout))
@@ -274,11 +270,7 @@ describe('deploy: Ctrl-C during the wait (issue 24)', () => {
       s.env,
       s.root,
     )
-    let stderr = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-      if (/Creating after/.test(stderr)) child.kill('SIGINT')
-    })
+    signalWhen(child, /Creating after/)
     const result = await child
     expect(result.exitCode).toBe(130)
     const json = JSON.parse(String(result.stdout))
