@@ -8,7 +8,9 @@ import {
   type InterruptSignal,
   MldeployError,
 } from '../errors.js'
+import type {PushConfig} from '../config/push-config.js'
 import type {IoHost} from '../pipeline/io-host.js'
+import type {WarningLog} from '../pipeline/warnings.js'
 import {redactCredentialHeaders, type SecretRegistry} from '../secrets.js'
 import {unknownFlagsMessage} from '../suggest.js'
 import {annotationFor, inGithubActions} from './github-actions.js'
@@ -136,6 +138,25 @@ export abstract class BaseCommand extends Command {
     if (renderer !== 'default') return this.host
     const {ListrHost} = await import('./listr-host.js')
     return new ListrHost(process.stderr, this.stderr, concurrency)
+  }
+
+  /**
+   * The start of one target's run (deploy, promote): its secrets redact everything from now on,
+   * the warnings on where its settings come from are raised, and each warning is shown once, as it
+   * is raised, on the run's host (a task list prints them after itself).
+   */
+  protected async startTargetRun(
+    state: {secrets: SecretRegistry; warn(message: string): void; warningLog: WarningLog},
+    located: PushConfig,
+  ): Promise<IoHost> {
+    this.secrets = state.secrets
+    const {locatingWarnings} = await import('../project/warnings.js')
+    for (const warning of await locatingWarnings(located, this.interruptSignal)) state.warn(warning)
+    const host = await this.runHost(1)
+    const warnings = this.warningPrinter()
+    warnings.showOn(host)
+    state.warningLog.showWith(warnings.show)
+    return host
   }
 
   /** --quiet: the result, warnings and errors only (read before parsing, like --verbose). */

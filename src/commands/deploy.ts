@@ -60,14 +60,8 @@ Exit codes: 2 for bad input (no execution role, an unknown instance type, an ima
       process.cwd(),
     )
     const state = await prepareDeploy(config)
-    this.secrets = state.secrets
-    const {locatingWarnings} = await import('../project/warnings.js')
-    for (const warning of await locatingWarnings(config.push, this.interruptSignal)) state.warn(warning)
+    const host = await this.startTargetRun(state, config.push)
     const redact = (text: string): string => this.redact(text)
-    const host = await this.runHost(1)
-    const warnings = this.warningPrinter()
-    warnings.showOn(host)
-    state.warningLog.showWith(warnings.show)
     const {result, failure} = await deploy(state, {host, signal: this.interruptSignal})
     if (!result.dryRun) {
       writeOutputs(

@@ -66,15 +66,8 @@ Exit codes: 3 when the --from tag or the repository does not exist (or AWS refus
       process.cwd(),
     )
     const state = await preparePromote(config)
-    this.secrets = state.secrets
-    const {locatingWarnings} = await import('../project/warnings.js')
-    for (const warning of await locatingWarnings(config.push, this.interruptSignal)) state.warn(warning)
+    const host = await this.startTargetRun(state, config.push)
     const redact = (text: string): string => this.redact(text)
-    const host = await this.runHost(1)
-    // Each warning shown once as it is raised (a task list prints them after itself).
-    const warnings = this.warningPrinter()
-    warnings.showOn(host)
-    state.warningLog.showWith(warnings.show)
     const {result, failure} = await promote(state, {host, signal: this.interruptSignal})
     // promote --deploy: the endpoint's own summary, whatever the ending.
     if (!result.dryRun && result.deploy !== null)

@@ -3,8 +3,8 @@ import {Args} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {appendStepSummary, endpointSummary, writeStepOutputs} from '../cli/github-actions.js'
 import {flagsFor} from '../config/flags.js'
-import {type PushConfig, type PushFlags, resolvePushConfig} from '../config/push-config.js'
-import {type DeployConfig, resolveChainedDeploy} from '../config/endpoint-config.js'
+import {type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import {resolveChainedDeploy} from '../config/endpoint-config.js'
 import {usageError} from '../errors.js'
 import {formatCommand} from '../process.js'
 import type {FailedPushResult, ManyResult, PushResult} from '../pipeline/push.js'
@@ -67,9 +67,9 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
       resolvePushConfig(name, flags as PushFlags, process.env, process.cwd()),
     )
     // push --deploy: each target's own deploy settings, checked here too (a missing role is exit 2).
-    const deploys = flags.deploy
-      ? configs.map((config) => chainedDeployConfig(config, flags, process.env))
-      : configs.map(() => undefined)
+    const deploys = configs.map((config) =>
+      flags.deploy ? resolveChainedDeploy(config, flags, process.env, 'push') : undefined,
+    )
     const {prepareState, planTargets, pushTargets, aggregate, noteLocalImage} =
       await import('../pipeline/push.js')
     const states: DeployState[] = []
@@ -142,18 +142,4 @@ Settings come from flags, then MLDEPLOY_* variables, then .env files (local, git
     if (status === 'pushed') this.print(text)
     else this.stderr.write(`${this.redact(text)}\n`)
   }
-}
-
-/** push --deploy's settings for one target: not with --builder codebuild (its plan runs in AWS). */
-function chainedDeployConfig(
-  config: PushConfig,
-  flags: Parameters<typeof resolveChainedDeploy>[1],
-  env: NodeJS.ProcessEnv,
-): DeployConfig {
-  if (config.builder.value.kind === 'codebuild')
-    throw usageError(
-      `--deploy is not chained after --builder codebuild (from ${config.builder.source}) yet.`,
-      'Push first, then run mldeploy deploy on the pushed image.',
-    )
-  return resolveChainedDeploy(config, flags, env, 'push')
 }

@@ -75,6 +75,12 @@ export function resolveChainedDeploy(
       `--deploy runs the image on SageMaker, which pulls only from ECR, and the registry (from ${push.registry.source}) is ${push.registry.value}.`,
       'Push to ECR (drop --registry), or deploy separately with mldeploy deploy.',
     )
+  // Its plan runs in AWS, where nothing of mldeploy's deploy steps would run after it.
+  if (command === 'push' && push.builder.value.kind === 'codebuild')
+    throw usageError(
+      `--deploy is not chained after --builder codebuild (from ${push.builder.source}) yet.`,
+      'Push first, then run mldeploy deploy on the pushed image.',
+    )
   if (command === 'push' && push.deployTarget.value !== 'sagemaker')
     throw usageError(
       `--deploy runs the image on SageMaker, and the deploy target (from ${push.deployTarget.source}) is ${push.deployTarget.value}: the image would not get the SageMaker adapter nor be checked against its rules.`,

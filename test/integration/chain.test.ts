@@ -199,7 +199,7 @@ describe('push --deploy', () => {
     expect(creates()).toEqual([])
   })
 
-  it('bad input is exit 2 with nothing run: no --deploy-target sagemaker, --registry', async () => {
+  it('bad input is exit 2 with nothing run: no --deploy-target sagemaker, --registry, --builder codebuild', async () => {
     const s = setup()
     const plain = await push(s)
     expect(plain.exitCode).toBe(2)
@@ -207,6 +207,12 @@ describe('push --deploy', () => {
     const other = await push(s, '--deploy-target', 'sagemaker', '--registry', 'localhost:5000')
     expect(other.exitCode).toBe(2)
     expect(JSON.parse(other.stdout).error.message).toContain('pulls only from ECR')
+    const remote = await push(s, '--deploy-target', 'sagemaker', '--builder', 'codebuild')
+    expect(remote.exitCode).toBe(2)
+    expect(JSON.parse(remote.stdout).error).toMatchObject({
+      message: '--deploy is not chained after --builder codebuild (from flag --builder) yet.',
+      hint: 'Push first, then run mldeploy deploy on the pushed image.',
+    })
     expect(s.bin.calls()).toEqual([])
     expect(standIn.operations()).toEqual([])
   })
