@@ -10,7 +10,7 @@ export default class Doctor extends BaseCommand {
 
   static override description = `Runs every check at once, each with its own timeout, and prints one line per check (pass, warn, fail or skip) with a fix under each problem: Node and mldeploy versions, the Python environment push would use and bentoml (>= 1.4.25) in it, the backend (docker daemon answering, podman info working), the AWS identity, account and region, ECR, the VPN check target, and free disk where BentoML and the backend keep their data.
 
-It resolves settings exactly as push does (flags, environment, .env files, --stage). With a target it also checks that target's repository and VPN settings. Exits 3 when a check fails; warnings do not fail.`
+It resolves settings exactly as push does (flags, environment, .env files, --stage). With a target it also checks that target's repository and VPN settings, and, when it deploys (an execution-role-arn is set), what mldeploy deploy's preflight checks: the role exists in the account, and the caller may make every call deploy makes (iam:PassRole included). Exits 3 when a check fails; warnings do not fail.`
 
   static override examples = [
     {

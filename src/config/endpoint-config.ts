@@ -51,13 +51,15 @@ export function resolveDeployConfig(
     cwd,
   )
   const read = readerFor(push, flags, processEnv)
+  return endpointConfig(push, read, imageOf(read))
+}
+
+/** --image-digest, else --image-tag, else what `latest` points at. */
+function imageOf(read: SettingsReader): DeployConfig['image'] {
   const digest = read.get(SETTINGS.deployImageDigest)
-  const tag = read.get(SETTINGS.deployImageTag)
-  return endpointConfig(
-    push,
-    read,
-    digest !== undefined ? {digest: digest.value} : {tag: tag?.value ?? 'latest'},
-  )
+  return digest !== undefined
+    ? {digest: digest.value}
+    : {tag: read.get(SETTINGS.deployImageTag)?.value ?? 'latest'}
 }
 
 /**
@@ -87,6 +89,20 @@ export function resolveChainedDeploy(
       'Add --deploy-target sagemaker (or deploy-target: sagemaker in mldeploy.yaml).',
     )
   return endpointConfig(push, readerFor(push, flags, processEnv), {chained: command})
+}
+
+/**
+ * doctor's view of a target's deploy: the settings `mldeploy deploy` would use (the target's files
+ * and the environment; doctor has none of deploy's flags). Undefined when no execution role is
+ * set anywhere: the target does not deploy.
+ */
+export function resolveDeployForDoctor(
+  push: PushConfig,
+  processEnv: NodeJS.ProcessEnv,
+): DeployConfig | undefined {
+  const read = readerFor(push, {}, processEnv)
+  if (read.get(SETTINGS.executionRoleArn) === undefined) return undefined
+  return endpointConfig(push, read, imageOf(read))
 }
 
 function readerFor(

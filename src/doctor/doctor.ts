@@ -20,6 +20,9 @@ import {describeChosenPython} from '../systems/python.js'
 import {checkVpn, formatVpnCheck} from '../systems/vpn.js'
 import {isRemoteEngine, probeEngine, resolveEngine} from '../systems/engine.js'
 import {describeBuilder} from '../config/builder.js'
+import type {DeployConfig} from '../config/endpoint-config.js'
+import type {Sourced} from '../config/env-layers.js'
+import type {DeployTarget} from '../config/image-settings.js'
 import {
   type Check,
   type CheckOutcome,
@@ -116,6 +119,14 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
   }
 }
 
+/** doctor's AWS clients and what STS said of the caller, read once for every check that needs them. */
+interface ResolvedAws {
+  clients: AwsClients
+  identity: Identity
+  region: string
+  regionSource: string
+}
+
 /** Every check, in the order they are shown; shared probes (Python, backend, identity) run once. */
 export function doctorChecks(
   options: DoctorOptions,
@@ -144,8 +155,7 @@ export function doctorChecks(
     (backendInfo ??= probeBackend(settings.backend.value, (args) =>
       child(settings.backend.value, args, signal),
     ))
-  let aws:
-    Promise<{clients: AwsClients; identity: Identity; region: string; regionSource: string}> | undefined
+  let aws: Promise<ResolvedAws> | undefined
   const identity = () =>
     (aws ??= (async () => {
       const region = await resolveRegion(settings)
@@ -167,6 +177,9 @@ export function doctorChecks(
     })())
   let opened: AwsClients | undefined
   const close = (): void => opened?.close()
+  // The checks after `aws` need its identity: without one they skip, pointing at its failure.
+  const identityOrSkip = (): Promise<ResolvedAws | CheckOutcome> =>
+    identity().catch(() => ({status: 'skip', message: 'Needs AWS credentials (see above).'}))
   const noPython: CheckOutcome = {
     status: 'fail',
     message: `${python.command} (${python.fallback ?? `from ${settings.python.source}`}) is not on PATH.`,
@@ -274,12 +287,8 @@ export function doctorChecks(
       title: 'ECR',
       timeoutMs: 25_000,
       async run(signal): Promise<CheckOutcome> {
-        let resolved
-        try {
-          resolved = await identity()
-        } catch {
-          return {status: 'skip', message: 'Needs AWS credentials (see above).'}
-        }
+        const resolved = await identityOrSkip()
+        if ('status' in resolved) return resolved
         const {clients, identity: who, region} = resolved
         const repository = settings.repository
         if (repository === undefined) {
@@ -306,12 +315,8 @@ export function doctorChecks(
         const repository = settings.repository
         if (repository === undefined)
           return {status: 'skip', message: 'Name a target (or --repository) to check its repository.'}
-        let resolved
-        try {
-          resolved = await identity()
-        } catch {
-          return {status: 'skip', message: 'Needs AWS credentials (see above).'}
-        }
+        const resolved = await identityOrSkip()
+        if ('status' in resolved) return resolved
         return lifecycleOutcome(resolved.clients, repository.value, resolved.identity.account, signal)
       },
     },
@@ -363,6 +368,21 @@ export function doctorChecks(
       },
     },
     {
+      id: 'sagemaker',
+      title: 'SageMaker deploy',
+      timeoutMs: 25_000,
+      async run(signal): Promise<CheckOutcome> {
+        const deploy = settings.deploy
+        if (deploy === undefined)
+          return {status: 'skip', message: 'Name a target to check its deploy settings.'}
+        if (deploy.error !== undefined) return failedOutcome(deploy.error)
+        if (deploy.config === undefined) return noExecutionRole(deploy.deployTarget)
+        const resolved = await identityOrSkip()
+        if ('status' in resolved) return resolved
+        return deployAccessOutcome(deploy.config, resolved, signal)
+      },
+    },
+    {
       // ecr.sh disagreements, .env typos, a git-ignored .env (src/project/warnings.ts).
       id: 'project',
       title: 'Project files',
@@ -400,6 +420,51 @@ export async function builderOutcome(
     return {status: 'pass', message: `${answered}.`, data: {builder: engine.builder, url: engine.url}}
   } catch (error) {
     return failedOutcome(error)
+  }
+}
+
+/** Only a target pushed for SageMaker needs a role: any other target does not deploy, and says so. */
+function noExecutionRole(deployTarget: Sourced<DeployTarget>): CheckOutcome {
+  const unset = 'no execution-role-arn is set (mldeploy.yaml, MLDEPLOY_SAGEMAKER_ROLE_ARN)'
+  return deployTarget.value === 'sagemaker'
+    ? {
+        status: 'warn',
+        message: `The deploy target is sagemaker (from ${deployTarget.source}), and ${unset}: mldeploy deploy and push --deploy would refuse.`,
+        fix: "Put execution-role-arn: arn:aws:iam::<account>:role/<name> in the target's mldeploy.yaml.",
+      }
+    : {status: 'skip', message: `Not set up: ${unset}.`}
+}
+
+/**
+ * What deploy's preflight checks before anything changes, with doctor's identity: the account,
+ * the execution role (IAM GetRole) and the caller's permissions for every call deploy makes
+ * (IAM SimulatePrincipalPolicy). The SageMaker system is loaded only here.
+ */
+async function deployAccessOutcome(
+  config: DeployConfig,
+  aws: ResolvedAws,
+  signal: AbortSignal,
+): Promise<CheckOutcome> {
+  const {EndpointDeployState, checkDeployAccess, deployPermissions} = await import('../release/deploy.js')
+  const state = new EndpointDeployState(config, {value: aws.region, source: aws.regionSource}, aws.clients)
+  try {
+    await checkDeployAccess(state, aws.identity, signal)
+  } catch (error) {
+    return failedOutcome(error)
+  }
+  const data = {
+    executionRole: config.roleArn.value,
+    endpoint: state.endpointName,
+    instanceType: config.instanceType.value,
+    principal: state.principalArn ?? null,
+  }
+  const role = `Execution role ${config.roleArn.value} exists; endpoint ${state.endpointName} on ${config.instanceCount.value} x ${config.instanceType.value}`
+  if (state.principalArn === undefined)
+    return {status: 'warn', message: `${role}. ${state.warnings.join(' ')}`, data}
+  return {
+    status: 'pass',
+    message: `${role}; ${state.principalArn} may call all ${deployPermissions(state).length} actions deploy needs.`,
+    data,
   }
 }
 

@@ -1,7 +1,15 @@
 import {EnvLayers, type Sourced} from '../config/env-layers.js'
 import type {FlagValuesFor} from '../config/flags.js'
 import type {Builder} from '../config/builder.js'
-import {backendForBuilder, loadLayers, type PushFlags, resolvePushConfig} from '../config/push-config.js'
+import type {DeployTarget} from '../config/image-settings.js'
+import {type DeployConfig, resolveDeployForDoctor} from '../config/endpoint-config.js'
+import {
+  backendForBuilder,
+  loadLayers,
+  type PushConfig,
+  type PushFlags,
+  resolvePushConfig,
+} from '../config/push-config.js'
 import {readStage, SETTINGS, SettingsReader, type FromFile, type Shadowed} from '../config/settings.js'
 import {usageError} from '../errors.js'
 import {findProjectRoot, resolveRoot} from '../project/target.js'
@@ -36,6 +44,11 @@ export interface DoctorSettings {
   shadowed: Shadowed[]
   /** The settings that came from a file, and which (see SettingsReader). */
   fromFiles: FromFile[]
+  /**
+   * With a target: what `mldeploy deploy` would use (`config` undefined: no execution role set;
+   * `error`: its settings are bad input), and the deploy target, to say when a role is missing.
+   */
+  deploy?: {config?: DeployConfig; error?: unknown; deployTarget: Sourced<DeployTarget>}
 }
 
 /**
@@ -72,9 +85,20 @@ export function resolveDoctorSettings(
       envFiles: config.envFiles,
       shadowed: config.shadowed,
       fromFiles: config.fromFiles,
+      deploy: deployForDoctor(config, processEnv),
     }
   }
   return resolveWithoutTarget(shared, processEnv, cwd)
+}
+
+/** A deploy setting's bad input is the deploy check's failure, not the end of every check. */
+function deployForDoctor(push: PushConfig, processEnv: NodeJS.ProcessEnv): DoctorSettings['deploy'] {
+  const {deployTarget} = push
+  try {
+    return {config: resolveDeployForDoctor(push, processEnv), deployTarget}
+  } catch (error) {
+    return {error, deployTarget}
+  }
 }
 
 function resolveWithoutTarget(

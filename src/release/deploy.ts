@@ -12,7 +12,7 @@ import {DEPLOY_CHECKS, DEPLOY_PLAN} from '../steps/endpoint.js'
 
 export {type DeployConfig, type DeployFlags, resolveDeployConfig} from '../config/endpoint-config.js'
 export {EndpointDeployState, prepareDeploy} from '../pipeline/endpoint-state.js'
-export {DEPLOY_CHECKS, DEPLOY_PLAN, deployPermissions} from '../steps/endpoint.js'
+export {checkDeployAccess, DEPLOY_CHECKS, DEPLOY_PLAN, deployPermissions} from '../steps/endpoint.js'
 
 /** The endpoint's block (as push --deploy and promote --deploy report it), with the target's own fields. */
 export type DeployResult = Omit<EndpointBlock, 'status' | 'image'> & {

@@ -20,8 +20,9 @@ import {identityOrWarn} from './identity.js'
 export function deployPermissions(state: EndpointDeployState): Array<{action: string; resource: string}> {
   const role = state.config.roleArn.value
   const endpoint = state.arnOf('endpoint', state.endpointName)
-  // A chained deploy's preflight runs before the push made the image: its names as a pattern.
-  const pending = state.digest === undefined && state.config.image.chained !== undefined
+  // Before the image is known (a chained deploy's preflight runs before the push made it; doctor
+  // reads no image), the names are the target's pattern.
+  const pending = state.digest === undefined
   const target = state.config.push.target.name
   const config = state.arnOf('endpoint-config', pending ? sageMakerName(target, '*') : state.configName)
   const model = state.arnOf('model', pending ? sageMakerName(target, '*') : state.modelName)
@@ -157,6 +158,40 @@ const preflightStep: Step<EndpointDeployState> = {
 
 /** The preflight once the identity is read: the account, the role, the image's digest, the permissions. */
 async function checkCaller(state: EndpointDeployState, identity: Identity, io: StepIO): Promise<void> {
+  io.output(`account ${identity.account}; execution role ${await checkRole(state, identity, io.signal)}`)
+  await readImageDigest(state, io.signal)
+  io.output(
+    state.config.image.chained === undefined
+      ? `image ${state.imageReference}`
+      : `image: what ${state.config.image.chained} gives (${state.digest ?? 'not known yet'})`,
+  )
+  await checkCallerPermissions(state, identity, io)
+}
+
+/**
+ * doctor's deploy check: the preflight's account, role and permission checks for the identity
+ * doctor read, without reading the image (the names are the target's pattern). Throws as the
+ * preflight would; a caller IAM cannot simulate is a warning on the state.
+ */
+export async function checkDeployAccess(
+  state: EndpointDeployState,
+  identity: Identity,
+  signal: AbortSignal,
+): Promise<void> {
+  await checkRole(state, identity, signal)
+  await checkCallerPermissions(state, identity, {
+    output: () => undefined,
+    outputReady: () => undefined,
+    signal,
+  })
+}
+
+/** The account is the target's, and the execution role is of it and exists (as IAM names it). */
+async function checkRole(
+  state: EndpointDeployState,
+  identity: Identity,
+  signal: AbortSignal,
+): Promise<string> {
   checkAccount(identity, state.account)
   state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
   const role = state.config.roleArn
@@ -166,7 +201,7 @@ async function checkCaller(state: EndpointDeployState, identity: Identity, io: S
       {hint: 'Name a role of the account the endpoint is deployed to.'},
     )
   const found = await state.iam
-    .roleArn(roleArnName(role.value), io.signal)
+    .roleArn(roleArnName(role.value), signal)
     .catch((error: unknown) => Promise.reject(denied(error, 'iam:GetRole', role.value)))
   if (found === undefined)
     throw new CheckError(
@@ -184,10 +219,14 @@ async function checkCaller(state: EndpointDeployState, identity: Identity, io: S
         hint: 'Use the ARN IAM gives (the path is part of it).',
       },
     )
-  io.output(`account ${identity.account}; execution role ${found}`)
+  return found
+}
+
+/** The digest of the image deploy runs: named, or read from what the tag points at. */
+async function readImageDigest(state: EndpointDeployState, signal: AbortSignal): Promise<void> {
   const {tag} = state.config.image
   if (tag !== undefined) {
-    const images = await state.aws.imagesByTag(state.repository, [tag], io.signal)
+    const images = await state.aws.imagesByTag(state.repository, [tag], signal)
     const digest = images.get(tag)?.digest
     if (digest === undefined)
       throw new CheckError(
@@ -199,11 +238,14 @@ async function checkCaller(state: EndpointDeployState, identity: Identity, io: S
       )
     state.digest = digest
   } else if (state.config.image.digest !== undefined) state.digest = state.config.image.digest
-  io.output(
-    state.config.image.chained === undefined
-      ? `image ${state.imageReference}`
-      : `image: what ${state.config.image.chained} gives (${state.digest ?? 'not known yet'})`,
-  )
+}
+
+/** The caller's permissions for every call deploy makes, simulated as its user or role. */
+async function checkCallerPermissions(
+  state: EndpointDeployState,
+  identity: Identity,
+  io: StepIO,
+): Promise<void> {
   const principal = await principalOf(state, identity, io.signal)
   if (principal === undefined) {
     state.warn(

@@ -8,6 +8,12 @@ import {createRepository, expiredCredentialsHome, motoEnv} from '../helpers/aws.
 import {baseEnv, makeProject, runCli, tempDir} from '../helpers/cli.js'
 import {startFaultProxy} from '../helpers/fault-proxy.js'
 import {MOTO_ACCOUNT, resetMoto} from '../helpers/moto.js'
+import {
+  CALLER_ROLE_ARN,
+  EXECUTION_ROLE_ARN,
+  type SageMakerStandIn,
+  startSageMakerStandIn,
+} from '../helpers/sagemaker-stand-in.js'
 import {startMlflowStandIn} from '../helpers/mlflow-stand-in.js'
 
 // The real CLI as a process, the real AWS SDK against moto, and small stand-ins for python, podman
@@ -42,8 +48,8 @@ interface Setup {
   bentomlHome: string
 }
 
-function setup(extraEnv: Record<string, string> = {}): Setup {
-  const root = makeProject()
+function setup(extraEnv: Record<string, string> = {}, files: Record<string, string> = {}): Setup {
+  const root = makeProject(files)
   const bin = tempDir('doctor-bin')
   for (const name of ['python', 'podman', 'docker']) {
     writeFileSync(path.join(bin, name), FAKE)
@@ -110,9 +116,15 @@ describe('mldeploy doctor', () => {
       'vpn',
       'disk-bentoml',
       'disk-backend',
+      'sagemaker',
       'project',
     ])
     expect(json.target).toBe('modelA/V1')
+    // A target without an execution role does not deploy: nothing to check, nothing called.
+    expect(checks.sagemaker).toMatchObject({
+      status: 'skip',
+      message: 'Not set up: no execution-role-arn is set (mldeploy.yaml, MLDEPLOY_SAGEMAKER_ROLE_ARN).',
+    })
     expect(checks.node!.status).toBe('pass')
     expect(json.status).toBe('warnings')
     for (const id of ['mldeploy', 'python', 'bentoml', 'backend', 'aws', 'ecr', 'vpn']) {
@@ -392,5 +404,82 @@ describe('mldeploy doctor', () => {
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toContain('EXAMPLES')
     expect(result.stdout).toContain('mldeploy doctor modelA/V1 --stage production')
+  })
+})
+
+// STS and IAM are the scripted stand-in (moto has no SimulatePrincipalPolicy); the caller is an
+// assumed role with a path, as in CI. ECR stays moto.
+describe('mldeploy doctor: the sagemaker check (what deploy needs)', () => {
+  let standIn: SageMakerStandIn
+  beforeAll(async () => {
+    standIn = await startSageMakerStandIn()
+  })
+  afterAll(async () => {
+    await standIn.close()
+  })
+  beforeEach(() => standIn.reset())
+
+  const doctor = async (yaml: string) => {
+    const s = setup(
+      {AWS_ENDPOINT_URL_STS: standIn.url, AWS_ENDPOINT_URL_IAM: standIn.url},
+      {'deploy/modelA/V1/mldeploy.yaml': yaml},
+    )
+    const result = await runCli(['doctor', 'modelA/V1', '--json', '--skip-vpn-check'], {
+      cwd: s.root,
+      env: s.env,
+    })
+    return {result, checks: byId(JSON.parse(result.stdout))}
+  }
+  const withRole = `execution-role-arn: ${EXECUTION_ROLE_ARN}\ninstance-type: ml.c5.xlarge\n`
+
+  it('passes when the role exists and every call deploy makes is allowed; the caller is simulated as its role', async () => {
+    const {result, checks} = await doctor(withRole)
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(checks.sagemaker).toMatchObject({
+      status: 'pass',
+      message: `Execution role ${EXECUTION_ROLE_ARN} exists; endpoint modela-v1 on 1 x ml.c5.xlarge; ${CALLER_ROLE_ARN} may call all 13 actions deploy needs.`,
+      data: {executionRole: EXECUTION_ROLE_ARN, principal: CALLER_ROLE_ARN, instanceType: 'ml.c5.xlarge'},
+    })
+    expect(standIn.operations()).toContain('iam:SimulatePrincipalPolicy')
+    // Read-only: doctor never creates anything in SageMaker.
+    expect(standIn.operations().filter((each) => each.startsWith('sagemaker:'))).toEqual([])
+  })
+
+  it('fails (exit 3) naming a denied permission or a missing role; the other checks still report', async () => {
+    standIn.deniedActions.add('iam:PassRole')
+    const denied = await doctor(withRole)
+    expect(denied.result.exitCode).toBe(3)
+    expect(denied.checks.sagemaker!.status).toBe('fail')
+    expect(denied.checks.sagemaker!.message).toBe(
+      `${CALLER_ROLE_ARN} may not call 1 action(s) deploy needs: iam:PassRole on ${EXECUTION_ROLE_ARN} (implicitDeny).`,
+    )
+    expect(denied.checks.aws!.status).toBe('pass')
+
+    standIn.reset()
+    standIn.roles.delete('sagemaker-execution')
+    const missing = await doctor(withRole)
+    expect(missing.result.exitCode).toBe(3)
+    expect(missing.checks.sagemaker).toMatchObject({
+      status: 'fail',
+      message: `Execution role ${EXECUTION_ROLE_ARN} (from deploy/modelA/V1/mldeploy.yaml execution-role-arn) does not exist in account 123456789012.`,
+    })
+    expect(missing.checks.sagemaker!.fix).toContain('Create it')
+  })
+
+  it('bad deploy settings fail the check alone; a sagemaker target without a role warns', async () => {
+    const bad = await doctor(`execution-role-arn: ${EXECUTION_ROLE_ARN}\ninstance-type: ml.m5.huge\n`)
+    expect(bad.result.exitCode).toBe(3)
+    expect(bad.checks.sagemaker!.status).toBe('fail')
+    expect(bad.checks.sagemaker!.message).toContain('is not a SageMaker real-time hosting instance type')
+    expect(bad.checks.ecr!.status).toBe('pass')
+    expect(standIn.operations()).not.toContain('iam:SimulatePrincipalPolicy')
+
+    const noRole = await doctor('deploy-target: sagemaker\n')
+    expect(noRole.result.exitCode, noRole.result.stderr).toBe(0)
+    expect(noRole.checks.sagemaker).toMatchObject({
+      status: 'warn',
+      message:
+        'The deploy target is sagemaker (from deploy/modelA/V1/mldeploy.yaml deploy-target), and no execution-role-arn is set (mldeploy.yaml, MLDEPLOY_SAGEMAKER_ROLE_ARN): mldeploy deploy and push --deploy would refuse.',
+    })
   })
 })
