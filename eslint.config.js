@@ -27,9 +27,18 @@ const only = {
     message: 'src/process.ts sits below every folder of src/: it imports only the modules beside it.',
   },
   belowEngine: {
-    group: ['**/pipeline/*', '**/steps/*', '**/commands/*', '**/cli/*', '**/release/*', '**/doctor/*'],
+    group: [
+      '**/pipeline/*',
+      '**/steps/*',
+      '**/commands/*',
+      '**/cli/*',
+      '**/release/*',
+      '**/doctor/*',
+      '**/project/*',
+      '**/scaffold/*',
+    ],
     message:
-      'Configuration sits below the engine, steps and commands: it may not import them (step ids are src/step-ids.ts).',
+      'Configuration sits below the engine, steps, commands, project/ and scaffold/: it may not import them (step ids are src/step-ids.ts, target folders src/config/target.ts).',
   },
 }
 const restrict = (...patterns) => ({'no-restricted-imports': ['error', {patterns}]})

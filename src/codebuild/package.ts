@@ -2,7 +2,7 @@ import {readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {parseEnvFile} from '../config/env-layers.js'
-import type {Target} from '../project/target.js'
+import type {Target} from '../config/target.js'
 import {isSecretEntry} from '../secrets.js'
 import type {ZipEntry} from './zip.js'
 import {isDirectory, isFile} from '../files.js'

@@ -42,7 +42,7 @@ It resolves settings exactly as push does (flags, environment, .env files, --sta
     const {resolveDoctorSettings} = await import('../doctor/settings.js')
     const {formatDoctor, runDoctor} = await import('../doctor/doctor.js')
     // Inside deploy/<model>/<version>/, no target means that one.
-    const {targetHere} = await import('../project/target.js')
+    const {targetHere} = await import('../config/target.js')
     const target = args.target ?? targetHere(flags.root, process.cwd())
     const settings = resolveDoctorSettings(target, flags, process.env, process.cwd())
     const result = await this.interruptible(async (signal) => {

@@ -9,7 +9,7 @@ import {usageError} from '../errors.js'
 import {formatCommand} from '../process.js'
 import type {FailedPushResult, ManyResult, PushResult} from '../pipeline/push.js'
 import type {DeployState} from '../pipeline/state.js'
-import {chosenTargets} from '../project/target.js'
+import {chosenTargets} from '../config/target.js'
 import {unknownFlagsMessage} from '../suggest.js'
 
 export default class Push extends BaseCommand {

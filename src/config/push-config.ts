@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {usageError} from '../errors.js'
 import {defaultLifecyclePolicy, type LifecyclePolicy} from '../lifecycle-policy.js'
-import {resolveRoot, resolveTarget, type Target} from '../project/target.js'
+import {resolveRoot, resolveTarget, type Target} from './target.js'
 import type {Backend} from '../systems/backend.js'
 import type {RepositorySettings} from '../systems/aws/index.js'
 import {resolvePython, type PythonCommand} from '../systems/python.js'

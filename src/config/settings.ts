@@ -17,7 +17,7 @@ import {
   validateModelUri,
   validatePythonVersion,
   validateTrackingUri,
-} from '../scaffold/names.js'
+} from './names.js'
 import {type Backend, BACKENDS} from '../systems/backend.js'
 import {BENTO_VERSION} from '../systems/bentoml.js'
 import {hostPortFromTrackingUri, parseVpnCheck} from '../systems/vpn.js'

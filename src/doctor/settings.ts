@@ -12,7 +12,7 @@ import {
 } from '../config/push-config.js'
 import {readStage, SETTINGS, SettingsReader, type FromFile, type Shadowed} from '../config/settings.js'
 import {usageError} from '../errors.js'
-import {findProjectRoot, resolveRoot} from '../project/target.js'
+import {findProjectRoot, resolveRoot} from '../config/target.js'
 import type {Backend} from '../systems/backend.js'
 import {resolvePython, type PythonCommand} from '../systems/python.js'
 import type {HostPort} from '../systems/vpn.js'

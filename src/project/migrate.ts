@@ -14,7 +14,7 @@ import {
   resolveTarget,
   type Target,
   targetHere,
-} from './target.js'
+} from '../config/target.js'
 
 /**
  * `mldeploy migrate`: the settings a target's ecr.sh (the template's script, edited by hand per

@@ -5,7 +5,7 @@ import {loadEnvLayers} from '../config/target-layers.js'
 import {readStage, SETTINGS, SettingsReader} from '../config/settings.js'
 import {resolvePushConfig} from '../config/push-config.js'
 import {UsageError} from '../errors.js'
-import {discoverTargets, REQUIRED_TARGET_FILES, resolveRoot} from '../project/target.js'
+import {discoverTargets, REQUIRED_TARGET_FILES, resolveRoot} from '../config/target.js'
 import {isFile} from '../files.js'
 
 export interface ListFlags {

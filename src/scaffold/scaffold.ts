@@ -25,7 +25,7 @@ import {
   settingsOf,
 } from '../config/settings.js'
 import {defaultRepository} from '../images.js'
-import {findProjectRoot, parseTargetName, resolveTarget} from '../project/target.js'
+import {findProjectRoot, parseTargetName, resolveTarget} from '../config/target.js'
 import {
   defaultBentoModel,
   defaultServiceClass,
@@ -34,7 +34,7 @@ import {
   validateBentoModel,
   validateModelUri,
   validatePythonVersion,
-} from './names.js'
+} from '../config/names.js'
 import {
   commonPy,
   createBentoModelPy,

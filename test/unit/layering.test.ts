@@ -43,6 +43,8 @@ describe('the layering (eslint.config.js)', () => {
     ['src/process.ts', './systems/child.js'],
     ['src/config/timeouts.ts', '../pipeline/state.js'],
     ['src/config/settings.ts', '../steps/tag.js'],
+    ['src/config/push-config.ts', '../project/warnings.js'],
+    ['src/config/settings.ts', '../scaffold/scaffold.js'],
     ['src/pipeline/engine.ts', '../steps/push.js'],
   ])('refuses %s importing %s', async (filePath, specifier) => {
     expect(await restrictedImports(filePath, `import '${specifier}'\n`)).toHaveLength(1)

@@ -12,7 +12,7 @@ import {
   unifiedDiff,
 } from '../../src/project/migrate.js'
 import {resolvePushConfig} from '../../src/config/push-config.js'
-import {resolveTarget} from '../../src/project/target.js'
+import {resolveTarget} from '../../src/config/target.js'
 import {makeProject} from '../helpers/cli.js'
 
 // template-ecr.sh is the template README's ecr.sh, byte for byte; the others are edited copies.

@@ -4,7 +4,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {envKeyWarnings} from '../../src/config/env-keys.js'
-import {resolveTarget, targetAt, targetHere} from '../../src/project/target.js'
+import {resolveTarget, targetAt, targetHere} from '../../src/config/target.js'
 import {closest, unknownFlagsMessage} from '../../src/suggest.js'
 import {makeProject} from '../helpers/cli.js'
 

@@ -11,7 +11,7 @@ import {
   parseColumns,
   swapVersion,
   validateModelUri,
-} from '../../../src/scaffold/names.js'
+} from '../../../src/config/names.js'
 import {resolvePushConfig} from '../../../src/config/push-config.js'
 import {mlflowFromModel} from '../../../src/provenance.js'
 import {planInit, setSettings, writePlan} from '../../../src/scaffold/scaffold.js'

@@ -12,7 +12,7 @@ import {
   resolveRoot,
   resolveTarget,
   targetAt,
-} from '../../../src/project/target.js'
+} from '../../../src/config/target.js'
 import {makeProject, tempDir} from '../../helpers/cli.js'
 
 function usage(fn: () => unknown): UsageError {
