@@ -5,6 +5,7 @@ import type {DeployState} from '../pipeline/state.js'
 import {withEcrShAdvice} from '../project/migrate.js'
 import {checkAccount} from '../systems/account.js'
 import {endpointDryRunCheck} from './endpoint.js'
+import {identityOrMissing} from './identity.js'
 import {assertTagsFree, checkExecutables, vpnCheck} from './preflight.js'
 
 /** One read-only check of a dry run, as the plan's text and `--json` list it. */
@@ -92,17 +93,13 @@ async function identityAndRepository(
   state: DeployState,
   signal: AbortSignal,
 ): Promise<string | {skipped: string}> {
-  let identity
-  try {
-    identity = await state.aws.identity(signal)
-  } catch (error) {
-    if (error instanceof AwsError && error.reason === 'credentials-missing')
-      return {
-        skipped:
-          `no AWS credentials found (environment, AWS_PROFILE, ~/.aws, SSO, instance role), so the identity, repository and tag checks were skipped; the real run makes them first. ${error.hint ?? ''}`.trim(),
-      }
-    throw error
-  }
+  const caller = await identityOrMissing(state.aws, signal)
+  if ('missing' in caller)
+    return {
+      skipped:
+        `no AWS credentials found (environment, AWS_PROFILE, ~/.aws, SSO, instance role), so the identity, repository and tag checks were skipped; the real run makes them first. ${caller.missing.hint ?? ''}`.trim(),
+    }
+  const {identity} = caller
   checkAccount(identity, state.config.accountId)
   state.account = {value: identity.account, source: 'STS GetCallerIdentity'}
   const {repository, createRepository} = state.config

@@ -10,7 +10,7 @@ import type {EngineState, Step, StepDescription, StepIO} from '../pipeline/step.
 import {checkAccount} from '../systems/account.js'
 import type {EndpointFacts, EndpointStatus, Identity} from '../systems/aws/index.js'
 import type {ImageManifest} from '../systems/image-source.js'
-import {identityOrWarn} from './identity.js'
+import {identityOrMissing, identityOrWarn} from './identity.js'
 
 /**
  * Every permission a deploy needs, on what: what the preflight simulates and the README's
@@ -708,14 +708,9 @@ export async function endpointDryRunCheck(
   state: EndpointDeployState,
   signal: AbortSignal,
 ): Promise<string | {skipped: string}> {
-  let identity
-  try {
-    identity = await state.aws.identity(signal)
-  } catch (error) {
-    if (error instanceof AwsError && error.reason === 'credentials-missing')
-      return {skipped: 'no AWS credentials found, so the role, permissions and endpoint were not checked'}
-    throw error
-  }
+  const caller = await identityOrMissing(state.aws, signal)
+  if ('missing' in caller)
+    return {skipped: 'no AWS credentials found, so the role, permissions and endpoint were not checked'}
   const lines: string[] = []
   const io: StepIO = {
     output: (output) => void (typeof output === 'string' && lines.push(output)),
@@ -723,7 +718,7 @@ export async function endpointDryRunCheck(
     skip: (reason) => void lines.push(reason),
     signal,
   }
-  await checkCaller(state, identity, io)
+  await checkCaller(state, caller.identity, io)
   await currentStep.run(state, io)
   return lines.join('; ')
 }

@@ -1,4 +1,4 @@
-import {errorMessage} from '../errors.js'
+import {AwsError, errorMessage} from '../errors.js'
 import {PLACEHOLDER} from '../images.js'
 import type {Sourced} from '../sourced.js'
 import type {Identity} from '../systems/aws/index.js'
@@ -26,5 +26,21 @@ export async function identityOrWarn(
       `No AWS credentials could be used (${errorMessage(error).split('\n')[0]!.replace(/\.$/, '')}): ${unknown}, and so is what would change.${state.account === undefined ? ` The account shows as ${PLACEHOLDER.account}; pass --account-id to see the real references.` : ''}`,
     )
     return undefined
+  }
+}
+
+/**
+ * A dry run's read-only check starts with the identity: without any credentials the check is
+ * skipped (the error says where mldeploy looked); any other failure is the check's.
+ */
+export async function identityOrMissing(
+  aws: {identity(signal: AbortSignal): Promise<Identity>},
+  signal: AbortSignal,
+): Promise<{identity: Identity} | {missing: AwsError}> {
+  try {
+    return {identity: await aws.identity(signal)}
+  } catch (error) {
+    if (error instanceof AwsError && error.reason === 'credentials-missing') return {missing: error}
+    throw error
   }
 }

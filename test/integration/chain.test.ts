@@ -217,6 +217,30 @@ describe('push --deploy', () => {
     expect(standIn.operations()).toEqual([])
   })
 
+  it('a dry run without any AWS credentials skips the AWS checks and the deploy checks, saying so, and still plans', async () => {
+    const s = setup()
+    delete s.env.AWS_ACCESS_KEY_ID
+    delete s.env.AWS_SECRET_ACCESS_KEY
+    const result = await push(s, '--deploy-target', 'sagemaker', '--dry-run')
+    expect(result.exitCode, result.stderr).toBe(0)
+    const json = JSON.parse(result.stdout)
+    const results = json.checks.results as Array<{check: string; status: string; message: string}>
+    expect(results.map((check) => `${check.check} ${check.status}`)).toEqual([
+      'VPN skipped',
+      'AWS identity and repository skipped',
+      'Executables ok',
+      'Deploy: role, permissions and endpoint skipped',
+    ])
+    expect(results[1]!.message).toMatch(
+      /^no AWS credentials found \(environment, AWS_PROFILE, ~\/\.aws, SSO, instance role\), so the identity, repository and tag checks were skipped; the real run makes them first\./,
+    )
+    expect(results[3]!.message).toBe(
+      'no AWS credentials found, so the role, permissions and endpoint were not checked',
+    )
+    expect(json.plan.map((step: {id: string}) => step.id)).toContain('deploy-endpoint')
+    expect(standIn.operations()).toEqual([])
+  })
+
   it('the dry run lists the deploy calls with their inputs, the digest as a placeholder', async () => {
     const s = setup()
     const result = await push(s, '--deploy-target', 'sagemaker', '--dry-run', '--offline')
