@@ -346,7 +346,7 @@ export function verifyStep<S extends TagTarget>(): Step<S> {
         return {
           actions: [
             {
-              text: `Every tag (${tags.join(', ')}) points at the image: registry API of ${target.registry.value} (HEAD manifest)`,
+              text: `Every tag (${tags.join(', ')}) points at the image: registry API of ${target.registry.value} (HEAD manifest of each, at once)`,
               calls: [registryCalls.headManifest(target.repository)],
             },
           ],
@@ -415,14 +415,13 @@ export function verifyStep<S extends TagTarget>(): Step<S> {
 
 type TagFacts = Map<string, {digest: string | undefined; sizeBytes: number | null; pushedAt: string | null}>
 
+/** One HEAD per tag, all at once (a registry has no batch read); the answers in the tags' order. */
 async function readRegistryTags(target: TagTarget, tags: string[], io: StepIO): Promise<TagFacts> {
-  const found: TagFacts = new Map()
   const access = registryAccess(target)
-  for (const tag of tags) {
-    const actual = await manifestDigest(access, target.repository, tag, io.signal)
-    found.set(tag, {digest: actual, sizeBytes: null, pushedAt: null})
-  }
-  return found
+  const digests = await Promise.all(
+    tags.map((tag) => manifestDigest(access, target.repository, tag, io.signal)),
+  )
+  return new Map(tags.map((tag, index) => [tag, {digest: digests[index], sizeBytes: null, pushedAt: null}]))
 }
 
 /**

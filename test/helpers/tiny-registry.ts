@@ -17,6 +17,10 @@ export interface TinyRegistry {
   status: number | undefined
   /** Forces the answer to blob reads only (a role that may read manifests, not layers). */
   blobStatus: number | undefined
+  /** Holds each manifest HEAD this long before answering, to see reads that overlap. */
+  headDelayMs: number
+  /** The most manifest HEADs in flight at one moment. */
+  maxHeadsInFlight: number
   put(repository: string, tag: string, body: string, mediaType?: string): string
   close(): Promise<void>
 }
@@ -32,7 +36,13 @@ export async function startTinyRegistry(credentials: {
   const blobs = new Map<string, Buffer>()
   const requests: string[] = []
   const expected = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
-  const registry = {status: undefined as number | undefined, blobStatus: undefined as number | undefined}
+  const registry = {
+    status: undefined as number | undefined,
+    blobStatus: undefined as number | undefined,
+    headDelayMs: 0,
+    maxHeadsInFlight: 0,
+  }
+  let headsInFlight = 0
   const store = (repository: string, tag: string, body: Buffer, mediaType: string): string => {
     const digest = digestOf(body)
     manifests.set(`${repository}:${tag}`, {body, mediaType})
@@ -73,6 +83,11 @@ export async function startTinyRegistry(credentials: {
       )
       return void response.writeHead(201, {'docker-content-digest': digest}).end()
     }
+    if (request.method === 'HEAD' && registry.headDelayMs > 0) {
+      registry.maxHeadsInFlight = Math.max(registry.maxHeadsInFlight, ++headsInFlight)
+      await new Promise((resolve) => setTimeout(resolve, registry.headDelayMs))
+      headsInFlight--
+    }
     const found = manifests.get(`${repository}:${reference}`)
     if (found === undefined) return void response.writeHead(404).end()
     response.writeHead(200, {'content-type': found.mediaType, 'docker-content-digest': digestOf(found.body)})
@@ -99,6 +114,18 @@ export async function startTinyRegistry(credentials: {
     },
     set blobStatus(value) {
       registry.blobStatus = value
+    },
+    get headDelayMs() {
+      return registry.headDelayMs
+    },
+    set headDelayMs(value) {
+      registry.headDelayMs = value
+    },
+    get maxHeadsInFlight() {
+      return registry.maxHeadsInFlight
+    },
+    set maxHeadsInFlight(value) {
+      registry.maxHeadsInFlight = value
     },
     put: (repository, tag, body, mediaType = 'application/vnd.docker.distribution.manifest.v2+json') =>
       store(repository, tag, Buffer.from(body), mediaType),

@@ -367,6 +367,17 @@ describe('the tag and verify steps on another registry (--registry)', () => {
     expect(fixture.aws.calls).toEqual([])
   })
 
+  it('verify reads every tag at once: three HEADs in flight together, the answers in the tags order', async () => {
+    const {fixture, registry} = await onRegistry()
+    const {state} = fixture
+    for (const name of ['latest', 'prod']) registry.put('modela/v1', name, '{"schemaVersion":2}')
+    registry.headDelayMs = 200
+    const io = recordingIo()
+    await verify.run(state, io)
+    expect(registry.maxHeadsInFlight).toBe(3)
+    expect(state.verified.map((entry) => entry.tag)).toEqual(['latest', 'prod', 'v1'])
+  })
+
   it('a tag missing on the registry fails the verification', async () => {
     const {fixture} = await onRegistry()
     const error = await failureOf(verify, fixture.state)
@@ -420,7 +431,7 @@ describe('the tag and verify steps on another registry (--registry)', () => {
       )
       fixture.state.bentoTag = 'svc:v1'
       expect(verify.describe(fixture.state).actions[0]!.text).toBe(
-        'Every tag (latest, v1) points at the image: registry API of 127.0.0.1:5000 (HEAD manifest)',
+        'Every tag (latest, v1) points at the image: registry API of 127.0.0.1:5000 (HEAD manifest of each, at once)',
       )
     })
   })
