@@ -3,7 +3,7 @@ import path from 'node:path'
 import type {Sourced} from './env-layers.js'
 import type {FlagValuesFor} from './flags.js'
 import {DEFAULT_TRAFFIC_STEP, parseTrafficStep, type TrafficShifting} from './deploy-settings.js'
-import {loadLayers, locatingPushFlags, type PushConfig, resolvePushConfig} from './push-config.js'
+import {locatingPushFlags, type PushConfig, resolvePushConfig, targetSettingsReader} from './push-config.js'
 import {SETTINGS, SettingsReader} from './settings.js'
 import {usageError} from '../errors.js'
 import type {DeploymentGuardrails} from '../systems/aws/index.js'
@@ -50,7 +50,7 @@ export function resolveDeployConfig(
     processEnv,
     cwd,
   )
-  const read = readerFor(push, flags, processEnv)
+  const read = targetSettingsReader(push, flags, processEnv)
   return endpointConfig(push, read, imageOf(read))
 }
 
@@ -88,7 +88,7 @@ export function resolveChainedDeploy(
       `--deploy runs the image on SageMaker, and the deploy target (from ${push.deployTarget.source}) is ${push.deployTarget.value}: the image would not get the SageMaker adapter nor be checked against its rules.`,
       'Add --deploy-target sagemaker (or deploy-target: sagemaker in mldeploy.yaml).',
     )
-  return endpointConfig(push, readerFor(push, flags, processEnv), {chained: command})
+  return endpointConfig(push, targetSettingsReader(push, flags, processEnv), {chained: command})
 }
 
 /**
@@ -100,25 +100,9 @@ export function resolveDeployForDoctor(
   push: PushConfig,
   processEnv: NodeJS.ProcessEnv,
 ): DeployConfig | undefined {
-  const read = readerFor(push, {}, processEnv)
+  const read = targetSettingsReader(push, {}, processEnv)
   if (read.get(SETTINGS.executionRoleArn) === undefined) return undefined
   return endpointConfig(push, read, imageOf(read))
-}
-
-function readerFor(
-  push: PushConfig,
-  flags: Partial<DeployFlags>,
-  processEnv: NodeJS.ProcessEnv,
-): SettingsReader {
-  const {target} = push
-  const layers = loadLayers(
-    processEnv,
-    target.root,
-    target.dir,
-    push.stage,
-    `${target.dir} or ${target.root}`,
-  )
-  return new SettingsReader(flags, layers, {target})
 }
 
 function endpointConfig(push: PushConfig, read: SettingsReader, image: DeployConfig['image']): DeployConfig {

@@ -299,6 +299,26 @@ export function loadLayers(
 }
 
 /**
+ * A reader of more settings of a target push resolved (deploy's, promote's destination): the same
+ * files, stage and precedence, with the command's own flags.
+ */
+export function targetSettingsReader(
+  push: PushConfig,
+  flags: object,
+  processEnv: NodeJS.ProcessEnv,
+): SettingsReader {
+  const {target} = push
+  const layers = loadLayers(
+    processEnv,
+    target.root,
+    target.dir,
+    push.stage,
+    `${target.dir} or ${target.root}`,
+  )
+  return new SettingsReader(flags, layers, {target})
+}
+
+/**
  * A remote engine or CodeBuild fixes the backend: a backend left at its default follows the
  * builder; one set to the other backend is bad input.
  */

@@ -1,7 +1,12 @@
 import type {Sourced} from '../config/env-layers.js'
 import type {FlagValuesFor} from '../config/flags.js'
-import {loadLayers, locatingPushFlags, type PushConfig, resolvePushConfig} from '../config/push-config.js'
-import {SETTINGS, SettingsReader} from '../config/settings.js'
+import {
+  locatingPushFlags,
+  type PushConfig,
+  resolvePushConfig,
+  targetSettingsReader,
+} from '../config/push-config.js'
+import {SETTINGS} from '../config/settings.js'
 import {usageError} from '../errors.js'
 import {ecrRegistryHost, imageReference, PLACEHOLDER, validateImageTag} from '../images.js'
 import {SecretRegistry} from '../secrets.js'
@@ -109,15 +114,7 @@ function resolveCopyConfig(
   push: PushConfig,
   processEnv: NodeJS.ProcessEnv,
 ): CopyConfig | undefined {
-  const {target} = push
-  const layers = loadLayers(
-    processEnv,
-    target.root,
-    target.dir,
-    push.stage,
-    `${target.dir} or ${target.root}`,
-  )
-  const read = new SettingsReader(flags, layers, {target})
+  const read = targetSettingsReader(push, flags, processEnv)
   const destination = read.get(SETTINGS.toRegistry)
   const profile = read.get(SETTINGS.toProfile)
   const roleArn = read.get(SETTINGS.toRoleArn)
