@@ -18,7 +18,7 @@ import {
   uploadBlob,
 } from '../systems/registry-copy.js'
 import type {PromoteState} from './promote-state.js'
-import {CopyDestination, type Side} from './promote-destination.js'
+import {type CopyConfig, CopyDestination, type Side} from './promote-destination.js'
 import {formatBytes} from '../bytes.js'
 
 export type {CopyConfig, CopyReport, Side} from './promote-destination.js'
@@ -60,6 +60,16 @@ function sided(state: PromoteState, side: Side, error: unknown): unknown {
   return marked(namedSide(state, side, error), side)
 }
 
+/** Where the destination's credentials come from, and what to change. */
+function destinationCredentialsHint(config: CopyConfig): string {
+  const {profile, roleArn} = config
+  const from =
+    profile === undefined
+      ? "the source's credentials"
+      : `the profile ${profile.value} (from ${profile.source}; aws configure list-profiles, aws sso login --profile ${profile.value})`
+  return `The destination's credentials come from ${from}${roleArn === undefined ? '' : `, then the role ${roleArn.value} (from ${roleArn.source})`}: fix them, or name others with --to-profile or --to-role-arn.`
+}
+
 function namedSide(state: PromoteState, side: Side, error: unknown): unknown {
   if ((error as Error | undefined)?.name === 'AbortError') return error
   const copy = copyOf(state)
@@ -76,8 +86,13 @@ function namedSide(state: PromoteState, side: Side, error: unknown): unknown {
       },
     )
   if (!(error instanceof MldeployError) || error.message.startsWith(where)) return error
+  // The source's hint (AWS_PROFILE, --dry-run) would send the user to the wrong credentials.
+  const hint =
+    side === 'destination' && error instanceof AwsError && error.reason.startsWith('credentials-')
+      ? destinationCredentialsHint(copy.config)
+      : error.hint
   const options = {
-    ...(error.hint === undefined ? {} : {hint: error.hint}),
+    ...(hint === undefined ? {} : {hint}),
     ...(error.detail === undefined ? {} : {detail: error.detail}),
     cause: error,
   }

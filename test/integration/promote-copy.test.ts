@@ -374,6 +374,48 @@ describe('mldeploy promote --to-registry (two real registries, two accounts)', (
     )
   })
 
+  it('destination credentials that cannot be used: a dry run warns and says what stays unknown; a real run fails naming the destination; nothing is written', async () => {
+    // A repository no other test writes to: what a run wrote there would show.
+    const UNWRITTEN = 'modela/unwritten'
+    const root = makeProject()
+    const args = [
+      'promote',
+      'modelA/V1',
+      '--registry',
+      source.host,
+      '--to-registry',
+      `${destination.host}/${UNWRITTEN}`,
+      '--to-profile',
+      'no-such-profile',
+      '--from',
+      'candidate',
+      '--to',
+      'production',
+      '--json',
+    ]
+    const real = await runCli(args, {cwd: root, env: env()})
+    expect(real.exitCode, real.stderr).toBe(3)
+    // The hint is about the destination's credentials, not the source's AWS_PROFILE or a dry run.
+    expect(JSON.parse(real.stdout).error).toMatchObject({
+      step: 'destination',
+      reason: 'aws:credentials-missing',
+      message: expect.stringMatching(
+        /^Destination 127\.0\.0\.1:\d+\/modela\/unwritten: .*no AWS credentials found/,
+      ),
+      hint: "The destination's credentials come from the profile no-such-profile (from flag --to-profile; aws configure list-profiles, aws sso login --profile no-such-profile): fix them, or name others with --to-profile or --to-role-arn.",
+    })
+    const result = await runCli([...args, '--dry-run'], {cwd: root, env: env()})
+    expect(result.exitCode, result.stderr).toBe(0)
+    const json = JSON.parse(result.stdout)
+    const warning = (json.warnings as string[]).find((each) => each.startsWith('No AWS credentials'))
+    expect(warning).toMatch(
+      /^No AWS credentials could be used for the destination \(.+\): what the copy would send and the digests of production there are unknown\.$/,
+    )
+    expect(json.status).toBe('planned')
+    expect(await headStatus(destination, `/v2/${UNWRITTEN}/blobs/${big.blobs[1]!.digest}`)).toBe(404)
+    expect(await headStatus(destination, `/v2/${UNWRITTEN}/manifests/production`)).toBe(404)
+  })
+
   it('destination credentials of another account than the ECR host names: exit 3 before anything is read', async () => {
     const root = makeProject()
     const result = await runCli(
