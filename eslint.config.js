@@ -1,23 +1,25 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+// The layers that stand on configuration: systems and configuration import none of them.
+const ABOVE_CONFIG = [
+  '**/pipeline/*',
+  '**/steps/*',
+  '**/commands/*',
+  '**/cli/*',
+  '**/release/*',
+  '**/doctor/*',
+  '**/project/*',
+  '**/scaffold/*',
+]
+
 // The layering (README "Design"): each outside library behind the one module that owns it.
 const only = {
   execa: {group: ['execa'], message: 'Children are spawned in src/process.ts only.'},
   aws: {group: ['@aws-sdk/*', '@smithy/*'], message: 'The AWS SDK lives in src/systems/aws/ only.'},
   listr2: {group: ['listr2'], message: 'listr2 is an output host: src/cli/ only.'},
   belowConfig: {
-    group: [
-      '**/config/*',
-      '**/pipeline/*',
-      '**/steps/*',
-      '**/commands/*',
-      '**/cli/*',
-      '**/release/*',
-      '**/doctor/*',
-      '**/project/*',
-      '**/scaffold/*',
-    ],
+    group: ['**/config/*', ...ABOVE_CONFIG],
     message:
       'Systems sit below configuration, the engine, steps and commands: they may not import them (the ledger is src/ledger.ts).',
   },
@@ -27,16 +29,7 @@ const only = {
     message: 'src/process.ts sits below every folder of src/: it imports only the modules beside it.',
   },
   belowEngine: {
-    group: [
-      '**/pipeline/*',
-      '**/steps/*',
-      '**/commands/*',
-      '**/cli/*',
-      '**/release/*',
-      '**/doctor/*',
-      '**/project/*',
-      '**/scaffold/*',
-    ],
+    group: ABOVE_CONFIG,
     message:
       'Configuration sits below the engine, steps, commands, project/ and scaffold/: it may not import them (step ids are src/step-ids.ts, target folders src/config/target.ts).',
   },

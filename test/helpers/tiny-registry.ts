@@ -36,19 +36,27 @@ export async function startTinyRegistry(credentials: {
   const blobs = new Map<string, Buffer>()
   const requests: string[] = []
   const expected = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
-  const registry = {
-    status: undefined as number | undefined,
-    blobStatus: undefined as number | undefined,
-    headDelayMs: 0,
-    maxHeadsInFlight: 0,
-  }
-  let headsInFlight = 0
   const store = (repository: string, tag: string, body: Buffer, mediaType: string): string => {
     const digest = digestOf(body)
     manifests.set(`${repository}:${tag}`, {body, mediaType})
     manifests.set(`${repository}:${digest}`, {body, mediaType})
     return digest
   }
+  // The object the test holds: the handler reads what the test sets on it (status, delays).
+  const registry: TinyRegistry = {
+    host: '',
+    manifests,
+    blobs,
+    requests,
+    status: undefined,
+    blobStatus: undefined,
+    headDelayMs: 0,
+    maxHeadsInFlight: 0,
+    put: (repository, tag, body, mediaType = 'application/vnd.docker.distribution.manifest.v2+json') =>
+      store(repository, tag, Buffer.from(body), mediaType),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+  let headsInFlight = 0
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     requests.push(`${request.method} ${request.url}`)
     const chunks: Buffer[] = []
@@ -98,37 +106,6 @@ export async function startTinyRegistry(credentials: {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const {port} = server.address() as AddressInfo
-  return {
-    host: `127.0.0.1:${port}`,
-    manifests,
-    blobs,
-    requests,
-    get status() {
-      return registry.status
-    },
-    set status(value) {
-      registry.status = value
-    },
-    get blobStatus() {
-      return registry.blobStatus
-    },
-    set blobStatus(value) {
-      registry.blobStatus = value
-    },
-    get headDelayMs() {
-      return registry.headDelayMs
-    },
-    set headDelayMs(value) {
-      registry.headDelayMs = value
-    },
-    get maxHeadsInFlight() {
-      return registry.maxHeadsInFlight
-    },
-    set maxHeadsInFlight(value) {
-      registry.maxHeadsInFlight = value
-    },
-    put: (repository, tag, body, mediaType = 'application/vnd.docker.distribution.manifest.v2+json') =>
-      store(repository, tag, Buffer.from(body), mediaType),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
+  registry.host = `127.0.0.1:${port}`
+  return registry
 }
