@@ -20,9 +20,11 @@ LOG_PREFIX=stack
 # shellcheck source=host.sh
 . "$(dirname "${BASH_SOURCE[0]}")/host.sh"
 
-MOTO_PORT="${MLDEPLOY_MOTO_PORT:-47000}"
-REGISTRY_PORT="${MLDEPLOY_REGISTRY_PORT:-47001}"
-MLFLOW_PORT="${MLDEPLOY_MLFLOW_PORT:-47002}"
+# Below Linux's ephemeral range (32768-60999): a test server on port 0 or an outgoing connection
+# running beside the stack never takes one of these (47002 was taken so once, and mlflow could not bind).
+MOTO_PORT="${MLDEPLOY_MOTO_PORT:-27000}"
+REGISTRY_PORT="${MLDEPLOY_REGISTRY_PORT:-27001}"
+MLFLOW_PORT="${MLDEPLOY_MLFLOW_PORT:-27002}"
 STACK_DOCKER="${STACK_DOCKER:-1}"
 STACK_DOCKER_NETWORK="${STACK_DOCKER_NETWORK:-bridge}"
 DOCKER_NETWORK="$STACK_DOCKER_NETWORK"
